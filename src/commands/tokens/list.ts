@@ -1,0 +1,61 @@
+import {Args} from '@oclif/core'
+import chalk from 'chalk'
+
+import {BaseCommand} from '../../cli/base-command.js'
+import {relativeTime, table} from '../../cli/output.js'
+import {type TokenView, listTokens} from '../../core/tokens.js'
+
+export default class TokensList extends BaseCommand {
+  static override args = {
+    labels: Args.string({description: 'only these tokens'}),
+  }
+
+  static override description = `Shows each token's kind, upstream, state (ok, expired, cooling down until T, or disabled and why, as the daemon last saw it), expiry, last use and masked secret. Never prints a secret.`
+
+  static override examples = [
+    {command: '<%= config.bin %> <%= command.id %>', description: 'All tokens as a table'},
+    {command: '<%= config.bin %> <%= command.id %> --json', description: 'As JSON: [{label, kind, upstream, state, expiresAt, lastUsedAt, secret}]'},
+  ]
+
+  static override strict = false
+  static override summary = 'List stored credentials (secrets masked).'
+
+  public async run(): Promise<TokenView[]> {
+    const {argv} = await this.parse(TokensList)
+    const tokens = listTokens(this.context(), argv as string[])
+    if (tokens.length === 0) {
+      this.log('No tokens yet. Add one with: printf %s "$OPENAI_API_KEY" | gptconv tokens add work --kind api-key')
+      return tokens
+    }
+
+    this.log(
+      table(
+        ['LABEL', 'KIND', 'UPSTREAM', 'STATE', 'EXPIRES', 'LAST USED', 'SECRET'],
+        tokens.map((t) => [t.label, t.kind, t.upstream, stateText(t), t.expiresAt ? relativeTime(t.expiresAt) : '-', relativeTime(t.lastUsedAt), t.secret]),
+      ),
+    )
+    const inFile = tokens.filter((t) => t.store === 'file').map((t) => t.label)
+    if (inFile.length > 0) this.log(chalk.yellow(`\nIn the plain secrets file, not the OS keychain: ${inFile.join(', ')}`))
+    return tokens
+  }
+}
+
+function stateText(t: TokenView): string {
+  switch (t.state) {
+    case 'ok': {
+      return chalk.green('ok')
+    }
+
+    case 'expired': {
+      return chalk.red('expired')
+    }
+
+    case 'cooling-down': {
+      return chalk.yellow(`cooling down until ${t.until}`)
+    }
+
+    case 'disabled': {
+      return chalk.red(`disabled: ${t.reason}`)
+    }
+  }
+}

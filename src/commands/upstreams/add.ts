@@ -1,0 +1,48 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base-command.js'
+import {list} from '../../cli/flags.js'
+import {AUTH_STYLES, type AuthStyle, PROTOCOLS, type Protocol} from '../../core/config.js'
+import {type UpstreamView, addUpstream, parseModelMap} from '../../core/upstreams.js'
+
+export default class UpstreamsAdd extends BaseCommand {
+  static override args = {
+    name: Args.string({description: 'name of the upstream', required: true}),
+  }
+
+  static override description = `An upstream is an endpoint tokens belong to: any OpenAI-compatible server (protocol openai; base URL up to and including /v1) or a ChatGPT-web reverse proxy (protocol chatgpt-web; base URL in front of /backend-api). The built-in "openai" upstream is https://api.openai.com/v1.`
+
+  static override examples = [
+    {command: '<%= config.bin %> <%= command.id %> local --protocol openai --base-url http://127.0.0.1:8000/v1', description: 'A vLLM or llama.cpp server'},
+    {command: '<%= config.bin %> <%= command.id %> oneapi --protocol openai --base-url https://oneapi.example.com/v1 --model-map gpt-4=gpt-4o', description: 'A reseller, sending gpt-4 requests on as gpt-4o'},
+    {command: '<%= config.bin %> <%= command.id %> web --protocol chatgpt-web --base-url https://proxy.example.com --auth-url https://proxy.example.com/auth/refresh_token', description: 'A ChatGPT-web reverse proxy with a refresh endpoint'},
+  ]
+
+  static override flags = {
+    'auth-style': Flags.string({description: 'refresh-token exchange style (default: from the --auth-url path: …/oauth/token is openai-auth)', options: [...AUTH_STYLES]}),
+    'auth-url': Flags.string({description: 'full token endpoint for refresh-token exchange (chatgpt-web only)', helpValue: 'URL'}),
+    'base-url': Flags.string({description: 'base URL of the upstream', helpValue: 'URL', required: true}),
+    force: Flags.boolean({description: 'replace an existing upstream with the same name'}),
+    'model-map': Flags.string({description: 'rename models on the way up: requested=upstream,…', helpValue: 'a=b,c=d'}),
+    models: list({description: 'models this upstream serves (default: any model asked for)'}),
+    protocol: Flags.string({description: 'wire protocol of the upstream', options: [...PROTOCOLS], required: true}),
+  }
+
+  static override summary = 'Add or replace an upstream endpoint.'
+
+  public async run(): Promise<UpstreamView> {
+    const {args, flags} = await this.parse(UpstreamsAdd)
+    const upstream = await addUpstream(this.context(), {
+      name: args.name,
+      protocol: flags.protocol as Protocol,
+      baseUrl: flags['base-url'],
+      authUrl: flags['auth-url'],
+      authStyle: flags['auth-style'] as AuthStyle | undefined,
+      modelMap: flags['model-map'] === undefined ? undefined : parseModelMap(flags['model-map']),
+      models: flags.models,
+      force: flags.force,
+    })
+    this.log(`Upstream "${upstream.name}" (${upstream.protocol}) → ${upstream.baseUrl}`)
+    return upstream
+  }
+}

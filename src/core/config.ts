@@ -1,0 +1,247 @@
+import {Ajv, type ValidateFunction} from 'ajv'
+import Conf from 'conf'
+import {copyFileSync, existsSync, readFileSync} from 'node:fs'
+import {basename, dirname} from 'node:path'
+import lockfile from 'proper-lockfile'
+
+import {ConfigCorruptError, UsageError, errorMessage} from './errors.js'
+import {ensureStateDir} from './paths.js'
+
+/**
+ * Non-secret settings live in `config.json` under the state directory, handled by conf
+ * (schema, defaults, atomic writes). The CLI is the only writer; the daemon and read
+ * commands use `ConfigFile.read()`, which never writes (conf writes defaults on open).
+ */
+
+export const PROTOCOLS = ['openai', 'chatgpt-web'] as const
+export type Protocol = (typeof PROTOCOLS)[number]
+export const TOKEN_KINDS = ['api-key', 'access-token', 'refresh-token'] as const
+export type TokenKind = (typeof TOKEN_KINDS)[number]
+export const SECRET_STORE_KINDS = ['keychain', 'file'] as const
+export type SecretStoreKind = (typeof SECRET_STORE_KINDS)[number]
+export const AUTH_STYLES = ['openai-auth', 'refresh-endpoint'] as const
+export type AuthStyle = (typeof AUTH_STYLES)[number]
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export type UpstreamConfig = {
+  protocol: Protocol
+  baseUrl: string
+  authUrl?: string
+  authStyle?: AuthStyle
+  modelMap?: Record<string, string>
+  models?: string[]
+}
+
+export type TokenEntry = {
+  label: string
+  kind: TokenKind
+  upstream: string
+  store: SecretStoreKind
+  /** masked form of the secret, e.g. `sk-…abcd`; never the secret itself */
+  masked: string
+  addedAt: string
+  expiresAt?: string
+  account?: string
+  models?: string[]
+  concurrency?: number
+  rpm?: number
+  grantedUsd?: number
+}
+
+export type Settings = {
+  server: {
+    host: string
+    port: number
+    apiPrefix: string
+    allowedHosts: string[]
+    allowedOrigins: string[]
+    bodyLimitBytes: number
+  }
+  pool: {
+    maxAttempts: number
+    queueTimeoutMs: number
+    queueLimit: number
+    connectTimeoutMs: number
+    firstByteTimeoutMs: number
+    idleTimeoutMs: number
+    drainTimeoutMs: number
+    cooldownMs: number
+  }
+  sessions: {ttlMinutes: number}
+  logLevel: LogLevel
+  aliases: Record<string, string>
+  upstreams: Record<string, UpstreamConfig>
+  tokens: Record<string, TokenEntry>
+}
+
+const int = (minimum: number, maximum: number, def: number) => ({type: 'integer', minimum, maximum, default: def})
+const stringList = {type: 'array', items: {type: 'string', minLength: 1}, default: []}
+const stringMap = {type: 'object', additionalProperties: {type: 'string', minLength: 1}}
+
+const upstreamSchema = {
+  type: 'object',
+  required: ['protocol', 'baseUrl'],
+  additionalProperties: false,
+  properties: {
+    protocol: {enum: PROTOCOLS},
+    baseUrl: {type: 'string', pattern: '^https?://'},
+    authUrl: {type: 'string', pattern: '^https?://'},
+    authStyle: {enum: AUTH_STYLES},
+    modelMap: stringMap,
+    models: {type: 'array', items: {type: 'string', minLength: 1}},
+  },
+}
+
+const tokenSchema = {
+  type: 'object',
+  required: ['label', 'kind', 'upstream', 'store', 'masked', 'addedAt'],
+  additionalProperties: false,
+  properties: {
+    label: {type: 'string', minLength: 1},
+    kind: {enum: TOKEN_KINDS},
+    upstream: {type: 'string', minLength: 1},
+    store: {enum: SECRET_STORE_KINDS},
+    masked: {type: 'string'},
+    addedAt: {type: 'string'},
+    expiresAt: {type: 'string'},
+    account: {type: 'string'},
+    models: {type: 'array', items: {type: 'string', minLength: 1}},
+    concurrency: {type: 'integer', minimum: 1},
+    rpm: {type: 'integer', minimum: 1},
+    grantedUsd: {type: 'number', minimum: 0},
+  },
+}
+
+/** conf schema: one JSON schema per top-level key, with defaults (SPEC §10). */
+export const SETTINGS_SCHEMA = {
+  server: {
+    type: 'object',
+    default: {},
+    additionalProperties: false,
+    properties: {
+      host: {type: 'string', minLength: 1, default: '127.0.0.1'},
+      port: int(0, 65_535, 8787),
+      apiPrefix: {type: 'string', pattern: '^/[A-Za-z0-9/_-]*$', default: '/v1'},
+      allowedHosts: stringList,
+      allowedOrigins: stringList,
+      bodyLimitBytes: int(1024, 1024 ** 3, 16 * 1024 * 1024),
+    },
+  },
+  pool: {
+    type: 'object',
+    default: {},
+    additionalProperties: false,
+    properties: {
+      maxAttempts: int(1, 20, 3),
+      queueTimeoutMs: int(0, 3_600_000, 60_000),
+      queueLimit: int(0, 1_000_000, 10_000),
+      connectTimeoutMs: int(1, 600_000, 10_000),
+      firstByteTimeoutMs: int(1, 3_600_000, 600_000),
+      idleTimeoutMs: int(1, 3_600_000, 120_000),
+      drainTimeoutMs: int(0, 600_000, 10_000),
+      cooldownMs: int(0, 3_600_000, 30_000),
+    },
+  },
+  sessions: {
+    type: 'object',
+    default: {},
+    additionalProperties: false,
+    properties: {ttlMinutes: int(1, 60 * 24 * 365, 30)},
+  },
+  logLevel: {enum: LOG_LEVELS, default: 'info'},
+  aliases: {...stringMap, default: {}},
+  upstreams: {
+    type: 'object',
+    additionalProperties: upstreamSchema,
+    default: {openai: {protocol: 'openai', baseUrl: 'https://api.openai.com/v1'}},
+  },
+  tokens: {type: 'object', additionalProperties: tokenSchema, default: {}},
+} as const
+
+/** Settings a user changes with `gptconv config set` (tokens and upstreams have commands of their own). */
+export const SETTING_SECTIONS = ['server', 'pool', 'sessions', 'logLevel', 'aliases'] as const
+
+let validator: ValidateFunction | undefined
+function validate(data: unknown): string | undefined {
+  validator ??= new Ajv({allErrors: true, useDefaults: true}).compile({type: 'object', properties: SETTINGS_SCHEMA})
+  if (validator(data)) return undefined
+  return (validator.errors ?? []).map((e) => `\`${e.instancePath.slice(1).replaceAll('/', '.') || '(root)'}\` ${e.message}`).join('; ')
+}
+
+export class ConfigFile {
+  readonly path: string
+
+  constructor(path: string) {
+    this.path = path
+  }
+
+  /** The current settings with defaults filled in. Never writes. */
+  read(): Settings {
+    let text: string
+    try {
+      text = readFileSync(this.path, 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') text = '{}'
+      else throw new ConfigCorruptError(`Cannot read the config file ${this.path}: ${errorMessage(error)}`)
+    }
+
+    let data: unknown
+    try {
+      data = JSON.parse(text)
+    } catch (error) {
+      throw this.#corrupt(`is not valid JSON (${errorMessage(error)})`)
+    }
+
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw this.#corrupt('does not hold a JSON object')
+    const problems = validate(data)
+    if (problems) throw this.#corrupt(`breaks the settings schema: ${problems}`)
+    return data as Settings
+  }
+
+  /**
+   * Read, change and write the settings under a lock, so two CLI processes cannot lose
+   * each other's change. The change is validated against the schema before it is written.
+   */
+  async update<T>(change: (settings: Settings) => T): Promise<T> {
+    ensureStateDir(dirname(this.path))
+    const release = await lockfile.lock(this.path, {realpath: false, retries: {retries: 50, minTimeout: 20, maxTimeout: 200}, stale: 10_000})
+    try {
+      const settings = this.read()
+      const result = change(settings)
+      const problems = validate(settings)
+      if (problems) throw new UsageError(`Invalid setting: ${problems}`, {code: 'GPTCONV_CONFIG_INVALID_VALUE'})
+      this.#conf().store = settings
+      return result
+    } finally {
+      await release()
+    }
+  }
+
+  #conf(): Conf<Settings> {
+    return new Conf<Settings>({
+      cwd: dirname(this.path),
+      configName: basename(this.path, '.json'),
+      projectName: 'gptconv',
+      schema: SETTINGS_SCHEMA as never,
+      configFileMode: 0o600,
+      clearInvalidConfig: false,
+    })
+  }
+
+  /** Keep a copy of the unreadable file and say what to do; the file itself is left as it is. */
+  #corrupt(problem: string): ConfigCorruptError {
+    const backup = `${this.path}.corrupt`
+    let saved = ''
+    try {
+      if (!existsSync(backup) || readFileSync(backup, 'utf8') !== readFileSync(this.path, 'utf8')) copyFileSync(this.path, backup)
+      saved = ` A copy is kept at ${backup}.`
+    } catch {
+      // the copy is a courtesy; the error below still names the file
+    }
+
+    return new ConfigCorruptError(`The config file ${this.path} ${problem}.${saved}`, {
+      hint: `Fix the file by hand, or move it away to start over with defaults (stored secrets stay in the secret store; re-add the tokens with \`gptconv tokens add\`).`,
+    })
+  }
+}

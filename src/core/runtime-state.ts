@@ -1,0 +1,31 @@
+import {readFileSync} from 'node:fs'
+import {writeFile} from 'atomically'
+
+/**
+ * What the daemon learns about tokens at run time — disabled and why, cooling down until
+ * when, last use — kept in `state.json`, which only the daemon writes (atomically) and
+ * `tokens list` reads. Each entry remembers the `addedAt` of the token it describes, so
+ * replacing a token (`tokens add --force`) makes its old state void.
+ */
+export type TokenRuntime = {
+  addedAt: string
+  disabled?: {reason: string; at: string}
+  coolingUntil?: string
+  lastUsedAt?: string
+}
+
+export type RuntimeState = {tokens: Record<string, TokenRuntime>}
+
+/** Missing or damaged runtime state is no state: it is rebuilt as the daemon runs. */
+export function readRuntimeState(path: string): RuntimeState {
+  try {
+    const data = JSON.parse(readFileSync(path, 'utf8')) as RuntimeState
+    return typeof data?.tokens === 'object' && data.tokens !== null ? data : {tokens: {}}
+  } catch {
+    return {tokens: {}}
+  }
+}
+
+export async function writeRuntimeState(path: string, state: RuntimeState): Promise<void> {
+  await writeFile(path, JSON.stringify(state, null, 2) + '\n', {mode: 0o600})
+}

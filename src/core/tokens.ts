@@ -1,0 +1,266 @@
+import type {Settings, TokenEntry, TokenKind} from './config.js'
+import type {Context} from './context.js'
+import {ConflictError, InvalidSecretError, NotFoundError, UsageError} from './errors.js'
+import {accessTokenInfo, decodeJwt} from './jwt.js'
+import {mask} from './mask.js'
+import {readRuntimeState} from './runtime-state.js'
+import {type SecretStore, accessAccount, openSecretStore, storeOfKind} from './secrets/index.js'
+import {type CheckOutcome, checkApiKey} from './upstream-check.js'
+
+export type TokenState = 'ok' | 'expired' | 'cooling-down' | 'disabled'
+
+/** What `tokens list --json` prints per token (SPEC §10); `secret` is the masked form. */
+export type TokenView = {
+  label: string
+  kind: TokenKind
+  upstream: string
+  state: TokenState
+  until?: string
+  reason?: string
+  expiresAt: string | null
+  lastUsedAt: string | null
+  secret: string
+  store: TokenEntry['store']
+  account?: string
+  models?: string[]
+  concurrency?: number
+  rpm?: number
+  grantedUsd?: number
+  addedAt: string
+}
+
+export type AddTokenInput = {
+  label: string
+  kind: TokenKind
+  secret: string
+  upstream?: string
+  models?: string[]
+  concurrency?: number
+  rpm?: number
+  grantedUsd?: number
+  force?: boolean
+}
+
+const LABEL = /^[A-Za-z0-9][\w.@+-]{0,63}$/
+
+export function validateLabel(label: string): void {
+  if (!LABEL.test(label)) {
+    throw new UsageError(`Invalid label "${label}".`, {hint: 'Use 1-64 letters, digits and . _ @ + - (starting with a letter or digit), e.g. "work" or "alice@example.com".'})
+  }
+}
+
+/** Offline checks of a secret; returns what can be read from it. Never echoes the secret. */
+export function validateSecret(kind: TokenKind, secret: string, warn: (m: string) => void): {expiresAt?: Date; account?: string} {
+  if (!secret) throw new InvalidSecretError('The secret is empty.', {hint: 'Pipe it in (printf %s "$KEY" | gptconv tokens add …), type it at the prompt, or use --from-env VAR.'})
+  if (/\s/.test(secret)) throw new InvalidSecretError('The secret contains whitespace or a line break; a token is one word.', {hint: 'Pass exactly one secret, e.g. printf %s "$KEY" | gptconv tokens add …'})
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001F\u007F]/.test(secret)) throw new InvalidSecretError('The secret contains control characters.')
+
+  if (kind === 'access-token') {
+    const info = accessTokenInfo(secret)
+    if (info.expiresAt.getTime() <= Date.now()) {
+      throw new InvalidSecretError(`This access token expired at ${info.expiresAt.toISOString()}.`, {
+        hint: 'Get a fresh one from https://chatgpt.com/api/auth/session, or add a refresh token (--kind refresh-token) so gptconv renews access by itself.',
+      })
+    }
+
+    return info
+  }
+
+  if (decodeJwt(secret)) warn(`This ${kind} looks like a JWT, which is what ChatGPT access tokens are; if it is one, add it with --kind access-token.`)
+  return {}
+}
+
+function upstreamFor(settings: Settings, kind: TokenKind, requested: string | undefined): string {
+  const protocol = kind === 'api-key' ? 'openai' : 'chatgpt-web'
+  if (requested) {
+    const upstream = settings.upstreams[requested]
+    if (!upstream) throw new NotFoundError('GPTCONV_UPSTREAM_NOT_FOUND', `No upstream named "${requested}".`, {hint: `See \`gptconv upstreams list\`, or add it with \`gptconv upstreams add ${requested} --protocol ${protocol} --base-url URL\`.`})
+    if (upstream.protocol !== protocol) throw new UsageError(`A ${kind} needs an upstream of protocol ${protocol}, and "${requested}" is ${upstream.protocol}.`, {hint: 'Pick another --upstream.'})
+    return requested
+  }
+
+  const matching = Object.entries(settings.upstreams).filter(([, u]) => u.protocol === protocol).map(([name]) => name)
+  if (protocol === 'openai' && matching.includes('openai')) return 'openai'
+  if (matching.length === 1) return matching[0]
+  if (matching.length === 0) {
+    throw new UsageError(`A ${kind} needs an upstream of protocol ${protocol}, and none is configured.`, {
+      hint: `Add one first, e.g. \`gptconv upstreams add web --protocol ${protocol} --base-url https://your-proxy.example\`, then pass --upstream web.`,
+    })
+  }
+
+  throw new UsageError(`Several ${protocol} upstreams are configured (${matching.join(', ')}); say which one.`, {hint: `Pass --upstream ${matching[0]}.`})
+}
+
+export async function addToken(ctx: Context, input: AddTokenInput): Promise<TokenView> {
+  validateLabel(input.label)
+  const info = validateSecret(input.kind, input.secret, ctx.warn)
+  const settings = ctx.config.read()
+  const upstream = upstreamFor(settings, input.kind, input.upstream)
+  const previous = settings.tokens[input.label]
+  if (previous && !input.force) {
+    throw new ConflictError('GPTCONV_TOKEN_EXISTS', `A token labelled "${input.label}" already exists.`, {hint: 'Pass --force to replace it, or choose another label.'})
+  }
+
+  // The secret goes in first: a crash between the two steps leaves an unused secret,
+  // never an index entry without its secret.
+  const store = await openSecretStore({env: ctx.env, warn: ctx.warn})
+  await store.set(input.label, input.secret)
+  const entry: TokenEntry = {
+    label: input.label,
+    kind: input.kind,
+    upstream,
+    store: store.kind,
+    masked: mask(input.secret),
+    addedAt: new Date().toISOString(),
+    ...(info.expiresAt && {expiresAt: info.expiresAt.toISOString()}),
+    ...(info.account && {account: info.account}),
+    ...(input.models?.length && {models: input.models}),
+    ...(input.concurrency !== undefined && {concurrency: input.concurrency}),
+    ...(input.rpm !== undefined && {rpm: input.rpm}),
+    ...(input.grantedUsd !== undefined && {grantedUsd: input.grantedUsd}),
+  }
+  await ctx.config.update((s) => {
+    s.tokens[entry.label] = entry
+  })
+
+  if (previous) await forgetSecrets(ctx, previous, store)
+  return viewOf(entry, readRuntimeState(ctx.paths.runtime).tokens[entry.label])
+}
+
+/** Drop what a replaced token left behind: its cached access token, and its secret if it lived in another store. */
+async function forgetSecrets(ctx: Context, previous: TokenEntry, current: SecretStore): Promise<void> {
+  const old = storeOfKind(previous.store, {env: ctx.env})
+  await old.delete(accessAccount(previous.label))
+  if (old.kind !== current.kind) await old.delete(previous.label)
+}
+
+export function listTokens(ctx: Context, labels: string[] = []): TokenView[] {
+  const {tokens} = ctx.config.read()
+  const runtime = readRuntimeState(ctx.paths.runtime).tokens
+  return entriesFor(tokens, labels).map((entry) => viewOf(entry, runtime[entry.label]))
+}
+
+function entriesFor(tokens: Record<string, TokenEntry>, labels: string[]): TokenEntry[] {
+  if (labels.length === 0) return Object.values(tokens).sort((a, b) => a.label.localeCompare(b.label))
+  const unknown = labels.filter((l) => !tokens[l])
+  if (unknown.length > 0) {
+    throw new NotFoundError('GPTCONV_TOKEN_NOT_FOUND', `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`, {hint: 'See `gptconv tokens list` for the labels.'})
+  }
+
+  return [...new Set(labels)].map((l) => tokens[l])
+}
+
+function viewOf(entry: TokenEntry, runtime: ReturnType<typeof readRuntimeState>['tokens'][string] | undefined, now = Date.now()): TokenView {
+  const current = runtime && runtime.addedAt === entry.addedAt ? runtime : undefined
+  let state: TokenState = 'ok'
+  let until: string | undefined
+  let reason: string | undefined
+  if (current?.disabled) {
+    state = 'disabled'
+    reason = current.disabled.reason
+  } else if (entry.kind === 'access-token' && entry.expiresAt && Date.parse(entry.expiresAt) <= now) {
+    state = 'expired'
+  } else if (current?.coolingUntil && Date.parse(current.coolingUntil) > now) {
+    state = 'cooling-down'
+    until = current.coolingUntil
+  }
+
+  return {
+    label: entry.label,
+    kind: entry.kind,
+    upstream: entry.upstream,
+    state,
+    ...(until && {until}),
+    ...(reason && {reason}),
+    expiresAt: entry.expiresAt ?? null,
+    lastUsedAt: current?.lastUsedAt ?? null,
+    secret: entry.masked,
+    store: entry.store,
+    ...(entry.account && {account: entry.account}),
+    ...(entry.models && {models: entry.models}),
+    ...(entry.concurrency !== undefined && {concurrency: entry.concurrency}),
+    ...(entry.rpm !== undefined && {rpm: entry.rpm}),
+    ...(entry.grantedUsd !== undefined && {grantedUsd: entry.grantedUsd}),
+    addedAt: entry.addedAt,
+  }
+}
+
+/** Remove tokens: secrets first (so a locked keychain leaves the index intact to retry), then the index. */
+export async function removeTokens(ctx: Context, labels: string[]): Promise<string[]> {
+  if (labels.length === 0) throw new UsageError('Name at least one token label to remove.', {hint: 'See `gptconv tokens list` for the labels.'})
+  const entries = entriesFor(ctx.config.read().tokens, labels)
+  for (const entry of entries) {
+    const store = storeOfKind(entry.store, {env: ctx.env})
+    await store.delete(accessAccount(entry.label))
+    await store.delete(entry.label)
+  }
+
+  await ctx.config.update((s) => {
+    for (const entry of entries) delete s.tokens[entry.label]
+  })
+  return entries.map((e) => e.label)
+}
+
+export type CheckResult = CheckOutcome & {label: string; kind: TokenKind; upstream: string}
+
+/** Read a token's secret from the store it was put in. */
+export async function readSecret(ctx: Context, entry: TokenEntry): Promise<string> {
+  const secret = await storeOfKind(entry.store, {env: ctx.env}).get(entry.label)
+  if (secret === null) {
+    throw new NotFoundError('GPTCONV_SECRET_MISSING', `The secret of "${entry.label}" is missing from the ${entry.store === 'keychain' ? 'OS keychain' : 'secrets file'}${entry.store === 'keychain' ? ' (or the keychain is locked)' : ''}.`, {
+      hint: `Unlock the keychain, or add the token again with \`gptconv tokens add ${entry.label} --kind ${entry.kind} --force\`.`,
+    })
+  }
+
+  return secret
+}
+
+/**
+ * Check tokens now (`gptconv tokens refresh`): api-keys with `GET {upstream}/models`,
+ * access tokens by their expiry. `onStart`/`onDone` drive a spinner per token.
+ */
+export async function checkTokens(
+  ctx: Context,
+  labels: string[],
+  hooks: {onStart?: (label: string) => void; onDone?: (result: CheckResult) => void} = {},
+): Promise<CheckResult[]> {
+  const settings = ctx.config.read()
+  const results: CheckResult[] = []
+  for (const entry of entriesFor(settings.tokens, labels)) {
+    hooks.onStart?.(entry.label)
+    const outcome = await checkOne(ctx, settings, entry)
+    const result = {label: entry.label, kind: entry.kind, upstream: entry.upstream, ...outcome}
+    hooks.onDone?.(result)
+    results.push(result)
+  }
+
+  return results
+}
+
+async function checkOne(ctx: Context, settings: Settings, entry: TokenEntry): Promise<CheckOutcome> {
+  const upstream = settings.upstreams[entry.upstream]
+  if (!upstream) return {ok: false, status: 'error', detail: `its upstream "${entry.upstream}" is not configured any more`}
+  let secret: string
+  try {
+    secret = await readSecret(ctx, entry)
+  } catch (error) {
+    return {ok: false, status: 'error', detail: (error as Error).message}
+  }
+
+  switch (entry.kind) {
+    case 'api-key': {
+      return checkApiKey(upstream.baseUrl, secret, settings.pool.connectTimeoutMs + 5000)
+    }
+
+    case 'access-token': {
+      const {expiresAt} = accessTokenInfo(secret)
+      if (expiresAt.getTime() <= Date.now()) return {ok: false, status: 'expired', detail: `expired at ${expiresAt.toISOString()}`}
+      return {ok: true, status: 'valid', detail: `valid until ${expiresAt.toISOString()}`}
+    }
+
+    case 'refresh-token': {
+      return {ok: false, status: 'error', detail: 'refresh-token exchange is not available in this version'}
+    }
+  }
+}

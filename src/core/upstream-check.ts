@@ -1,0 +1,70 @@
+import {Agent, request} from 'undici'
+
+import {errorMessage} from './errors.js'
+import {redact} from './mask.js'
+
+export type CheckStatus = 'valid' | 'invalid' | 'expired' | 'error' | 'unreachable'
+export type CheckOutcome = {ok: boolean; status: CheckStatus; detail: string; models?: number}
+
+let agent: Agent | undefined
+
+/** The `error.message` of an OpenAI-style error body, or a short excerpt of any other body. */
+export function upstreamMessage(body: string, secrets: string[]): string {
+  let message = body.trim().slice(0, 300)
+  try {
+    const parsed = JSON.parse(body) as {error?: {message?: unknown} | string; message?: unknown}
+    const candidate = typeof parsed.error === 'string' ? parsed.error : (parsed.error?.message ?? parsed.message)
+    if (typeof candidate === 'string' && candidate) message = candidate
+  } catch {
+    // not JSON: keep the excerpt
+  }
+
+  return redact(message, secrets).replaceAll(/\s+/g, ' ')
+}
+
+/**
+ * Validate an API key the cheapest way every OpenAI-compatible server allows:
+ * `GET {baseUrl}/models`. 401/403 mean the key is refused; anything else is trouble
+ * with the upstream, not a verdict on the key.
+ */
+export async function checkApiKey(baseUrl: string, secret: string, timeoutMs = 15_000): Promise<CheckOutcome> {
+  agent ??= new Agent({connectTimeout: Math.min(timeoutMs, 10_000)})
+  try {
+    const res = await request(`${baseUrl.replace(/\/+$/, '')}/models`, {
+      dispatcher: agent,
+      headers: {authorization: `Bearer ${secret}`, accept: 'application/json'},
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+    const body = await res.body.text()
+    if (res.statusCode === 200) {
+      let count: number | undefined
+      try {
+        const data = (JSON.parse(body) as {data?: unknown}).data
+        if (Array.isArray(data)) count = data.length
+      } catch {
+        // fall through: a 200 that is not a model list
+      }
+
+      if (count === undefined) return {ok: false, status: 'error', detail: 'the upstream answered 200 but not with a model list; is the base URL right?'}
+      return {ok: true, status: 'valid', detail: `${count} model${count === 1 ? '' : 's'} available`, models: count}
+    }
+
+    const detail = `HTTP ${res.statusCode}: ${upstreamMessage(body, [secret]) || 'no message'}`
+    if (res.statusCode === 401 || res.statusCode === 403) return {ok: false, status: 'invalid', detail}
+    return {ok: false, status: 'error', detail}
+  } catch (error) {
+    return {ok: false, status: 'unreachable', detail: redact(describeNetworkError(error), [secret])}
+  }
+}
+
+export function describeNetworkError(error: unknown): string {
+  const err = error as {code?: string; name?: string; cause?: {code?: string}}
+  const code = err.code ?? err.cause?.code
+  if (err.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'no answer in time'
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'connect timeout'
+  if (code === 'ECONNREFUSED') return 'connection refused'
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'
+  return errorMessage(error)
+}
