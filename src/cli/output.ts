@@ -1,5 +1,4 @@
 import chalk from 'chalk'
-import ora, {type Ora} from 'ora'
 import {stripVTControlCharacters} from 'node:util'
 
 /** A plain aligned table; cells may carry colors. */
@@ -8,11 +7,6 @@ export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ''))))
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i] - width(c)))).join('  ').trimEnd()
   return [line(headers.map((h) => chalk.bold(h))), ...rows.map((r) => line(r))].join('\n')
-}
-
-/** A spinner on stderr, only on a TTY and never under --json. */
-export function spinner(enabled: boolean): Ora | undefined {
-  return enabled && process.stderr.isTTY ? ora({stream: process.stderr}) : undefined
 }
 
 export function relativeTime(iso: string | null, now = Date.now()): string {

@@ -1,8 +1,7 @@
 import {Ajv, type ValidateFunction} from 'ajv'
-import Conf from 'conf'
+import type Conf from 'conf'
 import {copyFileSync, existsSync, readFileSync} from 'node:fs'
 import {basename, dirname} from 'node:path'
-import lockfile from 'proper-lockfile'
 
 import {ConfigCorruptError, UsageError, errorMessage} from './errors.js'
 import {ensureStateDir} from './paths.js'
@@ -205,20 +204,23 @@ export class ConfigFile {
    */
   async update<T>(change: (settings: Settings) => T): Promise<T> {
     ensureStateDir(dirname(this.path))
+    const {default: lockfile} = await import('proper-lockfile')
     const release = await lockfile.lock(this.path, {realpath: false, retries: {retries: 50, minTimeout: 20, maxTimeout: 200}, stale: 10_000})
     try {
       const settings = this.read()
       const result = change(settings)
       const problems = validate(settings)
       if (problems) throw new UsageError(`Invalid setting: ${problems}`, {code: 'GPTCONV_CONFIG_INVALID_VALUE'})
-      this.#conf().store = settings
+      ;(await this.#conf()).store = settings
       return result
     } finally {
       await release()
     }
   }
 
-  #conf(): Conf<Settings> {
+  /** conf is loaded only to write: read commands stay fast. */
+  async #conf(): Promise<Conf<Settings>> {
+    const {default: Conf} = await import('conf')
     return new Conf<Settings>({
       cwd: dirname(this.path),
       configName: basename(this.path, '.json'),

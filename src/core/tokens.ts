@@ -4,8 +4,12 @@ import {ConflictError, InvalidSecretError, NotFoundError, UsageError} from './er
 import {accessTokenInfo, decodeJwt} from './jwt.js'
 import {mask} from './mask.js'
 import {readRuntimeState} from './runtime-state.js'
-import {type SecretStore, accessAccount, openSecretStore, storeOfKind} from './secrets/index.js'
-import {type CheckOutcome, checkApiKey} from './upstream-check.js'
+import type {SecretStore} from './secrets/index.js'
+import {accessAccount} from './secrets/types.js'
+import type {CheckOutcome} from './upstream-check.js'
+
+// The keychain binding and undici load only when a command needs them: `tokens list` stays fast.
+const secrets = () => import('./secrets/index.js')
 
 export type TokenState = 'ok' | 'expired' | 'cooling-down' | 'disabled'
 
@@ -104,7 +108,7 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
 
   // The secret goes in first: a crash between the two steps leaves an unused secret,
   // never an index entry without its secret.
-  const store = await openSecretStore({env: ctx.env, warn: ctx.warn})
+  const store = await (await secrets()).openSecretStore({env: ctx.env, warn: ctx.warn})
   await store.set(input.label, input.secret)
   const entry: TokenEntry = {
     label: input.label,
@@ -130,7 +134,7 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
 
 /** Drop what a replaced token left behind: its cached access token, and its secret if it lived in another store. */
 async function forgetSecrets(ctx: Context, previous: TokenEntry, current: SecretStore): Promise<void> {
-  const old = storeOfKind(previous.store, {env: ctx.env})
+  const old = (await secrets()).storeOfKind(previous.store, {env: ctx.env})
   await old.delete(accessAccount(previous.label))
   if (old.kind !== current.kind) await old.delete(previous.label)
 }
@@ -191,7 +195,7 @@ export async function removeTokens(ctx: Context, labels: string[]): Promise<stri
   if (labels.length === 0) throw new UsageError('Name at least one token label to remove.', {hint: 'See `gptconv tokens list` for the labels.'})
   const entries = entriesFor(ctx.config.read().tokens, labels)
   for (const entry of entries) {
-    const store = storeOfKind(entry.store, {env: ctx.env})
+    const store = (await secrets()).storeOfKind(entry.store, {env: ctx.env})
     await store.delete(accessAccount(entry.label))
     await store.delete(entry.label)
   }
@@ -206,7 +210,7 @@ export type CheckResult = CheckOutcome & {label: string; kind: TokenKind; upstre
 
 /** Read a token's secret from the store it was put in. */
 export async function readSecret(ctx: Context, entry: TokenEntry): Promise<string> {
-  const secret = await storeOfKind(entry.store, {env: ctx.env}).get(entry.label)
+  const secret = await (await secrets()).storeOfKind(entry.store, {env: ctx.env}).get(entry.label)
   if (secret === null) {
     throw new NotFoundError('GPTCONV_SECRET_MISSING', `The secret of "${entry.label}" is missing from the ${entry.store === 'keychain' ? 'OS keychain' : 'secrets file'}${entry.store === 'keychain' ? ' (or the keychain is locked)' : ''}.`, {
       hint: `Unlock the keychain, or add the token again with \`gptconv tokens add ${entry.label} --kind ${entry.kind} --force\`.`,
@@ -250,6 +254,7 @@ async function checkOne(ctx: Context, settings: Settings, entry: TokenEntry): Pr
 
   switch (entry.kind) {
     case 'api-key': {
+      const {checkApiKey} = await import('./upstream-check.js')
       return checkApiKey(upstream.baseUrl, secret, settings.pool.connectTimeoutMs + 5000)
     }
 

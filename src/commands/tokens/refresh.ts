@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 import chalk from 'chalk'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {spinner} from '../../cli/output.js'
+import {spinner} from '../../cli/spinner.js'
 import {GptconvError} from '../../core/errors.js'
 import {type CheckResult, checkTokens} from '../../core/tokens.js'
 
