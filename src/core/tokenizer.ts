@@ -1,0 +1,51 @@
+/**
+ * Token counts for usage estimates, with gpt-tokenizer (pure JS, ships its encodings).
+ * The encodings are large, so they load on first use.
+ */
+type Encoding = {encode(text: string): number[]; decode(tokens: Iterable<number>): string; countTokens(text: string): number}
+
+const loaded = new Map<string, Promise<Encoding>>()
+
+/** o200k_base for the gpt-4o generation and later; cl100k_base for gpt-4, gpt-3.5, embeddings and the *-002 completion models. */
+export function encodingName(model: string): 'o200k_base' | 'cl100k_base' {
+  const m = model.toLowerCase()
+  if (/^(gpt-4(?!o|\.)|gpt-3\.5|text-embedding|davinci-002|babbage-002|text-davinci)/.test(m)) return 'cl100k_base'
+  return 'o200k_base'
+}
+
+export function encodingFor(model: string): Promise<Encoding> {
+  const name = encodingName(model)
+  let encoding = loaded.get(name)
+  if (!encoding) {
+    encoding = (name === 'cl100k_base' ? import('gpt-tokenizer/encoding/cl100k_base') : import('gpt-tokenizer/encoding/o200k_base')) as Promise<Encoding>
+    loaded.set(name, encoding)
+  }
+
+  return encoding
+}
+
+export async function countText(text: string, model: string): Promise<number> {
+  return text ? (await encodingFor(model)).countTokens(text) : 0
+}
+
+/** Text of a chat message's content (string, or the text parts of an array). */
+export function contentText(content: unknown): string {
+  if (typeof content === 'string') return content
+  if (!Array.isArray(content)) return ''
+  return content.map((part) => (typeof part === 'object' && part !== null && typeof (part as {text?: unknown}).text === 'string' ? (part as {text: string}).text : '')).join('')
+}
+
+/** Prompt tokens of a chat request, counted the way OpenAI's cookbook does: 3 per message + 3 for the reply's priming. */
+export async function countChatPrompt(messages: unknown, model: string): Promise<number> {
+  if (!Array.isArray(messages)) return 0
+  const encoding = await encodingFor(model)
+  let total = 3
+  for (const message of messages) {
+    if (typeof message !== 'object' || message === null) continue
+    const m = message as {role?: unknown; content?: unknown; name?: unknown}
+    total += 3 + encoding.countTokens(`${typeof m.role === 'string' ? m.role : ''}${contentText(m.content)}`)
+    if (typeof m.name === 'string') total += 1
+  }
+
+  return total
+}

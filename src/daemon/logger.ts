@@ -1,0 +1,36 @@
+import {pino} from 'pino'
+
+import type {LogLevel} from '../core/config.js'
+
+export type Logger = pino.Logger
+
+const LEVELS: Record<number, string> = {10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal'}
+const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname'])
+
+/** One JSON log line as a human line: `12:00:01 WARN  message key=value …`. */
+export function formatLogLine(line: string): string {
+  let entry: Record<string, unknown>
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>
+  } catch {
+    return line
+  }
+
+  const time = typeof entry.time === 'string' || typeof entry.time === 'number' ? new Date(entry.time).toLocaleTimeString('en-GB', {hour12: false}) : ''
+  const level = (LEVELS[entry.level as number] ?? String(entry.level)).toUpperCase().padEnd(5)
+  const extras = Object.entries(entry)
+    .filter(([k]) => !OMIT.has(k))
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+  return [time, level, entry.msg ?? '', ...extras].filter(Boolean).join(' ')
+}
+
+/**
+ * pino, JSON lines to a file (or stdout); on a terminal, the same lines formatted for
+ * humans. Request headers are never logged; authorization fields are censored anyway.
+ */
+export function createLogger(options: {level: LogLevel; file?: string; pretty?: boolean}): Logger {
+  const base = {level: options.level, base: {pid: process.pid}, timestamp: pino.stdTimeFunctions.isoTime, redact: {paths: ['authorization', '*.authorization', 'headers.authorization', 'secret', '*.secret'], censor: '[redacted]'}}
+  if (options.file) return pino(base, pino.destination({dest: options.file, mkdir: true, sync: false}))
+  if (options.pretty) return pino(base, {write: (line: string) => process.stdout.write(formatLogLine(line.trimEnd()) + '\n')})
+  return pino(base, pino.destination({dest: 1, sync: false}))
+}

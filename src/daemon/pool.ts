@@ -1,0 +1,409 @@
+import type {TokenKind} from '../core/config.js'
+import type {TokenRuntime} from '../core/runtime-state.js'
+import {ApiError} from './errors.js'
+
+/**
+ * The credential pool (SPEC §5): per-token concurrency and requests-per-minute caps,
+ * choice by fewest in flight then least recently used, a bounded FIFO queue with a
+ * timeout, cooldown after a 429, disable after a refusal, and a short circuit-break after
+ * repeated failures. It knows tokens by label; it never sees a secret.
+ */
+export type PoolToken = {
+  label: string
+  /** identity of this version of the token: replacing it resets its runtime state */
+  addedAt: string
+  kind: TokenKind
+  upstream: string
+  /** max requests in flight; Infinity for none */
+  concurrency: number
+  rpm?: number
+  /** tokens in one group share the concurrency cap (one ChatGPT account = one answer at a time) */
+  group?: string
+  /** ms since epoch; an expired token is never chosen */
+  expiresAt?: number
+}
+
+export type Outcome =
+  | {type: 'ok'}
+  /** 5xx, connect error, timeout, garbage: the token may be fine, the attempt was not */
+  | {type: 'failure'; reason: string}
+  | {type: 'rate-limited'; retryAfterMs?: number}
+  /** 401/403: the upstream refuses this credential */
+  | {type: 'refused'; reason: string}
+  /** the client went away: no verdict on the token */
+  | {type: 'aborted'}
+
+export type Lease = {readonly token: PoolToken; release(outcome: Outcome): void}
+
+export type TokenSnapshot = {
+  label: string
+  kind: TokenKind
+  upstream: string
+  state: 'ok' | 'cooling-down' | 'disabled' | 'expired'
+  inFlight: number
+  concurrency: number | null
+  rpm: number | null
+  requestsLastMinute: number
+  coolingUntil: string | null
+  disabled: {reason: string; at: string} | null
+  failures: number
+  consecutiveFailures: number
+  requests: number
+  lastUsedAt: string | null
+}
+
+export type PoolOptions = {
+  queueTimeoutMs: number
+  queueLimit: number
+  /** cooldown after a 429 without Retry-After, and after repeated failures */
+  cooldownMs: number
+  /** consecutive failures before a token cools down */
+  failureThreshold?: number
+  now?: () => number
+  /** called when runtime state worth persisting changed */
+  onChange?: () => void
+}
+
+type Stats = {
+  addedAt: string
+  lastUsedAt: number
+  coolingUntil: number
+  disabled?: {reason: string; at: string}
+  consecutiveFailures: number
+  failures: number
+  requests: number
+  recent: number[]
+}
+
+type Waiter = {
+  filter: (token: PoolToken) => boolean
+  exclude: ReadonlySet<string>
+  resolve: (lease: Lease) => void
+  reject: (error: Error) => void
+  timer: NodeJS.Timeout
+  cleanup: () => void
+}
+
+const MINUTE = 60_000
+
+export class PoolExhaustedError extends ApiError {
+  constructor(retryAfterS: number, why: string) {
+    super(429, 'pool_exhausted', `No token is free for this request (${why}). Retry after ${retryAfterS} s.`, {type: 'rate_limit_error', headers: {'retry-after': String(retryAfterS)}})
+  }
+}
+
+export class CredentialPool {
+  #tokens: PoolToken[] = []
+  readonly #stats = new Map<string, Stats>()
+  readonly #groupInFlight = new Map<string, number>()
+  readonly #queue: Waiter[] = []
+  readonly #options: Required<Omit<PoolOptions, 'onChange'>> & Pick<PoolOptions, 'onChange'>
+  #wakeTimer: NodeJS.Timeout | undefined
+  #wakeAt = Infinity
+
+  constructor(options: PoolOptions) {
+    this.#options = {failureThreshold: 3, now: Date.now, ...options}
+  }
+
+  /** New queue and cooldown settings (config reload); waiting requests keep their deadline. */
+  configure(options: Partial<Pick<PoolOptions, 'queueTimeoutMs' | 'queueLimit' | 'cooldownMs'>>): void {
+    Object.assign(this.#options, options)
+  }
+
+  get queueLength(): number {
+    return this.#queue.length
+  }
+
+  get tokens(): readonly PoolToken[] {
+    return this.#tokens
+  }
+
+  /** Replace the token set (config reload). Runtime state survives for tokens whose `addedAt` is unchanged. */
+  update(tokens: PoolToken[], persisted: Record<string, TokenRuntime> = {}): void {
+    this.#tokens = tokens
+    const now = this.#options.now()
+    for (const token of tokens) {
+      const current = this.#stats.get(token.label)
+      if (current?.addedAt === token.addedAt) continue
+      const saved = persisted[token.label]?.addedAt === token.addedAt ? persisted[token.label] : undefined
+      this.#stats.set(token.label, {
+        addedAt: token.addedAt,
+        lastUsedAt: saved?.lastUsedAt ? Date.parse(saved.lastUsedAt) : 0,
+        coolingUntil: saved?.coolingUntil && Date.parse(saved.coolingUntil) > now ? Date.parse(saved.coolingUntil) : 0,
+        disabled: saved?.disabled,
+        consecutiveFailures: 0,
+        failures: 0,
+        requests: 0,
+        recent: [],
+      })
+    }
+
+    for (const label of this.#stats.keys()) if (!tokens.some((t) => t.label === label)) this.#stats.delete(label)
+    this.#drain()
+  }
+
+  /**
+   * A lease on a free token accepted by `filter`, preferring tokens not in `exclude`
+   * (the ones an earlier attempt of this request already tried). Waits in the FIFO queue
+   * while all are busy or cooling down.
+   */
+  acquire(filter: (token: PoolToken) => boolean, options: {signal?: AbortSignal; exclude?: ReadonlySet<string>} = {}): Promise<Lease> {
+    const exclude = options.exclude ?? new Set<string>()
+    const usable = this.#usable(filter)
+    if (usable.length === 0) return Promise.reject(this.#unavailable(filter))
+    const lease = this.#tryLease(filter, exclude)
+    if (lease) return Promise.resolve(lease)
+    if (this.#queue.length >= this.#options.queueLimit) return Promise.reject(new PoolExhaustedError(this.#retryAfterS(filter), `the queue is full: ${this.#queue.length} waiting`))
+    options.signal?.throwIfAborted()
+
+    return new Promise<Lease>((resolve, reject) => {
+      const onAbort = () => {
+        this.#remove(waiter)
+        reject(options.signal!.reason as Error)
+      }
+
+      const waiter: Waiter = {
+        filter,
+        exclude,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#remove(waiter)
+          reject(new PoolExhaustedError(this.#retryAfterS(filter), `waited ${this.#options.queueTimeoutMs} ms in the queue`))
+        }, this.#options.queueTimeoutMs),
+        cleanup: () => options.signal?.removeEventListener('abort', onAbort),
+      }
+      options.signal?.addEventListener('abort', onAbort, {once: true})
+      this.#queue.push(waiter)
+    })
+  }
+
+  snapshot(): TokenSnapshot[] {
+    const now = this.#options.now()
+    return this.#tokens.map((token) => {
+      const s = this.#stats.get(token.label)!
+      const cooling = s.coolingUntil > now
+      const expired = token.expiresAt !== undefined && token.expiresAt <= now
+      return {
+        label: token.label,
+        kind: token.kind,
+        upstream: token.upstream,
+        state: s.disabled ? 'disabled' : expired ? 'expired' : cooling ? 'cooling-down' : 'ok',
+        inFlight: this.#groupInFlight.get(groupOf(token)) ?? 0,
+        concurrency: Number.isFinite(token.concurrency) ? token.concurrency : null,
+        rpm: token.rpm ?? null,
+        requestsLastMinute: s.recent.filter((t) => t > now - MINUTE).length,
+        coolingUntil: cooling ? new Date(s.coolingUntil).toISOString() : null,
+        disabled: s.disabled ?? null,
+        failures: s.failures,
+        consecutiveFailures: s.consecutiveFailures,
+        requests: s.requests,
+        lastUsedAt: s.lastUsedAt ? new Date(s.lastUsedAt).toISOString() : null,
+      }
+    })
+  }
+
+  /** What the daemon persists to state.json. */
+  runtime(): Record<string, TokenRuntime> {
+    const now = this.#options.now()
+    const out: Record<string, TokenRuntime> = {}
+    for (const [label, s] of this.#stats) {
+      out[label] = {
+        addedAt: s.addedAt,
+        ...(s.disabled && {disabled: s.disabled}),
+        ...(s.coolingUntil > now && {coolingUntil: new Date(s.coolingUntil).toISOString()}),
+        ...(s.lastUsedAt && {lastUsedAt: new Date(s.lastUsedAt).toISOString()}),
+      }
+    }
+
+    return out
+  }
+
+  /** Re-enable a disabled token (after its credential was renewed). */
+  enable(label: string): void {
+    const s = this.#stats.get(label)
+    if (!s?.disabled) return
+    s.disabled = undefined
+    s.consecutiveFailures = 0
+    this.#options.onChange?.()
+    this.#drain()
+  }
+
+  /** Reject every waiter (shutdown). */
+  close(error: Error): void {
+    for (const waiter of this.#queue.splice(0)) {
+      clearTimeout(waiter.timer)
+      waiter.cleanup()
+      waiter.reject(error)
+    }
+
+    clearTimeout(this.#wakeTimer)
+  }
+
+  #usable(filter: (token: PoolToken) => boolean): PoolToken[] {
+    const now = this.#options.now()
+    return this.#tokens.filter((t) => filter(t) && !this.#stats.get(t.label)!.disabled && (t.expiresAt === undefined || t.expiresAt > now))
+  }
+
+  #unavailable(filter: (token: PoolToken) => boolean): ApiError {
+    const candidates = this.#tokens.filter(filter)
+    const now = this.#options.now()
+    const why = candidates.map((t) => {
+      const s = this.#stats.get(t.label)!
+      return `${t.label}: ${s.disabled ? `disabled (${s.disabled.reason})` : `expired at ${new Date(t.expiresAt ?? now).toISOString()}`}`
+    })
+    return new ApiError(503, 'no_available_tokens', `Every token that could serve this request is unusable — ${why.join('; ')}. Add or renew a token with \`gptconv tokens add\`.`, {type: 'server_error'})
+  }
+
+  #free(token: PoolToken, now: number): boolean {
+    const s = this.#stats.get(token.label)!
+    if (s.disabled || s.coolingUntil > now) return false
+    if (token.expiresAt !== undefined && token.expiresAt <= now) return false
+    if ((this.#groupInFlight.get(groupOf(token)) ?? 0) >= token.concurrency) return false
+    if (token.rpm !== undefined) {
+      while (s.recent.length > 0 && s.recent[0] <= now - MINUTE) s.recent.shift()
+      if (s.recent.length >= token.rpm) return false
+    }
+
+    return true
+  }
+
+  /** Choose among free tokens: untried first, then fewest in flight, then least recently used. */
+  #tryLease(filter: (token: PoolToken) => boolean, exclude: ReadonlySet<string>): Lease | undefined {
+    const now = this.#options.now()
+    let best: PoolToken | undefined
+    let bestRank: number[] = []
+    for (const token of this.#tokens) {
+      if (!filter(token) || !this.#free(token, now)) continue
+      const rank = [exclude.has(token.label) ? 1 : 0, this.#groupInFlight.get(groupOf(token)) ?? 0, this.#stats.get(token.label)!.lastUsedAt]
+      if (best && !lexLess(rank, bestRank)) continue
+      best = token
+      bestRank = rank
+    }
+
+    return best && this.#lease(best, now)
+  }
+
+  #lease(token: PoolToken, now: number): Lease {
+    const s = this.#stats.get(token.label)!
+    const group = groupOf(token)
+    this.#groupInFlight.set(group, (this.#groupInFlight.get(group) ?? 0) + 1)
+    s.lastUsedAt = now
+    s.requests++
+    if (token.rpm !== undefined) s.recent.push(now)
+    let released = false
+    return {
+      token,
+      release: (outcome) => {
+        if (released) return
+        released = true
+        this.#groupInFlight.set(group, (this.#groupInFlight.get(group) ?? 1) - 1)
+        this.#judge(token, outcome)
+        this.#drain()
+      },
+    }
+  }
+
+  #judge(token: PoolToken, outcome: Outcome): void {
+    const s = this.#stats.get(token.label)
+    if (!s || s.addedAt !== token.addedAt) return // removed or replaced meanwhile
+    const now = this.#options.now()
+    switch (outcome.type) {
+      case 'ok': {
+        s.consecutiveFailures = 0
+        break
+      }
+
+      case 'failure': {
+        s.failures++
+        s.consecutiveFailures++
+        if (s.consecutiveFailures >= this.#options.failureThreshold) {
+          s.coolingUntil = now + this.#options.cooldownMs
+          s.consecutiveFailures = 0
+        }
+
+        break
+      }
+
+      case 'rate-limited': {
+        s.coolingUntil = Math.max(s.coolingUntil, now + (outcome.retryAfterMs ?? this.#options.cooldownMs))
+        break
+      }
+
+      case 'refused': {
+        s.disabled = {reason: outcome.reason, at: new Date(now).toISOString()}
+        break
+      }
+
+      case 'aborted': {
+        break
+      }
+    }
+
+    this.#options.onChange?.()
+  }
+
+  #drain(): void {
+    for (const waiter of [...this.#queue]) {
+      const lease = this.#tryLease(waiter.filter, waiter.exclude)
+      if (!lease) {
+        if (this.#usable(waiter.filter).length === 0) {
+          this.#remove(waiter)
+          waiter.reject(this.#unavailable(waiter.filter))
+        }
+
+        continue
+      }
+
+      this.#remove(waiter)
+      waiter.resolve(lease)
+    }
+
+    this.#scheduleWake()
+  }
+
+  #remove(waiter: Waiter): void {
+    const i = this.#queue.indexOf(waiter)
+    if (i !== -1) this.#queue.splice(i, 1)
+    clearTimeout(waiter.timer)
+    waiter.cleanup()
+  }
+
+  /** Wake the queue when the next cooldown ends or an rpm window frees a slot. */
+  #scheduleWake(): void {
+    if (this.#queue.length === 0) return
+    const now = this.#options.now()
+    let next = Infinity
+    for (const token of this.#tokens) {
+      const s = this.#stats.get(token.label)!
+      if (s.coolingUntil > now) next = Math.min(next, s.coolingUntil)
+      if (token.rpm !== undefined && s.recent.length >= token.rpm) next = Math.min(next, s.recent[0] + MINUTE)
+    }
+
+    if (next === Infinity || next >= this.#wakeAt) return
+    clearTimeout(this.#wakeTimer)
+    this.#wakeAt = next
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeAt = Infinity
+      this.#drain()
+    }, Math.max(0, next - now) + 1)
+    this.#wakeTimer.unref()
+  }
+
+  /** Seconds until a token accepted by `filter` could be free again (at least 1). */
+  #retryAfterS(filter: (token: PoolToken) => boolean): number {
+    const now = this.#options.now()
+    const coolings = this.#usable(filter).map((t) => this.#stats.get(t.label)!.coolingUntil).filter((u) => u > now)
+    const earliest = coolings.length === this.#usable(filter).length && coolings.length > 0 ? Math.min(...coolings) : now + 1000
+    return Math.max(1, Math.ceil((earliest - now) / 1000))
+  }
+}
+
+function lexLess(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i]
+  return false
+}
+
+function groupOf(token: PoolToken): string {
+  return token.group ?? `token:${token.label}`
+}

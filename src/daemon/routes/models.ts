@@ -1,0 +1,74 @@
+import {ApiError} from '../errors.js'
+import {sendJson} from '../http.js'
+import type {RequestContext} from '../router.js'
+import type {DaemonState} from '../state.js'
+import type {LiveUpstream} from '../registry.js'
+
+type Model = {id: string; object: 'model'; created: number; owned_by: string}
+
+const CACHE_MS = 10 * 60_000
+const cache = new WeakMap<DaemonState, Map<string, {at: number; models: Model[]}>>()
+
+/**
+ * The union of what the pool can serve: each upstream's configured `models` (or, without
+ * a list, what its own `GET /models` reports, cached for 10 minutes), its `modelMap` names,
+ * tokens' `models`, and the aliases that lead to one of those.
+ */
+export async function modelList(rc: RequestContext): Promise<Model[]> {
+  const {daemon} = rc
+  const {registry} = daemon
+  const created = Math.floor(daemon.startedAt / 1000)
+  const byId = new Map<string, Model>()
+  const add = (id: string, owner: string, model?: Model) => byId.has(id) || byId.set(id, model ?? {id, object: 'model', created, owned_by: owner})
+  for (const upstream of registry.upstreams) {
+    const tokens = registry.tokens.filter((t) => t.upstream === upstream.name)
+    if (tokens.length === 0) continue
+    const restricted = tokens.every((t) => t.models)
+    if (restricted) {
+      for (const id of tokens.flatMap((t) => t.models ?? [])) add(id, upstream.name)
+      continue
+    }
+
+    for (const model of upstream.models ?? (await upstreamModels(rc, upstream))) typeof model === 'string' ? add(model, upstream.name) : add(model.id, upstream.name, model)
+    for (const id of Object.keys(upstream.modelMap ?? {})) add(id, upstream.name)
+  }
+
+  for (const [alias, target] of Object.entries(registry.settings.aliases)) if (byId.has(target)) add(alias, 'gptconv')
+  return [...byId.values()]
+}
+
+async function upstreamModels(rc: RequestContext, upstream: LiveUpstream): Promise<Model[]> {
+  const {daemon} = rc
+  let perUpstream = cache.get(daemon)
+  if (!perUpstream) cache.set(daemon, (perUpstream = new Map()))
+  const hit = perUpstream.get(upstream.name)
+  if (hit && Date.now() - hit.at < CACHE_MS) return hit.models
+  try {
+    const result = await daemon.caller.json({endpoint: 'models', model: '', body: {}, stream: false, signal: rc.signal, upstream: upstream.name})
+    const data = (result.json as {data?: unknown}).data
+    const models = Array.isArray(data) ? data.filter((m): m is Model => typeof (m as Model)?.id === 'string').map((m) => ({id: m.id, object: 'model' as const, created: Number.isInteger(m.created) ? m.created : Math.floor(daemon.startedAt / 1000), owned_by: typeof m.owned_by === 'string' ? m.owned_by : upstream.name})) : []
+    perUpstream.set(upstream.name, {at: Date.now(), models})
+    return models
+  } catch (error) {
+    rc.log.warn({upstream: upstream.name, err: (error as Error).message}, 'cannot list the models of an upstream')
+    return []
+  }
+}
+
+/** `GET /v1/models` */
+export async function listModels(rc: RequestContext): Promise<void> {
+  sendJson(rc.res, 200, {object: 'list', data: await modelList(rc)}, {'x-request-id': rc.requestId})
+}
+
+/** `GET /v1/models/{model}` */
+export async function getModel(rc: RequestContext): Promise<void> {
+  const {id} = rc.params
+  const model = (await modelList(rc)).find((m) => m.id === id)
+  if (!model) throw new ApiError(404, 'model_not_found', `The model \`${id}\` does not exist or no token of gptconv serves it.`, {param: 'model'})
+  sendJson(rc.res, 200, model, {'x-request-id': rc.requestId})
+}
+
+/** Forget cached upstream model lists (config changed). */
+export function forgetModels(daemon: DaemonState): void {
+  cache.delete(daemon)
+}

@@ -1,0 +1,69 @@
+import {timingSafeEqual} from 'node:crypto'
+import type {IncomingMessage} from 'node:http'
+import {isIP} from 'node:net'
+
+import {ApiError} from './errors.js'
+
+/**
+ * Safe defaults (SPEC §4): a DNS-rebinding page reaches 127.0.0.1 under its own host name,
+ * so the Host header must be a loopback name, an IP literal or a configured host; a
+ * browser page sends Origin, which must be configured; every API request carries the
+ * local client key.
+ */
+
+/** The host name of a Host header, without port or brackets, lower-cased. */
+export function hostName(host: string): string {
+  const h = host.trim().toLowerCase()
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']'))
+  const colon = h.lastIndexOf(':')
+  return colon !== -1 && /^\d+$/.test(h.slice(colon + 1)) ? h.slice(0, colon) : h
+}
+
+export function checkHost(req: IncomingMessage, allowedHosts: readonly string[]): void {
+  const host = req.headers.host
+  if (host === undefined) return
+  const name = hostName(host)
+  if (name === 'localhost' || name.endsWith('.localhost') || isIP(name) !== 0) return
+  if (allowedHosts.some((allowed) => hostName(allowed) === name)) return
+  throw new ApiError(403, 'host_not_allowed', `Host "${name}" is not allowed. gptconv answers only to loopback names, IP addresses and the hosts in server.allowedHosts (gptconv config set server.allowedHosts ${name}).`, {type: 'invalid_request_error'})
+}
+
+const normalizeOrigin = (origin: string) => origin.trim().toLowerCase().replace(/\/+$/, '')
+
+/** The request's Origin when it is allowed, undefined when there is none; throws for a foreign one. */
+export function checkOrigin(req: IncomingMessage, allowedOrigins: readonly string[]): string | undefined {
+  const origin = req.headers.origin
+  if (origin === undefined) return undefined
+  const normalized = normalizeOrigin(origin)
+  if (allowedOrigins.some((allowed) => allowed === '*' || normalizeOrigin(allowed) === normalized)) return origin
+  throw new ApiError(403, 'origin_not_allowed', `Browser origin "${origin}" is not allowed. Allow it with: gptconv config set server.allowedOrigins ${normalized}`, {type: 'invalid_request_error'})
+}
+
+export const EXPOSED_HEADERS = 'x-request-id, openai-processing-ms, openai-version, openai-organization, x-ratelimit-limit-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-requests, x-ratelimit-remaining-tokens, x-ratelimit-reset-requests, x-ratelimit-reset-tokens, retry-after'
+
+export function corsHeaders(origin: string): Record<string, string> {
+  return {'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': EXPOSED_HEADERS}
+}
+
+export function preflightHeaders(req: IncomingMessage, origin: string): Record<string, string> {
+  return {
+    ...corsHeaders(origin),
+    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    'access-control-allow-headers': req.headers['access-control-request-headers'] ?? 'authorization, content-type',
+    'access-control-max-age': '600',
+  }
+}
+
+export function checkClientKey(req: IncomingMessage, clientKey: string): void {
+  const header = req.headers.authorization
+  const presented = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1]
+  if (!presented) {
+    throw new ApiError(401, 'missing_api_key', 'No client key: send "Authorization: Bearer <key>". `eval "$(gptconv env)"` sets OPENAI_API_KEY for you.', {type: 'invalid_request_error'})
+  }
+
+  const a = Buffer.from(presented)
+  const b = Buffer.from(clientKey)
+  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+    throw new ApiError(401, 'invalid_api_key', 'Incorrect client key. Use the key printed by `gptconv env` (this is gptconv\'s local key, not an upstream key).', {type: 'invalid_request_error'})
+  }
+}

@@ -1,0 +1,214 @@
+import {randomBytes} from 'node:crypto'
+import {type IncomingMessage, type ServerResponse, createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import {clientKey} from '../core/client-key.js'
+import type {Context} from '../core/context.js'
+import {LedgerWriter} from '../core/ledger.js'
+import {redact} from '../core/mask.js'
+import {readRuntimeState} from '../core/runtime-state.js'
+import {type DemoUpstream, startDemoUpstream} from './demo.js'
+import {ApiError, toOpenAIError} from './errors.js'
+import {sendJson} from './http.js'
+import type {Logger} from './logger.js'
+import {Metrics} from './metrics.js'
+import {CredentialPool} from './pool.js'
+import {type ExtraTokens, Registry, watchConfig} from './registry.js'
+import {type RequestContext, type Route, Router} from './router.js'
+import {chatCompletions} from './routes/chat.js'
+import {embeddings} from './routes/embeddings.js'
+import {imageGenerations} from './routes/images.js'
+import {forgetModels, getModel, listModels} from './routes/models.js'
+import {adminPool, healthz, metrics} from './routes/ops.js'
+import {checkClientKey, checkHost, checkOrigin, corsHeaders, preflightHeaders} from './security.js'
+import {type DaemonState, RuntimeStateWriter, ledgerRecorder} from './state.js'
+import {endWithError} from './stream.js'
+import {UpstreamClient} from './upstream/client.js'
+import {UpstreamCaller} from './upstream/call.js'
+
+export const VERSION = '0.1.0'
+
+export type DaemonOptions = {
+  ctx: Context
+  log: Logger
+  host?: string
+  port?: number
+  /** add the offline demo upstream and its token */
+  demo?: boolean
+  /** upstreams and tokens beside the configured ones (tests) */
+  extra?: ExtraTokens
+}
+
+export type RunningDaemon = {
+  readonly url: string
+  readonly host: string
+  readonly port: number
+  readonly state: DaemonState
+  /** stop accepting, let open requests finish within pool.drainTimeoutMs, then cut the rest */
+  close(): Promise<void>
+}
+
+function routes(prefix: string): Route[] {
+  const p = prefix === '/' ? '' : prefix.replace(/\/+$/, '')
+  return [
+    {name: 'healthz', method: 'GET', pattern: '/healthz', auth: false, handler: healthz},
+    {name: 'metrics', method: 'GET', pattern: '/metrics', auth: false, handler: metrics},
+    {name: 'admin.pool', method: 'GET', pattern: '/admin/pool', auth: true, handler: adminPool},
+    {name: 'models', method: 'GET', pattern: `${p}/models`, auth: true, handler: listModels},
+    {name: 'model', method: 'GET', pattern: `${p}/models/*id`, auth: true, handler: getModel},
+    {name: 'chat', method: 'POST', pattern: `${p}/chat/completions`, auth: true, handler: chatCompletions},
+    {name: 'embeddings', method: 'POST', pattern: `${p}/embeddings`, auth: true, handler: embeddings},
+    {name: 'images', method: 'POST', pattern: `${p}/images/generations`, auth: true, handler: imageGenerations},
+  ]
+}
+
+function mergeExtra(a: ExtraTokens | undefined, b: ExtraTokens | undefined): ExtraTokens | undefined {
+  if (!a || !b) return a ?? b
+  return {upstreams: {...a.upstreams, ...b.upstreams}, tokens: [...a.tokens, ...b.tokens]}
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const {ctx, log} = options
+  const key = (await clientKey(ctx, {create: true}))!
+  const demo: DemoUpstream | undefined = options.demo ? await startDemoUpstream() : undefined
+  const extra = mergeExtra(options.extra, demo?.extra)
+  const registry = await Registry.load(ctx, extra)
+  const settings = registry.settings
+  let writer: RuntimeStateWriter | undefined
+  const pool = new CredentialPool({...settings.pool, onChange: () => writer?.schedule()})
+  writer = new RuntimeStateWriter(ctx.paths.runtime, pool, log)
+  pool.update(registry.tokens, readRuntimeState(ctx.paths.runtime).tokens)
+  const client = new UpstreamClient(settings.pool.connectTimeoutMs)
+  const ledger = new LedgerWriter(ctx.paths.ledger)
+  const metricSet = new Metrics(pool)
+  const state: DaemonState = {
+    ctx,
+    registry,
+    pool,
+    caller: new UpstreamCaller(registry, pool, client, log),
+    ledger,
+    metrics: metricSet,
+    log,
+    clientKey: key,
+    startedAt: Date.now(),
+    version: VERSION,
+    recordUsage: ledgerRecorder(ledger, metricSet),
+  }
+  const router = new Router(routes(settings.server.apiPrefix))
+  const active = new Set<AbortController>()
+  let closing = false
+
+  const server = createServer({keepAliveTimeout: 65_000}, (req, res) => void handle(req, res))
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now()
+    const controller = new AbortController()
+    active.add(controller)
+    res.on('close', () => {
+      active.delete(controller)
+      if (!res.writableFinished) controller.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
+      if (closing) server.closeIdleConnections()
+    })
+    const url = new URL(req.url ?? '/', 'http://gptconv.invalid')
+    const rc: RequestContext = {
+      req,
+      res,
+      path: url.pathname,
+      query: url.searchParams,
+      params: {},
+      signal: controller.signal,
+      requestId: `req_${randomBytes(12).toString('hex')}`,
+      daemon: state,
+      log,
+      meta: {},
+    }
+    let route = 'unmatched'
+    try {
+      if (closing) throw new ApiError(503, 'shutting_down', 'gptconv is shutting down.', {type: 'server_error', headers: {connection: 'close'}})
+      const {server: conf} = registry.settings
+      checkHost(req, conf.allowedHosts)
+      const origin = checkOrigin(req, conf.allowedOrigins)
+      if (origin) for (const [name, value] of Object.entries(corsHeaders(origin))) res.setHeader(name, value)
+      if (req.method === 'OPTIONS') {
+        if (!origin) throw new ApiError(400, 'not_a_preflight', 'OPTIONS is only answered for CORS preflight requests from a configured origin.')
+        res.writeHead(204, preflightHeaders(req, origin))
+        res.end()
+        route = 'preflight'
+        return
+      }
+
+      const match = router.match(req.method ?? 'GET', url.pathname)
+      route = match.route.name
+      Object.assign(rc, {params: match.params})
+      if (match.route.auth) checkClientKey(req, key)
+      await match.route.handler(rc)
+    } catch (error) {
+      respondError(rc, error)
+    } finally {
+      const status = res.headersSent ? res.statusCode : 499
+      metricSet.requests.inc({route, status: String(status)})
+      metricSet.duration.observe({route}, (performance.now() - started) / 1000)
+      if (route !== 'healthz' && route !== 'metrics') {
+        log.info({id: rc.requestId, method: req.method, path: url.pathname, status, ms: Math.round(performance.now() - started), ...rc.meta}, 'request')
+      }
+    }
+  }
+
+  function respondError(rc: RequestContext, error: unknown): void {
+    if (rc.signal.aborted) return
+    if (!(error instanceof ApiError)) log.error({id: rc.requestId, err: redact((error as Error)?.stack ?? String(error), registry.secrets())}, 'unexpected error')
+    const out = toOpenAIError(error)
+    if (!rc.res.headersSent) sendJson(rc.res, out.status, out.body, {'x-request-id': rc.requestId, ...out.headers})
+    else if (!rc.res.writableEnded) endWithError(rc.res, error instanceof ApiError ? error : new ApiError(500, 'internal_error', out.body.error.message))
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? settings.server.port, options.host ?? settings.server.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+
+  const watcher = watchConfig(ctx.paths.config, () => {
+    registry
+      .reload(ctx, extra)
+      .then(() => {
+        pool.configure(registry.settings.pool)
+        pool.update(registry.tokens)
+        forgetModels(state)
+        log.info({tokens: registry.tokens.length, upstreams: registry.upstreams.length}, 'config reloaded')
+      })
+      .catch((error: unknown) => log.error({err: (error as Error).message}, 'config change ignored: the new config cannot be used'))
+  })
+
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  let closed: Promise<void> | undefined
+  return {
+    url: `http://${host}:${address.port}`,
+    host: address.address,
+    port: address.port,
+    state,
+    close() {
+      closed ??= (async () => {
+        closing = true
+        watcher.close()
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeIdleConnections()
+        const deadline = Date.now() + registry.settings.pool.drainTimeoutMs
+        while (active.size > 0 && Date.now() < deadline) await sleep(25)
+        for (const controller of active) controller.abort(new ApiError(503, 'shutting_down', 'gptconv is shutting down.'))
+        server.closeAllConnections()
+        await stopped
+        pool.close(new ApiError(503, 'shutting_down', 'gptconv is shutting down.', {type: 'server_error'}))
+        await writer.flush()
+        await ledger.close()
+        await client.close()
+        await demo?.close()
+      })()
+      return closed
+    },
+  }
+}

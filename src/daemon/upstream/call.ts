@@ -1,0 +1,284 @@
+import {pipeline} from 'node:stream'
+import type {Readable} from 'node:stream'
+import type {Dispatcher} from 'undici'
+
+import {errorMessage} from '../../core/errors.js'
+import {redact} from '../../core/mask.js'
+import {describeNetworkError, upstreamMessage} from '../../core/upstream-check.js'
+import {ApiError} from '../errors.js'
+import type {Logger} from '../logger.js'
+import type {CredentialPool, Lease, Outcome, PoolToken} from '../pool.js'
+import type {Endpoint, LiveToken, LiveUpstream, Registry} from '../registry.js'
+import {type SseEvent, SseParser} from '../sse.js'
+import type {UpstreamClient} from './client.js'
+import {adapterFor} from './adapters.js'
+
+export type CallSpec = {
+  endpoint: Endpoint
+  /** the model as the client named it, after aliases */
+  model: string
+  /** the client's request body; each adapter derives the upstream body from it */
+  body: Record<string, unknown>
+  stream: boolean
+  /** aborted when the client goes away */
+  signal: AbortSignal
+  /** only tokens of this upstream (listing its models) */
+  upstream?: string
+}
+
+export type Served = {token: LiveToken; upstream: LiveUpstream; attempts: number}
+export type JsonResult = Served & {status: number; headers: Record<string, string>; text: string; json: unknown}
+/** `events` yields chat-format SSE events; the first one has already arrived. */
+export type StreamResult = Served & {headers: Record<string, string>; events: Readable}
+
+const MAX_BODY_BYTES = 128 * 1024 * 1024
+const FORWARD = /^(x-request-id|openai-[\w-]+|x-ratelimit-[\w-]+|retry-after|retry-after-ms)$/
+
+/** The upstream response headers SDKs read (protocols.md §3), and nothing else. */
+export function forwardHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && FORWARD.test(name)) out[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+
+  return out
+}
+
+/** Retry-After (seconds or HTTP date) or retry-after-ms, in ms. */
+export function retryAfterMs(headers: Dispatcher.ResponseData['headers'], now = Date.now()): number | undefined {
+  const ms = Number(headers['retry-after-ms'])
+  if (Number.isFinite(ms) && ms >= 0) return ms
+  const value = headers['retry-after']
+  if (typeof value !== 'string') return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+/** A 4xx from the upstream that is about the request, not the token: passed to the client as it is. */
+export class UpstreamHttpError extends ApiError {
+  constructor(status: number, text: string, headers: Record<string, string>, secrets: Iterable<string>) {
+    let type = status >= 500 ? 'server_error' : 'invalid_request_error'
+    let param: string | null = null
+    let code = `upstream_${status}`
+    try {
+      const error = (JSON.parse(text) as {error?: {type?: unknown; param?: unknown; code?: unknown}}).error
+      if (typeof error?.type === 'string') type = error.type
+      if (typeof error?.param === 'string') param = error.param
+      if (typeof error?.code === 'string') code = error.code
+    } catch {
+      // not an OpenAI error body: keep the defaults
+    }
+
+    super(status, code, upstreamMessage(text, [...secrets]) || `The upstream answered HTTP ${status}.`, {type, param, headers})
+  }
+}
+
+/** Thrown by a body reader when a response failed before anything reached the client: try another token. */
+class Retryable extends Error {}
+
+async function readBody(body: Dispatcher.ResponseData['body'], limit = MAX_BODY_BYTES): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length
+    if (size > limit) {
+      body.destroy()
+      throw new Retryable(`the upstream body exceeded ${limit} bytes`)
+    }
+
+    chunks.push(chunk as Buffer)
+  }
+
+  return Buffer.concat(chunks, size).toString('utf8')
+}
+
+/** Wait for the first event of a stream; undefined when it ends without one. */
+function firstEvent(stream: Readable): Promise<SseEvent | undefined> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      stream.off('readable', onReadable)
+      stream.off('end', onEnd)
+      stream.off('error', onError)
+    }
+
+    const onReadable = () => {
+      const event = stream.read() as SseEvent | null
+      if (event === null) return
+      cleanup()
+      resolve(event)
+    }
+
+    const onEnd = () => {
+      cleanup()
+      resolve(undefined)
+    }
+
+    const onError = (error: Error) => {
+      cleanup()
+      reject(error)
+    }
+
+    stream.on('readable', onReadable)
+    stream.once('end', onEnd)
+    stream.once('error', onError)
+  })
+}
+
+/**
+ * Sends one client request upstream through the pool: picks a token, tries, and on a
+ * 429, 401/403, 5xx, connect error, timeout or broken body moves to another token —
+ * only while nothing has reached the client, at most `pool.maxAttempts` times.
+ */
+export class UpstreamCaller {
+  constructor(
+    private readonly registry: Registry,
+    private readonly pool: CredentialPool,
+    private readonly client: UpstreamClient,
+    private readonly log: Logger,
+  ) {}
+
+  /** A complete JSON response (read whole before anything is sent, so a broken body is retried). */
+  json(spec: CallSpec): Promise<JsonResult> {
+    return this.#attempts(spec, async (res, served) => {
+      const text = await readBody(res.body)
+      let json: unknown
+      try {
+        json = JSON.parse(text)
+      } catch {
+        throw new Retryable('the upstream answered 200 with a body that is not JSON')
+      }
+
+      return {...served, status: res.statusCode, headers: forwardHeaders(res.headers), text, json}
+    })
+  }
+
+  /** A stream whose first event has arrived; the lease is released when `events` closes. */
+  stream(spec: CallSpec): Promise<StreamResult & {lease: Lease}> {
+    return this.#attempts(spec, async (res, served, lease) => {
+      const adapter = adapterFor(served.upstream.protocol)
+      const parser = new SseParser()
+      const source = adapter.streamTransform ? adapter.streamTransform(spec, served) : undefined
+      const events: Readable = source ? (pipeline(res.body, parser, source, () => {}) as unknown as Readable) : (pipeline(res.body, parser, () => {}) as unknown as Readable)
+      const first = await firstEvent(events).catch((error: unknown) => {
+        throw new Retryable(describeNetworkError(error))
+      })
+      if (!first) throw new Retryable('the upstream stream ended before its first event')
+      events.unshift(first)
+      events.once('close', () => {
+        const outcome: Outcome = spec.signal.aborted ? {type: 'aborted'} : events.errored ? {type: 'failure', reason: errorMessage(events.errored)} : {type: 'ok'}
+        lease.release(outcome)
+      })
+      return {...served, headers: forwardHeaders(res.headers), events, lease}
+    }, {keepLease: true})
+  }
+
+  async #attempts<T>(spec: CallSpec, handle: (res: Dispatcher.ResponseData, served: Served, lease: Lease) => Promise<T>, options: {keepLease?: boolean} = {}): Promise<T> {
+    const {pool: settings} = this.registry.settings
+    const byModel = this.registry.filterFor(spec.endpoint, spec.model)
+    const filter = spec.upstream === undefined ? byModel : (t: PoolToken) => t.upstream === spec.upstream
+    const tried = new Set<string>()
+    let last: ApiError | undefined
+    for (let attempt = 1; attempt <= settings.maxAttempts; attempt++) {
+      const lease = await this.pool.acquire(filter, {signal: spec.signal, exclude: tried})
+      const token = lease.token as LiveToken
+      tried.add(token.label)
+      const upstream = this.registry.upstream(token.upstream)
+      const secret = this.registry.secret(token.label)
+      if (!upstream || secret === undefined) {
+        lease.release({type: 'aborted'})
+        continue
+      }
+
+      const served: Served = {token, upstream, attempts: attempt}
+      const request = adapterFor(upstream.protocol).request(spec, served, secret)
+      let res: Dispatcher.ResponseData
+      try {
+        res = await this.client.request({...request, signal: spec.signal}, settings)
+      } catch (error) {
+        if (spec.signal.aborted) {
+          lease.release({type: 'aborted'})
+          throw spec.signal.reason
+        }
+
+        last = networkError(error, upstream)
+        this.#failed(lease, {type: 'failure', reason: last.message}, attempt)
+        continue
+      }
+
+      if (res.statusCode >= 400) {
+        const text = await readBody(res.body, 1024 * 1024).catch(() => '')
+        const failure = this.#classify(res, text, upstream)
+        if (!failure) {
+          lease.release({type: 'ok'})
+          throw new UpstreamHttpError(res.statusCode, text, forwardHeaders(res.headers), this.registry.secrets())
+        }
+
+        last = failure.error
+        this.#failed(lease, failure.outcome, attempt)
+        continue
+      }
+
+      try {
+        const result = await handle(res, served, lease)
+        if (!options.keepLease) lease.release({type: 'ok'})
+        return result
+      } catch (error) {
+        res.body.destroy()
+        if (spec.signal.aborted) {
+          lease.release({type: 'aborted'})
+          throw spec.signal.reason
+        }
+
+        if (!(error instanceof Retryable)) {
+          lease.release({type: 'failure', reason: errorMessage(error)})
+          throw error
+        }
+
+        last = new ApiError(502, 'upstream_error', `Upstream ${upstream.name} failed: ${error.message}.`, {type: 'server_error'})
+        this.#failed(lease, {type: 'failure', reason: error.message}, attempt)
+      }
+    }
+
+    throw last ?? new ApiError(502, 'upstream_error', 'No upstream attempt could be made.', {type: 'server_error'})
+  }
+
+  /** A verdict on the token for a 4xx/5xx, or undefined when the error is about the request itself. */
+  #classify(res: Dispatcher.ResponseData, text: string, upstream: LiveUpstream): {outcome: Outcome; error: ApiError} | undefined {
+    const message = upstreamMessage(text, [...this.registry.secrets()]) || 'no message'
+    const status = res.statusCode
+    if (status === 429) {
+      const wait = retryAfterMs(res.headers)
+      const headers: Record<string, string> = wait === undefined ? {} : {'retry-after': String(Math.max(1, Math.ceil(wait / 1000)))}
+      return {outcome: {type: 'rate-limited', retryAfterMs: wait}, error: new ApiError(429, 'rate_limit_exceeded', `Upstream ${upstream.name} is rate limiting: ${message}`, {type: 'rate_limit_error', headers})}
+    }
+
+    if (status === 401 || status === 403) {
+      const reason = `upstream answered ${status}: ${message}`
+      return {outcome: {type: 'refused', reason}, error: new ApiError(502, 'upstream_refused_token', `Upstream ${upstream.name} refused the token (${reason}).`, {type: 'server_error'})}
+    }
+
+    if (status >= 500 || status === 408) {
+      return {outcome: {type: 'failure', reason: `upstream answered ${status}`}, error: new ApiError(502, 'upstream_error', `Upstream ${upstream.name} answered ${status}: ${message}`, {type: 'server_error'})}
+    }
+
+    return undefined
+  }
+
+  #failed(lease: Lease, outcome: Outcome, attempt: number): void {
+    lease.release(outcome)
+    const reason = outcome.type === 'failure' || outcome.type === 'refused' ? outcome.reason : outcome.type
+    this.log.warn({token: lease.token.label, attempt, outcome: outcome.type}, redact(`attempt ${attempt} on ${lease.token.label} failed: ${reason}`, this.registry.secrets()))
+  }
+}
+
+function networkError(error: unknown, upstream: LiveUpstream): ApiError {
+  const code = (error as {code?: string}).code
+  const what = describeNetworkError(error)
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new ApiError(504, 'upstream_timeout', `Upstream ${upstream.name} did not answer in time (${what}).`, {type: 'server_error'})
+  }
+
+  return new ApiError(502, 'upstream_unreachable', `Cannot reach upstream ${upstream.name}: ${what}.`, {type: 'server_error'})
+}

@@ -1,0 +1,53 @@
+import {Agent, type Dispatcher} from 'undici'
+
+export type Timeouts = {connectTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number}
+
+export type UpstreamRequest = {
+  url: string
+  method: 'GET' | 'POST'
+  headers: Record<string, string>
+  body?: string
+  signal: AbortSignal
+}
+
+/**
+ * One undici Agent (keep-alive connection pools per origin) for every upstream request.
+ * Connect timeout on the agent; first byte (response headers) and idle body gaps per request.
+ */
+export class UpstreamClient {
+  #agent: Agent
+  #connectTimeoutMs: number
+
+  constructor(connectTimeoutMs: number) {
+    this.#connectTimeoutMs = connectTimeoutMs
+    this.#agent = UpstreamClient.#agentFor(connectTimeoutMs)
+  }
+
+  static #agentFor(connectTimeoutMs: number): Agent {
+    return new Agent({connect: {timeout: connectTimeoutMs}, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000})
+  }
+
+  request(req: UpstreamRequest, timeouts: Timeouts): Promise<Dispatcher.ResponseData> {
+    if (timeouts.connectTimeoutMs !== this.#connectTimeoutMs) {
+      void this.#agent.close()
+      this.#connectTimeoutMs = timeouts.connectTimeoutMs
+      this.#agent = UpstreamClient.#agentFor(timeouts.connectTimeoutMs)
+    }
+
+    const url = new URL(req.url)
+    return this.#agent.request({
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      signal: req.signal,
+      headersTimeout: timeouts.firstByteTimeoutMs,
+      bodyTimeout: timeouts.idleTimeoutMs,
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close()
+  }
+}
