@@ -6,6 +6,7 @@ import {fileURLToPath} from 'node:url'
 import type {Context} from '../core/context.js'
 import {type DaemonInfo, health, isAlive, readDaemonFile} from '../core/daemon-file.js'
 import {GptconvError} from '../core/errors.js'
+import {ensureStateDir} from '../core/paths.js'
 import {formatLogLine} from '../daemon/logger.js'
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
@@ -15,6 +16,7 @@ const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
  * log file) and return once its /healthz answers — or fail with the end of its log.
  */
 export async function startDetached(ctx: Context, args: string[], timeoutMs = 20_000): Promise<DaemonInfo> {
+  ensureStateDir(ctx.paths.dir)
   const log = openSync(ctx.paths.log, 'a', 0o600)
   const child = spawn(process.execPath, [BIN, 'serve', ...args, '--log-file', ctx.paths.log], {detached: true, stdio: ['ignore', log, log], env: process.env})
   closeSync(log)

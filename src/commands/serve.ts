@@ -53,20 +53,26 @@ export default class Serve extends BaseCommand {
     if (!flags['log-file']) this.banner(info, daemon.state.registry.tokens.length)
 
     await new Promise<void>((resolve) => {
+      let stopping = false
       const stop = (signal: string) => {
+        if (stopping) return
+        stopping = true
         log.info({signal}, 'shutting down: letting open requests finish')
+        const hold = setInterval(() => {}, 60_000) // the loop may run dry while closing; stay until the cleanup is done
         daemon
           .close()
           .finally(() => {
             removeDaemonFile(ctx, process.pid)
             log.info('stopped')
             log.flush()
+            clearInterval(hold)
             resolve()
           })
       }
 
-      process.once('SIGINT', () => stop('SIGINT'))
-      process.once('SIGTERM', () => stop('SIGTERM'))
+      // `on`, not `once`: signal-exit (loaded by proper-lockfile) re-raises a signal when no other listener is left
+      process.on('SIGINT', () => stop('SIGINT'))
+      process.on('SIGTERM', () => stop('SIGTERM'))
     })
   }
 

@@ -175,6 +175,7 @@ export class CredentialPool {
       }
       options.signal?.addEventListener('abort', onAbort, {once: true})
       this.#queue.push(waiter)
+      this.#scheduleWake()
     })
   }
 
