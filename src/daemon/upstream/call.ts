@@ -78,17 +78,22 @@ export class UpstreamHttpError extends ApiError {
 /** Thrown by a body reader when a response failed before anything reached the client: try another token. */
 class Retryable extends Error {}
 
+/** The whole body; a connection that breaks while reading it is a retryable failure. */
 async function readBody(body: Dispatcher.ResponseData['body'], limit = MAX_BODY_BYTES): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length
-    if (size > limit) {
-      body.destroy()
-      throw new Retryable(`the upstream body exceeded ${limit} bytes`)
-    }
+  try {
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length
+      if (size > limit) {
+        body.destroy()
+        throw new Retryable(`the upstream body exceeded ${limit} bytes`)
+      }
 
-    chunks.push(chunk as Buffer)
+      chunks.push(chunk as Buffer)
+    }
+  } catch (error) {
+    throw error instanceof Retryable ? error : new Retryable(`the response broke off: ${describeNetworkError(error)}`)
   }
 
   return Buffer.concat(chunks, size).toString('utf8')
