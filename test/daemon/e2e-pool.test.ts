@@ -130,6 +130,18 @@ describe('the pool behind the daemon', () => {
     assert.ok(again.choices[0].message.content)
   })
 
+  it('stream gaps under pool.idleTimeoutMs are fine; silence longer than it on every attempt is a 504', async () => {
+    fake.fault('*', {type: 'slow', chunkDelayMs: 250})
+    const ok = parseSseBody(await (await gw.api('/v1/chat/completions', {method: 'POST', json: chat('slow but steady', {stream: true})})).text())
+    assert.equal(ok.done, true)
+    // undici's body timer is coarse (about 0.5 s ticks): make the silence clearly longer than the timeout
+    fake.fault('*', {type: 'slow', chunkDelayMs: 2500}, 3)
+    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: chat('too slow', {stream: true})})
+    assert.equal(res.status, 504)
+    assert.equal(((await res.json()) as {error: {code: string}}).error.code, 'upstream_timeout')
+    await waitFor(async () => (await pool()).tokens.every((t) => t.label === 'one' || t.state === 'ok'), 2000)
+  })
+
   it('the SDK raises on the in-band error', async () => {
     fake.fault('*', {type: 'die-mid-stream', afterChunks: 2})
     const stream = await sdk.chat.completions.create(chat('break', {stream: true}))

@@ -76,7 +76,15 @@ export class UpstreamHttpError extends ApiError {
 }
 
 /** Thrown by a body reader when a response failed before anything reached the client: try another token. */
-class Retryable extends Error {}
+class Retryable extends Error {
+  /** the upstream went quiet (idle timeout) rather than broke */
+  readonly timeout: boolean
+
+  constructor(message: string, cause?: unknown) {
+    super(message)
+    this.timeout = (cause as {code?: string} | undefined)?.code === 'UND_ERR_BODY_TIMEOUT'
+  }
+}
 
 /** The whole body; a connection that breaks while reading it is a retryable failure. */
 async function readBody(body: Dispatcher.ResponseData['body'], limit = MAX_BODY_BYTES): Promise<string> {
@@ -93,7 +101,7 @@ async function readBody(body: Dispatcher.ResponseData['body'], limit = MAX_BODY_
       chunks.push(chunk as Buffer)
     }
   } catch (error) {
-    throw error instanceof Retryable ? error : new Retryable(`the response broke off: ${describeNetworkError(error)}`)
+    throw error instanceof Retryable ? error : new Retryable(`the response broke off: ${describeNetworkError(error)}`, error)
   }
 
   return Buffer.concat(chunks, size).toString('utf8')
@@ -167,7 +175,7 @@ export class UpstreamCaller {
       const source = adapter.streamTransform ? adapter.streamTransform(spec, served) : undefined
       const events: Readable = source ? (pipeline(res.body, parser, source, () => {}) as unknown as Readable) : (pipeline(res.body, parser, () => {}) as unknown as Readable)
       const first = await firstEvent(events).catch((error: unknown) => {
-        throw new Retryable(describeNetworkError(error))
+        throw new Retryable(`the stream broke off before its first event: ${describeNetworkError(error)}`, error)
       })
       if (!first) throw new Retryable('the upstream stream ended before its first event')
       events.unshift(first)
@@ -241,7 +249,9 @@ export class UpstreamCaller {
           throw error
         }
 
-        last = new ApiError(502, 'upstream_error', `Upstream ${upstream.name} failed: ${error.message}.`, {type: 'server_error'})
+        last = error.timeout
+          ? new ApiError(504, 'upstream_timeout', `Upstream ${upstream.name} did not answer in time (${error.message}).`, {type: 'server_error'})
+          : new ApiError(502, 'upstream_error', `Upstream ${upstream.name} failed: ${error.message}.`, {type: 'server_error'})
         this.#failed(lease, {type: 'failure', reason: error.message}, attempt)
       }
     }
