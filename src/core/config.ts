@@ -20,6 +20,8 @@ export const SECRET_STORE_KINDS = ['keychain', 'file'] as const
 export type SecretStoreKind = (typeof SECRET_STORE_KINDS)[number]
 export const AUTH_STYLES = ['openai-auth', 'refresh-endpoint'] as const
 export type AuthStyle = (typeof AUTH_STYLES)[number]
+export const LEGACY_MODES = ['convert', 'passthrough'] as const
+export type LegacyMode = (typeof LEGACY_MODES)[number]
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -30,6 +32,8 @@ export type UpstreamConfig = {
   authStyle?: AuthStyle
   modelMap?: Record<string, string>
   models?: string[]
+  /** how `/v1/completions` reaches this upstream: converted to chat (default) or passed through natively */
+  legacy?: LegacyMode
 }
 
 export type TokenEntry = {
@@ -89,6 +93,7 @@ const upstreamSchema = {
     authStyle: {enum: AUTH_STYLES},
     modelMap: stringMap,
     models: {type: 'array', items: {type: 'string', minLength: 1}},
+    legacy: {enum: LEGACY_MODES},
   },
 }
 

@@ -1,4 +1,4 @@
-import type {AuthStyle, Protocol, UpstreamConfig} from './config.js'
+import type {AuthStyle, LegacyMode, Protocol, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
 import {ConflictError, NotFoundError, UsageError} from './errors.js'
 
@@ -12,6 +12,7 @@ export type AddUpstreamInput = {
   authStyle?: AuthStyle
   modelMap?: Record<string, string>
   models?: string[]
+  legacy?: LegacyMode
   force?: boolean
 }
 
@@ -62,7 +63,9 @@ export async function addUpstream(ctx: Context, input: AddUpstreamInput): Promis
     ...(input.authStyle && {authStyle: input.authStyle}),
     ...(input.modelMap && Object.keys(input.modelMap).length > 0 && {modelMap: input.modelMap}),
     ...(input.models?.length && {models: input.models}),
+    ...(input.legacy && {legacy: input.legacy}),
   }
+  if (input.legacy === 'passthrough' && input.protocol !== 'openai') throw new UsageError('--legacy passthrough needs an openai-protocol upstream that serves /v1/completions itself.')
   const tokens = await ctx.config.update((s) => {
     const existing = s.upstreams[input.name]
     if (existing && !input.force) throw new ConflictError('GPTCONV_UPSTREAM_EXISTS', `An upstream named "${input.name}" already exists.`, {hint: 'Pass --force to replace it.'})

@@ -19,7 +19,7 @@ export type ExtraTokens = {upstreams: Record<string, UpstreamConfig>; tokens: Ar
 /** Which endpoints each upstream protocol can serve. */
 const SUPPORTS: Record<UpstreamConfig['protocol'], ReadonlySet<Endpoint>> = {
   openai: new Set(['chat', 'completions', 'embeddings', 'images', 'models']),
-  'chatgpt-web': new Set(['chat', 'completions', 'models']),
+  'chatgpt-web': new Set(['chat', 'models']),
 }
 
 /**
@@ -121,6 +121,8 @@ export class Registry {
       const token = this.#tokens.get(pooled.label)
       const upstream = token && this.#upstreams.get(token.upstream)
       if (!token || !upstream || !SUPPORTS[upstream.protocol].has(endpoint)) return false
+      // `completions` here means served natively; converted completions go through `chat`
+      if (endpoint === 'completions' && upstream.legacy !== 'passthrough') return false
       if (token.models && !token.models.includes(model)) return false
       return this.serves(upstream, model)
     }

@@ -17,6 +17,7 @@ import {CredentialPool} from './pool.js'
 import {type ExtraTokens, Registry, watchConfig} from './registry.js'
 import {type RequestContext, type Route, Router} from './router.js'
 import {chatCompletions} from './routes/chat.js'
+import {completions} from './routes/completions.js'
 import {embeddings} from './routes/embeddings.js'
 import {imageGenerations} from './routes/images.js'
 import {forgetModels, getModel, listModels} from './routes/models.js'
@@ -58,6 +59,7 @@ function routes(prefix: string): Route[] {
     {name: 'models', method: 'GET', pattern: `${p}/models`, auth: true, handler: listModels},
     {name: 'model', method: 'GET', pattern: `${p}/models/*id`, auth: true, handler: getModel},
     {name: 'chat', method: 'POST', pattern: `${p}/chat/completions`, auth: true, handler: chatCompletions},
+    {name: 'completions', method: 'POST', pattern: `${p}/completions`, auth: true, handler: completions},
     {name: 'embeddings', method: 'POST', pattern: `${p}/embeddings`, auth: true, handler: embeddings},
     {name: 'images', method: 'POST', pattern: `${p}/images/generations`, auth: true, handler: imageGenerations},
   ]

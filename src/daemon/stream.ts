@@ -9,11 +9,11 @@ import {DONE, DONE_EVENT, type SseEvent, formatSse} from './sse.js'
 const KEEP_LIMIT = 1024 * 1024
 
 /**
- * Relays chat-format SSE events to the client as they arrive. Captures the usage chunk
+ * Relays OpenAI SSE events (chat or legacy chunks) to the client as they arrive. Captures the usage chunk
  * (gptconv always asks for it) and strips it — and the `"usage":null` fields that come
  * with it — when the client did not ask. Notes whether the stream finished properly.
  */
-export class ChatStreamRelay extends Transform {
+export class SseRelay extends Transform {
   usage: {prompt_tokens: number; completion_tokens: number} | undefined
   sawDone = false
   sawFinish = false

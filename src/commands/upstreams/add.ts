@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {list} from '../../cli/flags.js'
-import {AUTH_STYLES, type AuthStyle, PROTOCOLS, type Protocol} from '../../core/config.js'
+import {AUTH_STYLES, type AuthStyle, LEGACY_MODES, type LegacyMode, PROTOCOLS, type Protocol} from '../../core/config.js'
 import {type UpstreamView, addUpstream, parseModelMap} from '../../core/upstreams.js'
 
 export default class UpstreamsAdd extends BaseCommand {
@@ -15,6 +15,7 @@ export default class UpstreamsAdd extends BaseCommand {
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> local --protocol openai --base-url http://127.0.0.1:8000/v1', description: 'A vLLM or llama.cpp server'},
     {command: '<%= config.bin %> <%= command.id %> oneapi --protocol openai --base-url https://oneapi.example.com/v1 --model-map gpt-4=gpt-4o', description: 'A reseller, sending gpt-4 requests on as gpt-4o'},
+    {command: '<%= config.bin %> <%= command.id %> vllm --protocol openai --base-url http://127.0.0.1:8000/v1 --legacy passthrough', description: 'A server that still answers /v1/completions itself'},
     {command: '<%= config.bin %> <%= command.id %> web --protocol chatgpt-web --base-url https://proxy.example.com --auth-url https://proxy.example.com/auth/refresh_token', description: 'A ChatGPT-web reverse proxy with a refresh endpoint'},
   ]
 
@@ -23,6 +24,7 @@ export default class UpstreamsAdd extends BaseCommand {
     'auth-url': Flags.string({description: 'full token endpoint for refresh-token exchange (chatgpt-web only)', helpValue: 'URL'}),
     'base-url': Flags.string({description: 'base URL of the upstream', helpValue: 'URL', required: true}),
     force: Flags.boolean({description: 'replace an existing upstream with the same name'}),
+    legacy: Flags.string({description: 'how /v1/completions reaches it: converted to chat (default), or passed through to an upstream that still serves it', options: [...LEGACY_MODES]}),
     'model-map': Flags.string({description: 'rename models on the way up: requested=upstream,…', helpValue: 'a=b,c=d'}),
     models: list({description: 'models this upstream serves (default: any model asked for)'}),
     protocol: Flags.string({description: 'wire protocol of the upstream', options: [...PROTOCOLS], required: true}),
@@ -40,6 +42,7 @@ export default class UpstreamsAdd extends BaseCommand {
       authStyle: flags['auth-style'] as AuthStyle | undefined,
       modelMap: flags['model-map'] === undefined ? undefined : parseModelMap(flags['model-map']),
       models: flags.models,
+      legacy: flags.legacy as LegacyMode | undefined,
       force: flags.force,
     })
     this.log(`Upstream "${upstream.name}" (${upstream.protocol}) → ${upstream.baseUrl}`)

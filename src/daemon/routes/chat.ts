@@ -6,7 +6,7 @@ import {SSE_HEADERS, isObject, readJson, responseSink} from '../http.js'
 import type {RequestContext} from '../router.js'
 import {type Usage, usageOf} from '../state.js'
 import {DONE_EVENT} from '../sse.js'
-import {ChatStreamRelay, endWithError, keptText, streamFailure} from '../stream.js'
+import {SseRelay, endWithError, keptText, streamFailure} from '../stream.js'
 import type {Served} from '../upstream/call.js'
 
 export type ChatBody = Record<string, unknown> & {model: string; messages: Array<Record<string, unknown>>}
@@ -49,7 +49,7 @@ async function streamChat(rc: RequestContext, body: ChatBody, model: string, sta
   const upstream = await daemon.caller.stream({endpoint: 'chat', model, body, stream: true, signal: rc.signal})
   noteServed(rc, upstream)
   res.writeHead(200, {'x-request-id': rc.requestId, ...upstream.headers, ...SSE_HEADERS})
-  const relay = new ChatStreamRelay(wantUsage)
+  const relay = new SseRelay(wantUsage)
   let status: 200 | 'error' = 200
   try {
     await pipeline(upstream.events, relay, responseSink(res))
