@@ -30,6 +30,9 @@ export type UpstreamConfig = {
   baseUrl: string
   authUrl?: string
   authStyle?: AuthStyle
+  /** OpenAI-auth style exchange: OAuth client id and redirect URI (default: the ChatGPT iOS app's) */
+  clientId?: string
+  redirectUri?: string
   modelMap?: Record<string, string>
   models?: string[]
   /** how `/v1/completions` reaches this upstream: converted to chat (default) or passed through natively */
@@ -91,6 +94,8 @@ const upstreamSchema = {
     baseUrl: {type: 'string', pattern: '^https?://'},
     authUrl: {type: 'string', pattern: '^https?://'},
     authStyle: {enum: AUTH_STYLES},
+    clientId: {type: 'string', minLength: 1},
+    redirectUri: {type: 'string', minLength: 1},
     modelMap: stringMap,
     models: {type: 'array', items: {type: 'string', minLength: 1}},
     legacy: {enum: LEGACY_MODES},

@@ -231,9 +231,13 @@ export async function checkTokens(
 ): Promise<CheckResult[]> {
   const settings = ctx.config.read()
   const results: CheckResult[] = []
-  for (const entry of entriesFor(settings.tokens, labels)) {
+  const entries = entriesFor(settings.tokens, labels)
+  // while a daemon runs, it alone rotates refresh tokens: ask it
+  const {runningDaemon} = await import('./daemon-file.js')
+  const daemon = entries.some((e) => e.kind === 'refresh-token') ? await runningDaemon(ctx) : undefined
+  for (const entry of entries) {
     hooks.onStart?.(entry.label)
-    const outcome = await checkOne(ctx, settings, entry)
+    const outcome = await checkOne(ctx, settings, entry, daemon?.info.origin)
     const result = {label: entry.label, kind: entry.kind, upstream: entry.upstream, ...outcome}
     hooks.onDone?.(result)
     results.push(result)
@@ -242,9 +246,10 @@ export async function checkTokens(
   return results
 }
 
-async function checkOne(ctx: Context, settings: Settings, entry: TokenEntry): Promise<CheckOutcome> {
+async function checkOne(ctx: Context, settings: Settings, entry: TokenEntry, daemonOrigin: string | undefined): Promise<CheckOutcome> {
   const upstream = settings.upstreams[entry.upstream]
   if (!upstream) return {ok: false, status: 'error', detail: `its upstream "${entry.upstream}" is not configured any more`}
+  if (entry.kind === 'refresh-token') return renewOne(ctx, entry, upstream, daemonOrigin)
   let secret: string
   try {
     secret = await readSecret(ctx, entry)
@@ -261,11 +266,34 @@ async function checkOne(ctx: Context, settings: Settings, entry: TokenEntry): Pr
     case 'access-token': {
       const {expiresAt} = accessTokenInfo(secret)
       if (expiresAt.getTime() <= Date.now()) return {ok: false, status: 'expired', detail: `expired at ${expiresAt.toISOString()}`}
-      return {ok: true, status: 'valid', detail: `valid until ${expiresAt.toISOString()}`}
+      const {checkWebAccessToken} = await import('./upstream-check.js')
+      const check = await checkWebAccessToken(upstream.baseUrl, secret, settings.pool.connectTimeoutMs + 5000)
+      return check.ok ? {...check, detail: `${check.detail}; valid until ${expiresAt.toISOString()}`} : check
     }
 
-    case 'refresh-token': {
-      return {ok: false, status: 'error', detail: 'refresh-token exchange is not available in this version'}
+  }
+}
+
+/** Exchange a refresh token now — through the running daemon when there is one. */
+async function renewOne(ctx: Context, entry: TokenEntry, upstream: Settings['upstreams'][string], daemonOrigin: string | undefined): Promise<CheckOutcome> {
+  if (daemonOrigin) {
+    const {clientKey} = await import('./client-key.js')
+    const key = await clientKey(ctx, {create: false})
+    try {
+      const res = await fetch(`${daemonOrigin}/admin/tokens/${encodeURIComponent(entry.label)}/refresh`, {method: 'POST', headers: {authorization: `Bearer ${key}`}, signal: AbortSignal.timeout(60_000)})
+      const body = (await res.json()) as {ok?: boolean; detail?: string; error?: {message?: string}}
+      if (!res.ok) return {ok: false, status: 'error', detail: `the daemon could not renew it: ${body.error?.message ?? res.status}`}
+      return {ok: Boolean(body.ok), status: body.ok ? 'renewed' : 'invalid', detail: `${body.detail ?? ''} (renewed by the running daemon)`}
+    } catch (error) {
+      return {ok: false, status: 'error', detail: `the running daemon did not answer: ${(error as Error).message}`}
     }
+  }
+
+  const {RefreshRefusedError, renewToken} = await import('./refresh.js')
+  try {
+    const exchange = await renewToken(ctx, entry, upstream)
+    return {ok: true, status: 'renewed', detail: `access token valid until ${exchange.expiresAt.toISOString()}${exchange.refreshToken ? '; the refresh token was rotated and stored' : ''}`}
+  } catch (error) {
+    return {ok: false, status: error instanceof RefreshRefusedError ? 'invalid' : 'error', detail: (error as Error).message}
   }
 }

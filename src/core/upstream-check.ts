@@ -3,7 +3,7 @@ import {Agent, request} from 'undici'
 import {errorMessage} from './errors.js'
 import {redact} from './mask.js'
 
-export type CheckStatus = 'valid' | 'invalid' | 'expired' | 'error' | 'unreachable'
+export type CheckStatus = 'valid' | 'invalid' | 'expired' | 'renewed' | 'error' | 'unreachable'
 export type CheckOutcome = {ok: boolean; status: CheckStatus; detail: string; models?: number}
 
 let agent: Agent | undefined
@@ -12,8 +12,10 @@ let agent: Agent | undefined
 export function upstreamMessage(body: string, secrets: string[]): string {
   let message = body.trim().slice(0, 300)
   try {
-    const parsed = JSON.parse(body) as {error?: {message?: unknown} | string; message?: unknown}
-    const candidate = typeof parsed.error === 'string' ? parsed.error : (parsed.error?.message ?? parsed.message)
+    // OpenAI {error: {message}}, OAuth {error, error_description}, the web backend {detail}, others {message}
+    const parsed = JSON.parse(body) as {error?: {message?: unknown} | string; error_description?: unknown; detail?: unknown; message?: unknown}
+    const oauth = typeof parsed.error === 'string' ? parsed.error + (typeof parsed.error_description === 'string' ? `: ${parsed.error_description}` : '') : undefined
+    const candidate = oauth ?? (typeof parsed.error === 'object' ? parsed.error?.message : undefined) ?? parsed.detail ?? parsed.message
     if (typeof candidate === 'string' && candidate) message = candidate
   } catch {
     // not JSON: keep the excerpt
@@ -67,4 +69,24 @@ export function describeNetworkError(error: unknown): string {
   if (code === 'ECONNREFUSED') return 'connection refused'
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'
   return errorMessage(error)
+}
+
+/** A ChatGPT access token is valid when the web backend lists its models for it. */
+export async function checkWebAccessToken(baseUrl: string, token: string, timeoutMs = 15_000): Promise<CheckOutcome> {
+  agent ??= new Agent({connectTimeout: Math.min(timeoutMs, 10_000)})
+  try {
+    const res = await request(`${baseUrl.replace(/\/+$/, '')}/backend-api/models`, {
+      dispatcher: agent,
+      headers: {authorization: `Bearer ${token}`, accept: 'application/json'},
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+    const body = await res.body.text()
+    if (res.statusCode === 200) return {ok: true, status: 'valid', detail: 'the ChatGPT backend accepts it'}
+    const detail = `HTTP ${res.statusCode}: ${upstreamMessage(body, [token]) || 'no message'}`
+    return {ok: false, status: res.statusCode === 401 || res.statusCode === 403 ? 'invalid' : 'error', detail}
+  } catch (error) {
+    return {ok: false, status: 'unreachable', detail: redact(describeNetworkError(error), [token])}
+  }
 }

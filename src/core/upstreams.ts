@@ -10,6 +10,8 @@ export type AddUpstreamInput = {
   baseUrl: string
   authUrl?: string
   authStyle?: AuthStyle
+  clientId?: string
+  redirectUri?: string
   modelMap?: Record<string, string>
   models?: string[]
   legacy?: LegacyMode
@@ -55,12 +57,14 @@ export function listUpstreams(ctx: Context): UpstreamView[] {
 
 export async function addUpstream(ctx: Context, input: AddUpstreamInput): Promise<UpstreamView> {
   if (!NAME.test(input.name)) throw new UsageError(`Invalid upstream name "${input.name}".`, {hint: 'Use 1-64 letters, digits and . _ - (starting with a letter or digit).'})
-  if (input.authUrl && input.protocol !== 'chatgpt-web') throw new UsageError('--auth-url only applies to chatgpt-web upstreams (refresh-token exchange).')
+  if ((input.authUrl || input.authStyle || input.clientId || input.redirectUri) && input.protocol !== 'chatgpt-web') throw new UsageError('--auth-url, --auth-style, --client-id and --redirect-uri only apply to chatgpt-web upstreams (refresh-token exchange).')
   const upstream: UpstreamConfig = {
     protocol: input.protocol,
     baseUrl: normalizeUrl(input.baseUrl, '--base-url'),
     ...(input.authUrl && {authUrl: normalizeUrl(input.authUrl, '--auth-url')}),
     ...(input.authStyle && {authStyle: input.authStyle}),
+    ...(input.clientId && {clientId: input.clientId}),
+    ...(input.redirectUri && {redirectUri: input.redirectUri}),
     ...(input.modelMap && Object.keys(input.modelMap).length > 0 && {modelMap: input.modelMap}),
     ...(input.models?.length && {models: input.models}),
     ...(input.legacy && {legacy: input.legacy}),

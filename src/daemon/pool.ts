@@ -220,6 +220,15 @@ export class CredentialPool {
     return out
   }
 
+  /** Disable a token (its credential is refused for good), with the reason shown by `tokens list`. */
+  disable(label: string, reason: string): void {
+    const s = this.#stats.get(label)
+    if (!s) return
+    s.disabled = {reason, at: new Date(this.#options.now()).toISOString()}
+    this.#options.onChange?.()
+    this.#drain()
+  }
+
   /** Re-enable a disabled token (after its credential was renewed). */
   enable(label: string): void {
     const s = this.#stats.get(label)
@@ -251,7 +260,9 @@ export class CredentialPool {
     const now = this.#options.now()
     const why = candidates.map((t) => {
       const s = this.#stats.get(t.label)!
-      return `${t.label}: ${s.disabled ? `disabled (${s.disabled.reason})` : `expired at ${new Date(t.expiresAt ?? now).toISOString()}`}`
+      if (s.disabled) return `${t.label}: disabled (${s.disabled.reason})`
+      if (t.kind === 'refresh-token') return `${t.label}: no valid access token yet (its renewal is pending or failing; see \`gptconv logs\`)`
+      return `${t.label}: expired at ${new Date(t.expiresAt ?? now).toISOString()}`
     })
     return new ApiError(503, 'no_available_tokens', `Every token that could serve this request is unusable — ${why.join('; ')}. Add or renew a token with \`gptconv tokens add\`.`, {type: 'server_error'})
   }

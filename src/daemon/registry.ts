@@ -5,7 +5,8 @@ import type {Settings, TokenEntry, UpstreamConfig} from '../core/config.js'
 import type {Context} from '../core/context.js'
 import {errorMessage} from '../core/errors.js'
 import {storeOfKind} from '../core/secrets/index.js'
-import {ApiError} from './errors.js'
+import {ApiError, badRequest} from './errors.js'
+import {webLimitation} from './protocols/chatgpt-web/request.js'
 import type {PoolToken} from './pool.js'
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'images' | 'models'
@@ -32,6 +33,8 @@ export class Registry {
   #upstreams = new Map<string, LiveUpstream>()
   #tokens = new Map<string, LiveToken>()
   #secrets = new Map<string, string>()
+  /** refresh-token tokens: the current access token, its expiry and account (learned by the refresher) */
+  #access = new Map<string, {token: string; expiresAt: number; account?: string; addedAt: string}>()
 
   private constructor(settings: Settings) {
     this.settings = settings
@@ -43,7 +46,7 @@ export class Registry {
     return registry
   }
 
-  /** Re-read the config; returns the labels whose secret or index changed. */
+  /** Re-read the config (the CLI changed it). */
   async reload(ctx: Context, extra?: ExtraTokens): Promise<void> {
     const settings = ctx.config.read()
     await this.#rebuild(ctx, settings, extra)
@@ -62,10 +65,12 @@ export class Registry {
       const known = this.#tokens.get(entry.label)
       const value = secret ?? (known?.addedAt === entry.addedAt ? this.#secrets.get(entry.label) : await readSecret(ctx, entry))
       if (value === undefined) continue
-      tokens.set(entry.label, liveToken(entry, upstream))
+      const access = this.#access.get(entry.label)
+      tokens.set(entry.label, liveToken(entry, upstream, access?.addedAt === entry.addedAt ? access : undefined))
       secrets.set(entry.label, value)
     }
 
+    for (const [label, access] of this.#access) if (tokens.get(label)?.addedAt !== access.addedAt) this.#access.delete(label)
     this.#upstreams = upstreams
     this.#tokens = tokens
     this.#secrets = secrets
@@ -87,17 +92,30 @@ export class Registry {
     return this.#upstreams.get(name)
   }
 
+  /** The stored secret: API key, access token or refresh token. */
   secret(label: string): string | undefined {
     return this.#secrets.get(label)
   }
 
-  /** Every secret the daemon holds, to scrub from anything it logs or returns. */
-  secrets(): IterableIterator<string> {
-    return this.#secrets.values()
+  /** What goes upstream as Bearer: the current access token for a refresh-token token, else its secret. */
+  credential(label: string): string | undefined {
+    return this.#tokens.get(label)?.kind === 'refresh-token' ? this.#access.get(label)?.token : this.#secrets.get(label)
   }
 
-  setSecret(label: string, secret: string): void {
-    this.#secrets.set(label, secret)
+  /** Every secret the daemon holds, to scrub from anything it logs or returns. */
+  *secrets(): Generator<string> {
+    yield* this.#secrets.values()
+    for (const access of this.#access.values()) yield access.token
+  }
+
+  /** A refresh-token token got a new access token (and maybe a rotated refresh token). */
+  setAccess(label: string, access: {token: string; expiresAt: number; account?: string}, refreshToken?: string): void {
+    const token = this.#tokens.get(label)
+    if (!token) return
+    this.#access.set(label, {...access, addedAt: token.addedAt})
+    if (refreshToken) this.#secrets.set(label, refreshToken)
+    const upstream = this.#upstreams.get(token.upstream)
+    if (upstream) this.#tokens.set(label, {...token, expiresAt: access.expiresAt, ...(access.account && {account: access.account, group: `account:${upstream.name}:${access.account}`})})
   }
 
   /** The model a client asked for, after `aliases`. */
@@ -115,12 +133,14 @@ export class Registry {
     return !upstream.models || upstream.models.includes(model) || Boolean(upstream.modelMap?.[model])
   }
 
-  /** Tokens that can serve `endpoint` for `model`. */
-  filterFor(endpoint: Endpoint, model: string): (token: PoolToken) => boolean {
+  /** Tokens that can serve `endpoint` for `model` (and, given the body, whatever else it needs). */
+  filterFor(endpoint: Endpoint, model: string, body?: Record<string, unknown>): (token: PoolToken) => boolean {
+    const webCannot = endpoint === 'chat' && body !== undefined && webLimitation(body) !== undefined
     return (pooled) => {
       const token = this.#tokens.get(pooled.label)
       const upstream = token && this.#upstreams.get(token.upstream)
       if (!token || !upstream || !SUPPORTS[upstream.protocol].has(endpoint)) return false
+      if (webCannot && upstream.protocol === 'chatgpt-web') return false
       // `completions` here means served natively; converted completions go through `chat`
       if (endpoint === 'completions' && upstream.legacy !== 'passthrough') return false
       if (token.models && !token.models.includes(model)) return false
@@ -128,10 +148,12 @@ export class Registry {
     }
   }
 
-  /** 404 unless some token could serve the model at all. */
-  requireModel(endpoint: Endpoint, model: string): void {
-    const filter = this.filterFor(endpoint, model)
+  /** 404 unless some token could serve the model at all; 400 when only upstreams that lack a needed feature could. */
+  requireModel(endpoint: Endpoint, model: string, body?: Record<string, unknown>): void {
+    const filter = this.filterFor(endpoint, model, body)
     if (this.tokens.some((t) => filter(t))) return
+    const limitation = body && webLimitation(body)
+    if (limitation && this.tokens.some((t) => this.filterFor(endpoint, model)(t))) throw badRequest(limitation[1], limitation[0], 'unsupported_on_chatgpt_web')
     if (this.#tokens.size === 0) {
       throw new ApiError(503, 'no_tokens', 'gptconv has no tokens yet. Add one with `gptconv tokens add LABEL --kind api-key`, or start with `gptconv serve --demo`.', {type: 'server_error'})
     }
@@ -140,8 +162,9 @@ export class Registry {
   }
 }
 
-function liveToken(entry: TokenEntry, upstream: LiveUpstream): LiveToken {
+function liveToken(entry: TokenEntry, upstream: LiveUpstream, access?: {expiresAt: number; account?: string}): LiveToken {
   const web = upstream.protocol === 'chatgpt-web'
+  const account = entry.account ?? access?.account
   return {
     label: entry.label,
     addedAt: entry.addedAt,
@@ -150,10 +173,12 @@ function liveToken(entry: TokenEntry, upstream: LiveUpstream): LiveToken {
     concurrency: entry.concurrency ?? (web ? 1 : Number.POSITIVE_INFINITY),
     ...(entry.rpm !== undefined && {rpm: entry.rpm}),
     // one ChatGPT account answers one request at a time, whichever of its tokens is used
-    ...(web && entry.account && {group: `account:${upstream.name}:${entry.account}`}),
+    ...(web && account && {group: `account:${upstream.name}:${account}`}),
     ...(entry.kind === 'access-token' && entry.expiresAt && {expiresAt: Date.parse(entry.expiresAt)}),
+    // a refresh-token token is usable once it has a valid access token
+    ...(entry.kind === 'refresh-token' && {expiresAt: access?.expiresAt ?? 0}),
     ...(entry.models && {models: entry.models}),
-    ...(entry.account && {account: entry.account}),
+    ...(account && {account}),
     ...(entry.grantedUsd !== undefined && {grantedUsd: entry.grantedUsd}),
   }
 }

@@ -15,13 +15,14 @@ import type {Logger} from './logger.js'
 import {Metrics} from './metrics.js'
 import {CredentialPool} from './pool.js'
 import {type ExtraTokens, Registry, watchConfig} from './registry.js'
+import {TokenRefresher} from './refresher.js'
 import {type RequestContext, type Route, Router} from './router.js'
 import {chatCompletions} from './routes/chat.js'
 import {completions} from './routes/completions.js'
 import {embeddings} from './routes/embeddings.js'
 import {imageGenerations} from './routes/images.js'
 import {forgetModels, getModel, listModels} from './routes/models.js'
-import {adminPool, healthz, metrics} from './routes/ops.js'
+import {adminPool, adminRefresh, healthz, metrics} from './routes/ops.js'
 import {checkClientKey, checkHost, checkOrigin, corsHeaders, preflightHeaders} from './security.js'
 import {type DaemonState, RuntimeStateWriter, ledgerRecorder} from './state.js'
 import {endWithError} from './stream.js'
@@ -56,6 +57,7 @@ function routes(prefix: string): Route[] {
     {name: 'healthz', method: 'GET', pattern: '/healthz', auth: false, handler: healthz},
     {name: 'metrics', method: 'GET', pattern: '/metrics', auth: false, handler: metrics},
     {name: 'admin.pool', method: 'GET', pattern: '/admin/pool', auth: true, handler: adminPool},
+    {name: 'admin.refresh', method: 'POST', pattern: '/admin/tokens/:label/refresh', auth: true, handler: adminRefresh},
     {name: 'models', method: 'GET', pattern: `${p}/models`, auth: true, handler: listModels},
     {name: 'model', method: 'GET', pattern: `${p}/models/*id`, auth: true, handler: getModel},
     {name: 'chat', method: 'POST', pattern: `${p}/chat/completions`, auth: true, handler: chatCompletions},
@@ -84,11 +86,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const client = new UpstreamClient(settings.pool.connectTimeoutMs)
   const ledger = new LedgerWriter(ctx.paths.ledger)
   const metricSet = new Metrics(pool)
+  const refresher = new TokenRefresher(ctx, registry, pool, log)
   const state: DaemonState = {
     ctx,
     registry,
     pool,
-    caller: new UpstreamCaller(registry, pool, client, log),
+    refresher,
+    caller: new UpstreamCaller(registry, pool, client, log, async (label) => (await refresher.renew(label)).ok),
     ledger,
     metrics: metricSet,
     log,
@@ -97,6 +101,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     version: VERSION,
     recordUsage: ledgerRecorder(ledger, metricSet),
   }
+  // refresh-token tokens get their access tokens before the first request (bounded: a slow auth server must not block the start)
+  await Promise.race([refresher.sync(), sleep(5000)])
   const router = new Router(routes(settings.server.apiPrefix))
   const active = new Set<AbortController>()
   let closing = false
@@ -179,6 +185,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       .then(() => {
         pool.configure(registry.settings.pool)
         pool.update(registry.tokens)
+        void refresher.sync()
         forgetModels(state)
         log.info({tokens: registry.tokens.length, upstreams: registry.upstreams.length}, 'config reloaded')
       })
@@ -197,6 +204,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       closed ??= (async () => {
         closing = true
         watcher.close()
+        refresher.close()
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
         const deadline = Date.now() + registry.settings.pool.drainTimeoutMs

@@ -4,6 +4,7 @@ import {writeRuntimeState} from '../core/runtime-state.js'
 import type {Logger} from './logger.js'
 import type {Metrics} from './metrics.js'
 import type {CredentialPool} from './pool.js'
+import type {TokenRefresher} from './refresher.js'
 import type {Registry} from './registry.js'
 import type {Served, UpstreamCaller} from './upstream/call.js'
 
@@ -14,6 +15,7 @@ export type DaemonState = {
   readonly ctx: Context
   readonly registry: Registry
   readonly pool: CredentialPool
+  readonly refresher: TokenRefresher
   readonly caller: UpstreamCaller
   readonly ledger: LedgerWriter
   readonly metrics: Metrics

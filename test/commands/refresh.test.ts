@@ -4,7 +4,6 @@ import type {AddressInfo} from 'node:net'
 import {after, before, describe, it} from 'node:test'
 
 import {runCli, tempHome} from '../helpers/cli.js'
-import {accessToken} from '../helpers/jwt.js'
 
 const GOOD = 'sk-refresh-good-abcdefghijklmnopq1111'
 const BAD = 'sk-refresh-bad-abcdefghijklmnopqr2222'
@@ -29,10 +28,8 @@ describe('gptconv tokens refresh', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`
     await cli(['upstreams', 'add', 'fake', '--protocol', 'openai', '--base-url', base])
-    await cli(['upstreams', 'add', 'web', '--protocol', 'chatgpt-web', '--base-url', 'http://127.0.0.1:9'])
     await cli(['tokens', 'add', 'good', '--kind', 'api-key', '--upstream', 'fake'], GOOD)
     await cli(['tokens', 'add', 'bad', '--kind', 'api-key', '--upstream', 'fake'], BAD)
-    await cli(['tokens', 'add', 'web', '--kind', 'access-token'], accessToken())
   })
   after(() => {
     server.close()
@@ -40,10 +37,9 @@ describe('gptconv tokens refresh', () => {
   })
 
   it('validates a good key with GET /models', async () => {
-    const r = await cli(['tokens', 'refresh', 'good', 'web'])
+    const r = await cli(['tokens', 'refresh', 'good'])
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /✔ good \(api-key\): valid — 1 model available/)
-    assert.match(r.stdout, /✔ web \(access-token\): valid — valid until /)
     assert.ok(seen.includes('GET /v1/models'))
   })
 
@@ -51,7 +47,7 @@ describe('gptconv tokens refresh', () => {
     const r = await cli(['tokens', 'refresh'])
     assert.equal(r.code, 1)
     assert.match(r.stdout, /✖ bad \(api-key\): invalid — HTTP 401: Incorrect API key provided: sk-…2222\./)
-    assert.match(r.stderr, /1 of 3 tokens failed: bad/)
+    assert.match(r.stderr, /1 of 2 tokens failed: bad/)
     assert.ok(!r.stdout.includes(BAD) && !r.stderr.includes(BAD))
   })
 
@@ -61,7 +57,7 @@ describe('gptconv tokens refresh', () => {
     const results = JSON.parse(r.stdout) as Array<{label: string; ok: boolean; status: string}>
     assert.deepEqual(
       results.map((x) => [x.label, x.ok, x.status]),
-      [['bad', false, 'invalid'], ['good', true, 'valid'], ['web', true, 'valid']],
+      [['bad', false, 'invalid'], ['good', true, 'valid']],
     )
     assert.ok(!r.stdout.includes(BAD))
   })

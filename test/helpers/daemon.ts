@@ -1,3 +1,4 @@
+import {rmSync} from 'node:fs'
 import {pino} from 'pino'
 
 import {type Context, createContext} from '../../src/core/context.js'
@@ -20,7 +21,8 @@ export type TestDaemon = {
   logs: string[]
   /** fetch with the client key */
   api(path: string, init?: RequestInit & {json?: unknown}): Promise<Response>
-  stop(): Promise<void>
+  /** close the daemon; its state directory is removed unless `keepHome` */
+  stop(options?: {keepHome?: boolean}): Promise<void>
 }
 
 type DeepPartial<T> = {[K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K]}
@@ -30,8 +32,8 @@ type DeepPartial<T> = {[K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> 
  * and the file secret store (never a keychain). Tokens are added through the same core
  * use-case `gptconv tokens add` uses.
  */
-export async function startTestDaemon(options: {upstreams?: Record<string, UpstreamConfig>; tokens?: TestToken[]; settings?: DeepPartial<Omit<Settings, 'tokens' | 'upstreams'>>; demo?: boolean} = {}): Promise<TestDaemon> {
-  const home = tempHome('gptconv-daemon-')
+export async function startTestDaemon(options: {upstreams?: Record<string, UpstreamConfig>; tokens?: TestToken[]; settings?: DeepPartial<Omit<Settings, 'tokens' | 'upstreams'>>; demo?: boolean; home?: string} = {}): Promise<TestDaemon> {
+  const home = {dir: options.home ?? tempHome('gptconv-daemon-').dir}
   const ctx = createContext({env: {GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-unused'}})
   await ctx.config.update((s) => {
     Object.assign(s.upstreams, options.upstreams)
@@ -66,9 +68,9 @@ export async function startTestDaemon(options: {upstreams?: Record<string, Upstr
       if (json !== undefined) headers.set('content-type', 'application/json')
       return fetch(path.startsWith('http') ? path : `${origin}${path}`, {...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json)})
     },
-    async stop() {
+    async stop({keepHome = false} = {}) {
       await daemon.close()
-      home.cleanup()
+      if (!keepHome) rmSync(home.dir, {recursive: true, force: true})
     },
   }
 }

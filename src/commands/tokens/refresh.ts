@@ -11,7 +11,7 @@ export default class TokensRefresh extends BaseCommand {
     labels: Args.string({description: 'tokens to check (default: all)'}),
   }
 
-  static override description = `API keys are validated with GET {upstream}/models; access tokens are checked for expiry. Exits 1 if any token fails.`
+  static override description = `API keys are validated with GET {upstream}/models. Access tokens are checked for expiry and against the ChatGPT backend. Refresh tokens are exchanged now for a new access token (by the running daemon when there is one, since only one process may rotate a refresh token). Exits 1 if any token fails.`
 
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'Check every token'},

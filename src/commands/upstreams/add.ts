@@ -22,11 +22,13 @@ export default class UpstreamsAdd extends BaseCommand {
   static override flags = {
     'auth-style': Flags.string({description: 'refresh-token exchange style (default: from the --auth-url path: …/oauth/token is openai-auth)', options: [...AUTH_STYLES]}),
     'auth-url': Flags.string({description: 'full token endpoint for refresh-token exchange (chatgpt-web only)', helpValue: 'URL'}),
+    'client-id': Flags.string({description: 'OAuth client id for openai-auth refresh (default: the ChatGPT iOS app\'s)', helpValue: 'ID'}),
     'base-url': Flags.string({description: 'base URL of the upstream', helpValue: 'URL', required: true}),
     force: Flags.boolean({description: 'replace an existing upstream with the same name'}),
     legacy: Flags.string({description: 'how /v1/completions reaches it: converted to chat (default), or passed through to an upstream that still serves it', options: [...LEGACY_MODES]}),
     'model-map': Flags.string({description: 'rename models on the way up: requested=upstream,…', helpValue: 'a=b,c=d'}),
     models: list({description: 'models this upstream serves (default: any model asked for)'}),
+    'redirect-uri': Flags.string({description: 'OAuth redirect URI for openai-auth refresh (default: the ChatGPT iOS app\'s)', helpValue: 'URI'}),
     protocol: Flags.string({description: 'wire protocol of the upstream', options: [...PROTOCOLS], required: true}),
   }
 
@@ -40,6 +42,8 @@ export default class UpstreamsAdd extends BaseCommand {
       baseUrl: flags['base-url'],
       authUrl: flags['auth-url'],
       authStyle: flags['auth-style'] as AuthStyle | undefined,
+      clientId: flags['client-id'],
+      redirectUri: flags['redirect-uri'],
       modelMap: flags['model-map'] === undefined ? undefined : parseModelMap(flags['model-map']),
       models: flags.models,
       legacy: flags.legacy as LegacyMode | undefined,

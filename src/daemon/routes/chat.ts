@@ -28,7 +28,7 @@ export async function chatCompletions(rc: RequestContext): Promise<void> {
   const body = validateChat(await readJson(rc.req, daemon.registry.settings.server.bodyLimitBytes))
   const model = daemon.registry.resolveAlias(body.model)
   rc.meta.model = model
-  daemon.registry.requireModel('chat', model)
+  daemon.registry.requireModel('chat', model, body)
   const startedMs = performance.now()
   if (body.stream === true) {
     await streamChat(rc, body, model, startedMs)
@@ -37,8 +37,9 @@ export async function chatCompletions(rc: RequestContext): Promise<void> {
 
   const result = await daemon.caller.json({endpoint: 'chat', model, body, stream: false, signal: rc.signal})
   noteServed(rc, result)
-  const usage = usageOf(result.json) ?? {...(await estimate(body, model, answerText(result.json))), estimated: true}
-  daemon.recordUsage(result, {endpoint: 'chat', model, usage: {estimated: false, ...usage}, status: 200, startedMs})
+  const reported = usageOf(result.json)
+  const usage: Usage = reported ? {...reported, estimated: result.estimatesUsage} : {...(await estimate(body, model, answerText(result.json))), estimated: true}
+  daemon.recordUsage(result, {endpoint: 'chat', model, usage, status: 200, startedMs})
   rc.res.writeHead(200, {'x-request-id': rc.requestId, ...result.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(result.text))})
   rc.res.end(result.text)
 }
@@ -60,7 +61,7 @@ async function streamChat(rc: RequestContext, body: ChatBody, model: string, sta
     if (!rc.signal.aborted) endWithError(res, streamFailure(error, upstream.upstream.name))
   }
 
-  const usage: Usage = relay.usage ? {...relay.usage, estimated: false} : {...(await estimate(body, model, keptText(relay.kept ?? []))), estimated: true}
+  const usage: Usage = relay.usage ? {...relay.usage, estimated: upstream.estimatesUsage} : {...(await estimate(body, model, keptText(relay.kept ?? []))), estimated: true}
   daemon.recordUsage(upstream, {endpoint: 'chat', model, usage, status, startedMs})
 }
 

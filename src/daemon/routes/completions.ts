@@ -40,7 +40,7 @@ export async function completions(rc: RequestContext): Promise<void> {
 
   const plan = parseCompletionsRequest(body)
 
-  daemon.registry.requireModel('chat', model)
+  daemon.registry.requireModel('chat', model, completionsRequestToChat({...plan, model}, '', plan.stream))
   const prompts = await decodePrompts(plan.prompts, model)
   const converted = {...plan, model}
   if (plan.maxTokens === 0) await answerLocally(rc, converted, prompts)
@@ -101,7 +101,7 @@ async function completeConverted(rc: RequestContext, plan: LegacyPlan, prompts: 
     if (!Array.isArray(chat?.choices)) throw new ApiError(502, 'upstream_error', `Upstream ${result.upstream.name} answered without choices.`, {type: 'server_error'})
     const usage = usageOf(chat)
     const text = chat.choices.map((c) => c.message?.content ?? '').join('')
-    const counted: Usage = usage ? {...usage, estimated: false} : {...(await estimate(body, plan.model, text)), estimated: true}
+    const counted: Usage = usage ? {...usage, estimated: result.estimatesUsage} : {...(await estimate(body, plan.model, text)), estimated: true}
     daemon.recordUsage(result, {endpoint: 'completions', model: plan.model, usage: counted, status: 200, startedMs})
     return {chat: usage ? chat : {...chat, usage: {...counted, total_tokens: counted.prompt_tokens + counted.completion_tokens}}, prompt}
   })
@@ -188,7 +188,7 @@ async function streamConverted(rc: RequestContext, plan: LegacyPlan, prompts: st
         throw upstream ? streamFailure(error, upstream.upstream.name) : error
       } finally {
         if (upstream) {
-          const usage: Usage = converter.usage ? {...converter.usage, estimated: false} : {...(await estimate(body, plan.model, keptText(converter.kept))), estimated: true}
+          const usage: Usage = converter.usage ? {...converter.usage, estimated: upstream.estimatesUsage} : {...(await estimate(body, plan.model, keptText(converter.kept))), estimated: true}
           total = addUsage(total, {...usage, total_tokens: 0})
           daemon.recordUsage(upstream, {endpoint: 'completions', model: plan.model, usage, status: controller.signal.aborted ? 'error' : 200, startedMs})
         }

@@ -1,5 +1,6 @@
 import {ApiError} from '../errors.js'
 import {sendJson} from '../http.js'
+import {WEB_MODELS} from '../protocols/chatgpt-web/request.js'
 import type {RequestContext} from '../router.js'
 import type {DaemonState} from '../state.js'
 import type {LiveUpstream} from '../registry.js'
@@ -29,7 +30,8 @@ export async function modelList(rc: RequestContext): Promise<Model[]> {
       continue
     }
 
-    for (const model of upstream.models ?? (await upstreamModels(rc, upstream))) typeof model === 'string' ? add(model, upstream.name) : add(model.id, upstream.name, model)
+    const listed = upstream.models ?? (upstream.protocol === 'chatgpt-web' ? WEB_MODELS : await upstreamModels(rc, upstream))
+    for (const model of listed) typeof model === 'string' ? add(model, upstream.name) : add(model.id, upstream.name, model)
     for (const id of Object.keys(upstream.modelMap ?? {})) add(id, upstream.name)
   }
 

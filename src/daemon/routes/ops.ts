@@ -1,3 +1,4 @@
+import {ApiError} from '../errors.js'
 import {sendJson} from '../http.js'
 import type {RequestContext} from '../router.js'
 
@@ -20,4 +21,17 @@ export async function metrics(rc: RequestContext): Promise<void> {
 export async function adminPool(rc: RequestContext): Promise<void> {
   const {pool} = rc.daemon
   sendJson(rc.res, 200, {queue: pool.queueLength, tokens: pool.snapshot()})
+}
+
+/**
+ * `POST /admin/tokens/{label}/refresh`: renew a refresh-token token now. While a daemon
+ * runs it is the only process rotating refresh tokens, so `gptconv tokens refresh` asks it.
+ */
+export async function adminRefresh(rc: RequestContext): Promise<void> {
+  const {label} = rc.params
+  const token = rc.daemon.registry.token(label)
+  if (!token) throw new ApiError(404, 'token_not_found', `This daemon has no token "${label}".`)
+  if (token.kind !== 'refresh-token') throw new ApiError(400, 'not_a_refresh_token', `"${label}" is a ${token.kind}; only refresh-token tokens are renewed.`)
+  const result = await rc.daemon.refresher.renew(label)
+  sendJson(rc.res, 200, {label, ...result})
 }

@@ -1,8 +1,10 @@
 import type {Transform} from 'node:stream'
+import type {Dispatcher} from 'undici'
 
 import type {Protocol} from '../../core/config.js'
 import type {Endpoint} from '../registry.js'
 import type {CallSpec, Served} from './call.js'
+import {chatgptWebAdapter} from './chatgpt-web.js'
 import {openaiAdapter} from './openai.js'
 
 export type AdapterRequest = {url: string; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string}
@@ -13,9 +15,13 @@ export type AdapterRequest = {url: string; method: 'GET' | 'POST'; headers: Reco
  * wire conversions stay in ../protocols.
  */
 export type ProtocolAdapter = {
+  /** usage comes from the tokenizer, not the upstream (the ledger marks it estimated) */
+  estimatesUsage?: boolean
   request(spec: CallSpec, served: Served, secret: string): AdapterRequest
   /** SseEvent in, chat-format SseEvent out; absent when the upstream already speaks chat SSE */
   streamTransform?(spec: CallSpec, served: Served): Transform
+  /** a non-stream answer from a 2xx body; absent: the body is the JSON answer */
+  readJson?(body: Dispatcher.ResponseData['body'], spec: CallSpec, served: Served): Promise<{text: string; json: unknown}>
 }
 
 export const PATHS: Record<Endpoint, string> = {
@@ -26,10 +32,8 @@ export const PATHS: Record<Endpoint, string> = {
   models: '/models',
 }
 
-const ADAPTERS: Partial<Record<Protocol, ProtocolAdapter>> = {openai: openaiAdapter}
+const ADAPTERS: Record<Protocol, ProtocolAdapter> = {openai: openaiAdapter, 'chatgpt-web': chatgptWebAdapter}
 
 export function adapterFor(protocol: Protocol): ProtocolAdapter {
-  const adapter = ADAPTERS[protocol]
-  if (!adapter) throw new Error(`no adapter for protocol ${protocol}`)
-  return adapter
+  return ADAPTERS[protocol]
 }

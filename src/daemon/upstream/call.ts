@@ -26,7 +26,7 @@ export type CallSpec = {
   upstream?: string
 }
 
-export type Served = {token: LiveToken; upstream: LiveUpstream; attempts: number}
+export type Served = {token: LiveToken; upstream: LiveUpstream; attempts: number; /** usage is the tokenizer's estimate */ estimatesUsage: boolean}
 export type JsonResult = Served & {status: number; headers: Record<string, string>; text: string; json: unknown}
 /** `events` yields chat-format SSE events; the first one has already arrived. */
 export type StreamResult = Served & {headers: Record<string, string>; events: Readable}
@@ -150,11 +150,21 @@ export class UpstreamCaller {
     private readonly pool: CredentialPool,
     private readonly client: UpstreamClient,
     private readonly log: Logger,
+    /** renew a refresh-token token's access token (after a 401); true when it worked */
+    private readonly renew: (label: string) => Promise<boolean> = async () => false,
   ) {}
 
   /** A complete JSON response (read whole before anything is sent, so a broken body is retried). */
   json(spec: CallSpec): Promise<JsonResult> {
     return this.#attempts(spec, async (res, served) => {
+      const adapter = adapterFor(served.upstream.protocol)
+      if (adapter.readJson) {
+        const {text, json} = await adapter.readJson(res.body, spec, served).catch((error: unknown) => {
+          throw new Retryable(`the answer broke off: ${describeNetworkError(error)}`, error)
+        })
+        return {...served, status: res.statusCode, headers: forwardHeaders(res.headers), text, json}
+      }
+
       const text = await readBody(res.body)
       let json: unknown
       try {
@@ -179,8 +189,10 @@ export class UpstreamCaller {
       })
       if (!first) throw new Retryable('the upstream stream ended before its first event')
       events.unshift(first)
+      // a converted stream may end before the upstream does (a stop sequence, max_tokens): cut the upstream off then
+      events.once('end', () => res.body.destroy())
       events.once('close', () => {
-        const outcome: Outcome = spec.signal.aborted ? {type: 'aborted'} : events.errored ? {type: 'failure', reason: errorMessage(events.errored)} : {type: 'ok'}
+        const outcome: Outcome = events.readableEnded ? {type: 'ok'} : spec.signal.aborted ? {type: 'aborted'} : events.errored ? {type: 'failure', reason: errorMessage(events.errored)} : {type: 'ok'}
         lease.release(outcome)
       })
       return {...served, headers: forwardHeaders(res.headers), events, lease}
@@ -189,22 +201,23 @@ export class UpstreamCaller {
 
   async #attempts<T>(spec: CallSpec, handle: (res: Dispatcher.ResponseData, served: Served, lease: Lease) => Promise<T>, options: {keepLease?: boolean} = {}): Promise<T> {
     const {pool: settings} = this.registry.settings
-    const byModel = this.registry.filterFor(spec.endpoint, spec.model)
+    const byModel = this.registry.filterFor(spec.endpoint, spec.model, spec.body)
     const filter = spec.upstream === undefined ? byModel : (t: PoolToken) => t.upstream === spec.upstream
     const tried = new Set<string>()
+    const renewed = new Set<string>()
     let last: ApiError | undefined
     for (let attempt = 1; attempt <= settings.maxAttempts; attempt++) {
       const lease = await this.pool.acquire(filter, {signal: spec.signal, exclude: tried})
       const token = lease.token as LiveToken
       tried.add(token.label)
       const upstream = this.registry.upstream(token.upstream)
-      const secret = this.registry.secret(token.label)
+      const secret = this.registry.credential(token.label)
       if (!upstream || secret === undefined) {
         lease.release({type: 'aborted'})
         continue
       }
 
-      const served: Served = {token, upstream, attempts: attempt}
+      const served: Served = {token, upstream, attempts: attempt, estimatesUsage: Boolean(adapterFor(upstream.protocol).estimatesUsage)}
       const request = adapterFor(upstream.protocol).request(spec, served, secret)
       let res: Dispatcher.ResponseData
       try {
@@ -222,6 +235,18 @@ export class UpstreamCaller {
 
       if (res.statusCode >= 400) {
         const text = await readBody(res.body, 1024 * 1024).catch(() => '')
+        if (res.statusCode === 401 && token.kind === 'refresh-token' && !renewed.has(token.label)) {
+          // an expired or revoked access token: renew it and retry once on the same token
+          renewed.add(token.label)
+          lease.release({type: 'aborted'})
+          this.log.info({token: token.label}, 'upstream answered 401: renewing the access token')
+          if (await this.renew(token.label)) {
+            tried.delete(token.label)
+            attempt--
+            continue
+          }
+        }
+
         const failure = this.#classify(res, text, upstream)
         if (!failure) {
           lease.release({type: 'ok'})
