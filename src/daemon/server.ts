@@ -17,6 +17,7 @@ import {CredentialPool} from './pool.js'
 import {type ExtraTokens, Registry, watchConfig} from './registry.js'
 import {TokenRefresher} from './refresher.js'
 import {type RequestContext, type Route, Router} from './router.js'
+import {billingSubscription, billingUsage} from './routes/billing.js'
 import {chatCompletions} from './routes/chat.js'
 import {completions} from './routes/completions.js'
 import {embeddings} from './routes/embeddings.js'
@@ -64,6 +65,11 @@ function routes(prefix: string): Route[] {
     {name: 'completions', method: 'POST', pattern: `${p}/completions`, auth: true, handler: completions},
     {name: 'embeddings', method: 'POST', pattern: `${p}/embeddings`, auth: true, handler: embeddings},
     {name: 'images', method: 'POST', pattern: `${p}/images/generations`, auth: true, handler: imageGenerations},
+    // chat UIs ask for these with and without the API prefix
+    ...[...new Set([p, ''])].flatMap((q): Route[] => [
+      {name: 'billing.subscription', method: 'GET', pattern: `${q}/dashboard/billing/subscription`, auth: true, handler: billingSubscription},
+      {name: 'billing.usage', method: 'GET', pattern: `${q}/dashboard/billing/usage`, auth: true, handler: billingUsage},
+    ]),
   ]
 }
 

@@ -1,0 +1,61 @@
+import {Args, Flags} from '@oclif/core'
+import chalk from 'chalk'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {table} from '../cli/output.js'
+import {spinner} from '../cli/spinner.js'
+import {type BalanceReport, type TokenBalance, balances} from '../core/balance.js'
+import {GptconvError} from '../core/errors.js'
+
+const usd = (n: number | null) => (n === null ? '-' : `$${n.toFixed(2)}`)
+
+export default class Balance extends BaseCommand {
+  static override args = {labels: Args.string({description: 'api-key tokens to check (default: all api-keys)'})}
+  static override description = `For each api-key, the first source that answers: the upstream's /dashboard/billing/subscription and /usage (one-api, new-api and many resellers; OpenAI itself refuses them since 2023), then /dashboard/billing/credit_grants, then the token's --granted-usd minus what the usage ledger says was spent (price table of gpt-tokenizer; marked estimated). Exits 1 when a token got no answer from any source (the others are still reported).`
+  static override examples = [
+    {command: '<%= config.bin %> <%= command.id %>', description: 'Every api-key, over the last 90 days'},
+    {command: '<%= config.bin %> <%= command.id %> work --days 30 --json', description: '{tokens: [{label, source, grantedUsd, usedUsd, balanceUsd, window, estimated}], total}'},
+  ]
+
+  static override flags = {
+    days: Flags.integer({description: 'usage window in days, ending today', default: 90, min: 1, max: 3650}),
+  }
+
+  static override strict = false
+  static override summary = 'Show granted amount minus usage, per token.'
+
+  public async run(): Promise<BalanceReport> {
+    const {argv, flags} = await this.parse(Balance)
+    const spin = spinner(!this.jsonEnabled())
+    const report = await balances(this.context(), argv as string[], flags.days, {
+      onStart: (label) => spin?.start(`Asking about ${label}…`),
+      onDone: () => spin?.stop(),
+    })
+    if (report.tokens.length === 0) this.log('No api-key tokens. Add one with: printf %s "$KEY" | gptconv tokens add work --kind api-key')
+    else this.render(report)
+    const failed = report.tokens.filter((t) => t.source === null)
+    if (failed.length > 0) {
+      if (this.jsonEnabled()) process.exitCode = 1
+      else throw new GptconvError('GPTCONV_BALANCE_UNKNOWN', `No source gave a balance for ${failed.map((t) => t.label).join(', ')}.`, {hint: 'Set what was granted with `gptconv tokens add LABEL --kind api-key --granted-usd X --force`, and gptconv estimates from its own ledger.'})
+    }
+
+    return report
+  }
+
+  render(report: BalanceReport): void {
+    const source = (t: TokenBalance) => (t.source ? `${t.source}${t.estimated ? ' (estimated)' : ''}` : chalk.red('none'))
+    this.log(
+      table(
+        ['LABEL', 'SOURCE', 'GRANTED', 'USED', 'BALANCE', 'WINDOW'],
+        [
+          ...report.tokens.map((t) => [t.label, source(t), usd(t.grantedUsd), usd(t.usedUsd), usd(t.balanceUsd), `${t.window.start} … ${t.window.end}`]),
+          [chalk.bold('total'), '', usd(report.total.grantedUsd), usd(report.total.usedUsd), usd(report.total.balanceUsd), ''],
+        ],
+      ),
+    )
+    for (const t of report.tokens) {
+      for (const r of t.refused) if (t.source !== null) this.log(chalk.dim(`  ${t.label}: ${r.source} not available — ${r.reason}`))
+      if (t.error) this.log(`${t.source === null ? chalk.red(t.label) : chalk.yellow(t.label)}: ${t.error}`)
+    }
+  }
+}

@@ -1,0 +1,220 @@
+import {Agent, request} from 'undici'
+
+import type {TokenEntry, UpstreamConfig} from './config.js'
+import type {Context} from './context.js'
+import {NotFoundError, UsageError, errorMessage} from './errors.js'
+import {readLedger} from './ledger.js'
+import {redact} from './mask.js'
+import {costOf} from './pricing.js'
+import {readSecret} from './tokens.js'
+import {describeNetworkError, upstreamMessage} from './upstream-check.js'
+
+/**
+ * `gptconv balance` (SPEC §6): granted minus used over a window, per api-key, from the
+ * first source that answers (protocols.md §7):
+ * 1. `/dashboard/billing/subscription` (`hard_limit_usd`, USD) + `/dashboard/billing/usage`
+ *    (`total_usage`, in US **cents**), with and without the `/v1` prefix; the usage window
+ *    is at most 100 days per call, so longer windows are summed over several calls;
+ * 2. `/dashboard/billing/credit_grants` (`total_granted`, `total_used`, USD);
+ * 3. the token's `--granted-usd` minus the local ledger's cost (price table), estimated.
+ * A refused source (OpenAI itself answers 403 "session key required" since 2023) is
+ * reported and the next one tried.
+ */
+
+export type BalanceSource = 'subscription' | 'credit_grants' | 'ledger'
+
+export type TokenBalance = {
+  label: string
+  source: BalanceSource | null
+  grantedUsd: number | null
+  usedUsd: number | null
+  balanceUsd: number | null
+  window: {start: string; end: string}
+  estimated: boolean
+  /** why a token has no answer, or what the estimate leaves out */
+  error?: string
+  /** each source tried before the one that answered, and why it did not */
+  refused: Array<{source: BalanceSource; reason: string}>
+}
+
+export type BalanceReport = {tokens: TokenBalance[]; total: {grantedUsd: number; usedUsd: number; balanceUsd: number}}
+
+const DAY = 86_400_000
+export const MAX_WINDOW_DAYS = 100
+
+const ymd = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+/** [today − days, tomorrow] in UTC dates, as billing checkers ask (the end date is exclusive). */
+export function billingWindow(days: number, now = Date.now()): {start: string; end: string; startMs: number; endMs: number} {
+  const today = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate())
+  const startMs = today - days * DAY
+  const endMs = today + DAY
+  return {start: ymd(startMs), end: ymd(endMs), startMs, endMs}
+}
+
+/** Consecutive windows of at most 100 days covering [startMs, endMs). */
+export function splitWindow(startMs: number, endMs: number): Array<{start: string; end: string}> {
+  const parts: Array<{start: string; end: string}> = []
+  for (let at = startMs; at < endMs; at += MAX_WINDOW_DAYS * DAY) parts.push({start: ymd(at), end: ymd(Math.min(endMs, at + MAX_WINDOW_DAYS * DAY))})
+  return parts
+}
+
+/** The upstream's base with and without a trailing /v1. */
+export function billingPrefixes(baseUrl: string): string[] {
+  const base = baseUrl.replace(/\/+$/, '')
+  const root = base.replace(/\/v1$/, '')
+  return [...new Set([`${root}/v1`, root])]
+}
+
+class SourceError extends Error {}
+
+let agent: Agent | undefined
+
+async function getJson(url: string, secret: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  agent ??= new Agent({connectTimeout: Math.min(timeoutMs, 10_000)})
+  let status: number
+  let text: string
+  try {
+    const res = await request(url, {dispatcher: agent, headers: {authorization: `Bearer ${secret}`, accept: 'application/json', 'user-agent': 'gptconv/0.1'}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs)})
+    status = res.statusCode
+    text = await res.body.text()
+  } catch (error) {
+    throw new SourceError(`cannot reach ${new URL(url).host}: ${redact(describeNetworkError(error), [secret])}`)
+  }
+
+  const path = new URL(url).pathname
+  if (status !== 200) throw new SourceError(`${path} answered ${status}: ${upstreamMessage(text, [secret]) || 'no message'}`)
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    throw new SourceError(`${path} answered with something that is not JSON`)
+  }
+
+  // one-api and new-api answer errors with HTTP 200 and an `error` object
+  const error = (data as {error?: unknown})?.error
+  if (error) throw new SourceError(`${path} answered an error: ${upstreamMessage(text, [secret])}`)
+  if (typeof data !== 'object' || data === null) throw new SourceError(`${path} answered no object`)
+  return data as Record<string, unknown>
+}
+
+function money(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new SourceError(`the answer has no numeric ${what}`)
+  return value
+}
+
+const round = (usd: number) => Math.round(usd * 1e6) / 1e6
+
+async function fromSubscription(upstream: UpstreamConfig, secret: string, window: ReturnType<typeof billingWindow>, timeoutMs: number): Promise<{granted: number; used: number}> {
+  const reasons: string[] = []
+  for (const prefix of billingPrefixes(upstream.baseUrl)) {
+    try {
+      const subscription = await getJson(`${prefix}/dashboard/billing/subscription`, secret, timeoutMs)
+      const granted = money(subscription.hard_limit_usd, 'hard_limit_usd')
+      let cents = 0
+      for (const part of splitWindow(window.startMs, window.endMs)) {
+        const usage = await getJson(`${prefix}/dashboard/billing/usage?start_date=${part.start}&end_date=${part.end}`, secret, timeoutMs)
+        cents += money(usage.total_usage, 'total_usage')
+      }
+
+      return {granted, used: cents / 100}
+    } catch (error) {
+      if (!(error instanceof SourceError)) throw error
+      reasons.push(error.message)
+    }
+  }
+
+  throw new SourceError(reasons.join('; '))
+}
+
+async function fromCreditGrants(upstream: UpstreamConfig, secret: string, timeoutMs: number): Promise<{granted: number; used: number}> {
+  const reasons: string[] = []
+  for (const prefix of billingPrefixes(upstream.baseUrl)) {
+    try {
+      const grants = await getJson(`${prefix}/dashboard/billing/credit_grants`, secret, timeoutMs)
+      return {granted: money(grants.total_granted, 'total_granted'), used: money(grants.total_used, 'total_used')}
+    } catch (error) {
+      if (!(error instanceof SourceError)) throw error
+      reasons.push(error.message)
+    }
+  }
+
+  throw new SourceError(reasons.join('; '))
+}
+
+async function fromLedger(ctx: Context, entry: TokenEntry, window: ReturnType<typeof billingWindow>): Promise<{granted: number; used: number; note?: string}> {
+  if (entry.grantedUsd === undefined) throw new SourceError(`no --granted-usd for this token (gptconv tokens add ${entry.label} --granted-usd X --force)`)
+  const records = (await readLedger(ctx.paths.ledger, window.startMs)).filter((r) => r.token === entry.label && Date.parse(r.ts) < window.endMs)
+  const cost = await costOf(records)
+  return {granted: entry.grantedUsd, used: cost.usd, ...(cost.unpriced.length > 0 && {note: `no price known for ${cost.unpriced.join(', ')}; their tokens are not counted`})}
+}
+
+export async function tokenBalance(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig, days: number, timeoutMs = 15_000): Promise<TokenBalance> {
+  const window = billingWindow(days)
+  const base = {label: entry.label, window: {start: window.start, end: window.end}}
+  const refused: TokenBalance['refused'] = []
+  const answer = (source: BalanceSource, r: {granted: number; used: number; note?: string}): TokenBalance => ({
+    ...base,
+    source,
+    grantedUsd: round(r.granted),
+    usedUsd: round(r.used),
+    balanceUsd: round(r.granted - r.used),
+    estimated: source === 'ledger',
+    ...(r.note && {error: r.note}),
+    refused,
+  })
+
+  let secret: string | undefined
+  try {
+    secret = await readSecret(ctx, entry)
+  } catch (error) {
+    refused.push({source: 'subscription', reason: errorMessage(error)}, {source: 'credit_grants', reason: errorMessage(error)})
+  }
+
+  if (secret !== undefined) {
+    for (const [source, fetch] of [
+      ['subscription', () => fromSubscription(upstream, secret, window, timeoutMs)],
+      ['credit_grants', () => fromCreditGrants(upstream, secret, timeoutMs)],
+    ] as const) {
+      try {
+        return answer(source, await fetch())
+      } catch (error) {
+        if (!(error instanceof SourceError)) throw error
+        refused.push({source, reason: error.message})
+      }
+    }
+  }
+
+  try {
+    return answer('ledger', await fromLedger(ctx, entry, window))
+  } catch (error) {
+    if (!(error instanceof SourceError)) throw error
+    refused.push({source: 'ledger', reason: error.message})
+  }
+
+  return {...base, source: null, grantedUsd: null, usedUsd: null, balanceUsd: null, estimated: false, error: refused.map((r) => `${r.source}: ${r.reason}`).join(' | '), refused}
+}
+
+/** Balances of the given api-key tokens (all api-keys when none are named). */
+export async function balances(ctx: Context, labels: string[], days: number, hooks: {onStart?: (label: string) => void; onDone?: (b: TokenBalance) => void} = {}): Promise<BalanceReport> {
+  if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UsageError('--days must be a whole number from 1 to 3650.')
+  const settings = ctx.config.read()
+  const unknown = labels.filter((l) => !settings.tokens[l])
+  if (unknown.length > 0) throw new NotFoundError('GPTCONV_TOKEN_NOT_FOUND', `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`, {hint: 'See `gptconv tokens list`.'})
+  const entries = labels.length > 0 ? [...new Set(labels)].map((l) => settings.tokens[l]) : Object.values(settings.tokens).filter((t) => t.kind === 'api-key').sort((a, b) => a.label.localeCompare(b.label))
+  const tokens: TokenBalance[] = []
+  for (const entry of entries) {
+    hooks.onStart?.(entry.label)
+    const upstream = settings.upstreams[entry.upstream]
+    const result =
+      entry.kind !== 'api-key' || !upstream
+        ? {label: entry.label, source: null, grantedUsd: null, usedUsd: null, balanceUsd: null, window: billingWindow(days), estimated: false, error: entry.kind === 'api-key' ? `its upstream "${entry.upstream}" is not configured` : `a ${entry.kind} has no billing balance; balances are for api-keys`, refused: []}
+        : await tokenBalance(ctx, entry, upstream, days, settings.pool.connectTimeoutMs + 5000)
+    const clean = {...result, window: {start: result.window.start, end: result.window.end}}
+    hooks.onDone?.(clean)
+    tokens.push(clean)
+  }
+
+  const sum = (key: 'grantedUsd' | 'usedUsd' | 'balanceUsd') => round(tokens.reduce((n, t) => n + (t[key] ?? 0), 0))
+  return {tokens, total: {grantedUsd: sum('grantedUsd'), usedUsd: sum('usedUsd'), balanceUsd: sum('balanceUsd')}}
+}

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict'
+import {appendFileSync} from 'node:fs'
+import {after, before, describe, it} from 'node:test'
+import {Ajv} from 'ajv'
+
+import {type TestDaemon, startTestDaemon} from '../helpers/daemon.js'
+
+const DAY = 86_400_000
+const ymd = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+/** The shapes OpenAI's billing endpoints used (protocols.md §7.1–7.2); chat UIs read these fields. */
+const ajv = new Ajv({allErrors: true})
+const subscriptionShape = ajv.compile({
+  type: 'object',
+  required: ['object', 'has_payment_method', 'hard_limit_usd', 'soft_limit_usd', 'system_hard_limit_usd', 'access_until', 'plan'],
+  properties: {
+    object: {const: 'billing_subscription'},
+    has_payment_method: {type: 'boolean'},
+    hard_limit_usd: {type: 'number'},
+    soft_limit_usd: {type: 'number'},
+    system_hard_limit_usd: {type: 'number'},
+    access_until: {type: 'integer'},
+    plan: {type: 'object', required: ['title', 'id'], properties: {title: {type: 'string'}, id: {type: 'string'}}},
+  },
+})
+const usageShape = ajv.compile({
+  type: 'object',
+  required: ['object', 'daily_costs', 'total_usage'],
+  properties: {
+    object: {const: 'list'},
+    total_usage: {type: 'number'},
+    daily_costs: {type: 'array', items: {type: 'object', required: ['timestamp', 'line_items'], properties: {timestamp: {type: 'number'}, line_items: {type: 'array', items: {type: 'object', required: ['name', 'cost'], properties: {name: {type: 'string'}, cost: {type: 'number'}}}}}}},
+  },
+})
+
+describe('daemon billing emulation', () => {
+  let gw: TestDaemon
+  before(async () => {
+    gw = await startTestDaemon({
+      upstreams: {x: {protocol: 'openai', baseUrl: 'http://127.0.0.1:9/v1'}},
+      tokens: [
+        {label: 'a', secret: 'sk-billing-a-abcdefghijklmnopqrstu01', upstream: 'x', grantedUsd: 100},
+        {label: 'b', secret: 'sk-billing-b-abcdefghijklmnopqrstu02', upstream: 'x', grantedUsd: 20},
+        {label: 'c', secret: 'sk-billing-c-abcdefghijklmnopqrstu03', upstream: 'x'},
+      ],
+    })
+    const rec = (ts: number, token: string, p: number, c: number) => JSON.stringify({ts: new Date(ts).toISOString(), token, upstream: 'x', model: 'gpt-4o', endpoint: 'chat', prompt_tokens: p, completion_tokens: c, estimated: false, status: 200, ms: 1}) + '\n'
+    appendFileSync(gw.ctx.paths.ledger, rec(Date.now() - DAY, 'a', 100_000, 10_000) + rec(Date.now(), 'b', 100_000, 0) + rec(Date.now() - 300 * DAY, 'a', 1_000_000, 0))
+  })
+  after(() => gw?.stop())
+
+  it('answers the subscription with the pool\'s granted total, with and without /v1', async () => {
+    for (const path of ['/dashboard/billing/subscription', '/v1/dashboard/billing/subscription']) {
+      const body = (await (await gw.api(path)).json()) as {hard_limit_usd: number}
+      assert.ok(subscriptionShape(body), JSON.stringify(subscriptionShape.errors))
+      assert.equal(body.hard_limit_usd, 120)
+    }
+  })
+
+  it('answers usage in cents from the ledger, per day and model, for the window asked', async () => {
+    const start = ymd(Date.now() - 10 * DAY)
+    const end = ymd(Date.now() + DAY)
+    for (const path of ['/dashboard/billing/usage', '/v1/dashboard/billing/usage']) {
+      const res = await gw.api(`${path}?start_date=${start}&end_date=${end}`)
+      const body = (await res.json()) as {total_usage: number; daily_costs: Array<{line_items: Array<{name: string; cost: number}>}>}
+      assert.ok(usageShape(body), JSON.stringify(usageShape.errors))
+      // $1.30 (a) + $1.00 (b) at gpt-tokenizer's gpt-4o prices = 230 cents; the 300-day-old record is outside
+      assert.equal(body.total_usage, 230)
+      assert.deepEqual(body.daily_costs.flatMap((d) => d.line_items.map((i) => i.name)), ['gpt-4o', 'gpt-4o'])
+    }
+  })
+
+  it('checks the window like OpenAI did: dates required, at most 100 days', async () => {
+    for (const query of ['', '?start_date=2026-01-01', `?start_date=2025-01-01&end_date=2025-06-01`, '?start_date=2025-13-01&end_date=2025-12-01']) {
+      const res = await gw.api(`/v1/dashboard/billing/usage${query}`)
+      assert.equal(res.status, 400, query)
+      assert.equal(((await res.json()) as {error: {type: string}}).error.type, 'invalid_request_error')
+    }
+  })
+
+  it('needs the client key', async () => {
+    assert.equal((await fetch(`${gw.origin}/dashboard/billing/subscription`)).status, 401)
+  })
+})
