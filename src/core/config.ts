@@ -75,6 +75,8 @@ export type Settings = {
     cooldownMs: number
   }
   sessions: {ttlMinutes: number}
+  /** the model `gptconv chat` and `POST /session` use when none is named */
+  defaultModel: string
   logLevel: LogLevel
   aliases: Record<string, string>
   upstreams: Record<string, UpstreamConfig>
@@ -158,6 +160,7 @@ export const SETTINGS_SCHEMA = {
     additionalProperties: false,
     properties: {ttlMinutes: int(1, 60 * 24 * 365, 30)},
   },
+  defaultModel: {type: 'string', minLength: 1, default: 'gpt-4o-mini'},
   logLevel: {enum: LOG_LEVELS, default: 'info'},
   aliases: {...stringMap, default: {}},
   upstreams: {
@@ -169,7 +172,7 @@ export const SETTINGS_SCHEMA = {
 } as const
 
 /** Settings a user changes with `gptconv config set` (tokens and upstreams have commands of their own). */
-export const SETTING_SECTIONS = ['server', 'pool', 'sessions', 'logLevel', 'aliases'] as const
+export const SETTING_SECTIONS = ['server', 'pool', 'sessions', 'defaultModel', 'logLevel', 'aliases'] as const
 
 let validator: ValidateFunction | undefined
 function validate(data: unknown): string | undefined {

@@ -22,7 +22,7 @@ export type RequestContext = {
 
 export type Handler = (rc: RequestContext) => Promise<void>
 
-export type Route = {name: string; method: 'GET' | 'POST'; pattern: string; auth: boolean; handler: Handler}
+export type Route = {name: string; method: 'GET' | 'POST' | 'DELETE'; pattern: string; auth: boolean; handler: Handler}
 
 type Compiled = Route & {parts: string[]}
 

@@ -48,7 +48,7 @@ export function corsHeaders(origin: string): Record<string, string> {
 export function preflightHeaders(req: IncomingMessage, origin: string): Record<string, string> {
   return {
     ...corsHeaders(origin),
-    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
     'access-control-allow-headers': req.headers['access-control-request-headers'] ?? 'authorization, content-type',
     'access-control-max-age': '600',
   }

@@ -24,7 +24,9 @@ import {embeddings} from './routes/embeddings.js'
 import {imageGenerations} from './routes/images.js'
 import {forgetModels, getModel, listModels} from './routes/models.js'
 import {adminPool, adminRefresh, healthz, metrics} from './routes/ops.js'
+import {deleteSession, postSession} from './routes/session.js'
 import {checkClientKey, checkHost, checkOrigin, corsHeaders, preflightHeaders} from './security.js'
+import {SessionStore} from './sessions.js'
 import {type DaemonState, RuntimeStateWriter, ledgerRecorder} from './state.js'
 import {endWithError} from './stream.js'
 import {UpstreamClient} from './upstream/client.js'
@@ -65,6 +67,8 @@ function routes(prefix: string): Route[] {
     {name: 'completions', method: 'POST', pattern: `${p}/completions`, auth: true, handler: completions},
     {name: 'embeddings', method: 'POST', pattern: `${p}/embeddings`, auth: true, handler: embeddings},
     {name: 'images', method: 'POST', pattern: `${p}/images/generations`, auth: true, handler: imageGenerations},
+    {name: 'session', method: 'POST', pattern: '/session', auth: true, handler: postSession},
+    {name: 'session.delete', method: 'DELETE', pattern: '/session/:id', auth: true, handler: deleteSession},
     // chat UIs ask for these with and without the API prefix
     ...[...new Set([p, ''])].flatMap((q): Route[] => [
       {name: 'billing.subscription', method: 'GET', pattern: `${q}/dashboard/billing/subscription`, auth: true, handler: billingSubscription},
@@ -93,11 +97,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const ledger = new LedgerWriter(ctx.paths.ledger)
   const metricSet = new Metrics(pool)
   const refresher = new TokenRefresher(ctx, registry, pool, log)
+  const sessions = new SessionStore(ctx.paths.sessions, settings.sessions.ttlMinutes * 60_000, log)
   const state: DaemonState = {
     ctx,
     registry,
     pool,
     refresher,
+    sessions,
     caller: new UpstreamCaller(registry, pool, client, log, async (label) => (await refresher.renew(label)).ok),
     ledger,
     metrics: metricSet,
@@ -108,7 +114,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     recordUsage: ledgerRecorder(ledger, metricSet),
   }
   // refresh-token tokens get their access tokens before the first request (bounded: a slow auth server must not block the start)
-  await Promise.race([refresher.sync(), sleep(5000)])
+  const startup = new AbortController()
+  await Promise.race([refresher.sync(), sleep(5000, undefined, {signal: startup.signal}).catch(() => {})])
+  startup.abort()
   const router = new Router(routes(settings.server.apiPrefix))
   const active = new Set<AbortController>()
   let closing = false
@@ -190,6 +198,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       .reload(ctx, extra)
       .then(() => {
         pool.configure(registry.settings.pool)
+        sessions.ttlMinutes = registry.settings.sessions.ttlMinutes
         pool.update(registry.tokens)
         void refresher.sync()
         forgetModels(state)
@@ -220,6 +229,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         await stopped
         pool.close(new ApiError(503, 'shutting_down', 'gptconv is shutting down.', {type: 'server_error'}))
         await writer.flush()
+        await sessions.close()
         await ledger.close()
         await client.close()
         await demo?.close()

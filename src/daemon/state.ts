@@ -6,6 +6,7 @@ import type {Metrics} from './metrics.js'
 import type {CredentialPool} from './pool.js'
 import type {TokenRefresher} from './refresher.js'
 import type {Registry} from './registry.js'
+import type {SessionStore} from './sessions.js'
 import type {Served, UpstreamCaller} from './upstream/call.js'
 
 export type Usage = {prompt_tokens: number; completion_tokens: number; estimated: boolean}
@@ -16,6 +17,7 @@ export type DaemonState = {
   readonly registry: Registry
   readonly pool: CredentialPool
   readonly refresher: TokenRefresher
+  readonly sessions: SessionStore
   readonly caller: UpstreamCaller
   readonly ledger: LedgerWriter
   readonly metrics: Metrics

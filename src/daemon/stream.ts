@@ -19,9 +19,14 @@ export class SseRelay extends Transform {
   sawFinish = false
   /** raw data of each event, for estimating usage, until a usage chunk makes it pointless */
   kept: string[] | undefined = []
+  /** the text of choice 0, when asked to collect it (session memory) */
+  text = ''
   #keptSize = 0
 
-  constructor(private readonly wantUsage: boolean) {
+  constructor(
+    private readonly wantUsage: boolean,
+    private readonly collect = false,
+  ) {
     super({writableObjectMode: true})
   }
 
@@ -46,6 +51,7 @@ export class SseRelay extends Transform {
     }
 
     if (!this.sawFinish && data.includes('"finish_reason":"')) this.sawFinish = true
+    if (this.collect && data.includes('"content"')) this.text += keptText([data], 0)
     if (this.kept) {
       this.#keptSize += data.length
       if (this.#keptSize > KEEP_LIMIT) this.kept = undefined
@@ -76,13 +82,13 @@ export class SseRelay extends Transform {
   }
 }
 
-/** Text of all `delta.content` in kept chat chunks (for usage estimates). */
-export function keptText(kept: readonly string[]): string {
+/** Text of all `delta.content` in chat chunks (of one choice index, or all). */
+export function keptText(kept: readonly string[], index?: number): string {
   let text = ''
   for (const data of kept) {
     try {
-      for (const choice of (JSON.parse(data) as {choices?: Array<{delta?: {content?: unknown}}>}).choices ?? []) {
-        if (typeof choice.delta?.content === 'string') text += choice.delta.content
+      for (const choice of (JSON.parse(data) as {choices?: Array<{index?: number; delta?: {content?: unknown}}>}).choices ?? []) {
+        if (typeof choice.delta?.content === 'string' && (index === undefined || choice.index === index)) text += choice.delta.content
       }
     } catch {
       // not JSON: nothing to count

@@ -7,7 +7,9 @@ import type {RequestContext} from '../router.js'
 import {type Usage, usageOf} from '../state.js'
 import {DONE_EVENT} from '../sse.js'
 import {SseRelay, endWithError, keptText, streamFailure} from '../stream.js'
-import type {Served} from '../upstream/call.js'
+import type {ChatMessage} from '../protocols/openai-chat/types.js'
+import {SessionStore} from '../sessions.js'
+import type {JsonResult, Served} from '../upstream/call.js'
 
 export type ChatBody = Record<string, unknown> & {model: string; messages: Array<Record<string, unknown>>}
 
@@ -26,31 +28,71 @@ export function validateChat(body: unknown): ChatBody {
 export async function chatCompletions(rc: RequestContext): Promise<void> {
   const {daemon} = rc
   const body = validateChat(await readJson(rc.req, daemon.registry.settings.server.bodyLimitBytes))
-  const model = daemon.registry.resolveAlias(body.model)
-  rc.meta.model = model
-  daemon.registry.requireModel('chat', model, body)
-  const startedMs = performance.now()
-  if (body.stream === true) {
-    await streamChat(rc, body, model, startedMs)
+  const sessionId = sessionHeader(rc)
+  if (sessionId === undefined) {
+    await answerChat(rc, body)
     return
   }
 
-  const result = await daemon.caller.json({endpoint: 'chat', model, body, stream: false, signal: rc.signal})
+  // server-side memory: stored history in front, this turn appended once it completed
+  rc.res.setHeader('x-session-id', sessionId)
+  const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : typeof body.max_completion_tokens === 'number' ? body.max_completion_tokens : undefined
+  await daemon.sessions.turn(SessionStore.key(daemon.clientKey, sessionId), body.messages as ChatMessage[], {model: body.model, defaultModel: daemon.registry.settings.defaultModel, maxTokens}, async (turn) => {
+    const reply = await answerChat(rc, {...body, messages: turn.messages as ChatBody['messages']}, true)
+    if (reply !== undefined) turn.commit(reply)
+  })
+}
+
+/** The `X-Session-Id` header, checked. */
+export function sessionHeader(rc: RequestContext): string | undefined {
+  const value = rc.req.headers['x-session-id']
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256 || /[\u0000-\u001F]/.test(value)) throw badRequest('`X-Session-Id` must be 1 to 256 printable characters.', 'x-session-id')
+  return value
+}
+
+/**
+ * Answer one chat request, streamed or not. Returns the text of the first choice when the
+ * answer completed (for session memory), undefined when it failed after the stream began.
+ */
+export async function answerChat(rc: RequestContext, body: ChatBody, collect = false): Promise<string | undefined> {
+  if (body.stream === true) return streamChat(rc, body, collect)
+  const result = await completeChat(rc, body)
+  rc.res.writeHead(200, {'x-request-id': rc.requestId, ...result.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(result.text))})
+  rc.res.end(result.text)
+  return answerText(result.json, 0)
+}
+
+/** A complete (non-stream) chat answer from the pool, its usage recorded; the text of choice 0 as `reply`. */
+export async function completeChat(rc: RequestContext, body: ChatBody): Promise<JsonResult & {reply: string}> {
+  const {daemon} = rc
+  const model = chatModel(rc, body)
+  const startedMs = performance.now()
+  const result = await daemon.caller.json({endpoint: 'chat', model, body: {...body, stream: false}, stream: false, signal: rc.signal})
   noteServed(rc, result)
   const reported = usageOf(result.json)
   const usage: Usage = reported ? {...reported, estimated: result.estimatesUsage} : {...(await estimate(body, model, answerText(result.json))), estimated: true}
   daemon.recordUsage(result, {endpoint: 'chat', model, usage, status: 200, startedMs})
-  rc.res.writeHead(200, {'x-request-id': rc.requestId, ...result.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(result.text))})
-  rc.res.end(result.text)
+  return {...result, reply: answerText(result.json, 0)}
 }
 
-async function streamChat(rc: RequestContext, body: ChatBody, model: string, startedMs: number): Promise<void> {
+/** The model after aliases, checked: some token must serve it, with what the request needs. */
+function chatModel(rc: RequestContext, body: ChatBody): string {
+  const model = rc.daemon.registry.resolveAlias(body.model)
+  rc.meta.model = model
+  rc.daemon.registry.requireModel('chat', model, body)
+  return model
+}
+
+async function streamChat(rc: RequestContext, body: ChatBody, collect: boolean): Promise<string | undefined> {
   const {daemon, res} = rc
+  const model = chatModel(rc, body)
+  const startedMs = performance.now()
   const wantUsage = isObject(body.stream_options) && body.stream_options.include_usage === true
   const upstream = await daemon.caller.stream({endpoint: 'chat', model, body, stream: true, signal: rc.signal})
   noteServed(rc, upstream)
   res.writeHead(200, {'x-request-id': rc.requestId, ...upstream.headers, ...SSE_HEADERS})
-  const relay = new SseRelay(wantUsage)
+  const relay = new SseRelay(wantUsage, collect)
   let status: 200 | 'error' = 200
   try {
     await pipeline(upstream.events, relay, responseSink(res))
@@ -63,6 +105,7 @@ async function streamChat(rc: RequestContext, body: ChatBody, model: string, sta
 
   const usage: Usage = relay.usage ? {...relay.usage, estimated: upstream.estimatesUsage} : {...(await estimate(body, model, keptText(relay.kept ?? []))), estimated: true}
   daemon.recordUsage(upstream, {endpoint: 'chat', model, usage, status, startedMs})
+  return status === 200 ? relay.text : undefined
 }
 
 export function noteServed(rc: RequestContext, served: Served): void {
@@ -70,9 +113,11 @@ export function noteServed(rc: RequestContext, served: Served): void {
   rc.meta.attempts = served.attempts
 }
 
-function answerText(json: unknown): string {
-  const choices = (json as {choices?: Array<{message?: {content?: unknown}}>} | null)?.choices
-  return Array.isArray(choices) ? choices.map((c) => contentText(c?.message?.content)).join('') : ''
+/** The text of a chat.completion: of one choice, or of all. */
+function answerText(json: unknown, index?: number): string {
+  const choices = (json as {choices?: Array<{index?: number; message?: {content?: unknown}}>} | null)?.choices
+  if (!Array.isArray(choices)) return ''
+  return choices.filter((c) => index === undefined || (c?.index ?? 0) === index).map((c) => contentText(c?.message?.content)).join('')
 }
 
 export async function estimate(body: {messages?: unknown}, model: string, completion: string): Promise<{prompt_tokens: number; completion_tokens: number}> {
