@@ -72,8 +72,8 @@ async function readWhole(res: Response): Promise<Partial> {
 
 async function readStream(res: Response, onText: (text: string) => void): Promise<Partial> {
   const answer: Partial = {model: '', content: '', finish_reason: null, usage: null}
-  const events = Readable.fromWeb(res.body as never).pipe(new SseParser())
-  for await (const event of events as AsyncIterable<SseEvent>) {
+  const parser = new SseParser()
+  for await (const event of events(Readable.fromWeb(res.body as never), parser)) {
     if (event.data === DONE) return answer
     const chunk = JSON.parse(event.data) as {model?: string; error?: {message?: string}; choices?: Array<{delta?: {content?: string | null}; finish_reason?: string | null}>; usage?: Partial['usage']}
     if (chunk.error) throw new GptconvError('GPTCONV_CHAT_FAILED', `The answer broke off: ${chunk.error.message ?? 'unknown error'}`)
@@ -89,4 +89,9 @@ async function readStream(res: Response, onText: (text: string) => void): Promis
   }
 
   throw new GptconvError('GPTCONV_CHAT_FAILED', 'The answer broke off: the stream ended early.')
+}
+
+async function* events(body: Readable, parser: SseParser): AsyncGenerator<SseEvent> {
+  for await (const chunk of body) yield* parser.push(chunk as Buffer)
+  yield* parser.end()
 }

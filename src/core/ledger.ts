@@ -21,17 +21,27 @@ export type UsageRecord = {
  */
 export class LedgerWriter {
   readonly #stream: WriteStream
+  #pending = ''
 
   constructor(path: string) {
     this.#stream = createWriteStream(path, {flags: 'a', mode: 0o600})
     this.#stream.on('error', () => {}) // a full disk must not crash the daemon; records are lost, requests are not
   }
 
+  /** Records of one event-loop turn go out in one write. */
   append(record: UsageRecord): void {
-    this.#stream.write(JSON.stringify(record) + '\n')
+    if (this.#pending === '') setImmediate(() => this.#flush())
+    this.#pending += JSON.stringify(record) + '\n'
+  }
+
+  #flush(): void {
+    if (this.#pending === '') return
+    this.#stream.write(this.#pending)
+    this.#pending = ''
   }
 
   close(): Promise<void> {
+    this.#flush()
     return new Promise((resolve) => this.#stream.end(resolve))
   }
 }

@@ -2,7 +2,7 @@
  * Token counts for usage estimates, with gpt-tokenizer (pure JS, ships its encodings).
  * The encodings are large, so they load on first use.
  */
-type Encoding = {encode(text: string): number[]; decode(tokens: Iterable<number>): string; countTokens(text: string): number}
+export type Encoding = {encode(text: string): number[]; decode(tokens: Iterable<number>): string; countTokens(text: string): number}
 
 const loaded = new Map<string, Promise<Encoding>>()
 
@@ -37,8 +37,11 @@ export function contentText(content: unknown): string {
 
 /** Prompt tokens of a chat request, counted the way OpenAI's cookbook does: 3 per message + 3 for the reply's priming. */
 export async function countChatPrompt(messages: unknown, model: string): Promise<number> {
+  return countChatPromptWith(await encodingFor(model), messages)
+}
+
+export function countChatPromptWith(encoding: Encoding, messages: unknown): number {
   if (!Array.isArray(messages)) return 0
-  const encoding = await encodingFor(model)
   let total = 3
   for (const message of messages) {
     if (typeof message !== 'object' || message === null) continue

@@ -33,6 +33,7 @@ export class Registry {
   #upstreams = new Map<string, LiveUpstream>()
   #tokens = new Map<string, LiveToken>()
   #secrets = new Map<string, string>()
+  #hasWeb = false
   /** refresh-token tokens: the current access token, its expiry and account (learned by the refresher) */
   #access = new Map<string, {token: string; expiresAt: number; account?: string; addedAt: string}>()
 
@@ -72,6 +73,7 @@ export class Registry {
 
     for (const [label, access] of this.#access) if (tokens.get(label)?.addedAt !== access.addedAt) this.#access.delete(label)
     this.#upstreams = upstreams
+    this.#hasWeb = [...upstreams.values()].some((u) => u.protocol === 'chatgpt-web')
     this.#tokens = tokens
     this.#secrets = secrets
   }
@@ -135,7 +137,7 @@ export class Registry {
 
   /** Tokens that can serve `endpoint` for `model` (and, given the body, whatever else it needs). */
   filterFor(endpoint: Endpoint, model: string, body?: Record<string, unknown>): (token: PoolToken) => boolean {
-    const webCannot = endpoint === 'chat' && body !== undefined && webLimitation(body) !== undefined
+    const webCannot = endpoint === 'chat' && body !== undefined && this.#hasWeb && webLimitation(body) !== undefined
     return (pooled) => {
       const token = this.#tokens.get(pooled.label)
       const upstream = token && this.#upstreams.get(token.upstream)

@@ -118,6 +118,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   await Promise.race([refresher.sync(), sleep(5000, undefined, {signal: startup.signal}).catch(() => {})])
   startup.abort()
   const router = new Router(routes(settings.server.apiPrefix))
+  // request ids: a random prefix per daemon and a counter (no crypto call per request)
+  const idPrefix = randomBytes(8).toString('hex')
+  let requests = 0
   const active = new Set<AbortController>()
   let closing = false
 
@@ -140,7 +143,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       query: url.searchParams,
       params: {},
       signal: controller.signal,
-      requestId: `req_${randomBytes(12).toString('hex')}`,
+      requestId: `req_${idPrefix}${(requests++).toString(16).padStart(8, '0')}`,
       daemon: state,
       log,
       meta: {},

@@ -1,5 +1,3 @@
-import {Transform, type TransformCallback} from 'node:stream'
-
 /**
  * Server-sent events, the only place that knows the framing (WHATWG "event stream"
  * interpretation: lines end in LF, CRLF or CR; `data:` lines of one event are joined
@@ -19,22 +17,28 @@ export class SseParseError extends Error {
   readonly code = 'SSE_EVENT_TOO_LARGE'
 }
 
-/** Bytes in, SseEvent objects out. An event larger than `maxEventBytes` is an error (a garbage upstream must not eat memory). */
-export class SseParser extends Transform {
+/**
+ * An incremental parser: bytes in (as they arrive, split anywhere — even inside a UTF-8
+ * character), the events they completed out, as one array per input chunk. Plain
+ * synchronous code, so the stream that feeds it pays no per-event stream overhead. An
+ * event larger than `maxEventBytes` is an error: a garbage upstream must not eat memory.
+ */
+export class SseParser {
   #buffer = ''
   #data: string[] = []
   #size = 0
   #event: string | undefined
   #pendingCR = false
+  #batch: SseEvent[] = []
   readonly #max: number
   readonly #decoder = new TextDecoder('utf-8')
 
   constructor(maxEventBytes = 8 * 1024 * 1024) {
-    super({readableObjectMode: true})
     this.#max = maxEventBytes
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+  /** The events completed by this chunk. */
+  push(chunk: Uint8Array): SseEvent[] {
     let text = this.#decoder.decode(chunk, {stream: true})
     if (this.#pendingCR && text.startsWith('\n')) text = text.slice(1)
     this.#pendingCR = false
@@ -53,18 +57,23 @@ export class SseParser extends Transform {
     }
 
     this.#buffer = this.#buffer.slice(start)
-    if (this.#buffer.length + this.#size > this.#max) {
-      callback(new SseParseError(`an upstream event exceeded ${this.#max} bytes`))
-      return
-    }
-
-    callback()
+    if (this.#buffer.length + this.#size > this.#max) throw new SseParseError(`an upstream event exceeded ${this.#max} bytes`)
+    return this.#take()
   }
 
-  override _flush(callback: TransformCallback): void {
+  /** The end of the input: a last event without its blank line still counts. */
+  end(): SseEvent[] {
     if (this.#buffer) this.#line(this.#buffer)
+    this.#buffer = ''
     this.#dispatch()
-    callback()
+    return this.#take()
+  }
+
+  #take(): SseEvent[] {
+    if (this.#batch.length === 0) return NONE
+    const batch = this.#batch
+    this.#batch = []
+    return batch
   }
 
   #line(line: string): void {
@@ -81,19 +90,28 @@ export class SseParser extends Transform {
     if (field === 'data') {
       this.#data.push(value)
       this.#size += value.length
+    } else if (field === 'event') {
+      this.#event = value
     }
-    else if (field === 'event') this.#event = value
   }
 
   #dispatch(): void {
     if (this.#data.length > 0) {
-      const event: SseEvent = {data: this.#data.join('\n')}
+      const event: SseEvent = {data: this.#data.length === 1 ? this.#data[0] : this.#data.join('\n')}
       if (this.#event) event.event = this.#event
-      this.push(event)
+      this.#batch.push(event)
     }
 
     this.#data = []
     this.#size = 0
     this.#event = undefined
   }
+}
+
+const NONE = Object.freeze([]) as unknown as SseEvent[]
+
+/** A whole SSE body's events (tests, small bodies). */
+export function parseSse(text: string): SseEvent[] {
+  const parser = new SseParser()
+  return [...parser.push(Buffer.from(text)), ...parser.end()]
 }

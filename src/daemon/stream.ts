@@ -1,9 +1,93 @@
 import type {ServerResponse} from 'node:http'
-import {Transform, type TransformCallback} from 'node:stream'
+import {Writable} from 'node:stream'
 
 import {describeNetworkError} from '../core/upstream-check.js'
 import {ApiError, toOpenAIError} from './errors.js'
-import {DONE, DONE_EVENT, type SseEvent, formatSse} from './sse.js'
+import type {AttemptWriter} from './http.js'
+import {DONE, DONE_EVENT, type SseEvent, SseParser, formatSse} from './sse.js'
+
+/**
+ * A streamed answer goes through stages that are plain objects, not streams: the
+ * protocol's converter (upstream events → chat-format events), then the route's output
+ * (events → the text the client gets). Per upstream read they are called once with the
+ * batch of events it completed; only the sink at the end is a stream.
+ */
+export interface EventStage {
+  process(events: SseEvent[]): SseEvent[]
+  /** the upstream ended: whatever follows (a finish chunk, usage, [DONE]); throws when the answer is incomplete */
+  finish(): SseEvent[]
+  /** the answer is complete before the upstream's end (stop sequence, max_tokens) */
+  readonly done: boolean
+}
+
+export interface TextStage {
+  process(events: SseEvent[]): string
+}
+
+/**
+ * The one Writable of a streamed answer: upstream bytes in, parsed, converted and relayed
+ * with plain calls, written to the client with backpressure. `answered` turns true when a
+ * converter finished the answer early — the caller then cuts the upstream off.
+ */
+export class AnswerSink extends Writable {
+  answered = false
+  readonly #parser = new SseParser()
+
+  constructor(
+    private readonly converter: EventStage | undefined,
+    private readonly output: TextStage,
+    private readonly writer: AttemptWriter,
+  ) {
+    super()
+  }
+
+  get wrote(): boolean {
+    return this.writer.wrote
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.answered) {
+      callback()
+      return
+    }
+
+    let text: string
+    try {
+      let events = this.#parser.push(chunk)
+      if (this.converter) {
+        events = this.converter.process(events)
+        if (this.converter.done) this.answered = true
+      }
+
+      text = this.output.process(events)
+    } catch (error) {
+      callback(error as Error)
+      return
+    }
+
+    this.writer.write(text, callback)
+    if (this.answered) this.emit('answered')
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (this.answered) {
+      callback()
+      return
+    }
+
+    let text: string
+    try {
+      let events = this.#parser.end()
+      if (this.converter) events = [...this.converter.process(events), ...(this.converter.done ? [] : this.converter.finish())]
+      text = this.output.process(events)
+    } catch (error) {
+      callback(error as Error)
+      return
+    }
+
+    this.writer.write(text, callback)
+  }
+}
 
 /** Keep at most this much raw stream text for usage estimates when the upstream reports no usage. */
 const KEEP_LIMIT = 1024 * 1024
@@ -13,7 +97,7 @@ const KEEP_LIMIT = 1024 * 1024
  * (gptconv always asks for it) and strips it — and the `"usage":null` fields that come
  * with it — when the client did not ask. Notes whether the stream finished properly.
  */
-export class SseRelay extends Transform {
+export class SseRelay implements TextStage {
   usage: {prompt_tokens: number; completion_tokens: number} | undefined
   sawDone = false
   sawFinish = false
@@ -26,25 +110,25 @@ export class SseRelay extends Transform {
   constructor(
     private readonly wantUsage: boolean,
     private readonly collect = false,
-  ) {
-    super({writableObjectMode: true})
+  ) {}
+
+  process(events: SseEvent[]): string {
+    let out = ''
+    for (const event of events) out += this.#relay(event.data)
+    return out
   }
 
-  override _transform(event: SseEvent, _encoding: BufferEncoding, callback: TransformCallback): void {
-    let {data} = event
+  /** One event as it goes to the client ('' to drop it). */
+  #relay(input: string): string {
+    let data = input
     if (data === DONE) {
       this.sawDone = true
-      callback(null, DONE_EVENT)
-      return
+      return DONE_EVENT
     }
 
     if (data.includes('"usage":{')) {
       const out = this.#takeUsage(data)
-      if (out === undefined) {
-        callback()
-        return
-      }
-
+      if (out === undefined) return ''
       data = out
     } else if (!this.wantUsage && data.includes('"usage":null')) {
       data = data.replace(/,"usage":null|"usage":null,?/, '')
@@ -58,7 +142,7 @@ export class SseRelay extends Transform {
       else this.kept.push(data)
     }
 
-    callback(null, formatSse(data))
+    return formatSse(data)
   }
 
   /** The event's data to send on, or undefined to drop it. */

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import {Readable} from 'node:stream'
 import {describe, it} from 'node:test'
 
 import {ApiError} from '../../src/daemon/errors.js'
@@ -8,9 +7,10 @@ import {SseParser, type SseEvent} from '../../src/daemon/sse.js'
 import {checkHost, checkOrigin, hostName} from '../../src/daemon/security.js'
 
 async function parse(chunks: Array<string | Buffer>, max?: number): Promise<SseEvent[]> {
+  const parser = new SseParser(max)
   const events: SseEvent[] = []
-  for await (const e of Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))).pipe(new SseParser(max))) events.push(e as SseEvent)
-  return events
+  for (const c of chunks) events.push(...parser.push(typeof c === 'string' ? Buffer.from(c) : c))
+  return [...events, ...parser.end()]
 }
 
 describe('SseParser', () => {
@@ -25,6 +25,13 @@ describe('SseParser', () => {
   it('keeps multi-byte characters split across chunks intact', async () => {
     const bytes = Buffer.from('data: 你好【0†source】\n\n')
     assert.deepEqual(await parse([bytes.subarray(0, 8), bytes.subarray(8, 9), bytes.subarray(9)]), [{data: '你好【0†source】'}])
+  })
+
+  it('returns the events each input chunk completed', () => {
+    const parser = new SseParser()
+    assert.deepEqual(parser.push(Buffer.from('data: a\n\ndata: b\n\ndata: c')), [{data: 'a'}, {data: 'b'}])
+    assert.deepEqual(parser.push(Buffer.from('\n\n')), [{data: 'c'}])
+    assert.deepEqual(parser.end(), [])
   })
 
   it('dispatches a last event without a blank line at the end', async () => {

@@ -1,8 +1,6 @@
-import {pipeline} from 'node:stream/promises'
-
 import {contentText, countChatPrompt, countText} from '../../core/tokenizer.js'
 import {badRequest} from '../errors.js'
-import {SSE_HEADERS, isObject, readJson, responseSink} from '../http.js'
+import {ResponseTarget, isObject, readJson} from '../http.js'
 import type {RequestContext} from '../router.js'
 import {type Usage, usageOf} from '../state.js'
 import {DONE_EVENT} from '../sse.js'
@@ -89,22 +87,32 @@ async function streamChat(rc: RequestContext, body: ChatBody, collect: boolean):
   const model = chatModel(rc, body)
   const startedMs = performance.now()
   const wantUsage = isObject(body.stream_options) && body.stream_options.include_usage === true
-  const upstream = await daemon.caller.stream({endpoint: 'chat', model, body, stream: true, signal: rc.signal})
-  noteServed(rc, upstream)
-  res.writeHead(200, {'x-request-id': rc.requestId, ...upstream.headers, ...SSE_HEADERS})
-  const relay = new SseRelay(wantUsage, collect)
+  let relay = new SseRelay(wantUsage, collect)
+  let served: Served | undefined
   let status: 200 | 'error' = 200
   try {
-    await pipeline(upstream.events, relay, responseSink(res))
-    if (!relay.sawDone && !relay.sawFinish) throw streamFailure(new Error('the stream ended before the answer finished'), upstream.upstream.name)
+    const result = await daemon.caller.stream({endpoint: 'chat', model, body, stream: true, signal: rc.signal}, {
+      target: new ResponseTarget(res, {'x-request-id': rc.requestId}),
+      output: (attempt) => {
+        served = attempt
+        relay = new SseRelay(wantUsage, collect)
+        return relay
+      },
+    })
+    noteServed(rc, result)
+    if (!relay.sawDone && !relay.sawFinish) throw streamFailure(new Error('the stream ended before the answer finished'), result.upstream.name)
     res.end(relay.sawDone ? undefined : DONE_EVENT)
   } catch (error) {
+    if (!res.headersSent) throw error
     status = 'error'
-    if (!rc.signal.aborted) endWithError(res, streamFailure(error, upstream.upstream.name))
+    if (!rc.signal.aborted) endWithError(res, streamFailure(error, served?.upstream.name ?? 'upstream'))
   }
 
-  const usage: Usage = relay.usage ? {...relay.usage, estimated: upstream.estimatesUsage} : {...(await estimate(body, model, keptText(relay.kept ?? []))), estimated: true}
-  daemon.recordUsage(upstream, {endpoint: 'chat', model, usage, status, startedMs})
+  if (served) {
+    const usage: Usage = relay.usage ? {...relay.usage, estimated: served.estimatesUsage} : {...(await estimate(body, model, keptText(relay.kept ?? []))), estimated: true}
+    daemon.recordUsage(served, {endpoint: 'chat', model, usage, status, startedMs})
+  }
+
   return status === 200 ? relay.text : undefined
 }
 

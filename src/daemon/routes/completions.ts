@@ -1,9 +1,6 @@
-import {Transform, type TransformCallback} from 'node:stream'
-import {pipeline} from 'node:stream/promises'
-
 import {countText, encodingFor} from '../../core/tokenizer.js'
 import {ApiError, badRequest} from '../errors.js'
-import {SSE_HEADERS, isObject, readJson, responseSink} from '../http.js'
+import {ResponseTarget, SSE_HEADERS, isObject, readJson} from '../http.js'
 import type {ChatChunk, ChatCompletion, ChatUsage} from '../protocols/openai-chat/types.js'
 import {ZERO_USAGE, addUsage, chatChunkToLegacyChunks, chatCompletionsToLegacy, legacyUsageChunk, newCompletionId, newStreamState, type LegacyStreamState} from '../protocols/openai-completions/from-chat.js'
 import {completionsRequestToChat, parseCompletionsRequest} from '../protocols/openai-completions/to-chat.js'
@@ -11,8 +8,8 @@ import type {LegacyCompletion, LegacyPlan, LegacyUsage} from '../protocols/opena
 import type {RequestContext} from '../router.js'
 import {DONE, DONE_EVENT, type SseEvent, formatSse} from '../sse.js'
 import {type Usage, usageOf} from '../state.js'
-import {SseRelay, endWithError, keptText, streamFailure} from '../stream.js'
-import type {Served, StreamResult} from '../upstream/call.js'
+import {SseRelay, type TextStage, endWithError, keptText, streamFailure} from '../stream.js'
+import type {Served} from '../upstream/call.js'
 import {estimate, noteServed} from './chat.js'
 
 /** Prompts of one request answered at the same time (each still waits for a free token in the pool). */
@@ -122,9 +119,10 @@ async function completeConverted(rc: RequestContext, plan: LegacyPlan, prompts: 
   rc.res.end(DONE_EVENT)
 }
 
-/** Chat SSE events of one prompt → legacy SSE text; usage is collected, `[DONE]` held back. */
-class LegacyStreamConverter extends Transform {
+/** Chat SSE events of one prompt → legacy SSE text; usage is collected, `[DONE]` held back (the route sends one for all prompts). */
+class LegacyStreamConverter implements TextStage {
   usage: ChatUsage | undefined
+  sawFinish = false
   kept: string[] = []
 
   constructor(
@@ -132,34 +130,31 @@ class LegacyStreamConverter extends Transform {
     private readonly promptIdx: number,
     private readonly prompt: string,
     private readonly state: LegacyStreamState,
-  ) {
-    super({writableObjectMode: true})
-  }
+  ) {}
 
-  override _transform(event: SseEvent, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (event.data === DONE) {
-      callback()
-      return
-    }
-
-    let chunk: ChatChunk & {error?: unknown}
-    try {
-      chunk = JSON.parse(event.data) as typeof chunk
-    } catch {
-      callback(new ApiError(502, 'upstream_error', 'The upstream sent a stream event that is not JSON.', {type: 'server_error'}))
-      return
-    }
-
-    if (chunk.error) {
-      callback(new ApiError(502, 'upstream_stream_error', `The upstream reported an error in the stream: ${JSON.stringify(chunk.error).slice(0, 300)}`, {type: 'server_error'}))
-      return
-    }
-
-    if (chunk.usage) this.usage = chunk.usage
-    else if (this.kept.length < 10_000) this.kept.push(event.data)
+  /** Throws an ApiError for an error event or an event that is not JSON. */
+  process(events: SseEvent[]): string {
     let out = ''
-    for (const legacy of chatChunkToLegacyChunks(chunk, this.promptIdx, this.prompt, this.plan, this.state)) out += formatSse(JSON.stringify(legacy))
-    callback(null, out || undefined)
+    for (const event of events) {
+      if (event.data === DONE) continue
+      let chunk: ChatChunk & {error?: unknown}
+      try {
+        chunk = JSON.parse(event.data) as typeof chunk
+      } catch {
+        throw new ApiError(502, 'upstream_error', 'The upstream sent a stream event that is not JSON.', {type: 'server_error'})
+      }
+
+      if (chunk.error) throw new ApiError(502, 'upstream_stream_error', `The upstream reported an error in the stream: ${JSON.stringify(chunk.error).slice(0, 300)}`, {type: 'server_error'})
+
+      if (chunk.usage) this.usage = chunk.usage
+      else if (this.kept.length < 10_000) this.kept.push(event.data)
+      for (const legacy of chatChunkToLegacyChunks(chunk, this.promptIdx, this.prompt, this.plan, this.state)) {
+        if (legacy.choices.some((c) => c.finish_reason !== null)) this.sawFinish = true
+        out += formatSse(JSON.stringify(legacy))
+      }
+    }
+
+    return out
   }
 }
 
@@ -167,30 +162,33 @@ async function streamConverted(rc: RequestContext, plan: LegacyPlan, prompts: st
   const {daemon, res} = rc
   const controller = linkedController(rc.signal)
   const state = newStreamState()
+  const target = new ResponseTarget(res, {'x-request-id': rc.requestId})
   let total: LegacyUsage = ZERO_USAGE
-  const begin = (headers: Record<string, string>) => {
-    if (!res.headersSent) res.writeHead(200, {'x-request-id': rc.requestId, ...headers, ...SSE_HEADERS})
-  }
-
   try {
     await fanOut(prompts, FAN_OUT, async (prompt, promptIdx) => {
       const body = completionsRequestToChat(plan, prompt, true)
       const startedMs = performance.now()
-      let upstream: StreamResult | undefined
-      const converter = new LegacyStreamConverter(plan, promptIdx, prompt, state)
+      let served: Served | undefined
+      let converter: LegacyStreamConverter | undefined
       try {
-        upstream = await daemon.caller.stream({endpoint: 'chat', model: plan.model, body, stream: true, signal: controller.signal})
-        noteServed(rc, upstream)
-        begin(upstream.headers)
-        await pipeline(upstream.events, converter, responseSink(res))
+        const result = await daemon.caller.stream({endpoint: 'chat', model: plan.model, body, stream: true, signal: controller.signal}, {
+          target,
+          output: (attempt) => {
+            served = attempt
+            converter = new LegacyStreamConverter(plan, promptIdx, prompt, state)
+            return converter
+          },
+        })
+        noteServed(rc, result)
+        if (!converter!.sawFinish) throw streamFailure(new Error('the stream ended before the answer finished'), result.upstream.name)
       } catch (error) {
         controller.abort(error)
-        throw upstream ? streamFailure(error, upstream.upstream.name) : error
+        throw served ? streamFailure(error, served.upstream.name) : error
       } finally {
-        if (upstream) {
-          const usage: Usage = converter.usage ? {...converter.usage, estimated: upstream.estimatesUsage} : {...(await estimate(body, plan.model, keptText(converter.kept))), estimated: true}
+        if (served && converter) {
+          const usage: Usage = converter.usage ? {...converter.usage, estimated: served.estimatesUsage} : {...(await estimate(body, plan.model, keptText(converter.kept))), estimated: true}
           total = addUsage(total, {...usage, total_tokens: 0})
-          daemon.recordUsage(upstream, {endpoint: 'completions', model: plan.model, usage, status: controller.signal.aborted ? 'error' : 200, startedMs})
+          daemon.recordUsage(served, {endpoint: 'completions', model: plan.model, usage, status: controller.signal.aborted ? 'error' : 200, startedMs})
         }
       }
     })
@@ -244,21 +242,28 @@ async function passthrough(rc: RequestContext, body: Record<string, unknown>, mo
     return
   }
 
-  const upstream = await daemon.caller.stream({endpoint: 'completions', model, body, stream: true, signal: rc.signal})
-  noteServed(rc, upstream)
-  res.writeHead(200, {'x-request-id': rc.requestId, ...upstream.headers, ...SSE_HEADERS})
-  const relay = new SseRelay(plan.wantUsage)
+  let relay = new SseRelay(plan.wantUsage)
+  let served: Served | undefined
   let status: 200 | 'error' = 200
   try {
-    await pipeline(upstream.events, relay, responseSink(res))
-    if (!relay.sawDone && !relay.sawFinish) throw streamFailure(new Error('the stream ended before the answer finished'), upstream.upstream.name)
+    const result = await daemon.caller.stream({endpoint: 'completions', model, body, stream: true, signal: rc.signal}, {
+      target: new ResponseTarget(res, {'x-request-id': rc.requestId}),
+      output: (attempt) => {
+        served = attempt
+        relay = new SseRelay(plan.wantUsage)
+        return relay
+      },
+    })
+    noteServed(rc, result)
+    if (!relay.sawDone && !relay.sawFinish) throw streamFailure(new Error('the stream ended before the answer finished'), result.upstream.name)
     res.end(relay.sawDone ? undefined : DONE_EVENT)
   } catch (error) {
+    if (!res.headersSent) throw error
     status = 'error'
-    if (!rc.signal.aborted) endWithError(res, streamFailure(error, upstream.upstream.name))
+    if (!rc.signal.aborted) endWithError(res, streamFailure(error, served?.upstream.name ?? 'upstream'))
   }
 
-  record(rc, upstream, model, relay.usage ? {...relay.usage, estimated: false} : {prompt_tokens: 0, completion_tokens: 0, estimated: true}, status, startedMs)
+  if (served) record(rc, served, model, relay.usage ? {...relay.usage, estimated: false} : {prompt_tokens: 0, completion_tokens: 0, estimated: true}, status, startedMs)
 }
 
 function record(rc: RequestContext, served: Served, model: string, usage: Usage, status: 200 | 'error', startedMs: number): void {

@@ -1,8 +1,8 @@
-import type {Transform} from 'node:stream'
 import type {Dispatcher} from 'undici'
 
 import type {Protocol} from '../../core/config.js'
 import type {Endpoint} from '../registry.js'
+import type {EventStage} from '../stream.js'
 import type {CallSpec, Served} from './call.js'
 import {chatgptWebAdapter} from './chatgpt-web.js'
 import {openaiAdapter} from './openai.js'
@@ -18,8 +18,8 @@ export type ProtocolAdapter = {
   /** usage comes from the tokenizer, not the upstream (the ledger marks it estimated) */
   estimatesUsage?: boolean
   request(spec: CallSpec, served: Served, secret: string): AdapterRequest
-  /** SseEvent in, chat-format SseEvent out; absent when the upstream already speaks chat SSE */
-  streamTransform?(spec: CallSpec, served: Served): Transform
+  /** upstream events in, chat-format events out; absent when the upstream already speaks chat SSE */
+  streamStage?(spec: CallSpec, served: Served): Promise<EventStage>
   /** a non-stream answer from a 2xx body; absent: the body is the JSON answer */
   readJson?(body: Dispatcher.ResponseData['body'], spec: CallSpec, served: Served): Promise<{text: string; json: unknown}>
 }

@@ -1,15 +1,15 @@
-import {pipeline} from 'node:stream'
-import type {Readable} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
 import type {Dispatcher} from 'undici'
 
 import {errorMessage} from '../../core/errors.js'
 import {redact} from '../../core/mask.js'
 import {describeNetworkError, upstreamMessage} from '../../core/upstream-check.js'
 import {ApiError} from '../errors.js'
+import type {ResponseTarget} from '../http.js'
 import type {Logger} from '../logger.js'
 import type {CredentialPool, Lease, Outcome, PoolToken} from '../pool.js'
 import type {Endpoint, LiveToken, LiveUpstream, Registry} from '../registry.js'
-import {type SseEvent, SseParser} from '../sse.js'
+import {AnswerSink, type TextStage} from '../stream.js'
 import type {UpstreamClient} from './client.js'
 import {adapterFor} from './adapters.js'
 
@@ -28,10 +28,10 @@ export type CallSpec = {
 
 export type Served = {token: LiveToken; upstream: LiveUpstream; attempts: number; /** usage is the tokenizer's estimate */ estimatesUsage: boolean}
 export type JsonResult = Served & {status: number; headers: Record<string, string>; text: string; json: unknown}
-/** `events` yields chat-format SSE events; the first one has already arrived. */
-export type StreamResult = Served & {headers: Record<string, string>; events: Readable}
+/** How a streamed answer reaches the client: the target, and per attempt a fresh output stage (chat-format events in, client text out). */
+export type StreamRun = {target: ResponseTarget; output: (served: Served) => TextStage}
+export type StreamResult = Served & {headers: Record<string, string>}
 
-const MAX_BODY_BYTES = 128 * 1024 * 1024
 const FORWARD = /^(x-request-id|openai-[\w-]+|x-ratelimit-[\w-]+|retry-after|retry-after-ms)$/
 
 /** The upstream response headers SDKs read (protocols.md §3), and nothing else. */
@@ -86,57 +86,13 @@ class Retryable extends Error {
   }
 }
 
-/** The whole body; a connection that breaks while reading it is a retryable failure. */
-async function readBody(body: Dispatcher.ResponseData['body'], limit = MAX_BODY_BYTES): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
+/** The whole body; a connection that breaks while reading it (or a body over the agent's size limit) is a retryable failure. */
+async function readBody(body: Dispatcher.ResponseData['body']): Promise<string> {
   try {
-    for await (const chunk of body) {
-      size += (chunk as Buffer).length
-      if (size > limit) {
-        body.destroy()
-        throw new Retryable(`the upstream body exceeded ${limit} bytes`)
-      }
-
-      chunks.push(chunk as Buffer)
-    }
+    return await body.text()
   } catch (error) {
-    throw error instanceof Retryable ? error : new Retryable(`the response broke off: ${describeNetworkError(error)}`, error)
+    throw new Retryable(`the response broke off: ${describeNetworkError(error)}`, error)
   }
-
-  return Buffer.concat(chunks, size).toString('utf8')
-}
-
-/** Wait for the first event of a stream; undefined when it ends without one. */
-function firstEvent(stream: Readable): Promise<SseEvent | undefined> {
-  return new Promise((resolve, reject) => {
-    const cleanup = () => {
-      stream.off('readable', onReadable)
-      stream.off('end', onEnd)
-      stream.off('error', onError)
-    }
-
-    const onReadable = () => {
-      const event = stream.read() as SseEvent | null
-      if (event === null) return
-      cleanup()
-      resolve(event)
-    }
-
-    const onEnd = () => {
-      cleanup()
-      resolve(undefined)
-    }
-
-    const onError = (error: Error) => {
-      cleanup()
-      reject(error)
-    }
-
-    stream.on('readable', onReadable)
-    stream.once('end', onEnd)
-    stream.once('error', onError)
-  })
 }
 
 /**
@@ -177,29 +133,34 @@ export class UpstreamCaller {
     })
   }
 
-  /** A stream whose first event has arrived; the lease is released when `events` closes. */
-  stream(spec: CallSpec): Promise<StreamResult & {lease: Lease}> {
-    return this.#attempts(spec, async (res, served, lease) => {
-      const adapter = adapterFor(served.upstream.protocol)
-      const parser = new SseParser()
-      const source = adapter.streamTransform ? adapter.streamTransform(spec, served) : undefined
-      const events: Readable = source ? (pipeline(res.body, parser, source, () => {}) as unknown as Readable) : (pipeline(res.body, parser, () => {}) as unknown as Readable)
-      const first = await firstEvent(events).catch((error: unknown) => {
-        throw new Retryable(`the stream broke off before its first event: ${describeNetworkError(error)}`, error)
-      })
-      if (!first) throw new Retryable('the upstream stream ended before its first event')
-      events.unshift(first)
-      // a converted stream may end before the upstream does (a stop sequence, max_tokens): cut the upstream off then
-      events.once('end', () => res.body.destroy())
-      events.once('close', () => {
-        const outcome: Outcome = events.readableEnded ? {type: 'ok'} : spec.signal.aborted ? {type: 'aborted'} : events.errored ? {type: 'failure', reason: errorMessage(events.errored)} : {type: 'ok'}
-        lease.release(outcome)
-      })
-      return {...served, headers: forwardHeaders(res.headers), events, lease}
-    }, {keepLease: true})
+  /**
+   * Stream the answer into `run.target`, one pipeline per attempt: upstream body → an
+   * AnswerSink that parses, converts (per protocol) and relays (per route) each upstream
+   * read with plain calls. An attempt that fails before it wrote anything moves to another
+   * token; after that the error is the caller's to send in-band. Resolves once the whole
+   * answer was written.
+   */
+  stream(spec: CallSpec, run: StreamRun): Promise<StreamResult> {
+    return this.#attempts(spec, async (res, served) => {
+      const headers = forwardHeaders(res.headers)
+      const converter = await adapterFor(served.upstream.protocol).streamStage?.(spec, served)
+      const sink = new AnswerSink(converter, run.output(served), run.target.writer(headers))
+      // a converted answer may end before the upstream does (a stop sequence, max_tokens): cut the upstream off then
+      sink.once('answered', () => res.body.destroy())
+      try {
+        await pipeline(res.body, sink)
+      } catch (error) {
+        if (sink.answered) return {...served, headers}
+        if (!sink.wrote) throw new Retryable(`the stream broke off before any answer: ${describeNetworkError(error)}`, error)
+        throw error
+      }
+
+      if (!sink.wrote) throw new Retryable('the upstream stream ended without an answer')
+      return {...served, headers}
+    })
   }
 
-  async #attempts<T>(spec: CallSpec, handle: (res: Dispatcher.ResponseData, served: Served, lease: Lease) => Promise<T>, options: {keepLease?: boolean} = {}): Promise<T> {
+  async #attempts<T>(spec: CallSpec, handle: (res: Dispatcher.ResponseData, served: Served) => Promise<T>): Promise<T> {
     const {pool: settings} = this.registry.settings
     const byModel = this.registry.filterFor(spec.endpoint, spec.model, spec.body)
     const filter = spec.upstream === undefined ? byModel : (t: PoolToken) => t.upstream === spec.upstream
@@ -234,7 +195,7 @@ export class UpstreamCaller {
       }
 
       if (res.statusCode >= 400) {
-        const text = await readBody(res.body, 1024 * 1024).catch(() => '')
+        const text = await readBody(res.body).catch(() => '')
         if (res.statusCode === 401 && token.kind === 'refresh-token' && !renewed.has(token.label)) {
           // an expired or revoked access token: renew it and retry once on the same token
           renewed.add(token.label)
@@ -259,8 +220,8 @@ export class UpstreamCaller {
       }
 
       try {
-        const result = await handle(res, served, lease)
-        if (!options.keepLease) lease.release({type: 'ok'})
+        const result = await handle(res, served)
+        lease.release({type: 'ok'})
         return result
       } catch (error) {
         res.body.destroy()

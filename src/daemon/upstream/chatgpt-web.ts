@@ -1,14 +1,12 @@
-import {Transform, type TransformCallback} from 'node:stream'
-import {pipeline} from 'node:stream/promises'
-
-import {countChatPrompt, encodingFor} from '../../core/tokenizer.js'
+import {countChatPromptWith, type Encoding, encodingFor} from '../../core/tokenizer.js'
 import {chatChunksToCompletion} from '../protocols/openai-chat/aggregate.js'
-import {TextLimiter, type Tokenizer} from '../protocols/openai-chat/limits.js'
+import {TextLimiter} from '../protocols/openai-chat/limits.js'
 import type {ChatChunk, ChatRequest} from '../protocols/openai-chat/types.js'
 import {chatRequestToConversation, webModelSlug} from '../protocols/chatgpt-web/request.js'
 import {type WebStreamState, conversationEventToChatChunks, endConversation, newWebStreamState} from '../protocols/chatgpt-web/stream.js'
 import type {WebEvent} from '../protocols/chatgpt-web/types.js'
 import {DONE, type SseEvent, SseParser} from '../sse.js'
+import type {EventStage} from '../stream.js'
 import type {AdapterRequest, ProtocolAdapter} from './adapters.js'
 import type {CallSpec, Served} from './call.js'
 import {USER_AGENT} from './openai.js'
@@ -29,93 +27,82 @@ export const chatgptWebAdapter: ProtocolAdapter = {
     return {url: `${served.upstream.baseUrl}/backend-api/conversation`, method: 'POST', headers: {...headers, accept: 'text/event-stream', 'content-type': 'application/json'}, body: JSON.stringify(conversation)}
   },
 
-  streamTransform(spec: CallSpec): Transform {
-    return new WebToChat(spec)
+  async streamStage(spec: CallSpec): Promise<EventStage> {
+    return new WebToChat(spec, await encodingFor(spec.model))
   },
 
-  /** Non-stream: fold the converted stream (one conversion path). Ends as soon as the answer does. */
+  /** Non-stream: fold the converted stream (one conversion path); stops reading as soon as the answer ended. */
   async readJson(body, spec) {
-    const chunks: ChatChunk[] = []
-    const converter = new WebToChat(spec)
-    const ended = new Promise<void>((resolve, reject) => {
-      converter.on('data', (event: SseEvent) => {
-        if (event.data !== DONE) chunks.push(JSON.parse(event.data) as ChatChunk)
-      })
-      converter.once('end', resolve)
-      converter.once('error', reject)
-    })
-    pipeline(body, new SseParser(), converter).catch(() => {}) // failures surface through `ended`
-    await ended
-    body.destroy() // a limit may have ended the answer early: stop the upstream
-    if (!converter.finished) throw new Error('the conversation stream ended without an answer')
+    const converter = new WebToChat(spec, await encodingFor(spec.model))
+    const parser = new SseParser()
+    const events: SseEvent[] = []
+    for await (const chunk of body) {
+      events.push(...converter.process(parser.push(chunk as Buffer)))
+      if (converter.done) break // leaving the loop destroys the body: the upstream is cut off
+    }
+
+    if (!converter.done) events.push(...converter.process(parser.end()), ...converter.finish())
+    const chunks = events.filter((e) => e.data !== DONE).map((e) => JSON.parse(e.data) as ChatChunk)
     const completion = chatChunksToCompletion(chunks, {id: converter.state.id, created: converter.state.created, model: spec.model})
     return {text: JSON.stringify(completion), json: completion}
   },
 }
 
-/** Web SSE events in, chat-format SSE events out (a role chunk, deltas, a finish chunk, an estimated usage chunk, [DONE]). */
-class WebToChat extends Transform {
+/** Web SSE events in, chat-format SSE events out: a role chunk, deltas, a finish chunk, an estimated usage chunk, [DONE]. */
+class WebToChat implements EventStage {
   readonly state: WebStreamState
-  finished = false
+  done = false
   readonly #spec: CallSpec
-  #limiter: TextLimiter | undefined
-  #tokenizer: Promise<Tokenizer>
+  readonly #limiter: TextLimiter
+  readonly #encoding: Encoding
   #text = ''
+  #out: SseEvent[] = []
 
-  constructor(spec: CallSpec) {
-    super({objectMode: true})
+  constructor(spec: CallSpec, encoding: Encoding) {
     this.#spec = spec
+    this.#encoding = encoding
     this.state = newWebStreamState(spec.model)
-    this.#tokenizer = encodingFor(spec.model)
+    this.#limiter = new TextLimiter({stop: spec.body.stop, maxTokens: spec.body.max_completion_tokens ?? spec.body.max_tokens, tokenizer: encoding})
   }
 
-  override _transform(event: SseEvent, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.finished) {
-      callback() // a limit ended the answer: the rest is ignored (call.ts cuts the upstream off)
-      return
+  process(events: SseEvent[]): SseEvent[] {
+    for (const event of events) {
+      if (this.done) break // a limit ended the answer: the rest is ignored, and the upstream cut off
+      if (event.data === DONE) {
+        this.#finish(endConversation(this.state))
+        continue
+      }
+
+      let parsed: WebEvent | string
+      try {
+        parsed = JSON.parse(event.data) as WebEvent | string
+      } catch {
+        continue // not JSON (some backends send bare status lines): nothing for the client
+      }
+
+      const chunks = conversationEventToChatChunks(parsed, this.state)
+      if (this.state.ended) this.#finish(chunks)
+      else this.#send(chunks)
     }
 
-    this.#handle(event).then(() => callback(), (error: unknown) => callback(error as Error))
+    return this.#take()
   }
 
-  override _flush(callback: TransformCallback): void {
-    if (this.finished || this.state.messageId === undefined) {
-      callback() // no answer at all: an empty stream, which the caller retries elsewhere
-      return
-    }
-
-    if (this.state.finish === undefined) {
-      callback(new Error('the conversation stream ended before its answer finished'))
-      return
-    }
-
-    this.#finish(endConversation(this.state)).then(() => callback(), (error: unknown) => callback(error as Error))
+  finish(): SseEvent[] {
+    if (this.done || this.state.messageId === undefined) return this.#take() // no answer at all: the caller retries elsewhere
+    if (this.state.finish === undefined) throw new Error('the conversation stream ended before its answer finished')
+    this.#finish(endConversation(this.state))
+    return this.#take()
   }
 
-  async #handle(event: SseEvent): Promise<void> {
-    if (!this.#limiter) {
-      const body = this.#spec.body
-      this.#limiter = new TextLimiter({stop: body.stop, maxTokens: body.max_completion_tokens ?? body.max_tokens, tokenizer: await this.#tokenizer})
-    }
-
-    if (event.data === DONE) {
-      await this.#finish(endConversation(this.state))
-      return
-    }
-
-    let parsed: WebEvent | string
-    try {
-      parsed = JSON.parse(event.data) as WebEvent | string
-    } catch {
-      return // not JSON (some backends send bare status lines): nothing for the client
-    }
-
-    const chunks = conversationEventToChatChunks(parsed, this.state)
-    await (this.state.ended ? this.#finish(chunks) : this.#send(chunks))
+  #take(): SseEvent[] {
+    const out = this.#out
+    this.#out = []
+    return out
   }
 
-  /** Relay chunks through the stop / max_tokens limiter; ends the answer when a limit is hit. */
-  async #send(chunks: ChatChunk[]): Promise<boolean> {
+  /** Relay chunks through the stop / max_tokens limiter; true when a limit ended the answer. */
+  #send(chunks: ChatChunk[]): boolean {
     for (const chunk of chunks) {
       const choice = chunk.choices[0]
       if (!choice || choice.finish_reason) continue // the finish chunk is ours to write
@@ -124,10 +111,10 @@ class WebToChat extends Transform {
         continue
       }
 
-      const {text, finish} = this.#limiter!.push(choice.delta.content)
+      const {text, finish} = this.#limiter.push(choice.delta.content)
       if (text) this.#emit({...chunk, choices: [{...choice, delta: {content: text}}]})
       if (finish) {
-        await this.#end(finish)
+        this.#end(finish)
         return true
       }
     }
@@ -135,23 +122,21 @@ class WebToChat extends Transform {
     return false
   }
 
-  async #finish(chunks: ChatChunk[]): Promise<void> {
-    if (await this.#send(chunks)) return
-    const rest = this.#limiter!.end()
+  #finish(chunks: ChatChunk[]): void {
+    if (this.#send(chunks)) return
+    const rest = this.#limiter.end()
     if (rest.text) this.#emit(this.#chunk({content: rest.text}))
-    await this.#end(rest.finish ?? this.state.finish ?? 'stop')
+    this.#end(rest.finish ?? this.state.finish ?? 'stop')
   }
 
-  /** The finish chunk, an estimated usage chunk, [DONE], and the end of the converted stream. */
-  async #end(finish: string): Promise<void> {
-    if (this.finished) return
-    this.finished = true
+  /** The finish chunk, an estimated usage chunk, [DONE]. */
+  #end(finish: string): void {
+    if (this.done) return
+    this.done = true
     this.#emit(this.#chunk({}, finish))
-    const prompt = await countChatPrompt(this.#spec.body.messages, this.#spec.model)
-    const completion = (await this.#tokenizer).encode(this.#text).length
-    this.push({data: JSON.stringify({...this.#chunk({}), choices: [], usage: {prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion}})})
-    this.push({data: DONE})
-    this.push(null)
+    const prompt = countChatPromptWith(this.#encoding, this.#spec.body.messages)
+    const completion = this.#encoding.encode(this.#text).length
+    this.#out.push({data: JSON.stringify({...this.#chunk({}), choices: [], usage: {prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion}})}, {data: DONE})
   }
 
   #chunk(delta: ChatChunk['choices'][number]['delta'], finish: string | null = null): ChatChunk {
@@ -161,6 +146,6 @@ class WebToChat extends Transform {
   #emit(chunk: ChatChunk): void {
     const content = chunk.choices[0]?.delta.content
     if (typeof content === 'string') this.#text += content
-    this.push({data: JSON.stringify(chunk)})
+    this.#out.push({data: JSON.stringify(chunk)})
   }
 }

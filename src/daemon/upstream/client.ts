@@ -1,5 +1,7 @@
 import {Agent, type Dispatcher} from 'undici'
 
+export const MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+
 export type Timeouts = {connectTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number}
 
 export type UpstreamRequest = {
@@ -24,7 +26,8 @@ export class UpstreamClient {
   }
 
   static #agentFor(connectTimeoutMs: number): Agent {
-    return new Agent({connect: {timeout: connectTimeoutMs}, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000})
+    // maxResponseSize: a garbage upstream must not fill the memory
+    return new Agent({connect: {timeout: connectTimeoutMs}, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, maxResponseSize: MAX_RESPONSE_BYTES})
   }
 
   request(req: UpstreamRequest, timeouts: Timeouts): Promise<Dispatcher.ResponseData> {

@@ -1,0 +1,30 @@
+import autocannon from 'autocannon'
+import {execFile, fork, spawn} from 'node:child_process'
+import {mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+const ROOT = '/work/main', BIN = ROOT + '/bin/run.js'
+const f = (s, a) => { const c = fork(ROOT + '/bench/' + s, a, {stdio: ['ignore', 'ignore', 'inherit', 'ipc']}); return new Promise((r) => c.once('message', (m) => r({c, port: m.port}))) }
+const {c: up, port: upPort} = await f('upstream.mjs', [])
+const {c: px, port: pxPort} = await f('proxy.mjs', [`http://127.0.0.1:${upPort}`])
+const home = mkdtempSync(join(tmpdir(), 'cpu-'))
+const env = {...process.env, GPTCONV_HOME: home, GPTCONV_SECRET_STORE: 'file'}
+const cli = (args, input) => new Promise((res, rej) => { const c = execFile(process.execPath, [BIN, ...args], {env}, (e, o) => e ? rej(e) : res(o)); c.stdin.end(input ?? '') })
+await cli(['upstreams', 'add', 'bench', '--protocol', 'openai', '--base-url', `http://127.0.0.1:${upPort}/v1`, '--models', 'gpt-4o-mini,gpt-3.5-turbo-instruct'])
+for (let i = 1; i <= 4; i++) await cli(['tokens', 'add', `k${i}`, '--kind', 'api-key', '--upstream', 'bench'], `sk-bench-key-${i}-abcdefghijklmnopqrstuvwxyz`)
+const d = spawn(process.execPath, [...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), BIN, 'serve', '--port', '0', '--log-level', process.env.LOGLEVEL ?? 'info'], {env, stdio: ['ignore', 'ignore', 'inherit']})
+let st; for (let i = 0; i < 100 && !st; i++) { await sleep(100); st = await cli(['status', '--json']).then(JSON.parse, () => undefined) }
+const {OPENAI_API_KEY: key} = JSON.parse(await cli(['env', '--json']))
+const cpu = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
+const N = Number(process.env.N ?? 3000)
+for (const stream of (process.env.ONLY === "stream" ? [true] : [false, true])) {
+  const body = JSON.stringify({model: 'gpt-4o-mini', messages: [{role: 'user', content: 'x'}], ...(stream && {stream: true})})
+  for (const [name, url, pid, headers] of [['proxy', `http://127.0.0.1:${pxPort}/v1/chat/completions`, px.pid, {}], ['gptconv', new URL(st.url).origin + '/v1/chat/completions', d.pid, {authorization: `Bearer ${key}`}]]) {
+    await autocannon({url, method: 'POST', connections: 16, amount: 500, body, headers: {'content-type': 'application/json', ...headers}})
+    const before = cpu(pid), t = performance.now()
+    const r = await autocannon({url, method: 'POST', connections: 16, amount: N, body, headers: {'content-type': 'application/json', ...headers}})
+    console.log(stream ? 'stream' : 'json  ', name.padEnd(8), 'cpu µs/req', ((cpu(pid) - before) * 1000 / N).toFixed(0), 'wall s', ((performance.now() - t) / 1000).toFixed(2), 'non2xx', r.non2xx)
+  }
+}
+d.kill('SIGTERM'); await new Promise((r) => d.once('exit', r)); up.kill(); px.kill()
