@@ -18,13 +18,18 @@ let st; for (let i = 0; i < 100 && !st; i++) { await sleep(100); st = await cli(
 const {OPENAI_API_KEY: key} = JSON.parse(await cli(['env', '--json']))
 const cpu = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
 const N = Number(process.env.N ?? 3000)
-for (const stream of (process.env.ONLY === "stream" ? [true] : [false, true])) {
-  const body = JSON.stringify({model: 'gpt-4o-mini', messages: [{role: 'user', content: 'x'}], ...(stream && {stream: true})})
-  for (const [name, url, pid, headers] of [['proxy', `http://127.0.0.1:${pxPort}/v1/chat/completions`, px.pid, {}], ['gptconv', new URL(st.url).origin + '/v1/chat/completions', d.pid, {authorization: `Bearer ${key}`}]]) {
-    await autocannon({url, method: 'POST', connections: 16, amount: 500, body, headers: {'content-type': 'application/json', ...headers}})
-    const before = cpu(pid), t = performance.now()
-    const r = await autocannon({url, method: 'POST', connections: 16, amount: N, body, headers: {'content-type': 'application/json', ...headers}})
-    console.log(stream ? 'stream' : 'json  ', name.padEnd(8), 'cpu µs/req', ((cpu(pid) - before) * 1000 / N).toFixed(0), 'wall s', ((performance.now() - t) / 1000).toFixed(2), 'non2xx', r.non2xx)
+const R = Number(process.env.R ?? 5)
+for (const stream of (process.env.ONLY === "stream" ? [true] : process.env.ONLY === "json" ? [false] : [false, true])) {
+  const body = JSON.stringify({model: 'gpt-4o-mini', messages: [{role: 'user', content: 'x'}], ...(stream && {stream: true, bench_chunks: Number(process.env.CHUNKS ?? 20)})})
+  const paths = [['proxy', `http://127.0.0.1:${pxPort}/v1/chat/completions`, px.pid, {}], ['gptconv', new URL(st.url).origin + '/v1/chat/completions', d.pid, {authorization: `Bearer ${key}`}]]
+  const samples = {proxy: [], gptconv: []}
+  for (const [, url, , headers] of paths) await autocannon({url, method: 'POST', connections: 16, amount: 1000, body, headers: {'content-type': 'application/json', ...headers}})
+  for (let r = 0; r < R; r++) for (const [name, url, pid, headers] of paths) {
+    const before = cpu(pid)
+    await autocannon({url, method: 'POST', connections: Number(process.env.CONN ?? 64), amount: N, body, headers: {'content-type': 'application/json', ...headers}})
+    samples[name].push((cpu(pid) - before) * 1000 / N)
   }
+  const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(0)
+  console.log(stream ? 'stream' : 'json  ', 'daemon cpu µs/req (median of', R, '):', 'proxy', med(samples.proxy), 'gptconv', med(samples.gptconv), ' all:', samples.gptconv.map((x) => x.toFixed(0)).join(','))
 }
 d.kill('SIGTERM'); await new Promise((r) => d.once('exit', r)); up.kill(); px.kill()

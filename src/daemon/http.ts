@@ -11,13 +11,7 @@ const decoder = new TextDecoder('utf-8', {fatal: true})
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'])
   if (declared > limit) throw tooLarge(limit)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > limit) throw tooLarge(limit)
-    chunks.push(chunk as Buffer)
-  }
+  const {chunks, size} = await collect(req, limit)
 
   if (size === 0) throw new ApiError(400, 'invalid_json', 'The request body is empty; send a JSON object.')
   let text: string
@@ -32,6 +26,27 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   } catch (error) {
     throw new ApiError(400, 'invalid_json', `The request body is not valid JSON: ${(error as Error).message}.`)
   }
+}
+
+/** The body's chunks, with events rather than an async iterator (this runs on every request). */
+function collect(req: IncomingMessage, limit: number): Promise<{chunks: Buffer[]; size: number}> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= limit) chunks.push(chunk)
+      else {
+        req.off('data', onData)
+        req.resume()
+        reject(tooLarge(limit))
+      }
+    }
+
+    req.on('data', onData)
+    req.once('end', () => resolve({chunks, size}))
+    req.once('error', reject)
+  })
 }
 
 function tooLarge(limit: number): ApiError {

@@ -31,7 +31,9 @@ export function formatLogLine(line: string): string {
 export function createLogger(options: {level: LogLevel; file?: string; pretty?: boolean}): Logger {
   // no redaction paths: gptconv never hands headers or secrets to the logger (the tests scan every line for them)
   const base = {level: options.level, base: {pid: process.pid}, timestamp: pino.stdTimeFunctions.isoTime}
-  if (options.file) return pino(base, pino.destination({dest: options.file, mkdir: true, sync: false}))
   if (options.pretty) return pino(base, {write: (line: string) => process.stdout.write(formatLogLine(line.trimEnd()) + '\n')})
-  return pino(base, pino.destination({dest: 1, sync: false}))
+  // lines are gathered up to 4 KiB (a write per request costs a syscall) and flushed at least every 250 ms
+  const destination = pino.destination({dest: options.file ?? 1, mkdir: Boolean(options.file), sync: false, minLength: 4096})
+  setInterval(() => destination.flush(), 250).unref()
+  return pino(base, destination)
 }

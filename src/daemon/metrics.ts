@@ -10,6 +10,21 @@ export class Metrics {
   readonly tokens: Counter<'token' | 'model' | 'type'>
   readonly attempts: Counter<'token' | 'outcome'>
 
+  readonly #children = new Map<string, {count: {inc(): void}; time: {observe(v: number): void}}>()
+
+  /** Count a finished request (label children cached: this runs on every request). */
+  request(route: string, status: number, seconds: number): void {
+    const key = `${route}\u0000${status}`
+    let child = this.#children.get(key)
+    if (!child) {
+      child = {count: this.requests.labels(route, String(status)), time: this.duration.labels(route)}
+      this.#children.set(key, child)
+    }
+
+    child.count.inc()
+    child.time.observe(seconds)
+  }
+
   constructor(pool: CredentialPool) {
     const registers = [this.registry]
     collectDefaultMetrics({register: this.registry, prefix: 'gptconv_'})

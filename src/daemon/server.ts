@@ -135,12 +135,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       if (!res.writableFinished) controller.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
       if (closing) server.closeIdleConnections()
     })
-    const url = new URL(req.url ?? '/', 'http://gptconv.invalid')
+    const target = req.url ?? '/'
+    const q = target.indexOf('?')
+    const path = q === -1 ? target : target.slice(0, q)
     const rc: RequestContext = {
       req,
       res,
-      path: url.pathname,
-      query: url.searchParams,
+      path,
+      query: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)),
       params: {},
       signal: controller.signal,
       requestId: `req_${idPrefix}${(requests++).toString(16).padStart(8, '0')}`,
@@ -163,7 +165,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         return
       }
 
-      const match = router.match(req.method ?? 'GET', url.pathname)
+      const match = router.match(req.method ?? 'GET', path)
       route = match.route.name
       Object.assign(rc, {params: match.params})
       if (match.route.auth) checkClientKey(req, key)
@@ -172,10 +174,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       respondError(rc, error)
     } finally {
       const status = res.headersSent ? res.statusCode : 499
-      metricSet.requests.inc({route, status: String(status)})
-      metricSet.duration.observe({route}, (performance.now() - started) / 1000)
+      metricSet.request(route, status, (performance.now() - started) / 1000)
       if (route !== 'healthz' && route !== 'metrics') {
-        log.info({id: rc.requestId, method: req.method, path: url.pathname, status, ms: Math.round(performance.now() - started), ...rc.meta}, 'request')
+        log.info({id: rc.requestId, method: req.method, path, status, ms: Math.round(performance.now() - started), ...rc.meta}, 'request')
       }
     }
   }
