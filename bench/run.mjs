@@ -45,13 +45,13 @@ async function gptconv(upstreamPort) {
   }
 
   const {OPENAI_API_KEY: key} = JSON.parse(await cli(['env', '--json']))
-  return {home, env, pid: daemon.pid, origin: new URL(status.url).origin, key}
+  return {home, env, pid: status.pid, origin: new URL(status.url).origin, key}
 }
 
 const chatBody = (extra = {}) => JSON.stringify({model: 'gpt-4o-mini', messages: [{role: 'user', content: 'Say twenty words.'}], ...extra})
 const legacyBody = JSON.stringify({model: 'gpt-3.5-turbo-instruct', prompt: 'Say twenty words.', max_tokens: 20})
 
-const ROUNDS = 3
+const ROUNDS = 5
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 /**
@@ -70,9 +70,12 @@ async function compare(targets, {connections}) {
 
   return targets.map((t) => {
     const rs = runs.get(t.name)
-    return {name: t.name, rps: rs.reduce((n, r) => n + r.requests.total, 0) / rs.reduce((n, r) => n + r.duration, 0), p50: median(rs.map((r) => r.latency.p50)), p99: median(rs.map((r) => r.latency.p99)), errors: rs.reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0)}
+    return {name: t.name, rps: rs.reduce((n, r) => n + r.requests.total, 0) / rs.reduce((n, r) => n + r.duration, 0), rounds: rs.map((r) => r.requests.total / r.duration), p50: median(rs.map((r) => r.latency.p50)), p99: median(rs.map((r) => r.latency.p99)), errors: rs.reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0)}
   })
 }
+
+/** The median over rounds of a / b: one noisy round (another tenant, a GC) does not decide it. */
+const roundRatio = (a, b) => median(a.rounds.map((x, i) => x / b.rounds[i]))
 
 /** One client, one request at a time, timed with performance.now(): latency in µs resolution. Paths interleaved in rounds. */
 async function sequential(targets, perRound = 500) {
@@ -217,6 +220,8 @@ async function main() {
   console.error('chunk arrival with a slow upstream (20 chunks, 20 ms apart) …')
   results.chunks = []
   for (const p of paths) results.chunks.push(await chunkDelays(p, urls[p], heads[p]))
+  // the open-streams test starts from a settled process: both get 2 s without load first
+  await sleep(2000)
   console.error(`${STREAMS} concurrent open streams …`)
   results.open = [await openStreams('proxy', urls.proxy, {}, proxy.pid), await openStreams('gptconv', urls.gptconv, auth, gw.pid)]
   console.error('CLI start (tokens list) …')
@@ -228,10 +233,10 @@ async function main() {
   const addedMs = single.gptconv.p50 - single.direct.p50
   const chunk = {direct: by(results.chunks, 'direct'), gptconv: by(results.chunks, 'gptconv')}
   results.targets = [
-    {target: 'non-stream chat at 64 clients: throughput >= 0.9 x minimal proxy', value: by(results.many, 'gptconv').rps / by(results.many, 'proxy').rps, limit: 0.9, higher: true},
+    {target: 'non-stream chat at 64 clients: throughput >= 0.9 x minimal proxy (median of per-round ratios)', value: roundRatio(by(results.many, 'gptconv'), by(results.many, 'proxy')), limit: 0.9, higher: true},
     {target: 'added median latency at 1 client over direct: <= 1 ms', value: addedMs, limit: 1, higher: false},
     {target: 'streaming: added median chunk delay over direct <= 1 ms, no batching', value: chunk.gptconv.p50 - chunk.direct.p50, limit: 1, higher: false, extra: `batched chunks: ${chunk.gptconv.batched}`, ok: chunk.gptconv.batched === 0},
-    {target: 'legacy conversion throughput >= 0.8 x passthrough', value: results.legacy[1].rps / results.legacy[0].rps, limit: 0.8, higher: true},
+    {target: 'legacy conversion throughput >= 0.8 x passthrough (median of per-round ratios)', value: roundRatio(results.legacy[1], results.legacy[0]), limit: 0.8, higher: true},
     {target: `${STREAMS} concurrent open streams: no errors, RSS <= 150 MB`, value: by(results.open, 'gptconv').peakRssMb, limit: 150, higher: false, extra: `errors: ${by(results.open, 'gptconv').errors}`, ok: by(results.open, 'gptconv').errors === 0},
     {target: '`gptconv tokens list` on a warm machine: <= 400 ms', value: results.cli.median, limit: 400, higher: false},
   ].map((t) => ({...t, pass: (t.ok ?? true) && (t.higher ? t.value >= t.limit : t.value <= t.limit)}))

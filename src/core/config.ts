@@ -1,6 +1,7 @@
-import {Ajv, type ValidateFunction} from 'ajv'
+import type {ValidateFunction} from 'ajv'
 import type Conf from 'conf'
 import {copyFileSync, existsSync, readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {basename, dirname} from 'node:path'
 
 import {ConfigCorruptError, UsageError, errorMessage} from './errors.js'
@@ -175,8 +176,23 @@ export const SETTINGS_SCHEMA = {
 export const SETTING_SECTIONS = ['server', 'pool', 'sessions', 'defaultModel', 'logLevel', 'aliases'] as const
 
 let validator: ValidateFunction | undefined
+
+/**
+ * The settings validator: compiled to plain JavaScript by the build (scripts/build-validator.mjs),
+ * so reading the config does not load ajv; compiled here when running from source.
+ */
+function settingsValidator(): ValidateFunction {
+  const require = createRequire(import.meta.url)
+  try {
+    return require('./settings-validator.cjs') as ValidateFunction
+  } catch {
+    const {Ajv} = require('ajv') as typeof import('ajv')
+    return new Ajv({allErrors: true, useDefaults: true}).compile({type: 'object', properties: SETTINGS_SCHEMA})
+  }
+}
+
 function validate(data: unknown): string | undefined {
-  validator ??= new Ajv({allErrors: true, useDefaults: true}).compile({type: 'object', properties: SETTINGS_SCHEMA})
+  validator ??= settingsValidator()
   if (validator(data)) return undefined
   return (validator.errors ?? []).map((e) => `\`${e.instancePath.slice(1).replaceAll('/', '.') || '(root)'}\` ${e.message}`).join('; ')
 }

@@ -22,10 +22,19 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   }
 
   try {
-    return JSON.parse(text) as unknown
+    const parsed = JSON.parse(text) as unknown
+    if (typeof parsed === 'object' && parsed !== null) rawBodies.set(parsed, text)
+    return parsed
   } catch (error) {
     throw new ApiError(400, 'invalid_json', `The request body is not valid JSON: ${(error as Error).message}.`)
   }
+}
+
+const rawBodies = new WeakMap<object, string>()
+
+/** The exact text a request body was parsed from, while it is the same object: an upstream that gets it unchanged need not have it serialized again. */
+export function rawBodyOf(body: object): string | undefined {
+  return rawBodies.get(body)
 }
 
 /** The body's chunks, with events rather than an async iterator (this runs on every request). */

@@ -29,8 +29,9 @@ export function formatLogLine(line: string): string {
  * humans.
  */
 export function createLogger(options: {level: LogLevel; file?: string; pretty?: boolean}): Logger {
-  // no redaction paths: gptconv never hands headers or secrets to the logger (the tests scan every line for them)
-  const base = {level: options.level, base: {pid: process.pid}, timestamp: pino.stdTimeFunctions.isoTime}
+  // no redaction paths: gptconv never hands headers or secrets to the logger (the tests scan every line for them);
+  // epoch-ms time and no pid/hostname keep the per-request line small (it is written on every request)
+  const base = {level: options.level, base: null}
   if (options.pretty) return pino(base, {write: (line: string) => process.stdout.write(formatLogLine(line.trimEnd()) + '\n')})
   // lines are gathered up to 4 KiB (a write per request costs a syscall) and flushed at least every 250 ms
   const destination = pino.destination({dest: options.file ?? 1, mkdir: Boolean(options.file), sync: false, minLength: 4096})

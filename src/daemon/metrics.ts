@@ -25,6 +25,20 @@ export class Metrics {
     child.time.observe(seconds)
   }
 
+  readonly #tokenChildren = new Map<string, {inc(value: number): void}>()
+
+  /** Count tokens used (label children cached: this runs on every request). */
+  countTokens(token: string, model: string, type: 'prompt' | 'completion', value: number): void {
+    const key = `${token}\u0000${model}\u0000${type}`
+    let child = this.#tokenChildren.get(key)
+    if (!child) {
+      child = this.tokens.labels(token, model, type)
+      this.#tokenChildren.set(key, child)
+    }
+
+    if (value > 0) child.inc(value)
+  }
+
   constructor(pool: CredentialPool) {
     const registers = [this.registry]
     collectDefaultMetrics({register: this.registry, prefix: 'gptconv_'})

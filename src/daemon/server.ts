@@ -125,6 +125,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let closing = false
 
   const server = createServer({keepAliveTimeout: 65_000}, (req, res) => void handle(req, res))
+  const idle = new IdleCollector(() => active.size === 0)
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now()
@@ -132,6 +133,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     active.add(controller)
     res.on('close', () => {
       active.delete(controller)
+      if (active.size === 0) idle.schedule()
       if (!res.writableFinished) controller.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
       if (closing) server.closeIdleConnections()
     })
@@ -222,6 +224,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     close() {
       closed ??= (async () => {
         closing = true
+        idle.stop()
         watcher.close()
         refresher.close()
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
@@ -240,5 +243,39 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       })()
       return closed
     },
+  }
+}
+
+/**
+ * After a burst of traffic V8 keeps the heap it grew for it, long after the traffic is
+ * gone. When the daemon started with --expose-gc (it does: see DAEMON_NODE_FLAGS) and has
+ * been idle for a second after serving requests, one full collection gives that memory
+ * back — at most every 10 s, and only when nothing is in flight.
+ */
+class IdleCollector {
+  #timer: NodeJS.Timeout | undefined
+  #last = 0
+  readonly #gc = (globalThis as {gc?: () => void}).gc
+
+  constructor(private readonly isIdle: () => boolean) {}
+
+  schedule(): void {
+    if (!this.#gc || this.#timer) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      if (!this.isIdle()) return
+      if (Date.now() - this.#last < 10_000) {
+        this.schedule()
+        return
+      }
+
+      this.#last = Date.now()
+      this.#gc!()
+    }, 1000)
+    this.#timer.unref()
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer)
   }
 }

@@ -52,8 +52,8 @@ export function ledgerRecorder(ledger: LedgerWriter, metrics: Metrics): DaemonSt
       ms: Math.round(performance.now() - startedMs),
     }
     ledger.append(record)
-    metrics.tokens.inc({token: record.token, model: record.model, type: 'prompt'}, usage.prompt_tokens)
-    metrics.tokens.inc({token: record.token, model: record.model, type: 'completion'}, usage.completion_tokens)
+    metrics.countTokens(record.token, record.model, 'prompt', usage.prompt_tokens)
+    metrics.countTokens(record.token, record.model, 'completion', usage.completion_tokens)
   }
 }
 

@@ -58,11 +58,11 @@ export async function answerChat(rc: RequestContext, body: ChatBody, collect = f
   const result = await completeChat(rc, body)
   rc.res.writeHead(200, {'x-request-id': rc.requestId, ...result.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(result.text))})
   rc.res.end(result.text)
-  return answerText(result.json, 0)
+  return collect ? answerText(result.json, 0) : undefined
 }
 
-/** A complete (non-stream) chat answer from the pool, its usage recorded; the text of choice 0 as `reply`. */
-export async function completeChat(rc: RequestContext, body: ChatBody): Promise<JsonResult & {reply: string}> {
+/** A complete (non-stream) chat answer from the pool, its usage recorded. */
+export async function completeChat(rc: RequestContext, body: ChatBody): Promise<JsonResult> {
   const {daemon} = rc
   const model = chatModel(rc, body)
   const startedMs = performance.now()
@@ -71,7 +71,7 @@ export async function completeChat(rc: RequestContext, body: ChatBody): Promise<
   const reported = usageOf(result.json)
   const usage: Usage = reported ? {...reported, estimated: result.estimatesUsage} : {...(await estimate(body, model, answerText(result.json))), estimated: true}
   daemon.recordUsage(result, {endpoint: 'chat', model, usage, status: 200, startedMs})
-  return {...result, reply: answerText(result.json, 0)}
+  return result
 }
 
 /** The model after aliases, checked: some token must serve it, with what the request needs. */
@@ -122,7 +122,7 @@ export function noteServed(rc: RequestContext, served: Served): void {
 }
 
 /** The text of a chat.completion: of one choice, or of all. */
-function answerText(json: unknown, index?: number): string {
+export function answerText(json: unknown, index?: number): string {
   const choices = (json as {choices?: Array<{index?: number; message?: {content?: unknown}}>} | null)?.choices
   if (!Array.isArray(choices)) return ''
   return choices.filter((c) => index === undefined || (c?.index ?? 0) === index).map((c) => contentText(c?.message?.content)).join('')

@@ -3,7 +3,7 @@ import {badRequest, toOpenAIError} from '../errors.js'
 import {isObject, readJson, sendJson} from '../http.js'
 import type {RequestContext} from '../router.js'
 import {SessionStore} from '../sessions.js'
-import {type ChatBody, completeChat} from './chat.js'
+import {type ChatBody, answerText, completeChat} from './chat.js'
 
 /**
  * `POST /session` `{sessionId, content, model?, system?}` → `{code: 200, message: "ok",
@@ -23,7 +23,7 @@ export async function postSession(rc: RequestContext): Promise<void> {
     if (system !== undefined && typeof system !== 'string') throw badRequest('`system` must be a string.', 'system')
     const incoming: ChatMessage[] = [...(system ? [{role: 'system', content: system}] : []), {role: 'user', content}]
     const reply = await daemon.sessions.turn(SessionStore.key(daemon.clientKey, sessionId), incoming, {model, defaultModel: daemon.registry.settings.defaultModel}, async (turn) => {
-      const {reply} = await completeChat(rc, {model: turn.model, messages: turn.messages as ChatBody['messages']})
+      const reply = answerText((await completeChat(rc, {model: turn.model, messages: turn.messages as ChatBody['messages']})).json, 0)
       turn.commit(reply)
       return reply
     })

@@ -165,7 +165,7 @@ export class UpstreamCaller {
     const byModel = this.registry.filterFor(spec.endpoint, spec.model, spec.body)
     const filter = spec.upstream === undefined ? byModel : (t: PoolToken) => t.upstream === spec.upstream
     const tried = new Set<string>()
-    const renewed = new Set<string>()
+    let renewed: Set<string> | undefined
     let last: ApiError | undefined
     for (let attempt = 1; attempt <= settings.maxAttempts; attempt++) {
       const lease = await this.pool.acquire(filter, {signal: spec.signal, exclude: tried})
@@ -196,9 +196,9 @@ export class UpstreamCaller {
 
       if (res.statusCode >= 400) {
         const text = await readBody(res.body).catch(() => '')
-        if (res.statusCode === 401 && token.kind === 'refresh-token' && !renewed.has(token.label)) {
+        if (res.statusCode === 401 && token.kind === 'refresh-token' && !renewed?.has(token.label)) {
           // an expired or revoked access token: renew it and retry once on the same token
-          renewed.add(token.label)
+          ;(renewed ??= new Set()).add(token.label)
           lease.release({type: 'aborted'})
           this.log.info({token: token.label}, 'upstream answered 401: renewing the access token')
           if (await this.renew(token.label)) {

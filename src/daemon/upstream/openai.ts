@@ -1,4 +1,4 @@
-import {isObject} from '../http.js'
+import {isObject, rawBodyOf} from '../http.js'
 import type {AdapterRequest, ProtocolAdapter} from './adapters.js'
 import {PATHS} from './adapters.js'
 import type {CallSpec, Served} from './call.js'
@@ -16,12 +16,14 @@ export const openaiAdapter: ProtocolAdapter = {
     const headers: Record<string, string> = {authorization: `Bearer ${secret}`, 'user-agent': USER_AGENT, accept: spec.stream ? 'text/event-stream' : 'application/json'}
     const url = served.upstream.baseUrl + PATHS[spec.endpoint]
     if (spec.endpoint === 'models') return {url, method: 'GET', headers}
-    const body: Record<string, unknown> = {...spec.body, model: served.upstream.modelMap?.[spec.model] ?? spec.model}
-    if (spec.stream && (spec.endpoint === 'chat' || spec.endpoint === 'completions')) {
-      body.stream_options = {...(isObject(spec.body.stream_options) ? spec.body.stream_options : {}), include_usage: true}
-    }
-
     headers['content-type'] = 'application/json'
+    const model = served.upstream.modelMap?.[spec.model] ?? spec.model
+    const askUsage = spec.stream && (spec.endpoint === 'chat' || spec.endpoint === 'completions') && !(isObject(spec.body.stream_options) && spec.body.stream_options.include_usage === true)
+    // the client's own bytes when nothing changes (no re-serializing a long conversation)
+    const raw = model === spec.body.model && !askUsage ? rawBodyOf(spec.body) : undefined
+    if (raw !== undefined) return {url, method: 'POST', headers, body: raw}
+    const body: Record<string, unknown> = {...spec.body, model}
+    if (askUsage) body.stream_options = {...(isObject(spec.body.stream_options) ? spec.body.stream_options : {}), include_usage: true}
     return {url, method: 'POST', headers, body: JSON.stringify(body)}
   },
 }

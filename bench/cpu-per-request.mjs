@@ -1,3 +1,6 @@
+// CPU time of the daemon process per request, gptconv against the minimal proxy, in alternating rounds
+// (medians): a steadier signal than throughput on a shared machine. ONLY=json|stream N=requests R=rounds
+// CONN=connections CHUNKS=stream chunks; PROF=1 adds --cpu-prof (profiles in /tmp/prof).
 import autocannon from 'autocannon'
 import {execFile, fork, spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
@@ -13,7 +16,7 @@ const env = {...process.env, GPTCONV_HOME: home, GPTCONV_SECRET_STORE: 'file'}
 const cli = (args, input) => new Promise((res, rej) => { const c = execFile(process.execPath, [BIN, ...args], {env}, (e, o) => e ? rej(e) : res(o)); c.stdin.end(input ?? '') })
 await cli(['upstreams', 'add', 'bench', '--protocol', 'openai', '--base-url', `http://127.0.0.1:${upPort}/v1`, '--models', 'gpt-4o-mini,gpt-3.5-turbo-instruct'])
 for (let i = 1; i <= 4; i++) await cli(['tokens', 'add', `k${i}`, '--kind', 'api-key', '--upstream', 'bench'], `sk-bench-key-${i}-abcdefghijklmnopqrstuvwxyz`)
-const d = spawn(process.execPath, [...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), BIN, 'serve', '--port', '0', '--log-level', process.env.LOGLEVEL ?? 'info'], {env, stdio: ['ignore', 'ignore', 'inherit']})
+const d = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {env: {...env, ...(process.env.PROF && {GPTCONV_DAEMON_FLAGS: '--max-semi-space-size=8 --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof'})}, stdio: ['ignore', 'ignore', 'inherit']})
 let st; for (let i = 0; i < 100 && !st; i++) { await sleep(100); st = await cli(['status', '--json']).then(JSON.parse, () => undefined) }
 const {OPENAI_API_KEY: key} = JSON.parse(await cli(['env', '--json']))
 const cpu = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
@@ -21,7 +24,7 @@ const N = Number(process.env.N ?? 3000)
 const R = Number(process.env.R ?? 5)
 for (const stream of (process.env.ONLY === "stream" ? [true] : process.env.ONLY === "json" ? [false] : [false, true])) {
   const body = JSON.stringify({model: 'gpt-4o-mini', messages: [{role: 'user', content: 'x'}], ...(stream && {stream: true, bench_chunks: Number(process.env.CHUNKS ?? 20)})})
-  const paths = [['proxy', `http://127.0.0.1:${pxPort}/v1/chat/completions`, px.pid, {}], ['gptconv', new URL(st.url).origin + '/v1/chat/completions', d.pid, {authorization: `Bearer ${key}`}]]
+  const paths = [['proxy', `http://127.0.0.1:${pxPort}/v1/chat/completions`, px.pid, {}], ['gptconv', new URL(st.url).origin + '/v1/chat/completions', st.pid, {authorization: `Bearer ${key}`}]]
   const samples = {proxy: [], gptconv: []}
   for (const [, url, , headers] of paths) await autocannon({url, method: 'POST', connections: 16, amount: 1000, body, headers: {'content-type': 'application/json', ...headers}})
   for (let r = 0; r < R; r++) for (const [name, url, pid, headers] of paths) {

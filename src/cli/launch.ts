@@ -1,0 +1,77 @@
+import {type ChildProcess, spawn} from 'node:child_process'
+import {closeSync, existsSync, openSync, readFileSync} from 'node:fs'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {fileURLToPath} from 'node:url'
+
+import type {Context} from '../core/context.js'
+import {type DaemonInfo, health, isAlive, readDaemonFile} from '../core/daemon-file.js'
+import {GptconvError} from '../core/errors.js'
+import {ensureStateDir} from '../core/paths.js'
+import {formatLogLine} from '../daemon/logger.js'
+import type {DaemonLaunch} from '../daemon/main.js'
+
+/**
+ * V8 flags of the daemon process: a young generation of at most 8 MiB per semi-space (the
+ * default 16 lets a burst of thousands of streams grow it to 48 MiB; smaller than 8 costs
+ * more in scavenges than it saves: 2 MiB tripled GC time per request), and `gc()` for the
+ * idle collection that returns memory after a burst (server.ts, IdleCollector).
+ * GPTCONV_DAEMON_FLAGS overrides them (for measuring; `npm run bench`).
+ */
+export const DAEMON_NODE_FLAGS = (process.env.GPTCONV_DAEMON_FLAGS ?? '--max-semi-space-size=8 --expose-gc').split(' ').filter(Boolean)
+
+/** The daemon entry point, built (dist) or, under bin/dev.js, from source through tsx. */
+function entry(): string[] {
+  const url = new URL('../daemon/main.js', import.meta.url)
+  if (existsSync(fileURLToPath(url))) return [...DAEMON_NODE_FLAGS, fileURLToPath(url)]
+  return [...DAEMON_NODE_FLAGS, '--import', 'tsx', fileURLToPath(new URL('../daemon/main.ts', import.meta.url))]
+}
+
+function daemonEnv(options: DaemonLaunch): NodeJS.ProcessEnv {
+  return {...process.env, GPTCONV_DAEMON_OPTIONS: JSON.stringify(options)}
+}
+
+/** Run the daemon on this terminal; signals are passed on; resolves with its exit code. */
+export function runForeground(options: DaemonLaunch): Promise<number> {
+  const child: ChildProcess = spawn(process.execPath, entry(), {stdio: 'inherit', env: daemonEnv({...options, banner: true})})
+  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  process.on('SIGINT', forward)
+  process.on('SIGTERM', forward)
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      process.off('SIGINT', forward)
+      process.off('SIGTERM', forward)
+      resolve(code ?? (signal ? 1 : 0))
+    })
+  })
+}
+
+/**
+ * Start the daemon in the background (its own session, output appended to the log file)
+ * and return once its /healthz answers — or fail with the end of its log.
+ */
+export async function startDetached(ctx: Context, options: DaemonLaunch, timeoutMs = 20_000): Promise<DaemonInfo> {
+  ensureStateDir(ctx.paths.dir)
+  const log = openSync(ctx.paths.log, 'a', 0o600)
+  const child = spawn(process.execPath, entry(), {detached: true, stdio: ['ignore', log, log], env: daemonEnv({...options, logFile: ctx.paths.log})})
+  closeSync(log)
+  child.unref()
+  let exited: number | null | undefined
+  child.once('exit', (code) => (exited = code))
+
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    await sleep(100)
+    const info = readDaemonFile(ctx)
+    if (info && info.pid === child.pid && (await health(info.origin))) return info
+    if (exited !== undefined || (child.pid !== undefined && !isAlive(child.pid))) break
+  }
+
+  throw new GptconvError('GPTCONV_DAEMON_START', `The daemon did not become healthy${exited === undefined ? ` within ${timeoutMs / 1000} s` : ` (it exited with code ${exited})`}. Its log ends with:\n${tail(ctx.paths.log, 8)}`, {
+    hint: 'Run `gptconv serve` in the foreground to see what goes wrong.',
+  })
+}
+
+export function tail(path: string, lines: number): string {
+  if (!existsSync(path)) return '(no log)'
+  return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `  ${formatLogLine(l)}`).join('\n')
+}

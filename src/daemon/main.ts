@@ -1,0 +1,68 @@
+import {createContext} from '../core/context.js'
+import {type DaemonInfo, apiUrl, clientOrigin, removeDaemonFile, writeDaemonFile} from '../core/daemon-file.js'
+import {GptconvError, errorMessage} from '../core/errors.js'
+import type {LogLevel} from '../core/config.js'
+import {createLogger} from './logger.js'
+import {VERSION, startDaemon} from './server.js'
+
+/**
+ * The daemon process. `gptconv serve` starts it (as a child on the same terminal, or
+ * detached with --detach) so that it runs without the CLI framework loaded and with V8
+ * flags chosen for many concurrent streams (see DAEMON_NODE_FLAGS). Options arrive as
+ * JSON in GPTCONV_DAEMON_OPTIONS; the state directory and stores come from the usual
+ * environment.
+ */
+export type DaemonLaunch = {host?: string; port?: number; demo?: boolean; logLevel?: LogLevel; logFile?: string; banner?: boolean}
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.env.GPTCONV_DAEMON_OPTIONS ?? '{}') as DaemonLaunch
+  const ctx = createContext()
+  const settings = ctx.config.read()
+  const log = createLogger({level: options.logLevel ?? settings.logLevel, file: options.logFile, pretty: !options.logFile && process.stdout.isTTY})
+  const daemon = await startDaemon({ctx: {...ctx, warn: (m) => log.warn(m)}, log, host: options.host, port: options.port, demo: options.demo})
+  const origin = clientOrigin(daemon.host, daemon.port)
+  const info: DaemonInfo = {pid: process.pid, origin, url: apiUrl(origin, settings.server.apiPrefix), host: daemon.host, port: daemon.port, apiPrefix: settings.server.apiPrefix, startedAt: new Date().toISOString(), version: VERSION, demo: Boolean(options.demo), ...(options.logFile && {logFile: options.logFile})}
+  await writeDaemonFile(ctx, info)
+  log.info({url: info.url, tokens: daemon.state.registry.tokens.length, demo: info.demo}, 'gptconv listening')
+  if (options.banner) process.stderr.write(banner(info, daemon.state.registry.tokens.length))
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({signal}, 'shutting down: letting open requests finish')
+    daemon
+      .close()
+      .catch((error: unknown) => log.error({err: errorMessage(error)}, 'error while closing'))
+      .finally(() => {
+        removeDaemonFile(ctx, process.pid)
+        log.info('stopped')
+        log.flush()
+        process.exitCode = 0
+      })
+  }
+
+  // `on`, not `once`: signal-exit (loaded by proper-lockfile) re-raises a signal when no other listener is left
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+function banner(info: DaemonInfo, tokens: number): string {
+  const lines = [
+    `● gptconv ${VERSION} listening on ${info.url}${info.demo ? ' with the offline demo upstream' : ''} — ${tokens} token${tokens === 1 ? '' : 's'}`,
+    tokens === 0 ? '  No tokens yet: add one with `gptconv tokens add LABEL --kind api-key`, or restart with --demo.' : '',
+    '  Point clients at it (in another terminal):',
+    '    eval "$(gptconv env)"',
+    `    curl -s $OPENAI_BASE_URL/chat/completions -H "Authorization: Bearer $OPENAI_API_KEY" -H 'content-type: application/json' \\`,
+    `      -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}'`,
+    '  Ctrl-C stops it.',
+  ]
+  return lines.filter(Boolean).join('\n') + '\n'
+}
+
+main().catch((error: unknown) => {
+  // what went wrong, for the serve command (foreground: the terminal; --detach: the log it shows)
+  const message = error instanceof GptconvError ? `${error.message}${error.hint ? `\n  Try this: ${error.hint}` : ''}` : (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `The address is in use: ${errorMessage(error)}. Pick another with --port.` : errorMessage(error)
+  process.stderr.write(`gptconv daemon: ${message}\n`)
+  process.exit(1)
+})
