@@ -21,6 +21,7 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
     throw new ApiError(400, 'invalid_json', 'The request body is not valid UTF-8.')
   }
 
+  if (depthOf(text) > MAX_DEPTH) throw new ApiError(400, 'invalid_json', `The request body is nested deeper than ${MAX_DEPTH} levels.`)
   try {
     const parsed = JSON.parse(text) as unknown
     if (typeof parsed === 'object' && parsed !== null) rawBodies.set(parsed, text)
@@ -28,6 +29,34 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   } catch (error) {
     throw new ApiError(400, 'invalid_json', `The request body is not valid JSON: ${(error as Error).message}.`)
   }
+}
+
+/** Deeper bodies are refused: JSON.parse copes, but serializing them again would overflow the stack. */
+const MAX_DEPTH = 100
+const STRUCTURE = /[[\]{}"\\]/g
+
+/** The deepest nesting of arrays and objects in a JSON text, skipping over string contents. */
+function depthOf(text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  STRUCTURE.lastIndex = 0
+  for (let m = STRUCTURE.exec(text); m; m = STRUCTURE.exec(text)) {
+    const c = m[0]
+    if (inString) {
+      if (c === '\\') STRUCTURE.lastIndex++ // skip the escaped character
+      else if (c === '"') inString = false
+    } else if (c === '"') {
+      inString = true
+    } else if (c === '[' || c === '{') {
+      if (++depth > max) max = depth
+      if (max > MAX_DEPTH) return max
+    } else if (c === ']' || c === '}') {
+      depth--
+    }
+  }
+
+  return max
 }
 
 const rawBodies = new WeakMap<object, string>()

@@ -147,7 +147,7 @@ export class CredentialPool {
    * (the ones an earlier attempt of this request already tried). Waits in the FIFO queue
    * while all are busy or cooling down.
    */
-  acquire(filter: (token: PoolToken) => boolean, options: {signal?: AbortSignal; exclude?: ReadonlySet<string>} = {}): Promise<Lease> {
+  acquire(filter: (token: PoolToken) => boolean, options: {signal?: AbortSignal; exclude?: ReadonlySet<string>; deadline?: number} = {}): Promise<Lease> {
     const exclude = options.exclude ?? new Set<string>()
     const usable = this.#usable(filter)
     if (usable.length === 0) return Promise.reject(this.#unavailable(filter))
@@ -155,6 +155,8 @@ export class CredentialPool {
     if (lease) return Promise.resolve(lease)
     if (this.#queue.length >= this.#options.queueLimit) return Promise.reject(new PoolExhaustedError(this.#retryAfterS(filter), `the queue is full: ${this.#queue.length} waiting`))
     options.signal?.throwIfAborted()
+    // a request that already waited (an earlier attempt hit a cooling token) keeps its overall deadline
+    const wait = Math.max(0, Math.min(this.#options.queueTimeoutMs, (options.deadline ?? Infinity) - this.#options.now()))
 
     return new Promise<Lease>((resolve, reject) => {
       const onAbort = () => {
@@ -170,7 +172,7 @@ export class CredentialPool {
         timer: setTimeout(() => {
           this.#remove(waiter)
           reject(new PoolExhaustedError(this.#retryAfterS(filter), `waited ${this.#options.queueTimeoutMs} ms in the queue`))
-        }, this.#options.queueTimeoutMs),
+        }, wait),
         cleanup: () => options.signal?.removeEventListener('abort', onAbort),
       }
       options.signal?.addEventListener('abort', onAbort, {once: true})
@@ -338,7 +340,8 @@ export class CredentialPool {
       }
 
       case 'rate-limited': {
-        s.coolingUntil = Math.max(s.coolingUntil, now + (outcome.retryAfterMs ?? this.#options.cooldownMs))
+        // at least a second, so that a `Retry-After: 0` cannot make a request spin on one token
+        s.coolingUntil = Math.max(s.coolingUntil, now + Math.max(1000, outcome.retryAfterMs ?? this.#options.cooldownMs))
         break
       }
 

@@ -110,6 +110,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     log,
     clientKey: key,
     startedAt: Date.now(),
+    connections: () => new Promise((resolve) => server.getConnections((_error, clients) => resolve({requests: active.size, clients: clients ?? 0, upstream: client.stats()}))),
     version: VERSION,
     recordUsage: ledgerRecorder(ledger, metricSet),
   }

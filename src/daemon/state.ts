@@ -24,6 +24,8 @@ export type DaemonState = {
   readonly log: Logger
   readonly clientKey: string
   readonly startedAt: number
+  /** requests being answered, open client connections, upstream connection pools: for /admin/pool */
+  connections(): Promise<{requests: number; clients: number; upstream: Record<string, unknown>}>
   readonly version: string
   /** append a finished request to the usage ledger and the token counters */
   recordUsage(served: Served, request: {endpoint: string; model: string; usage: Usage; status: UsageRecord['status']; startedMs: number}): void

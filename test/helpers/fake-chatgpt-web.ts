@@ -52,7 +52,7 @@ export type WebFault =
   | {type: 'error-event'; message: string}
 
 /** A status fault for the next token exchange(s) (`/oauth/token` or `/auth/refresh_token`); see `WebFault` 'status' for bodies. */
-export type AuthFault = {type: 'status'; status: number; body?: unknown; headers?: Record<string, string>}
+export type AuthFault = {type: 'status'; status: number; body?: unknown; headers?: Record<string, string>} | {type: 'hang'}
 
 /** Raw SSE event: `data` objects are JSON-stringified, strings are sent verbatim after `data: ` (undefined: no data line); optional `event:` line before it. */
 export type ScriptedEvent = {data: unknown; event?: string}
@@ -675,6 +675,7 @@ export class FakeChatGPTWeb {
     const record: RecordedExchange = {style: 'oauth', body: fields ?? (text === '' ? undefined : text), refreshToken: presented, ok: false, at: ctx.at}
     this.exchanges.push(record)
     const fault = take(this.authFaults, '*')
+    if (fault?.type === 'hang') return // never answers, never rotates (until close())
     if (fault) {
       this.statusFault(ctx, fault)
       return
@@ -703,6 +704,7 @@ export class FakeChatGPTWeb {
     const record: RecordedExchange = {style: 'refresh-endpoint', body, refreshToken: presented, ok: false, at: ctx.at}
     this.exchanges.push(record)
     const fault = take(this.authFaults, '*')
+    if (fault?.type === 'hang') return // never answers, never rotates (until close())
     if (fault) {
       this.statusFault(ctx, fault)
       return

@@ -17,10 +17,17 @@ export async function metrics(rc: RequestContext): Promise<void> {
   rc.res.end(text)
 }
 
-/** `GET /admin/pool`: per-token in-flight, cooldown, failures; the queue. Client key required. */
+/** `GET /admin/pool`: per-token in-flight, cooldown, failures; the queue; connections and memory. Client key required. */
 export async function adminPool(rc: RequestContext): Promise<void> {
   const {pool} = rc.daemon
-  sendJson(rc.res, 200, {queue: pool.queueLength, tokens: pool.snapshot()})
+  const memory = process.memoryUsage()
+  const mb = (n: number) => Math.round((n / 1048576) * 10) / 10
+  sendJson(rc.res, 200, {
+    queue: pool.queueLength,
+    tokens: pool.snapshot(),
+    connections: await rc.daemon.connections(),
+    process: {rssMb: mb(memory.rss), heapUsedMb: mb(memory.heapUsed), activeResources: process.getActiveResourcesInfo().length},
+  })
 }
 
 /**

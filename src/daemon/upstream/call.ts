@@ -167,8 +167,11 @@ export class UpstreamCaller {
     const tried = new Set<string>()
     let renewed: Set<string> | undefined
     let last: ApiError | undefined
+    // a 429 does not use up an attempt (the token cools down and another is tried), but the whole request waits at most pool.queueTimeoutMs for tokens
+    const deadline = Date.now() + settings.queueTimeoutMs
+    let rateLimited = 0
     for (let attempt = 1; attempt <= settings.maxAttempts; attempt++) {
-      const lease = await this.pool.acquire(filter, {signal: spec.signal, exclude: tried})
+      const lease = await this.pool.acquire(filter, {signal: spec.signal, exclude: tried, deadline})
       const token = lease.token as LiveToken
       tried.add(token.label)
       const upstream = this.registry.upstream(token.upstream)
@@ -216,6 +219,7 @@ export class UpstreamCaller {
 
         last = failure.error
         this.#failed(lease, failure.outcome, attempt)
+        if (failure.outcome.type === 'rate-limited' && ++rateLimited <= 10 * settings.maxAttempts) attempt--
         continue
       }
 

@@ -50,6 +50,11 @@ export class UpstreamClient {
     })
   }
 
+  /** Connections to each upstream origin: connected, free, running, pending, queued. */
+  stats(): Record<string, unknown> {
+    return {...this.#agent.stats}
+  }
+
   async close(): Promise<void> {
     await this.#agent.close()
   }
