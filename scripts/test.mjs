@@ -21,5 +21,8 @@ const env = {...process.env, NO_COLOR: '1', GPTCONV_KEYCHAIN_SERVICE: `gptconv-t
 delete env.DBUS_SESSION_BUS_ADDRESS
 delete env.GPTCONV_HOME
 delete env.FORCE_COLOR
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...process.argv.slice(2), ...files], {stdio: 'inherit', env})
+// the load tests hold a few thousand sockets: raise the soft limit on open files as far as the hard limit allows
+const args = ['--import', 'tsx', '--test', '--test-concurrency=2', ...process.argv.slice(2), ...files]
+const quoted = [process.execPath, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
+const child = spawn('/bin/sh', ['-c', `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${quoted}`], {stdio: 'inherit', env})
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
