@@ -5,7 +5,7 @@ import type {Context} from './context.js'
 import {GptconvError, InvalidSecretError, NotFoundError, errorMessage} from './errors.js'
 import {accessTokenInfo} from './jwt.js'
 import {redact} from './mask.js'
-import {accessAccount, storeOfKind} from './secrets/index.js'
+import {type SecretStore, accessAccount, storeOfKind} from './secrets/index.js'
 import {describeNetworkError, upstreamMessage} from './upstream-check.js'
 
 /**
@@ -98,12 +98,11 @@ const inFlight = new Map<string, Promise<Exchange>>()
  * Exchange a stored refresh token now: persist a rotated refresh token first, then cache
  * the access token. Concurrent calls for one label share one exchange.
  */
-export function renewToken(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig & {name?: string}): Promise<Exchange> {
+export function renewToken(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig & {name?: string}, store: SecretStore = storeOfKind(entry.store, {env: ctx.env, warn: ctx.warn})): Promise<Exchange> {
   const key = `${ctx.paths.dir}\u0000${entry.label}\u0000${entry.addedAt}`
   let running = inFlight.get(key)
   if (!running) {
     running = (async () => {
-      const store = storeOfKind(entry.store, {env: ctx.env, warn: ctx.warn})
       const refreshToken = await store.get(entry.label)
       if (refreshToken === null) throw new NotFoundError('GPTCONV_SECRET_MISSING', `The refresh token of "${entry.label}" is missing from the secret store.`, {hint: `Add it again: gptconv tokens add ${entry.label} --kind refresh-token --force`})
       const exchange = await exchangeRefreshToken(upstream, refreshToken)

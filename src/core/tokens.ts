@@ -1,6 +1,6 @@
 import type {Settings, TokenEntry, TokenKind} from './config.js'
 import type {Context} from './context.js'
-import {ConflictError, InvalidSecretError, NotFoundError, UsageError} from './errors.js'
+import {ConflictError, InvalidSecretError, KeychainUnavailableError, NotFoundError, UsageError} from './errors.js'
 import {accessTokenInfo, decodeJwt} from './jwt.js'
 import {mask} from './mask.js'
 import {readRuntimeState} from './runtime-state.js'
@@ -106,6 +106,8 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
     throw new ConflictError('GPTCONV_TOKEN_EXISTS', `A token labelled "${input.label}" already exists.`, {hint: 'Pass --force to replace it, or choose another label.'})
   }
 
+  // a locked keychain must not push new secrets into a plain file beside the ones kept there
+  if (ctx.env.GPTCONV_SECRET_STORE !== 'file') await requireUsableStores(ctx, settings)
   // The secret goes in first: a crash between the two steps leaves an unused secret,
   // never an index entry without its secret.
   const store = await (await secrets()).openSecretStore({env: ctx.env, warn: ctx.warn})
@@ -207,6 +209,27 @@ export async function removeTokens(ctx: Context, labels: string[]): Promise<stri
 }
 
 export type CheckResult = CheckOutcome & {label: string; kind: TokenKind; upstream: string}
+
+/**
+ * Tokens kept in the OS keychain need a usable one. A locked keychain answers reads with
+ * null, so without this check the daemon would start with no tokens and a new client key
+ * in a file, and `tokens add` would put new secrets in a plain file. Throws
+ * KeychainUnavailableError, having changed nothing, when the keychain cannot be used.
+ */
+export async function requireUsableStores(ctx: Context, settings: Settings): Promise<void> {
+  const inKeychain = Object.values(settings.tokens).filter((t) => t.store === 'keychain').map((t) => t.label)
+  if (inKeychain.length === 0) return
+  const {KeychainStore, keychainService} = await secrets()
+  try {
+    await new KeychainStore(keychainService(ctx.env)).probe()
+  } catch (error) {
+    if (!(error instanceof KeychainUnavailableError)) throw error
+    const which = inKeychain.length === 1 ? `token "${inKeychain[0]}" is` : `${inKeychain.length} tokens (${inKeychain.join(', ')}) are`
+    throw new KeychainUnavailableError(`The ${which} kept in the OS keychain, which cannot be used: ${error.message.replace(/^No usable OS keychain: /, '')}`, {
+      hint: 'Unlock your keychain (on Linux: a running, unlocked Secret Service such as gnome-keyring) and try again. Nothing was changed.',
+    })
+  }
+}
 
 /** Read a token's secret from the store it was put in. */
 export async function readSecret(ctx: Context, entry: TokenEntry): Promise<string> {

@@ -8,6 +8,7 @@ import type {Context} from '../core/context.js'
 import {LedgerWriter} from '../core/ledger.js'
 import {redact} from '../core/mask.js'
 import {readRuntimeState} from '../core/runtime-state.js'
+import {requireUsableStores} from '../core/tokens.js'
 import {type DemoUpstream, startDemoUpstream} from './demo.js'
 import {ApiError, toOpenAIError} from './errors.js'
 import {sendJson} from './http.js'
@@ -28,7 +29,7 @@ import {deleteSession, postSession} from './routes/session.js'
 import {checkClientKey, checkHost, checkOrigin, corsHeaders, preflightHeaders} from './security.js'
 import {SessionStore} from './sessions.js'
 import {type DaemonState, RuntimeStateWriter, ledgerRecorder} from './state.js'
-import {endWithError} from './stream.js'
+import {clientGone, endWithError} from './stream.js'
 import {UpstreamClient} from './upstream/client.js'
 import {UpstreamCaller} from './upstream/call.js'
 
@@ -50,7 +51,7 @@ export type RunningDaemon = {
   readonly host: string
   readonly port: number
   readonly state: DaemonState
-  /** stop accepting, let open requests finish within pool.drainTimeoutMs, then cut the rest */
+  /** stop accepting, let open requests finish within pool.drainTimeoutMs, then end the rest with an error */
   close(): Promise<void>
 }
 
@@ -84,6 +85,8 @@ function mergeExtra(a: ExtraTokens | undefined, b: ExtraTokens | undefined): Ext
 
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const {ctx, log} = options
+  // a corrupted config or a locked keychain stops the start here, before anything is written
+  await requireUsableStores(ctx, ctx.config.read())
   const key = (await clientKey(ctx, {create: true}))!
   const demo: DemoUpstream | undefined = options.demo ? await startDemoUpstream() : undefined
   const extra = mergeExtra(options.extra, demo?.extra)
@@ -185,7 +188,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
 
   function respondError(rc: RequestContext, error: unknown): void {
-    if (rc.signal.aborted) return
+    if (clientGone(rc.signal)) return
     if (!(error instanceof ApiError)) log.error({id: rc.requestId, err: redact((error as Error)?.stack ?? String(error), registry.secrets())}, 'unexpected error')
     const out = toOpenAIError(error)
     if (!rc.res.headersSent) sendJson(rc.res, out.status, out.body, {'x-request-id': rc.requestId, ...out.headers})
@@ -232,7 +235,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         server.closeIdleConnections()
         const deadline = Date.now() + registry.settings.pool.drainTimeoutMs
         while (active.size > 0 && Date.now() < deadline) await sleep(25)
+        // what is still open is told so: an in-band error event ends each stream (a second at most)
         for (const controller of active) controller.abort(new ApiError(503, 'shutting_down', 'gptconv is shutting down.'))
+        const cut = Date.now() + 1000
+        while (active.size > 0 && Date.now() < cut) await sleep(10)
         server.closeAllConnections()
         await stopped
         pool.close(new ApiError(503, 'shutting_down', 'gptconv is shutting down.', {type: 'server_error'}))

@@ -190,6 +190,11 @@ export function streamFailure(error: unknown, upstream: string): ApiError {
   return new ApiError(502, 'upstream_stream_error', `Upstream ${upstream} broke off the answer: ${describeNetworkError(error)}.`, {type: 'server_error'})
 }
 
+/** The client hung up, so nothing more can be sent. (A shutdown aborts requests too, and its error is still sent.) */
+export function clientGone(signal: AbortSignal): boolean {
+  return signal.aborted && (signal.reason as {code?: string} | undefined)?.code === 'client_closed'
+}
+
 /** After a stream has started, an error can only be sent in-band: one `data: {"error": …}` event, then the end. */
 export function endWithError(res: ServerResponse, error: ApiError): void {
   if (!res.destroyed) res.end(formatSse(JSON.stringify(toOpenAIError(error).body)))

@@ -9,6 +9,8 @@ export type PrivateKeyring = {
   env: Record<string, string>
   /** `secret-tool` on the private bus: its stdout and stderr (where it prints attributes) */
   secretTool: (...args: string[]) => string
+  /** restart gnome-keyring on the same bus and keyring files; `unlock: false` leaves them locked */
+  restart: (options?: {unlock?: boolean}) => Promise<void>
   stop: () => Promise<void>
 }
 
@@ -56,15 +58,30 @@ export async function startPrivateKeyring(options: {unlock?: boolean} = {}): Pro
     children.push(bus)
     const address = await firstLine(bus, 5000)
     const env = {...base, DBUS_SESSION_BUS_ADDRESS: address}
-    const keyring = spawn('gnome-keyring-daemon', ['--foreground', '--components=secrets', ...(options.unlock === false ? [] : ['--unlock'])], {env, stdio: ['pipe', 'ignore', 'ignore']})
-    children.push(keyring)
-    keyring.stdin!.end(options.unlock === false ? '' : 'gptconv-test-keyring')
-    await waitForName(env, 'org.freedesktop.secrets', 5000)
+    let keyring: ChildProcess | undefined
+    const startKeyring = async (unlock = true) => {
+      keyring = spawn('gnome-keyring-daemon', ['--foreground', '--components=secrets', ...(unlock ? ['--unlock'] : [])], {env, stdio: ['pipe', 'ignore', 'ignore']})
+      children.push(keyring)
+      keyring.stdin!.end(unlock ? 'gptconv-test-keyring' : '')
+      await waitForName(env, 'org.freedesktop.secrets', true, 5000)
+    }
+
+    const restart = async (again: {unlock?: boolean} = {}) => {
+      const old = keyring!
+      const exited = new Promise((resolve) => old.once('exit', resolve))
+      old.kill('SIGTERM')
+      await exited
+      children.splice(children.indexOf(old), 1)
+      await waitForName(env, 'org.freedesktop.secrets', false, 5000)
+      await startKeyring(again.unlock !== false)
+    }
+
+    await startKeyring(options.unlock !== false)
     const secretTool = (...args: string[]) => {
       const r = spawnSync('secret-tool', args, {env, encoding: 'utf8', timeout: 5000})
       return r.stdout + r.stderr
     }
-    return {env, secretTool, stop}
+    return {env, secretTool, restart, stop}
   } catch (error) {
     await stop()
     throw error
@@ -87,12 +104,12 @@ function firstLine(child: ChildProcess, timeoutMs: number): Promise<string> {
   })
 }
 
-async function waitForName(env: Record<string, string>, name: string, timeoutMs: number): Promise<void> {
+async function waitForName(env: Record<string, string>, name: string, owned: boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     try {
       const out = execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', `string:${name}`], {env, encoding: 'utf8', timeout: 2000})
-      if (out.includes('boolean true')) return
+      if (out.includes(`boolean ${owned}`)) return
     } catch {
       // bus not ready yet
     }
@@ -100,5 +117,5 @@ async function waitForName(env: Record<string, string>, name: string, timeoutMs:
     await sleep(50)
   }
 
-  throw new Error(`${name} did not appear on the private bus within ${timeoutMs} ms`)
+  throw new Error(`${name} did not ${owned ? 'appear on' : 'leave'} the private bus within ${timeoutMs} ms`)
 }

@@ -8,6 +8,7 @@ import type {SecretStore} from './types.js'
 
 export type {SecretStore} from './types.js'
 export {CLIENT_KEY_ACCOUNT, accessAccount} from './types.js'
+export {KeychainStore} from './keychain-store.js'
 
 export type OpenOptions = {
   env?: Env

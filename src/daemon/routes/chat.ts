@@ -4,7 +4,7 @@ import {ResponseTarget, isObject, readJson} from '../http.js'
 import type {RequestContext} from '../router.js'
 import {type Usage, usageOf} from '../state.js'
 import {DONE_EVENT} from '../sse.js'
-import {SseRelay, endWithError, keptText, streamFailure} from '../stream.js'
+import {SseRelay, clientGone, endWithError, keptText, streamFailure} from '../stream.js'
 import type {ChatMessage} from '../protocols/openai-chat/types.js'
 import {SessionStore} from '../sessions.js'
 import type {JsonResult, Served} from '../upstream/call.js'
@@ -105,7 +105,7 @@ async function streamChat(rc: RequestContext, body: ChatBody, collect: boolean):
   } catch (error) {
     if (!res.headersSent) throw error
     status = 'error'
-    if (!rc.signal.aborted) endWithError(res, streamFailure(error, served?.upstream.name ?? 'upstream'))
+    if (!clientGone(rc.signal)) endWithError(res, streamFailure(error, served?.upstream.name ?? 'upstream'))
   }
 
   if (served) {

@@ -8,7 +8,7 @@ import type {LegacyCompletion, LegacyPlan, LegacyUsage} from '../protocols/opena
 import type {RequestContext} from '../router.js'
 import {DONE, DONE_EVENT, type SseEvent, formatSse} from '../sse.js'
 import {type Usage, usageOf} from '../state.js'
-import {SseRelay, type TextStage, endWithError, keptText, streamFailure} from '../stream.js'
+import {SseRelay, type TextStage, clientGone, endWithError, keptText, streamFailure} from '../stream.js'
 import type {Served} from '../upstream/call.js'
 import {estimate, noteServed} from './chat.js'
 
@@ -193,7 +193,7 @@ async function streamConverted(rc: RequestContext, plan: LegacyPlan, prompts: st
       }
     })
   } catch (error) {
-    if (rc.signal.aborted) return
+    if (clientGone(rc.signal)) return
     if (!res.headersSent) throw error
     endWithError(res, streamFailure(error, 'upstream'))
     return
@@ -260,7 +260,7 @@ async function passthrough(rc: RequestContext, body: Record<string, unknown>, mo
   } catch (error) {
     if (!res.headersSent) throw error
     status = 'error'
-    if (!rc.signal.aborted) endWithError(res, streamFailure(error, served?.upstream.name ?? 'upstream'))
+    if (!clientGone(rc.signal)) endWithError(res, streamFailure(error, served?.upstream.name ?? 'upstream'))
   }
 
   if (served) record(rc, served, model, relay.usage ? {...relay.usage, estimated: false} : {prompt_tokens: 0, completion_tokens: 0, estimated: true}, status, startedMs)

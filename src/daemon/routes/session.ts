@@ -3,6 +3,7 @@ import {badRequest, toOpenAIError} from '../errors.js'
 import {isObject, readJson, sendJson} from '../http.js'
 import type {RequestContext} from '../router.js'
 import {SessionStore} from '../sessions.js'
+import {clientGone} from '../stream.js'
 import {type ChatBody, answerText, completeChat} from './chat.js'
 
 /**
@@ -29,7 +30,7 @@ export async function postSession(rc: RequestContext): Promise<void> {
     })
     sendJson(rc.res, 200, {code: 200, message: 'ok', data: reply}, {'x-request-id': rc.requestId})
   } catch (error) {
-    if (rc.signal.aborted) return
+    if (clientGone(rc.signal)) return
     const {status, body, headers} = toOpenAIError(error)
     sendJson(rc.res, status, {code: status, message: body.error.message, data: null}, {'x-request-id': rc.requestId, ...headers})
   }
