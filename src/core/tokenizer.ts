@@ -17,11 +17,60 @@ export function encodingFor(model: string): Promise<Encoding> {
   const name = encodingName(model)
   let encoding = loaded.get(name)
   if (!encoding) {
-    encoding = (name === 'cl100k_base' ? import('gpt-tokenizer/encoding/cl100k_base') : import('gpt-tokenizer/encoding/o200k_base')) as Promise<Encoding>
+    encoding = (name === 'cl100k_base' ? import('gpt-tokenizer/encoding/cl100k_base') : import('gpt-tokenizer/encoding/o200k_base')).then((e) => bounded(e as Encoding))
     loaded.set(name, encoding)
   }
 
   return encoding
+}
+
+/**
+ * BPE merges within one pre-token, and the cost grows with the square of its length: a
+ * 60 KB run of one character takes seconds, during which the daemon answers nobody. Runs of
+ * 1024+ characters without a word boundary are therefore cut into 512-character windows and
+ * encoded one by one; each cut can add a token (+0.2% at most), and the tokens still decode
+ * to the same text.
+ */
+const LONG_RUN = /\S{1024,}|\s{1024,}/g
+const WINDOW = 512
+
+export function* segments(text: string): Generator<string> {
+  let last = 0
+  for (const match of text.matchAll(LONG_RUN)) {
+    if (match.index > last) yield text.slice(last, match.index)
+    const end = match.index + match[0].length
+    for (let i = match.index; i < end; ) {
+      let next = Math.min(i + WINDOW, end)
+      // never split a surrogate pair
+      if (next < end && isHighSurrogate(text.charCodeAt(next - 1))) next++
+      yield text.slice(i, next)
+      i = next
+    }
+
+    last = end
+  }
+
+  if (last < text.length) yield text.slice(last)
+}
+
+const isHighSurrogate = (code: number) => code >= 0xd8_00 && code <= 0xdb_ff
+
+function bounded(encoding: Encoding): Encoding {
+  return {
+    encode(text) {
+      if (text.length < 1024) return encoding.encode(text)
+      const out: number[] = []
+      for (const piece of segments(text)) for (const token of encoding.encode(piece)) out.push(token)
+      return out
+    },
+    decode: (tokens) => encoding.decode(tokens),
+    countTokens(text) {
+      if (text.length < 1024) return encoding.countTokens(text)
+      let total = 0
+      for (const piece of segments(text)) total += encoding.countTokens(piece)
+      return total
+    },
+  }
 }
 
 export async function countText(text: string, model: string): Promise<number> {

@@ -107,7 +107,8 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
   }
 
   // a locked keychain must not push new secrets into a plain file beside the ones kept there
-  if (ctx.env.GPTCONV_SECRET_STORE !== 'file') await requireUsableStores(ctx, settings)
+  // A forced store (GPTCONV_SECRET_STORE) is checked by openSecretStore with its own message.
+  if (!ctx.env.GPTCONV_SECRET_STORE) await requireUsableStores(ctx, settings)
   // The secret goes in first: a crash between the two steps leaves an unused secret,
   // never an index entry without its secret.
   const store = await (await secrets()).openSecretStore({env: ctx.env, warn: ctx.warn})

@@ -1,6 +1,7 @@
-import type {IncomingMessage, ServerResponse} from 'node:http'
+import {STATUS_CODES, type IncomingMessage, type ServerResponse} from 'node:http'
+import type {Duplex} from 'node:stream'
 
-import {ApiError} from './errors.js'
+import {ApiError, toOpenAIError} from './errors.js'
 
 const decoder = new TextDecoder('utf-8', {fatal: true})
 
@@ -95,6 +96,38 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   const payload = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))
   res.writeHead(status, {...headers, 'content-type': 'application/json', 'content-length': String(payload.length)})
   res.end(payload)
+}
+
+/** What Node's HTTP parser refused before any handler ran, as the error a client is told. */
+export function clientErrorOf(err: Error & {code?: string}): ApiError {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new ApiError(431, 'request_header_too_large', 'The request line and headers are too large (the limit is 16 KiB); send long values in the body.')
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ApiError(408, 'request_timeout', 'The request was not received in time.')
+    default:
+      return new ApiError(400, 'invalid_http', `The request is not valid HTTP/1.1 (${err.code ?? 'parse error'}).`)
+  }
+}
+
+/**
+ * The server's `clientError` handler: the OpenAI error envelope instead of Node's bare status
+ * line, written only when no response has started on the socket (as Node's own handler does).
+ */
+export function answerClientError(err: Error & {code?: string}, socket: Duplex): void {
+  // `_httpMessage` is the response in flight on this socket (Node's own clientError default reads it too)
+  const inFlight = (socket as Duplex & {_httpMessage?: {headersSent?: boolean}})._httpMessage
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy()
+    return
+  }
+
+  const {status, body} = toOpenAIError(clientErrorOf(err))
+  const text = JSON.stringify(body)
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n`
+  socket.end(head + text)
+  // a peer that never reads must not hold the socket open
+  setTimeout(() => socket.destroy(), 1000).unref()
 }
 
 export const SSE_HEADERS = {'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no'} as const

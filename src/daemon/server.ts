@@ -11,7 +11,7 @@ import {readRuntimeState} from '../core/runtime-state.js'
 import {requireUsableStores} from '../core/tokens.js'
 import {type DemoUpstream, startDemoUpstream} from './demo.js'
 import {ApiError, toOpenAIError} from './errors.js'
-import {sendJson} from './http.js'
+import {answerClientError, sendJson} from './http.js'
 import type {Logger} from './logger.js'
 import {Metrics} from './metrics.js'
 import {CredentialPool} from './pool.js'
@@ -129,6 +129,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let closing = false
 
   const server = createServer({keepAliveTimeout: 65_000}, (req, res) => void handle(req, res))
+  server.on('clientError', answerClientError)
   const idle = new IdleCollector(() => active.size === 0)
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

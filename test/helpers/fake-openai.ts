@@ -1,4 +1,5 @@
 import {createHash} from 'node:crypto'
+import {setMaxListeners} from 'node:events'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo, Socket} from 'node:net'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -310,7 +311,12 @@ export class FakeOpenAI {
   private readonly highest = new Map<string, number>()
   private readonly perKey = new Map<string, number>()
   private readonly sockets = new Set<Socket>()
-  private readonly stopping = new AbortController()
+  /** Aborts every pending wait when the fake closes (one listener per wait: hundreds under load). */
+  private readonly stopping = (() => {
+    const controller = new AbortController()
+    setMaxListeners(0, controller.signal)
+    return controller
+  })()
   private readonly models: string[]
   private counter = 0
   private closing: Promise<void> | undefined

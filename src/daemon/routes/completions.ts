@@ -1,3 +1,5 @@
+import {setMaxListeners} from 'node:events'
+
 import {countText, encodingFor} from '../../core/tokenizer.js'
 import {ApiError, badRequest} from '../errors.js'
 import {ResponseTarget, SSE_HEADERS, isObject, readJson} from '../http.js'
@@ -74,8 +76,10 @@ async function fanOut<T, R>(items: readonly T[], limit: number, fn: (item: T, in
   return results
 }
 
+/** A controller that aborts with `signal`, shared by the FAN_OUT upstream calls of one request (each listens to it). */
 function linkedController(signal: AbortSignal): AbortController {
   const controller = new AbortController()
+  setMaxListeners(FAN_OUT + 4, controller.signal)
   if (signal.aborted) controller.abort(signal.reason)
   else signal.addEventListener('abort', () => controller.abort(signal.reason), {once: true})
   return controller
