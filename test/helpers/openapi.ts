@@ -52,7 +52,14 @@ function normalize(value: Json): Json {
 }
 
 function loadDocument(): JsonObject {
-  const doc = normalize(JSON.parse(readFileSync(OPENAPI_PATH, 'utf8')) as Json)
+  let text: string
+  try {
+    text = readFileSync(OPENAPI_PATH, 'utf8')
+  } catch (error) {
+    throw new Error(`The official OpenAPI document is missing: ${(error as Error).message}. The tests expect the checkout next to ../shared/openai-spec.`)
+  }
+
+  const doc = normalize(JSON.parse(text) as Json)
   if (!isObject(doc) || !isObject(doc.components) || !isObject(doc.components.schemas)) throw new Error(`${OPENAPI_PATH}: no components.schemas`)
   const schemas = doc.components.schemas
   const legacy = schemas.CreateCompletionResponse
@@ -74,6 +81,7 @@ function validator(name: SchemaName): ValidateFunction {
   const cached = cache.get(name)
   if (cached) return cached
   if (!ajv) {
+    const document = loadDocument()
     ajv = new Ajv2020({strict: false, allErrors: true})
     // The formats the document uses. `unixtime` is read as whole seconds (not milliseconds).
     ajv.addFormat('unixtime', {type: 'number', validate: (n: number) => Number.isInteger(n) && n >= 0 && n < 1e11})
@@ -81,7 +89,7 @@ function validator(name: SchemaName): ValidateFunction {
     ajv.addFormat('float', {type: 'number', validate: (n: number) => Number.isFinite(n)})
     ajv.addFormat('date', /^\d{4}-\d{2}-\d{2}$/)
     ajv.addFormat('uri', (s: string) => URL.canParse(s) && /^[a-z][a-z0-9+.-]*:/i.test(s))
-    ajv.addSchema(loadDocument(), 'openapi')
+    ajv.addSchema(document, 'openapi')
   }
   const validate = ajv.getSchema(`openapi#/components/schemas/${name}`)
   if (!validate) throw new Error(`schema ${name} not found in ${OPENAPI_PATH}`)
