@@ -28,8 +28,8 @@ export function encodingFor(model: string): Promise<Encoding> {
  * BPE merges within one pre-token, and the cost grows with the square of its length: a
  * 60 KB run of one character takes seconds, during which the daemon answers nobody. Runs of
  * 1024+ characters without a word boundary are therefore cut into 512-character windows and
- * encoded one by one; each cut can add a token (+0.2% at most), and the tokens still decode
- * to the same text.
+ * encoded one by one. Each cut can add one token to the count (an estimate anyway), and the
+ * tokens still decode to the same text.
  */
 const LONG_RUN = /\S{1024,}|\s{1024,}/g
 const WINDOW = 512
