@@ -82,6 +82,8 @@ export type Settings = {
   aliases: Record<string, string>
   upstreams: Record<string, UpstreamConfig>
   tokens: Record<string, TokenEntry>
+  /** where the daemon's local client key was made (written by gptconv, not by hand) */
+  clientKeyStore?: SecretStoreKind
 }
 
 const int = (minimum: number, maximum: number, def: number) => ({type: 'integer', minimum, maximum, default: def})
@@ -170,6 +172,7 @@ export const SETTINGS_SCHEMA = {
     default: {openai: {protocol: 'openai', baseUrl: 'https://api.openai.com/v1'}},
   },
   tokens: {type: 'object', additionalProperties: tokenSchema, default: {}},
+  clientKeyStore: {enum: SECRET_STORE_KINDS},
 } as const
 
 /** Settings a user changes with `gptconv config set` (tokens and upstreams have commands of their own). */

@@ -65,6 +65,46 @@ describe('a locked keychain at start', {skip: keyringUnavailable()}, () => {
   })
 })
 
+describe('a locked keychain that holds only the client key', {skip: keyringUnavailable()}, () => {
+  const home = tempHome()
+  let keyring: PrivateKeyring
+  let key: string
+  const cli = (args: string[]) => runCli(args, {home: home.dir, env: {...keyring.env, GPTCONV_SECRET_STORE: undefined, GPTCONV_KEYCHAIN_SERVICE: SERVICE}, timeoutMs: 30_000})
+
+  before(async () => {
+    keyring = await startPrivateKeyring()
+    const env = await cli(['env', '--json'])
+    assert.equal(env.code, 0, env.stderr)
+    key = (JSON.parse(env.stdout) as {OPENAI_API_KEY: string}).OPENAI_API_KEY
+    assert.match(key, /^sk-gptconv-/)
+    await keyring.restart({unlock: false})
+  })
+  after(async () => {
+    await keyring?.stop()
+    home.cleanup()
+  })
+
+  it('stops `serve` and `env` instead of making a new key that would lock out every client', async () => {
+    const before = snapshot(home.dir)
+    for (const args of [['serve', '--port', '0'], ['env']]) {
+      const r = await cli(args)
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
+      assert.match(r.stderr, /The local client key is kept in the OS keychain, which cannot be used now/)
+      assert.match(r.stderr, /Try this: Unlock your keychain/)
+      assert.ok(!r.stdout.includes('sk-gptconv-'), 'no key was printed')
+    }
+
+    assert.deepEqual(snapshot(home.dir), before, 'no new key, pid file or secrets file was written')
+  })
+
+  it('gives the same key once the keychain is unlocked', async () => {
+    await keyring.restart({unlock: true})
+    const r = await cli(['env', '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal((JSON.parse(r.stdout) as {OPENAI_API_KEY: string}).OPENAI_API_KEY, key)
+  })
+})
+
 describe('a corrupted config file at start', () => {
   for (const [what, text] of [
     ['not JSON', '{"server": {"port": 87'],
