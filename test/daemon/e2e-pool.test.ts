@@ -12,7 +12,8 @@ import {parseSseBody} from '../helpers/openapi.js'
 const A = 'sk-pool-key-a-abcdefghijklmnopqrst1111'
 const B = 'sk-pool-key-b-abcdefghijklmnopqrst2222'
 const ONE = 'sk-pool-key-1-abcdefghijklmnopqrst3333'
-const chat = (content = 'hi', extra: Record<string, unknown> = {}) => ({model: 'gpt-4o-mini', messages: [{role: 'user', content}], ...extra})
+const chat = (content = 'hi') => ({model: 'gpt-4o-mini', messages: [{role: 'user' as const, content}]})
+const streamChat = (content: string) => ({...chat(content), stream: true as const})
 
 type Snapshot = {queue: number; tokens: Array<{label: string; inFlight: number; state: string; coolingUntil: string | null; disabled: {reason: string} | null; failures: number}>}
 
@@ -116,7 +117,7 @@ describe('the pool behind the daemon', () => {
 
   it('an upstream that dies mid-stream gives one in-band error event, never a silent truncation, and the daemon stays up', async () => {
     fake.fault('*', {type: 'die-mid-stream', afterChunks: 3})
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: chat('a long answer please', {stream: true})})
+    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: streamChat('a long answer please')})
     assert.equal(res.status, 200)
     const text = await res.text()
     const body = parseSseBody(text)
@@ -132,11 +133,11 @@ describe('the pool behind the daemon', () => {
 
   it('stream gaps under pool.idleTimeoutMs are fine; silence longer than it on every attempt is a 504', async () => {
     fake.fault('*', {type: 'slow', chunkDelayMs: 250})
-    const ok = parseSseBody(await (await gw.api('/v1/chat/completions', {method: 'POST', json: chat('slow but steady', {stream: true})})).text())
+    const ok = parseSseBody(await (await gw.api('/v1/chat/completions', {method: 'POST', json: streamChat('slow but steady')})).text())
     assert.equal(ok.done, true)
     // undici's body timer is coarse (about 0.5 s ticks): make the silence clearly longer than the timeout
     fake.fault('*', {type: 'slow', chunkDelayMs: 2500}, 3)
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: chat('too slow', {stream: true})})
+    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: streamChat('too slow')})
     assert.equal(res.status, 504)
     assert.equal(((await res.json()) as {error: {code: string}}).error.code, 'upstream_timeout')
     await waitFor(async () => (await pool()).tokens.every((t) => t.label === 'one' || t.state === 'ok'), 2000)
@@ -144,7 +145,7 @@ describe('the pool behind the daemon', () => {
 
   it('the SDK raises on the in-band error', async () => {
     fake.fault('*', {type: 'die-mid-stream', afterChunks: 2})
-    const stream = await sdk.chat.completions.create(chat('break', {stream: true}))
+    const stream = await sdk.chat.completions.create(streamChat('break'))
     await assert.rejects(
       (async () => {
         for await (const _ of stream) void _
