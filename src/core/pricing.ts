@@ -2,8 +2,8 @@ import type {UsageRecord} from './ledger.js'
 
 /**
  * Cost estimates from gpt-tokenizer's price table (USD per million tokens). A model name
- * is looked up as it is, then without a date suffix, then by its longest known prefix.
- * Models the table has no price for are reported, never guessed.
+ * is looked up as it is, then without a date suffix. Models the table has no price for are
+ * reported, never guessed.
  */
 type Price = {input: number; output: number}
 type Spec = {price_data?: {main?: {input?: number; output?: number}}}
@@ -22,13 +22,9 @@ export async function priceOf(model: string): Promise<Price | undefined> {
     return main && typeof main.input === 'number' ? {input: main.input, output: main.output ?? main.input} : undefined
   }
 
-  const undated = model.replace(/-\d{4}-\d{2}-\d{2}$/, '')
-  const direct = lookup(model) ?? lookup(undated)
-  if (direct) return direct
-  const prefix = Object.keys(prices)
-    .filter((name) => undated.startsWith(name) && lookup(name))
-    .sort((a, b) => b.length - a.length)[0]
-  return prefix ? lookup(prefix) : undefined
+  // a dated snapshot (gpt-4o-2024-08-06, gpt-3.5-turbo-instruct-0914) costs what its model costs;
+  // nothing else is inferred from a name: gpt-4o-mini is not priced as gpt-4o
+  return lookup(model) ?? lookup(model.replace(/-(\d{4}-\d{2}-\d{2}|\d{4})$/, ''))
 }
 
 export type Cost = {usd: number; unpriced: string[]}
