@@ -1,68 +1,8 @@
-import type {TokenKind} from '../core/config.js'
 import type {TokenRuntime} from '../core/runtime-state.js'
 import {ApiError} from './errors.js'
+import type {Lease, Outcome, PoolOptions, PoolToken, TokenSnapshot} from './pool-types.js'
 
-/**
- * The credential pool (SPEC §5): per-token concurrency and requests-per-minute caps,
- * choice by fewest in flight then least recently used, a bounded FIFO queue with a
- * timeout, cooldown after a 429, disable after a refusal, and a short circuit-break after
- * repeated failures. It knows tokens by label; it never sees a secret.
- */
-export type PoolToken = {
-  label: string
-  /** identity of this version of the token: replacing it resets its runtime state */
-  addedAt: string
-  kind: TokenKind
-  upstream: string
-  /** max requests in flight; Infinity for none */
-  concurrency: number
-  rpm?: number
-  /** tokens in one group share the concurrency cap (one ChatGPT account = one answer at a time) */
-  group?: string
-  /** ms since epoch; an expired token is never chosen */
-  expiresAt?: number
-}
-
-export type Outcome =
-  | {type: 'ok'}
-  /** 5xx, connect error, timeout, garbage: the token may be fine, the attempt was not */
-  | {type: 'failure'; reason: string}
-  | {type: 'rate-limited'; retryAfterMs?: number}
-  /** 401/403: the upstream refuses this credential */
-  | {type: 'refused'; reason: string}
-  /** the client went away: no verdict on the token */
-  | {type: 'aborted'}
-
-export type Lease = {readonly token: PoolToken; release(outcome: Outcome): void}
-
-export type TokenSnapshot = {
-  label: string
-  kind: TokenKind
-  upstream: string
-  state: 'ok' | 'cooling-down' | 'disabled' | 'expired'
-  inFlight: number
-  concurrency: number | null
-  rpm: number | null
-  requestsLastMinute: number
-  coolingUntil: string | null
-  disabled: {reason: string; at: string} | null
-  failures: number
-  consecutiveFailures: number
-  requests: number
-  lastUsedAt: string | null
-}
-
-export type PoolOptions = {
-  queueTimeoutMs: number
-  queueLimit: number
-  /** cooldown after a 429 without Retry-After, and after repeated failures */
-  cooldownMs: number
-  /** consecutive failures before a token cools down */
-  failureThreshold?: number
-  now?: () => number
-  /** called when runtime state worth persisting changed */
-  onChange?: () => void
-}
+export type {Lease, Outcome, PoolOptions, PoolToken, TokenSnapshot} from './pool-types.js'
 
 type Stats = {
   addedAt: string
@@ -92,6 +32,12 @@ export class PoolExhaustedError extends ApiError {
   }
 }
 
+/**
+ * The credential pool (SPEC §5): per-token concurrency and requests-per-minute caps,
+ * choice by fewest in flight then least recently used, a bounded FIFO queue with a
+ * timeout, cooldown after a 429, disable after a refusal, and a short circuit-break after
+ * repeated failures. It knows tokens by label; it never sees a secret.
+ */
 export class CredentialPool {
   #tokens: PoolToken[] = []
   readonly #stats = new Map<string, Stats>()

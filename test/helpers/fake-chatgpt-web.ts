@@ -1,9 +1,9 @@
 import {createHash, randomBytes, randomUUID} from 'node:crypto'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import type {AddressInfo, Socket} from 'node:net'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {fakeJwt} from './jwt.js'
+import {LoopbackServer} from './loopback-server.js'
 
 /**
  * A fake ChatGPT web backend plus its auth server for tests (protocols.md §5, §6): `node:http` on
@@ -225,31 +225,20 @@ export class FakeChatGPTWeb {
   private readonly revoked = new Set<string>()
   private readonly current = new Map<string, number>()
   private readonly highest = new Map<string, number>()
-  private readonly sockets = new Set<Socket>()
-  private readonly stopping = new AbortController()
-  private closing: Promise<void> | undefined
 
-  private constructor(private readonly server: Server, options: FakeWebOptions) {
-    const {port} = server.address() as AddressInfo
-    this.origin = `http://127.0.0.1:${port}`
+  private constructor(
+    private readonly http: LoopbackServer,
+    options: FakeWebOptions,
+  ) {
+    this.origin = http.origin
     this.options = {...options}
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket)
-      socket.on('close', () => this.sockets.delete(socket))
-    })
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res))
   }
 
   static async start(options: FakeWebOptions = {}): Promise<FakeChatGPTWeb> {
-    const server = createServer({keepAliveTimeout: 5_000})
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-    return new FakeChatGPTWeb(server, options)
+    let fake: FakeChatGPTWeb | undefined
+    const http = await LoopbackServer.start((req, res) => fake!.onRequest(req, res))
+    fake = new FakeChatGPTWeb(http, options)
+    return fake
   }
 
   /** Change options at run time (merged into the current ones; `undefined` values restore defaults). */
@@ -340,13 +329,7 @@ export class FakeChatGPTWeb {
 
   /** Stop listening and destroy every socket. */
   close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      this.stopping.abort()
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
-      for (const socket of this.sockets) socket.destroy()
-    })
-    return this.closing
+    return this.http.close()
   }
 
   // ---- internals ----
@@ -392,7 +375,7 @@ export class FakeChatGPTWeb {
     if (auth?.ok) this.track(auth.account, res)
     const gone = new AbortController()
     res.once('close', () => gone.abort())
-    const ctx: Ctx = {req, res, at, signal: AbortSignal.any([this.stopping.signal, gone.signal])}
+    const ctx: Ctx = {req, res, at, signal: AbortSignal.any([this.http.stopping.signal, gone.signal])}
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {

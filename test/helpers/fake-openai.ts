@@ -1,8 +1,8 @@
 import {createHash} from 'node:crypto'
-import {setMaxListeners} from 'node:events'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import type {AddressInfo, Socket} from 'node:net'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import {setTimeout as sleep} from 'node:timers/promises'
+
+import {LoopbackServer} from './loopback-server.js'
 
 /**
  * A fake OpenAI-protocol upstream for tests: `node:http` on 127.0.0.1, port 0, deterministic
@@ -310,39 +310,23 @@ export class FakeOpenAI {
   private readonly current = new Map<string, number>()
   private readonly highest = new Map<string, number>()
   private readonly perKey = new Map<string, number>()
-  private readonly sockets = new Set<Socket>()
-  /** Aborts every pending wait when the fake closes (one listener per wait: hundreds under load). */
-  private readonly stopping = (() => {
-    const controller = new AbortController()
-    setMaxListeners(0, controller.signal)
-    return controller
-  })()
   private readonly models: string[]
   private counter = 0
-  private closing: Promise<void> | undefined
 
-  private constructor(private readonly server: Server, private readonly options: FakeOpenAIOptions) {
-    const {port} = server.address() as AddressInfo
-    this.origin = `http://127.0.0.1:${port}`
+  private constructor(
+    private readonly http: LoopbackServer,
+    private readonly options: FakeOpenAIOptions,
+  ) {
+    this.origin = http.origin
     this.baseUrl = `${this.origin}/v1`
     this.models = options.models ?? DEFAULT_MODELS
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket)
-      socket.on('close', () => this.sockets.delete(socket))
-    })
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res))
   }
 
   static async start(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
-    const server = createServer({keepAliveTimeout: 5_000})
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-    return new FakeOpenAI(server, options)
+    let fake: FakeOpenAI | undefined
+    const http = await LoopbackServer.start((req, res) => fake!.onRequest(req, res))
+    fake = new FakeOpenAI(http, options)
+    return fake
   }
 
   /** Queue a fault for the next `times` requests made with `key` ('*' = any key). Faults are consumed first-queued first. */
@@ -375,13 +359,7 @@ export class FakeOpenAI {
 
   /** Stop listening and destroy every socket, hanging requests included. */
   close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      this.stopping.abort()
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
-      for (const socket of this.sockets) socket.destroy()
-    })
-    return this.closing
+    return this.http.close()
   }
 
   private track(key: string, res: ServerResponse): void {
@@ -480,12 +458,12 @@ export class FakeOpenAI {
   private async wait(ctx: Context, ms: number): Promise<boolean> {
     if (ms > 0) {
       try {
-        await sleep(ms, undefined, {signal: this.stopping.signal})
+        await sleep(ms, undefined, {signal: this.http.stopping.signal})
       } catch {
         return false
       }
     }
-    return !ctx.res.destroyed && !this.stopping.signal.aborted
+    return !ctx.res.destroyed && !this.http.stopping.signal.aborted
   }
 
   private writeJson(ctx: Context, status: number, payload: unknown, extra: Record<string, string> = {}): void {

@@ -7,7 +7,7 @@ import {DONE_EVENT} from '../sse.js'
 import {SseRelay, clientGone, endWithError, keptText, streamFailure} from '../stream.js'
 import type {ChatMessage} from '../protocols/openai-chat/types.js'
 import {SessionStore} from '../sessions.js'
-import type {JsonResult, Served} from '../upstream/call.js'
+import type {CallSpec, JsonResult, Served} from '../upstream/call.js'
 
 export type ChatBody = Record<string, unknown> & {model: string; messages: Array<Record<string, unknown>>}
 
@@ -83,37 +83,45 @@ function chatModel(rc: RequestContext, body: ChatBody): string {
 }
 
 async function streamChat(rc: RequestContext, body: ChatBody, collect: boolean): Promise<string | undefined> {
-  const {daemon, res} = rc
+  const {daemon} = rc
   const model = chatModel(rc, body)
   const startedMs = performance.now()
   const wantUsage = isObject(body.stream_options) && body.stream_options.include_usage === true
-  let relay = new SseRelay(wantUsage, collect)
-  let served: Served | undefined
-  let status: 200 | 'error' = 200
-  try {
-    const result = await daemon.caller.stream({endpoint: 'chat', model, body, stream: true, signal: rc.signal}, {
-      target: new ResponseTarget(res, {'x-request-id': rc.requestId}),
-      output: (attempt) => {
-        served = attempt
-        relay = new SseRelay(wantUsage, collect)
-        return relay
-      },
-    })
-    noteServed(rc, result)
-    if (!relay.sawDone && !relay.sawFinish) throw streamFailure(new Error('the stream ended before the answer finished'), result.upstream.name)
-    res.end(relay.sawDone ? undefined : DONE_EVENT)
-  } catch (error) {
-    if (!res.headersSent) throw error
-    status = 'error'
-    if (!clientGone(rc.signal)) endWithError(res, streamFailure(error, served?.upstream.name ?? 'upstream'))
-  }
-
+  const {relay, served, status} = await relayStream(rc, {endpoint: 'chat', model, body, stream: true, signal: rc.signal}, () => new SseRelay(wantUsage, collect))
   if (served) {
     const usage: Usage = relay.usage ? {...relay.usage, estimated: served.estimatesUsage} : {...(await estimate(body, model, keptText(relay.kept ?? []))), estimated: true}
     daemon.recordUsage(served, {endpoint: 'chat', model, usage, status, startedMs})
   }
 
   return status === 200 ? relay.text : undefined
+}
+
+/**
+ * Relay an upstream SSE stream to the client, a fresh `SseRelay` per attempt; the stream
+ * ends with [DONE], or with an in-band error once anything was sent. Errors before that throw.
+ */
+export async function relayStream(rc: RequestContext, spec: CallSpec, newRelay: () => SseRelay): Promise<{relay: SseRelay; served?: Served; status: 200 | 'error'}> {
+  const {res} = rc
+  let relay = newRelay()
+  let served: Served | undefined
+  try {
+    const result = await rc.daemon.caller.stream(spec, {
+      target: new ResponseTarget(res, {'x-request-id': rc.requestId}),
+      output: (attempt) => {
+        served = attempt
+        relay = newRelay()
+        return relay
+      },
+    })
+    noteServed(rc, result)
+    if (!relay.sawDone && !relay.sawFinish) throw streamFailure(new Error('the stream ended before the answer finished'), result.upstream.name)
+    res.end(relay.sawDone ? undefined : DONE_EVENT)
+    return {relay, served, status: 200}
+  } catch (error) {
+    if (!res.headersSent) throw error
+    if (!clientGone(rc.signal)) endWithError(res, streamFailure(error, served?.upstream.name ?? 'upstream'))
+    return {relay, served, status: 'error'}
+  }
 }
 
 export function noteServed(rc: RequestContext, served: Served): void {

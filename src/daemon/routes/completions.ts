@@ -12,7 +12,7 @@ import {DONE, DONE_EVENT, type SseEvent, formatSse} from '../sse.js'
 import {type Usage, usageOf} from '../state.js'
 import {SseRelay, type TextStage, clientGone, endWithError, keptText, streamFailure} from '../stream.js'
 import type {Served} from '../upstream/call.js'
-import {estimate, noteServed} from './chat.js'
+import {estimate, noteServed, relayStream} from './chat.js'
 
 /** Prompts of one request answered at the same time (each still waits for a free token in the pool). */
 const FAN_OUT = 16
@@ -246,27 +246,7 @@ async function passthrough(rc: RequestContext, body: Record<string, unknown>, mo
     return
   }
 
-  let relay = new SseRelay(plan.wantUsage)
-  let served: Served | undefined
-  let status: 200 | 'error' = 200
-  try {
-    const result = await daemon.caller.stream({endpoint: 'completions', model, body, stream: true, signal: rc.signal}, {
-      target: new ResponseTarget(res, {'x-request-id': rc.requestId}),
-      output: (attempt) => {
-        served = attempt
-        relay = new SseRelay(plan.wantUsage)
-        return relay
-      },
-    })
-    noteServed(rc, result)
-    if (!relay.sawDone && !relay.sawFinish) throw streamFailure(new Error('the stream ended before the answer finished'), result.upstream.name)
-    res.end(relay.sawDone ? undefined : DONE_EVENT)
-  } catch (error) {
-    if (!res.headersSent) throw error
-    status = 'error'
-    if (!clientGone(rc.signal)) endWithError(res, streamFailure(error, served?.upstream.name ?? 'upstream'))
-  }
-
+  const {relay, served, status} = await relayStream(rc, {endpoint: 'completions', model, body, stream: true, signal: rc.signal}, () => new SseRelay(plan.wantUsage))
   if (served) record(rc, served, model, relay.usage ? {...relay.usage, estimated: false} : {prompt_tokens: 0, completion_tokens: 0, estimated: true}, status, startedMs)
 }
 
