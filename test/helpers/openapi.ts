@@ -6,7 +6,7 @@ import {Ajv2020, type ErrorObject, type ValidateFunction} from 'ajv/dist/2020.js
 
 import {ROOT} from './cli.js'
 
-export const OPENAPI_PATH = join(ROOT, '../shared/openai-spec/openapi.subset.json')
+export const OPENAPI_PATH = join(ROOT, 'test/fixtures/openai-spec/openapi.subset.json')
 
 /**
  * Component schemas of the official document, plus one derived schema:
@@ -56,7 +56,7 @@ function loadDocument(): JsonObject {
   try {
     text = readFileSync(OPENAPI_PATH, 'utf8')
   } catch (error) {
-    throw new Error(`The official OpenAPI document is missing: ${(error as Error).message}. The tests expect the checkout next to ../shared/openai-spec.`)
+    throw new Error(`The official OpenAPI document is missing: ${(error as Error).message}. It belongs in test/fixtures/openai-spec (see its README).`)
   }
 
   const doc = normalize(JSON.parse(text) as Json)
