@@ -10,6 +10,10 @@ export type UsageRecord = {
   endpoint: string
   prompt_tokens: number
   completion_tokens: number
+  /** of prompt_tokens, served from the upstream's prompt cache (absent in records written before gptconv knew them) */
+  cached_tokens?: number
+  /** of completion_tokens, spent on reasoning */
+  reasoning_tokens?: number
   estimated: boolean
   status: number | 'error'
   ms: number

@@ -4,7 +4,7 @@ import {writeFile} from 'atomically'
 
 import {countChatPrompt} from '../core/tokenizer.js'
 import type {Logger} from './logger.js'
-import type {ChatMessage} from './protocols/openai-chat/types.js'
+import type {ChatMessage} from './protocols/chat/types.js'
 
 /**
  * Server-side conversation memory for simple clients (protocols.md §8): history by session

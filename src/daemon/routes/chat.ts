@@ -5,7 +5,7 @@ import type {RequestContext} from '../router.js'
 import {type Usage, usageOf} from '../state.js'
 import {DONE_EVENT} from '../sse.js'
 import {SseRelay, clientGone, endWithError, keptText, streamFailure} from '../stream.js'
-import type {ChatMessage} from '../protocols/openai-chat/types.js'
+import type {ChatMessage} from '../protocols/chat/types.js'
 import {SessionStore} from '../sessions.js'
 import type {CallSpec, JsonResult, Served} from '../upstream/call.js'
 

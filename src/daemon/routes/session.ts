@@ -1,4 +1,4 @@
-import type {ChatMessage} from '../protocols/openai-chat/types.js'
+import type {ChatMessage} from '../protocols/chat/types.js'
 import {badRequest, toOpenAIError} from '../errors.js'
 import {isObject, readJson, sendJson} from '../http.js'
 import type {RequestContext} from '../router.js'

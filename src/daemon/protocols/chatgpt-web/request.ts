@@ -1,7 +1,7 @@
 import {randomUUID} from 'node:crypto'
 
 import {contentText} from '../../../core/tokenizer.js'
-import type {ChatRequest} from '../openai-chat/types.js'
+import type {ChatRequest} from '../chat/types.js'
 import type {ConversationRequest} from './types.js'
 
 /**

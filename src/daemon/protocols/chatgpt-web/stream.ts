@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 
-import type {ChatChunk, ChatFinishReason} from '../openai-chat/types.js'
+import type {ChatChunk, ChatFinishReason} from '../chat/types.js'
 import type {WebEvent, WebMessage, WebPatchOp} from './types.js'
 
 /**

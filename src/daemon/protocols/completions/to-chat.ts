@@ -1,5 +1,5 @@
 import {badRequest} from '../../errors.js'
-import type {ChatRequest} from '../openai-chat/types.js'
+import type {ChatRequest} from '../chat/types.js'
 import type {LegacyPlan} from './types.js'
 
 /**

@@ -3,10 +3,10 @@ import {describe, it} from 'node:test'
 import fc from 'fast-check'
 
 import {ApiError} from '../../../src/daemon/errors.js'
-import type {ChatChunk, ChatCompletion} from '../../../src/daemon/protocols/openai-chat/types.js'
-import {chatChunkToLegacyChunks, chatCompletionsToLegacy, finishReasonToLegacy, legacyUsageChunk, logprobsToLegacy, newStreamState, pickBest} from '../../../src/daemon/protocols/openai-completions/from-chat.js'
-import {completionsRequestToChat, parseCompletionsRequest} from '../../../src/daemon/protocols/openai-completions/to-chat.js'
-import type {LegacyCompletion} from '../../../src/daemon/protocols/openai-completions/types.js'
+import type {ChatChunk, ChatCompletion} from '../../../src/daemon/protocols/chat/types.js'
+import {chatChunkToLegacyChunks, chatCompletionsToLegacy, finishReasonToLegacy, legacyUsageChunk, logprobsToLegacy, newStreamState, pickBest} from '../../../src/daemon/protocols/completions/from-chat.js'
+import {completionsRequestToChat, parseCompletionsRequest} from '../../../src/daemon/protocols/completions/to-chat.js'
+import type {LegacyCompletion} from '../../../src/daemon/protocols/completions/types.js'
 import {assertSchema} from '../../helpers/openapi.js'
 
 const badParam = (param: string) => (e: unknown) => e instanceof ApiError && e.status === 400 && e.param === param

@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 
-import type {ChatChunk, ChatCompletion, ChatFinishReason, ChatTokenLogprob, ChatUsage} from '../openai-chat/types.js'
+import type {ChatChunk, ChatCompletion, ChatFinishReason, ChatTokenLogprob, ChatUsage} from '../chat/types.js'
 import type {LegacyChoice, LegacyCompletion, LegacyFinishReason, LegacyLogprobs, LegacyPlan, LegacyUsage} from './types.js'
 
 /**
