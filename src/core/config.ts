@@ -23,6 +23,8 @@ export const AUTH_STYLES = ['openai-auth', 'refresh-endpoint'] as const
 export type AuthStyle = (typeof AUTH_STYLES)[number]
 export const LEGACY_MODES = ['convert', 'passthrough'] as const
 export type LegacyMode = (typeof LEGACY_MODES)[number]
+export const RESPONSES_MODES = ['native', 'bridge'] as const
+export type ResponsesMode = (typeof RESPONSES_MODES)[number]
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -38,6 +40,8 @@ export type UpstreamConfig = {
   models?: string[]
   /** how `/v1/completions` reaches this upstream: converted to chat (default) or passed through natively */
   legacy?: LegacyMode
+  /** how `/v1/responses` reaches this upstream: passed through (it serves Responses itself) or bridged through chat */
+  responses?: ResponsesMode
 }
 
 export type TokenEntry = {
@@ -104,6 +108,7 @@ const upstreamSchema = {
     modelMap: stringMap,
     models: {type: 'array', items: {type: 'string', minLength: 1}},
     legacy: {enum: LEGACY_MODES},
+    responses: {enum: RESPONSES_MODES},
   },
 }
 

@@ -1,4 +1,4 @@
-import type {AuthStyle, LegacyMode, Protocol, UpstreamConfig} from './config.js'
+import type {AuthStyle, LegacyMode, Protocol, ResponsesMode, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
 import {ConflictError, NotFoundError, UsageError} from './errors.js'
 
@@ -19,6 +19,13 @@ export type AddUpstreamInput = {
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i
+
+export const OPENAI_BASE_URL = 'https://api.openai.com/v1'
+
+/** How `/v1/responses` reaches an upstream: OpenAI itself serves it (native); others are bridged through chat unless configured. */
+export function responsesMode(upstream: UpstreamConfig): ResponsesMode {
+  return upstream.responses ?? (upstream.protocol === 'openai' && upstream.baseUrl === OPENAI_BASE_URL ? 'native' : 'bridge')
+}
 
 /** A base URL without a trailing slash, http(s) only, no credentials or query in it. */
 export function normalizeUrl(value: string, flag: string): string {

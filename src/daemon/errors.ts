@@ -1,4 +1,5 @@
 import {GptconvError} from '../core/errors.js'
+import type {WireError} from './protocols/codec.js'
 
 /**
  * Errors that cross the HTTP boundary, with the OpenAI `type` and `code` a client sees.
@@ -24,4 +25,10 @@ export function toOpenAIError(err: unknown): ErrorResponse {
   }
 
   return {status: 500, headers: {}, body: {error: {message: 'Internal error in gptconv; see `gptconv logs`.', type: 'server_error', param: null, code: 'internal_error'}}}
+}
+
+/** An error as a stream that has begun carries it in-band. */
+export function toWireError(err: unknown): WireError {
+  const {status, body} = toOpenAIError(err)
+  return {status, ...body.error}
 }

@@ -23,7 +23,7 @@ export type Outcome =
   | {type: 'ok'}
   /** 5xx, connect error, timeout, garbage: the token may be fine, the attempt was not */
   | {type: 'failure'; reason: string}
-  | {type: 'rate-limited'; retryAfterMs?: number}
+  | {type: 'rate-limited'; retryAfterMs?: number; reason?: string}
   /** 401/403: the upstream refuses this credential */
   | {type: 'refused'; reason: string}
   /** the client went away: no verdict on the token */

@@ -6,22 +6,21 @@ import type {Context} from '../core/context.js'
 import {errorMessage} from '../core/errors.js'
 import {storeOfKind} from '../core/secrets/index.js'
 import {ApiError, badRequest} from './errors.js'
-import {webLimitation} from './protocols/chatgpt-web/request.js'
+import type {ChatRequest} from './protocols/chat/types.js'
 import type {PoolToken} from './pool.js'
+import type {Endpoint, UpstreamAdapter} from './upstream/adapter.js'
+import {adapterOf} from './upstream/index.js'
 
-export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'images' | 'models'
+export type {Endpoint} from './upstream/adapter.js'
+
+/** How a request may reach an upstream: its client body as it is (`native`), or the pivot chat request. */
+export type Forms = {native: boolean; pivot?: ChatRequest}
 
 export type LiveUpstream = UpstreamConfig & {name: string}
 export type LiveToken = PoolToken & {models?: string[]; account?: string; grantedUsd?: number}
 
 /** What `--demo` (or a test) adds beside the configured upstreams and tokens; never persisted. */
 export type ExtraTokens = {upstreams: Record<string, UpstreamConfig>; tokens: Array<{entry: TokenEntry; secret: string}>}
-
-/** Which endpoints each upstream protocol can serve. */
-const SUPPORTS: Record<UpstreamConfig['protocol'], ReadonlySet<Endpoint>> = {
-  openai: new Set(['chat', 'completions', 'embeddings', 'images', 'models']),
-  'chatgpt-web': new Set(['chat', 'models']),
-}
 
 /**
  * The daemon's live view of settings, upstreams and tokens, secrets included (in memory
@@ -33,7 +32,6 @@ export class Registry {
   #upstreams = new Map<string, LiveUpstream>()
   #tokens = new Map<string, LiveToken>()
   #secrets = new Map<string, string>()
-  #hasWeb = false
   /** refresh-token tokens: the current access token, its expiry and account (learned by the refresher) */
   #access = new Map<string, {token: string; expiresAt: number; account?: string; addedAt: string}>()
 
@@ -73,7 +71,6 @@ export class Registry {
 
     for (const [label, access] of this.#access) if (tokens.get(label)?.addedAt !== access.addedAt) this.#access.delete(label)
     this.#upstreams = upstreams
-    this.#hasWeb = [...upstreams.values()].some((u) => u.protocol === 'chatgpt-web')
     this.#tokens = tokens
     this.#secrets = secrets
   }
@@ -135,27 +132,42 @@ export class Registry {
     return !upstream.models || upstream.models.includes(model) || Boolean(upstream.modelMap?.[model])
   }
 
-  /** Tokens that can serve `endpoint` for `model` (and, given the body, whatever else it needs). */
-  filterFor(endpoint: Endpoint, model: string, body?: Record<string, unknown>): (token: PoolToken) => boolean {
-    const webCannot = endpoint === 'chat' && body !== undefined && this.#hasWeb && webLimitation(body) !== undefined
+  /**
+   * Tokens that can serve `endpoint` for `model`: their upstream takes the client's body as it
+   * is, or — when there is a pivot request — converts it and does not refuse what it asks.
+   */
+  filterFor(endpoint: Endpoint, model: string, forms: Forms = {native: true}): (token: PoolToken) => boolean {
+    // what each kind of upstream refuses, worked out once per request
+    const refusals = new Map<UpstreamAdapter, boolean>()
+    const takes = (adapter: UpstreamAdapter, upstream: LiveUpstream): boolean => {
+      if (!adapter.serves(endpoint, upstream)) return false
+      if (forms.native && adapter.native(endpoint, upstream)) return true
+      if (forms.pivot === undefined) return false
+      let refused = refusals.get(adapter)
+      if (refused === undefined) refusals.set(adapter, (refused = adapter.refuses?.(forms.pivot) !== undefined))
+      return !refused
+    }
+
     return (pooled) => {
       const token = this.#tokens.get(pooled.label)
       const upstream = token && this.#upstreams.get(token.upstream)
-      if (!token || !upstream || !SUPPORTS[upstream.protocol].has(endpoint)) return false
-      if (webCannot && upstream.protocol === 'chatgpt-web') return false
-      // `completions` here means served natively; converted completions go through `chat`
-      if (endpoint === 'completions' && upstream.legacy !== 'passthrough') return false
+      if (!token || !upstream || !takes(adapterOf(upstream), upstream)) return false
       if (token.models && !token.models.includes(model)) return false
       return this.serves(upstream, model)
     }
   }
 
-  /** 404 unless some token could serve the model at all; 400 when only upstreams that lack a needed feature could. */
-  requireModel(endpoint: Endpoint, model: string, body?: Record<string, unknown>): void {
-    const filter = this.filterFor(endpoint, model, body)
+  /** 404 unless some token could serve the model at all; 400 when only upstreams that refuse what the request needs could. */
+  requireModel(endpoint: Endpoint, model: string, forms: Forms = {native: true}): void {
+    const filter = this.filterFor(endpoint, model, forms)
     if (this.tokens.some((t) => filter(t))) return
-    const limitation = body && webLimitation(body)
-    if (limitation && this.tokens.some((t) => this.filterFor(endpoint, model)(t))) throw badRequest(limitation[1], limitation[0], 'unsupported_on_chatgpt_web')
+    if (forms.pivot) {
+      const pivot = forms.pivot
+      const refusal = this.tokens.map((t) => this.#upstreams.get(t.upstream)).map((u) => u && adapterOf(u).refuses?.(pivot)).find(Boolean)
+      const byModel = (t: PoolToken) => !this.#tokens.get(t.label)?.models || this.#tokens.get(t.label)!.models!.includes(model)
+      if (refusal && this.tokens.some((t) => byModel(t) && this.serves(this.#upstreams.get(t.upstream)!, model))) throw badRequest(refusal[1], refusal[0], refusal[2])
+    }
+
     if (this.#tokens.size === 0) {
       throw new ApiError(503, 'no_tokens', 'gptconv has no tokens yet. Add one with `gptconv tokens add LABEL --kind api-key`, or start with `gptconv serve --demo`.', {type: 'server_error'})
     }

@@ -22,7 +22,10 @@ export type RequestContext = {
 
 export type Handler = (rc: RequestContext) => Promise<void>
 
-export type Route = {name: string; method: 'GET' | 'POST' | 'DELETE'; pattern: string; auth: boolean; handler: Handler}
+/** How a route's errors are shaped: OpenAI's `{"error": {…}}` (the default), or the `/session` API's `{code, message, data}`. */
+export type Envelope = 'openai' | 'session'
+
+export type Route = {name: string; method: 'GET' | 'POST' | 'DELETE'; pattern: string; auth: boolean; handler: Handler; envelope?: Envelope}
 
 type Compiled = Route & {parts: string[]}
 

@@ -6,6 +6,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {clientKey} from '../core/client-key.js'
 import type {Context} from '../core/context.js'
 import {LedgerWriter} from '../core/ledger.js'
+import {GptconvError} from '../core/errors.js'
 import {redact} from '../core/mask.js'
 import {readRuntimeState} from '../core/runtime-state.js'
 import {requireUsableStores} from '../core/tokens.js'
@@ -17,7 +18,7 @@ import {Metrics} from './metrics.js'
 import {CredentialPool} from './pool.js'
 import {type ExtraTokens, Registry, watchConfig} from './registry.js'
 import {TokenRefresher} from './refresher.js'
-import {type RequestContext, type Route, Router} from './router.js'
+import {type Envelope, type RequestContext, type Route, Router} from './router.js'
 import {billingSubscription, billingUsage} from './routes/billing.js'
 import {chatCompletions} from './routes/chat.js'
 import {completions} from './routes/completions.js'
@@ -29,7 +30,7 @@ import {deleteSession, postSession} from './routes/session.js'
 import {checkClientKey, checkHost, checkOrigin, corsHeaders, preflightHeaders} from './security.js'
 import {SessionStore} from './sessions.js'
 import {type DaemonState, RuntimeStateWriter, ledgerRecorder} from './state.js'
-import {clientGone, endWithError} from './stream.js'
+import {clientGone} from './stream.js'
 import {UpstreamClient} from './upstream/client.js'
 import {UpstreamCaller} from './upstream/call.js'
 
@@ -68,8 +69,8 @@ function routes(prefix: string): Route[] {
     {name: 'completions', method: 'POST', pattern: `${p}/completions`, auth: true, handler: completions},
     {name: 'embeddings', method: 'POST', pattern: `${p}/embeddings`, auth: true, handler: embeddings},
     {name: 'images', method: 'POST', pattern: `${p}/images/generations`, auth: true, handler: imageGenerations},
-    {name: 'session', method: 'POST', pattern: '/session', auth: true, handler: postSession},
-    {name: 'session.delete', method: 'DELETE', pattern: '/session/:id', auth: true, handler: deleteSession},
+    {name: 'session', method: 'POST', pattern: '/session', auth: true, handler: postSession, envelope: 'session'},
+    {name: 'session.delete', method: 'DELETE', pattern: '/session/:id', auth: true, handler: deleteSession, envelope: 'session'},
     // chat UIs ask for these with and without the API prefix
     ...[...new Set([p, ''])].flatMap((q): Route[] => [
       {name: 'billing.subscription', method: 'GET', pattern: `${q}/dashboard/billing/subscription`, auth: true, handler: billingSubscription},
@@ -158,6 +159,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       meta: {},
     }
     let route = 'unmatched'
+    let envelope: Envelope = 'openai'
     try {
       if (closing) throw new ApiError(503, 'shutting_down', 'gptconv is shutting down.', {type: 'server_error', headers: {connection: 'close'}})
       const {server: conf} = registry.settings
@@ -174,11 +176,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
       const match = router.match(req.method ?? 'GET', path)
       route = match.route.name
+      envelope = match.route.envelope ?? 'openai'
       Object.assign(rc, {params: match.params})
       if (match.route.auth) checkClientKey(req, key)
       await match.route.handler(rc)
     } catch (error) {
-      respondError(rc, error)
+      respondError(rc, error, envelope)
     } finally {
       const status = res.headersSent ? res.statusCode : 499
       metricSet.request(route, status, (performance.now() - started) / 1000)
@@ -188,12 +191,19 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
   }
 
-  function respondError(rc: RequestContext, error: unknown): void {
+  /** The one error boundary: whatever a route threw, in the envelope of its wire. */
+  function respondError(rc: RequestContext, error: unknown, envelope: Envelope): void {
     if (clientGone(rc.signal)) return
-    if (!(error instanceof ApiError)) log.error({id: rc.requestId, err: redact((error as Error)?.stack ?? String(error), registry.secrets())}, 'unexpected error')
+    if (!(error instanceof GptconvError)) log.error({id: rc.requestId, err: redact((error as Error)?.stack ?? String(error), registry.secrets())}, 'unexpected error')
     const out = toOpenAIError(error)
-    if (!rc.res.headersSent) sendJson(rc.res, out.status, out.body, {'x-request-id': rc.requestId, ...out.headers})
-    else if (!rc.res.writableEnded) endWithError(rc.res, error instanceof ApiError ? error : new ApiError(500, 'internal_error', out.body.error.message))
+    if (rc.res.headersSent) {
+      // a stream ends with its wire's in-band error inside the exchange; anything else cannot say more
+      if (!rc.res.writableEnded) rc.res.end()
+      return
+    }
+
+    const body = envelope === 'session' ? {code: out.status, message: out.body.error.message, data: null} : out.body
+    sendJson(rc.res, out.status, body, {'x-request-id': rc.requestId, ...out.headers})
   }
 
   await new Promise<void>((resolve, reject) => {

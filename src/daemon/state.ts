@@ -7,9 +7,18 @@ import type {CredentialPool} from './pool.js'
 import type {TokenRefresher} from './refresher.js'
 import type {Registry} from './registry.js'
 import type {SessionStore} from './sessions.js'
+import type {ChatUsage} from './protocols/chat/types.js'
 import type {Served, UpstreamCaller} from './upstream/call.js'
 
-export type Usage = {prompt_tokens: number; completion_tokens: number; estimated: boolean}
+/** Tokens of one finished request, as the ledger records them. */
+export type Usage = {prompt_tokens: number; completion_tokens: number; cached_tokens?: number; reasoning_tokens?: number; estimated: boolean}
+
+/** Chat usage (reported, or estimated) as the ledger's usage. */
+export function ledgerUsage(usage: ChatUsage, estimated: boolean): Usage {
+  const cached = usage.prompt_tokens_details?.cached_tokens
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens
+  return {prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, ...(cached && {cached_tokens: cached}), ...(reasoning && {reasoning_tokens: reasoning}), estimated}
+}
 
 /** Everything a route needs, built once by the server. */
 export type DaemonState = {
@@ -31,13 +40,6 @@ export type DaemonState = {
   recordUsage(served: Served, request: {endpoint: string; model: string; usage: Usage; status: UsageRecord['status']; startedMs: number}): void
 }
 
-/** `usage` of an OpenAI response body, when it has a well-formed one. */
-export function usageOf(body: unknown): {prompt_tokens: number; completion_tokens: number} | undefined {
-  const usage = (body as {usage?: {prompt_tokens?: unknown; completion_tokens?: unknown}} | null)?.usage
-  if (typeof usage?.prompt_tokens !== 'number') return undefined
-  return {prompt_tokens: usage.prompt_tokens, completion_tokens: typeof usage.completion_tokens === 'number' ? usage.completion_tokens : 0}
-}
-
 export function ledgerRecorder(ledger: LedgerWriter, metrics: Metrics): DaemonState['recordUsage'] {
   return (served, {endpoint, model, usage, status, startedMs}) => {
     const record: UsageRecord = {
@@ -49,6 +51,8 @@ export function ledgerRecorder(ledger: LedgerWriter, metrics: Metrics): DaemonSt
       endpoint,
       prompt_tokens: usage.prompt_tokens,
       completion_tokens: usage.completion_tokens,
+      ...(usage.cached_tokens && {cached_tokens: usage.cached_tokens}),
+      ...(usage.reasoning_tokens && {reasoning_tokens: usage.reasoning_tokens}),
       estimated: usage.estimated,
       status,
       ms: Math.round(performance.now() - startedMs),

@@ -1,41 +1,110 @@
-import type {ServerResponse} from 'node:http'
 import {Writable} from 'node:stream'
 
+import {GptconvError} from '../core/errors.js'
 import {describeNetworkError} from '../core/upstream-check.js'
-import {ApiError, toOpenAIError} from './errors.js'
+import {ApiError} from './errors.js'
 import type {AttemptWriter} from './http.js'
-import {DONE, DONE_EVENT, type SseEvent, SseParser, formatSse} from './sse.js'
+import type {Relay, StreamDecoder, StreamEncoder} from './protocols/codec.js'
+import type {ChatChunk, ChatUsage} from './protocols/chat/types.js'
+import {type SseEvent, SseParser} from './sse.js'
 
 /**
- * A streamed answer goes through stages that are plain objects, not streams: the
- * protocol's converter (upstream events → chat-format events), then the route's output
- * (events → the text the client gets). Per upstream read they are called once with the
- * batch of events it completed; only the sink at the end is a stream.
+ * What one upstream attempt's stream goes through between the SSE parser and the client:
+ * plain objects called once per upstream read with the events it completed, not a chain
+ * of streams. Two kinds: a native relay (same wire on both sides: the events pass
+ * unparsed) and a pivot stage (the upstream's decoder → chat chunks → the client's encoder).
  */
-export interface EventStage {
-  process(events: SseEvent[]): SseEvent[]
-  /** the upstream ended: whatever follows (a finish chunk, usage, [DONE]); throws when the answer is incomplete */
-  finish(): SseEvent[]
-  /** the answer is complete before the upstream's end (stop sequence, max_tokens) */
+export interface AnswerStage {
+  process(events: readonly SseEvent[]): string
+  /** the upstream ended: what follows; throws when the answer is incomplete */
+  finish(): string
+  /** the answer is complete before the upstream's end: stop reading */
   readonly done: boolean
+  /** usage the upstream reported, once seen */
+  readonly usage: ChatUsage | undefined
+  /** the answer's text so far, for a session's memory and for usage estimates */
+  text(): string
 }
 
-export interface TextStage {
-  process(events: SseEvent[]): string
+export class NativeStage implements AnswerStage {
+  readonly done = false
+
+  constructor(readonly relay: Relay) {}
+
+  process(events: readonly SseEvent[]): string {
+    return this.relay.process(events)
+  }
+
+  finish(): string {
+    if (!this.relay.finished) throw new Error('the stream ended before the answer finished')
+    return ''
+  }
+
+  get usage(): ChatUsage | undefined {
+    return this.relay.usage
+  }
+
+  text(): string {
+    return this.relay.text()
+  }
+}
+
+/** Text of the first choice beyond this many characters is not kept (sessions and estimates need no more). */
+const TEXT_LIMIT = 4 * 1024 * 1024
+
+export class PivotStage implements AnswerStage {
+  usage: ChatUsage | undefined
+  #text = ''
+
+  constructor(
+    private readonly decoder: StreamDecoder,
+    private readonly encoder: StreamEncoder,
+    private readonly part: number,
+  ) {}
+
+  get done(): boolean {
+    return this.decoder.done
+  }
+
+  process(events: readonly SseEvent[]): string {
+    const chunks = this.decoder.process(events)
+    return chunks.length === 0 ? '' : this.#push(chunks)
+  }
+
+  finish(): string {
+    const chunks = this.decoder.finish()
+    return chunks.length === 0 ? '' : this.#push(chunks)
+  }
+
+  text(): string {
+    return this.#text
+  }
+
+  #push(chunks: ChatChunk[]): string {
+    for (const chunk of chunks) {
+      if (chunk.usage) this.usage = chunk.usage
+      for (const choice of chunk.choices) {
+        if (choice.index !== 0 || this.#text.length > TEXT_LIMIT) continue
+        if (typeof choice.delta.content === 'string') this.#text += choice.delta.content
+        for (const call of choice.delta.tool_calls ?? []) if (call.function?.arguments) this.#text += call.function.arguments
+      }
+    }
+
+    return this.encoder.push(chunks, this.part)
+  }
 }
 
 /**
- * The one Writable of a streamed answer: upstream bytes in, parsed, converted and relayed
- * with plain calls, written to the client with backpressure. `answered` turns true when a
- * converter finished the answer early — the caller then cuts the upstream off.
+ * The one Writable of a streamed answer: upstream bytes in, parsed, passed through the
+ * attempt's stage with plain calls, written to the client with backpressure. `answered`
+ * turns true when the stage finished the answer early — the caller then cuts the upstream off.
  */
 export class AnswerSink extends Writable {
   answered = false
   readonly #parser = new SseParser()
 
   constructor(
-    private readonly converter: EventStage | undefined,
-    private readonly output: TextStage,
+    private readonly stage: AnswerStage,
     private readonly writer: AttemptWriter,
   ) {
     super()
@@ -53,13 +122,8 @@ export class AnswerSink extends Writable {
 
     let text: string
     try {
-      let events = this.#parser.push(chunk)
-      if (this.converter) {
-        events = this.converter.process(events)
-        if (this.converter.done) this.answered = true
-      }
-
-      text = this.output.process(events)
+      text = this.stage.process(this.#parser.push(chunk))
+      if (this.stage.done) text += this.#end()
     } catch (error) {
       callback(error as Error)
       return
@@ -77,9 +141,8 @@ export class AnswerSink extends Writable {
 
     let text: string
     try {
-      let events = this.#parser.end()
-      if (this.converter) events = [...this.converter.process(events), ...(this.converter.done ? [] : this.converter.finish())]
-      text = this.output.process(events)
+      text = this.stage.process(this.#parser.end())
+      text += this.#end()
     } catch (error) {
       callback(error as Error)
       return
@@ -87,104 +150,16 @@ export class AnswerSink extends Writable {
 
     this.writer.write(text, callback)
   }
-}
 
-/** Keep at most this much raw stream text for usage estimates when the upstream reports no usage. */
-const KEEP_LIMIT = 1024 * 1024
-
-/**
- * Relays OpenAI SSE events (chat or legacy chunks) to the client as they arrive. Captures the usage chunk
- * (gptconv always asks for it) and strips it — and the `"usage":null` fields that come
- * with it — when the client did not ask. Notes whether the stream finished properly.
- */
-export class SseRelay implements TextStage {
-  usage: {prompt_tokens: number; completion_tokens: number} | undefined
-  sawDone = false
-  sawFinish = false
-  /** raw data of each event, for estimating usage, until a usage chunk makes it pointless */
-  kept: string[] | undefined = []
-  /** the text of choice 0, when asked to collect it (session memory) */
-  text = ''
-  #keptSize = 0
-
-  constructor(
-    private readonly wantUsage: boolean,
-    private readonly collect = false,
-  ) {}
-
-  process(events: SseEvent[]): string {
-    let out = ''
-    for (const event of events) out += this.#relay(event.data)
-    return out
+  #end(): string {
+    this.answered = this.stage.done
+    return this.stage.finish()
   }
-
-  /** One event as it goes to the client ('' to drop it). */
-  #relay(input: string): string {
-    let data = input
-    if (data === DONE) {
-      this.sawDone = true
-      return DONE_EVENT
-    }
-
-    if (data.includes('"usage":{')) {
-      const out = this.#takeUsage(data)
-      if (out === undefined) return ''
-      data = out
-    } else if (!this.wantUsage && data.includes('"usage":null')) {
-      data = data.replace(/,"usage":null|"usage":null,?/, '')
-    }
-
-    if (!this.sawFinish && data.includes('"finish_reason":"')) this.sawFinish = true
-    if (this.collect && data.includes('"content"')) this.text += keptText([data], 0)
-    if (this.kept) {
-      this.#keptSize += data.length
-      if (this.#keptSize > KEEP_LIMIT) this.kept = undefined
-      else this.kept.push(data)
-    }
-
-    return formatSse(data)
-  }
-
-  /** The event's data to send on, or undefined to drop it. */
-  #takeUsage(data: string): string | undefined {
-    let chunk: {usage?: {prompt_tokens?: unknown; completion_tokens?: unknown}; choices?: unknown[]}
-    try {
-      chunk = JSON.parse(data) as typeof chunk
-    } catch {
-      return data
-    }
-
-    if (typeof chunk.usage?.prompt_tokens === 'number') {
-      this.usage = {prompt_tokens: chunk.usage.prompt_tokens, completion_tokens: Number(chunk.usage.completion_tokens) || 0}
-      this.kept = undefined
-    }
-
-    if (this.wantUsage) return data
-    if (!chunk.choices || chunk.choices.length === 0) return undefined
-    delete chunk.usage
-    return JSON.stringify(chunk)
-  }
-}
-
-/** Text of all `delta.content` in chat chunks (of one choice index, or all). */
-export function keptText(kept: readonly string[], index?: number): string {
-  let text = ''
-  for (const data of kept) {
-    try {
-      for (const choice of (JSON.parse(data) as {choices?: Array<{index?: number; delta?: {content?: unknown}}>}).choices ?? []) {
-        if (typeof choice.delta?.content === 'string' && (index === undefined || choice.index === index)) text += choice.delta.content
-      }
-    } catch {
-      // not JSON: nothing to count
-    }
-  }
-
-  return text
 }
 
 /** What a broken stream becomes on the wire. */
-export function streamFailure(error: unknown, upstream: string): ApiError {
-  if (error instanceof ApiError) return error
+export function streamFailure(error: unknown, upstream: string): GptconvError {
+  if (error instanceof GptconvError) return error
   const code = (error as {code?: string}).code
   if (code === 'UND_ERR_BODY_TIMEOUT') return new ApiError(504, 'upstream_timeout', `Upstream ${upstream} stopped sending in the middle of the answer (idle timeout).`, {type: 'server_error'})
   return new ApiError(502, 'upstream_stream_error', `Upstream ${upstream} broke off the answer: ${describeNetworkError(error)}.`, {type: 'server_error'})
@@ -193,9 +168,4 @@ export function streamFailure(error: unknown, upstream: string): ApiError {
 /** The client hung up, so nothing more can be sent. (A shutdown aborts requests too, and its error is still sent.) */
 export function clientGone(signal: AbortSignal): boolean {
   return signal.aborted && (signal.reason as {code?: string} | undefined)?.code === 'client_closed'
-}
-
-/** After a stream has started, an error can only be sent in-band: one `data: {"error": …}` event, then the end. */
-export function endWithError(res: ServerResponse, error: ApiError): void {
-  if (!res.destroyed) res.end(formatSse(JSON.stringify(toOpenAIError(error).body)))
 }

@@ -38,3 +38,21 @@ export interface StreamDecoder {
   /** the answer is complete before the upstream's end (an emulated stop sequence or max_tokens): stop reading */
   readonly done: boolean
 }
+
+/**
+ * Passthrough of a stream to a client of the same wire as the upstream: the events go on
+ * unparsed but for what gptconv must know — the usage, and whether the answer finished.
+ */
+export interface Relay {
+  process(events: readonly SseEvent[]): string
+  /** the answer reached its proper end */
+  readonly finished: boolean
+  /** what ends the client's stream when the upstream's own end marker did not come */
+  end(): string
+  /** the usage the upstream reported, once seen */
+  readonly usage: ChatUsage | undefined
+  /** the answer's text so far (usage estimates when the upstream reports none) */
+  text(): string
+  /** the in-band error that ends the client's stream once it has begun */
+  fail(error: WireError): string
+}

@@ -1,8 +1,7 @@
 import {badRequest} from '../errors.js'
+import {exchange, resolveModel} from '../exchange.js'
 import {isObject, readJson} from '../http.js'
 import type {RequestContext} from '../router.js'
-import {usageOf} from '../state.js'
-import {noteServed} from './chat.js'
 
 /** float32 little-endian, base64: what `encoding_format: "base64"` means on the wire. */
 export function floatsToBase64(values: number[]): string {
@@ -17,27 +16,27 @@ export function floatsToBase64(values: number[]): string {
  * the client gets what it asked for.
  */
 export async function embeddings(rc: RequestContext): Promise<void> {
-  const {daemon} = rc
-  const body = await readJson(rc.req, daemon.registry.settings.server.bodyLimitBytes)
+  const body = await readJson(rc.req, rc.daemon.registry.settings.server.bodyLimitBytes)
   if (!isObject(body)) throw badRequest('The request body must be a JSON object.')
   if (typeof body.model !== 'string' || body.model === '') throw badRequest('you must provide a model parameter', 'model')
   if (body.input === undefined || body.input === null || body.input === '') throw badRequest('`input` is required: a string, an array of strings, or token arrays.', 'input')
   if (body.encoding_format !== undefined && body.encoding_format !== 'float' && body.encoding_format !== 'base64') throw badRequest('`encoding_format` must be "float" or "base64".', 'encoding_format')
-  const model = daemon.registry.resolveAlias(body.model)
-  rc.meta.model = model
-  daemon.registry.requireModel('embeddings', model)
-  const startedMs = performance.now()
-  const result = await daemon.caller.json({endpoint: 'embeddings', model, body, stream: false, signal: rc.signal})
-  noteServed(rc, result)
-  let text = result.text
-  const data = (result.json as {data?: Array<{embedding?: unknown}>}).data
-  if (body.encoding_format === 'base64' && Array.isArray(data) && data.some((d) => Array.isArray(d?.embedding))) {
-    for (const item of data) if (Array.isArray(item.embedding)) item.embedding = floatsToBase64(item.embedding as number[])
-    text = JSON.stringify(result.json)
-  }
+  await exchange(rc, {
+    endpoint: 'embeddings',
+    model: resolveModel(rc, body.model),
+    native: body,
+    pivots: [],
+    stream: false,
+    write({body: answer, text}, headers) {
+      const data = (answer as {data?: Array<{embedding?: unknown}>}).data
+      let out = text ?? JSON.stringify(answer)
+      if (body.encoding_format === 'base64' && Array.isArray(data) && data.some((d) => Array.isArray(d?.embedding))) {
+        for (const item of data) if (Array.isArray(item.embedding)) item.embedding = floatsToBase64(item.embedding as number[])
+        out = JSON.stringify(answer)
+      }
 
-  const usage = usageOf(result.json)
-  daemon.recordUsage(result, {endpoint: 'embeddings', model, usage: {prompt_tokens: usage?.prompt_tokens ?? 0, completion_tokens: 0, estimated: !usage}, status: 200, startedMs})
-  rc.res.writeHead(200, {'x-request-id': rc.requestId, ...result.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text))})
-  rc.res.end(text)
+      rc.res.writeHead(200, {...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(out))})
+      rc.res.end(out)
+    },
+  })
 }

@@ -46,8 +46,8 @@ async function upstreamModels(rc: RequestContext, upstream: LiveUpstream): Promi
   const hit = perUpstream.get(upstream.name)
   if (hit && Date.now() - hit.at < CACHE_MS) return hit.models
   try {
-    const result = await daemon.caller.json({endpoint: 'models', model: '', body: {}, stream: false, signal: rc.signal, upstream: upstream.name})
-    const data = (result.json as {data?: unknown}).data
+    const result = await daemon.caller.answer({endpoint: 'models', model: '', native: {}, stream: false, signal: rc.signal, upstream: upstream.name})
+    const data = result.mode === 'native' ? (result.json as {data?: unknown}).data : undefined
     const models = Array.isArray(data) ? data.filter((m): m is Model => typeof (m as Model)?.id === 'string').map((m) => ({id: m.id, object: 'model' as const, created: Number.isInteger(m.created) ? m.created : Math.floor(daemon.startedAt / 1000), owned_by: typeof m.owned_by === 'string' ? m.owned_by : upstream.name})) : []
     perUpstream.set(upstream.name, {at: Date.now(), models})
     return models

@@ -8,28 +8,37 @@ import {ApiError} from '../errors.js'
 import type {ResponseTarget} from '../http.js'
 import type {Logger} from '../logger.js'
 import type {CredentialPool, Lease, Outcome, PoolToken} from '../pool.js'
-import type {Endpoint, LiveToken, LiveUpstream, Registry} from '../registry.js'
-import {AnswerSink, type TextStage} from '../stream.js'
+import type {StreamDecoder} from '../protocols/codec.js'
+import type {ChatCompletion, ChatRequest} from '../protocols/chat/types.js'
+import type {LiveToken, LiveUpstream, Registry} from '../registry.js'
+import {AnswerSink, type AnswerStage} from '../stream.js'
+import type {Endpoint, ErrorVerdict, Served, UpstreamAdapter, UpstreamCall} from './adapter.js'
 import type {UpstreamClient} from './client.js'
-import {adapterFor} from './adapters.js'
+import {adapterOf} from './index.js'
 
 export type CallSpec = {
   endpoint: Endpoint
   /** the model as the client named it, after aliases */
   model: string
-  /** the client's request body; each adapter derives the upstream body from it */
-  body: Record<string, unknown>
+  /** the client's body, for upstreams that take this endpoint as it is; absent: none may */
+  native?: Record<string, unknown>
+  /** the pivot (chat) request, for upstreams that need a conversion; absent: only native upstreams serve it */
+  pivot?: ChatRequest
   stream: boolean
   /** aborted when the client goes away */
   signal: AbortSignal
-  /** only tokens of this upstream (listing its models) */
+  /** only this upstream's tokens (listing its models) */
   upstream?: string
+  /** only this token (ids an upstream issued belong to the token that made them) */
+  token?: string
 }
 
-export type Served = {token: LiveToken; upstream: LiveUpstream; attempts: number; /** usage is the tokenizer's estimate */ estimatesUsage: boolean}
-export type JsonResult = Served & {status: number; headers: Record<string, string>; text: string; json: unknown}
-/** How a streamed answer reaches the client: the target, and per attempt a fresh output stage (chat-format events in, client text out). */
-export type StreamRun = {target: ResponseTarget; output: (served: Served) => TextStage}
+export type {Served} from './adapter.js'
+export type JsonResult = Served & {status: number; headers: Record<string, string>; mode: 'native'; text: string; json: unknown}
+export type PivotResult = Served & {status: number; headers: Record<string, string>; mode: 'pivot'; chat: ChatCompletion}
+export type AnswerResult = JsonResult | PivotResult
+/** How a streamed answer reaches the client: the target, and per attempt the stage for the path it took. */
+export type StreamRun = {target: ResponseTarget; output: (served: Served, mode: 'native' | 'pivot', decoder: StreamDecoder | undefined) => AnswerStage}
 export type StreamResult = Served & {headers: Record<string, string>}
 
 const FORWARD = /^(x-request-id|openai-[\w-]+|x-ratelimit-[\w-]+|retry-after|retry-after-ms)$/
@@ -110,15 +119,15 @@ export class UpstreamCaller {
     private readonly renew: (label: string) => Promise<boolean> = async () => false,
   ) {}
 
-  /** A complete JSON response (read whole before anything is sent, so a broken body is retried). */
-  json(spec: CallSpec): Promise<JsonResult> {
-    return this.#attempts(spec, async (res, served) => {
-      const adapter = adapterFor(served.upstream.protocol)
-      if (adapter.readJson) {
-        const {text, json} = await adapter.readJson(res.body, spec, served).catch((error: unknown) => {
-          throw new Retryable(`the answer broke off: ${describeNetworkError(error)}`, error)
+  /** A complete answer (read whole before anything is sent, so a broken body is retried). */
+  answer(spec: CallSpec): Promise<AnswerResult> {
+    return this.#attempts(spec, async (res, served, call, adapter) => {
+      const headers = forwardHeaders(res.headers)
+      if (call.mode === 'pivot') {
+        const chat = await adapter.readAnswer(res.body, call, served).catch((error: unknown) => {
+          throw new Retryable(`the answer broke off or is not understood: ${describeNetworkError(error)}`, error)
         })
-        return {...served, status: res.statusCode, headers: forwardHeaders(res.headers), text, json}
+        return {...served, status: res.statusCode, headers, mode: 'pivot', chat}
       }
 
       const text = await readBody(res.body)
@@ -129,22 +138,22 @@ export class UpstreamCaller {
         throw new Retryable('the upstream answered 200 with a body that is not JSON')
       }
 
-      return {...served, status: res.statusCode, headers: forwardHeaders(res.headers), text, json}
+      return {...served, status: res.statusCode, headers, mode: 'native', text, json}
     })
   }
 
   /**
    * Stream the answer into `run.target`, one pipeline per attempt: upstream body → an
-   * AnswerSink that parses, converts (per protocol) and relays (per route) each upstream
-   * read with plain calls. An attempt that fails before it wrote anything moves to another
-   * token; after that the error is the caller's to send in-band. Resolves once the whole
-   * answer was written.
+   * AnswerSink that parses each upstream read and passes it through the attempt's stage
+   * (a native relay, or the adapter's decoder and the client's encoder). An attempt that
+   * fails before it wrote anything moves to another token; after that the error is the
+   * caller's to send in-band. Resolves once the whole answer was written.
    */
   stream(spec: CallSpec, run: StreamRun): Promise<StreamResult> {
-    return this.#attempts(spec, async (res, served) => {
+    return this.#attempts(spec, async (res, served, call, adapter) => {
       const headers = forwardHeaders(res.headers)
-      const converter = await adapterFor(served.upstream.protocol).streamStage?.(spec, served)
-      const sink = new AnswerSink(converter, run.output(served), run.target.writer(headers))
+      const decoder = call.mode === 'pivot' ? await adapter.decoder(call, served) : undefined
+      const sink = new AnswerSink(run.output(served, call.mode, decoder), run.target.writer(headers))
       // a converted answer may end before the upstream does (a stop sequence, max_tokens): cut the upstream off then
       sink.once('answered', () => res.body.destroy())
       try {
@@ -160,10 +169,16 @@ export class UpstreamCaller {
     })
   }
 
-  async #attempts<T>(spec: CallSpec, handle: (res: Dispatcher.ResponseData, served: Served) => Promise<T>): Promise<T> {
+  /** Tokens that can take this call: natively, or through the pivot when there is one. */
+  filter(spec: CallSpec): (token: PoolToken) => boolean {
+    if (spec.token !== undefined) return (t) => t.label === spec.token
+    if (spec.upstream !== undefined) return (t) => t.upstream === spec.upstream
+    return this.registry.filterFor(spec.endpoint, spec.model, {pivot: spec.pivot, native: spec.native !== undefined})
+  }
+
+  async #attempts<T>(spec: CallSpec, handle: (res: Dispatcher.ResponseData, served: Served, call: UpstreamCall, adapter: UpstreamAdapter) => Promise<T>): Promise<T> {
     const {pool: settings} = this.registry.settings
-    const byModel = this.registry.filterFor(spec.endpoint, spec.model, spec.body)
-    const filter = spec.upstream === undefined ? byModel : (t: PoolToken) => t.upstream === spec.upstream
+    const filter = this.filter(spec)
     const tried = new Set<string>()
     let renewed: Set<string> | undefined
     let last: ApiError | undefined
@@ -181,8 +196,15 @@ export class UpstreamCaller {
         continue
       }
 
-      const served: Served = {token, upstream, attempts: attempt, estimatesUsage: Boolean(adapterFor(upstream.protocol).estimatesUsage)}
-      const request = adapterFor(upstream.protocol).request(spec, served, secret)
+      const adapter = adapterOf(upstream)
+      const call = callFor(spec, adapter, upstream)
+      if (!call) {
+        lease.release({type: 'aborted'})
+        continue
+      }
+
+      const served: Served = {token, upstream, attempts: attempt, estimatesUsage: Boolean(adapter.estimatesUsage)}
+      const request = adapter.request(call, served, secret)
       let res: Dispatcher.ResponseData
       try {
         res = await this.client.request({...request, signal: spec.signal}, settings)
@@ -211,10 +233,10 @@ export class UpstreamCaller {
           }
         }
 
-        const failure = this.#classify(res, text, upstream)
-        if (!failure) {
+        const failure = this.#classify(res, text, upstream, adapter.classify?.(res.statusCode, res.headers, text, call))
+        if (!failure?.outcome) {
           lease.release({type: 'ok'})
-          throw new UpstreamHttpError(res.statusCode, text, forwardHeaders(res.headers), this.registry.secrets())
+          throw failure?.error ?? new UpstreamHttpError(res.statusCode, text, forwardHeaders(res.headers), this.registry.secrets())
         }
 
         last = failure.error
@@ -224,7 +246,7 @@ export class UpstreamCaller {
       }
 
       try {
-        const result = await handle(res, served)
+        const result = await handle(res, served, call, adapter)
         lease.release({type: 'ok'})
         return result
       } catch (error) {
@@ -250,9 +272,10 @@ export class UpstreamCaller {
   }
 
   /** A verdict on the token for a 4xx/5xx, or undefined when the error is about the request itself. */
-  #classify(res: Dispatcher.ResponseData, text: string, upstream: LiveUpstream): {outcome: Outcome; error: ApiError} | undefined {
+  #classify(res: Dispatcher.ResponseData, text: string, upstream: LiveUpstream, verdict: ErrorVerdict | undefined): Verdict | undefined {
     const message = upstreamMessage(text, [...this.registry.secrets()]) || 'no message'
     const status = res.statusCode
+    if (verdict) return fromVerdict(verdict, upstream, this.registry.secrets())
     if (status === 429) {
       const wait = retryAfterMs(res.headers)
       const headers: Record<string, string> = wait === undefined ? {} : {'retry-after': String(Math.max(1, Math.ceil(wait / 1000)))}
@@ -286,4 +309,35 @@ function networkError(error: unknown, upstream: LiveUpstream): ApiError {
   }
 
   return new ApiError(502, 'upstream_unreachable', `Cannot reach upstream ${upstream.name}: ${what}.`, {type: 'server_error'})
+}
+
+/** What an error answer means: for the token (an outcome for the pool) and for the client; no outcome: it is about the request. */
+type Verdict = {outcome?: Outcome; error: ApiError}
+
+/** This attempt's call: native when the upstream takes the client's body as it is, else the pivot; undefined when it can take neither. */
+function callFor(spec: CallSpec, adapter: UpstreamAdapter, upstream: LiveUpstream): UpstreamCall | undefined {
+  const {endpoint, model, stream} = spec
+  if (spec.native !== undefined && adapter.native(endpoint, upstream)) return {endpoint, model, stream, mode: 'native', body: spec.native}
+  if (spec.pivot !== undefined) return {endpoint, model, stream, mode: 'pivot', body: spec.pivot}
+  return undefined
+}
+
+/** An adapter's verdict as the pool's outcome and the client's error. */
+function fromVerdict(verdict: ErrorVerdict, upstream: LiveUpstream, secrets: Iterable<string>): Verdict {
+  switch (verdict.kind) {
+    case 'cooldown': {
+      const message = redact(verdict.message ?? verdict.reason, secrets)
+      const headers = {'retry-after': String(Math.max(1, Math.ceil(verdict.ms / 1000)))}
+      return {outcome: {type: 'rate-limited', retryAfterMs: verdict.ms, reason: redact(verdict.reason, secrets)}, error: new ApiError(429, 'rate_limit_exceeded', `Upstream ${upstream.name}: ${message}`, {type: 'rate_limit_error', headers})}
+    }
+
+    case 'disable': {
+      const reason = redact(verdict.reason, secrets)
+      return {outcome: {type: 'refused', reason}, error: new ApiError(502, 'upstream_refused_token', `Upstream ${upstream.name} refused the token (${reason}).`, {type: 'server_error'})}
+    }
+
+    case 'client': {
+      return {error: new ApiError(verdict.status, verdict.code, redact(verdict.message, secrets), {type: verdict.status === 429 ? 'rate_limit_error' : 'invalid_request_error'})}
+    }
+  }
 }

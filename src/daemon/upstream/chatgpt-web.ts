@@ -1,151 +1,50 @@
-import {countChatPromptWith, type Encoding, encodingFor} from '../../core/tokenizer.js'
+import {encodingFor} from '../../core/tokenizer.js'
 import {chatChunksToCompletion} from '../protocols/chat/aggregate.js'
-import {TextLimiter} from '../protocols/chat/limits.js'
 import type {ChatChunk, ChatRequest} from '../protocols/chat/types.js'
-import {chatRequestToConversation, webModelSlug} from '../protocols/chatgpt-web/request.js'
-import {type WebStreamState, conversationEventToChatChunks, endConversation, newWebStreamState} from '../protocols/chatgpt-web/stream.js'
-import type {WebEvent} from '../protocols/chatgpt-web/types.js'
-import {DONE, type SseEvent, SseParser} from '../sse.js'
-import type {EventStage} from '../stream.js'
-import type {AdapterRequest, ProtocolAdapter} from './adapters.js'
-import type {CallSpec, Served} from './call.js'
+import {WebDecoder} from '../protocols/chatgpt-web/decoder.js'
+import {chatRequestToConversation, webLimitation, webModelSlug} from '../protocols/chatgpt-web/request.js'
+import {SseParser} from '../sse.js'
+import type {UpstreamAdapter} from './adapter.js'
 import {USER_AGENT} from './openai.js'
 
 /**
- * ChatGPT web upstreams (protocols.md §5): a chat request becomes a new conversation at
+ * ChatGPT web upstreams: a chat request becomes a new conversation at
  * `{baseUrl}/backend-api/conversation`, which always streams. Its events are converted to
- * chat chunks; `stop` and `max_tokens` (which the web lacks) are applied here; usage is
- * estimated with the tokenizer; non-stream answers fold the converted stream.
+ * chat chunks (protocols/chatgpt-web); non-stream answers fold that stream, so there is one
+ * conversion path. It serves chat-shaped requests only: no tools, images, `n` or logprobs.
  */
-export const chatgptWebAdapter: ProtocolAdapter = {
+export const chatgptWebAdapter: UpstreamAdapter = {
   estimatesUsage: true,
+  serves: (endpoint) => endpoint === 'chat' || endpoint === 'completions' || endpoint === 'responses' || endpoint === 'messages' || endpoint === 'models',
+  native: (endpoint) => endpoint === 'models',
+  refuses(chat) {
+    const limitation = webLimitation(chat)
+    return limitation && [...limitation, 'unsupported_on_chatgpt_web']
+  },
 
-  request(spec: CallSpec, served: Served, secret: string): AdapterRequest {
+  request(call, served, secret) {
     const headers: Record<string, string> = {authorization: `Bearer ${secret}`, 'user-agent': USER_AGENT, 'oai-language': 'en-US'}
-    if (spec.endpoint === 'models') return {url: `${served.upstream.baseUrl}/backend-api/models`, method: 'GET', headers: {...headers, accept: 'application/json'}}
-    const conversation = chatRequestToConversation(spec.body as ChatRequest, webModelSlug(spec.model, served.upstream.modelMap))
+    if (call.endpoint === 'models') return {url: `${served.upstream.baseUrl}/backend-api/models`, method: 'GET', headers: {...headers, accept: 'application/json'}}
+    const conversation = chatRequestToConversation(call.body as ChatRequest, webModelSlug(call.model, served.upstream.modelMap))
     return {url: `${served.upstream.baseUrl}/backend-api/conversation`, method: 'POST', headers: {...headers, accept: 'text/event-stream', 'content-type': 'application/json'}, body: JSON.stringify(conversation)}
   },
 
-  async streamStage(spec: CallSpec): Promise<EventStage> {
-    return new WebToChat(spec, await encodingFor(spec.model))
+  async decoder(call) {
+    return new WebDecoder(call.body as ChatRequest, call.model, await encodingFor(call.model))
   },
 
-  /** Non-stream: fold the converted stream (one conversion path); stops reading as soon as the answer ended. */
-  async readJson(body, spec) {
-    const converter = new WebToChat(spec, await encodingFor(spec.model))
+  /** Non-stream: fold the converted stream; stops reading as soon as the answer ended. */
+  async readAnswer(body, call) {
+    const decoder = new WebDecoder(call.body as ChatRequest, call.model, await encodingFor(call.model))
     const parser = new SseParser()
-    const events: SseEvent[] = []
-    for await (const chunk of body) {
-      events.push(...converter.process(parser.push(chunk as Buffer)))
-      if (converter.done) break // leaving the loop destroys the body: the upstream is cut off
+    const chunks: ChatChunk[] = []
+    for await (const data of body) {
+      chunks.push(...decoder.process(parser.push(data as Buffer)))
+      if (decoder.done) break // leaving the loop destroys the body: the upstream is cut off
     }
 
-    if (!converter.done) events.push(...converter.process(parser.end()), ...converter.finish())
-    const chunks = events.filter((e) => e.data !== DONE).map((e) => JSON.parse(e.data) as ChatChunk)
-    const completion = chatChunksToCompletion(chunks, {id: converter.state.id, created: converter.state.created, model: spec.model})
-    return {text: JSON.stringify(completion), json: completion}
+    if (!decoder.done) chunks.push(...decoder.process(parser.end()), ...decoder.finish())
+    if (chunks.length === 0) throw new Error('the conversation stream ended without an answer')
+    return chatChunksToCompletion(chunks, {id: decoder.state.id, created: decoder.state.created, model: call.model})
   },
-}
-
-/** Web SSE events in, chat-format SSE events out: a role chunk, deltas, a finish chunk, an estimated usage chunk, [DONE]. */
-class WebToChat implements EventStage {
-  readonly state: WebStreamState
-  done = false
-  readonly #spec: CallSpec
-  readonly #limiter: TextLimiter
-  readonly #encoding: Encoding
-  #text = ''
-  #out: SseEvent[] = []
-
-  constructor(spec: CallSpec, encoding: Encoding) {
-    this.#spec = spec
-    this.#encoding = encoding
-    this.state = newWebStreamState(spec.model)
-    this.#limiter = new TextLimiter({stop: spec.body.stop, maxTokens: spec.body.max_completion_tokens ?? spec.body.max_tokens, tokenizer: encoding})
-  }
-
-  process(events: SseEvent[]): SseEvent[] {
-    for (const event of events) {
-      if (this.done) break // a limit ended the answer: the rest is ignored, and the upstream cut off
-      if (event.data === DONE) {
-        this.#finish(endConversation(this.state))
-        continue
-      }
-
-      let parsed: WebEvent | string
-      try {
-        parsed = JSON.parse(event.data) as WebEvent | string
-      } catch {
-        continue // not JSON (some backends send bare status lines): nothing for the client
-      }
-
-      const chunks = conversationEventToChatChunks(parsed, this.state)
-      if (this.state.ended) this.#finish(chunks)
-      else this.#send(chunks)
-    }
-
-    return this.#take()
-  }
-
-  finish(): SseEvent[] {
-    if (this.done || this.state.messageId === undefined) return this.#take() // no answer at all: the caller retries elsewhere
-    if (this.state.finish === undefined) throw new Error('the conversation stream ended before its answer finished')
-    this.#finish(endConversation(this.state))
-    return this.#take()
-  }
-
-  #take(): SseEvent[] {
-    const out = this.#out
-    this.#out = []
-    return out
-  }
-
-  /** Relay chunks through the stop / max_tokens limiter; true when a limit ended the answer. */
-  #send(chunks: ChatChunk[]): boolean {
-    for (const chunk of chunks) {
-      const choice = chunk.choices[0]
-      if (!choice || choice.finish_reason) continue // the finish chunk is ours to write
-      if (typeof choice.delta.content !== 'string' || choice.delta.content === '') {
-        this.#emit(chunk)
-        continue
-      }
-
-      const {text, finish} = this.#limiter.push(choice.delta.content)
-      if (text) this.#emit({...chunk, choices: [{...choice, delta: {content: text}}]})
-      if (finish) {
-        this.#end(finish)
-        return true
-      }
-    }
-
-    return false
-  }
-
-  #finish(chunks: ChatChunk[]): void {
-    if (this.#send(chunks)) return
-    const rest = this.#limiter.end()
-    if (rest.text) this.#emit(this.#chunk({content: rest.text}))
-    this.#end(rest.finish ?? this.state.finish ?? 'stop')
-  }
-
-  /** The finish chunk, an estimated usage chunk, [DONE]. */
-  #end(finish: string): void {
-    if (this.done) return
-    this.done = true
-    this.#emit(this.#chunk({}, finish))
-    const prompt = countChatPromptWith(this.#encoding, this.#spec.body.messages)
-    const completion = this.#encoding.encode(this.#text).length
-    this.#out.push({data: JSON.stringify({...this.#chunk({}), choices: [], usage: {prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion}})}, {data: DONE})
-  }
-
-  #chunk(delta: ChatChunk['choices'][number]['delta'], finish: string | null = null): ChatChunk {
-    return {id: this.state.id, object: 'chat.completion.chunk', created: this.state.created, model: this.state.model, choices: [{index: 0, delta, logprobs: null, finish_reason: finish as ChatChunk['choices'][number]['finish_reason']}]}
-  }
-
-  #emit(chunk: ChatChunk): void {
-    const content = chunk.choices[0]?.delta.content
-    if (typeof content === 'string') this.#text += content
-    this.#out.push({data: JSON.stringify(chunk)})
-  }
 }

@@ -2,19 +2,19 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import fc from 'fast-check'
 
-import {ApiError} from '../../../src/daemon/errors.js'
+import {GptconvError} from '../../../src/core/errors.js'
 import type {ChatChunk, ChatCompletion} from '../../../src/daemon/protocols/chat/types.js'
 import {chatChunkToLegacyChunks, chatCompletionsToLegacy, finishReasonToLegacy, legacyUsageChunk, logprobsToLegacy, newStreamState, pickBest} from '../../../src/daemon/protocols/completions/from-chat.js'
 import {completionsRequestToChat, parseCompletionsRequest} from '../../../src/daemon/protocols/completions/to-chat.js'
 import type {LegacyCompletion} from '../../../src/daemon/protocols/completions/types.js'
 import {assertSchema} from '../../helpers/openapi.js'
 
-const badParam = (param: string) => (e: unknown) => e instanceof ApiError && e.status === 400 && e.param === param
+const badParam = (param: string) => (e: unknown) => e instanceof GptconvError && e.status === 400 && e.param === param
 
 describe('legacy request → chat', () => {
   it('maps every parameter: max_tokens default 16, logprobs, passthrough fields', () => {
     const plan = parseCompletionsRequest({model: 'gpt-3.5-turbo-instruct', prompt: 'Say A', temperature: 0, top_p: 0.5, stop: ['\n'], presence_penalty: 0.1, frequency_penalty: 0.2, logit_bias: {'50256': -100}, user: 'u1', seed: 7, logprobs: 2, n: 2})
-    assert.deepEqual(completionsRequestToChat(plan, 'Say A', false), {
+    assert.deepEqual(completionsRequestToChat(plan, 'Say A'), {
       model: 'gpt-3.5-turbo-instruct',
       messages: [{role: 'user', content: 'Say A'}],
       temperature: 0,
@@ -33,11 +33,11 @@ describe('legacy request → chat', () => {
   })
 
   it('keeps max_tokens when given, uses max_completion_tokens for reasoning models, asks n = best_of', () => {
-    assert.equal(completionsRequestToChat(parseCompletionsRequest({model: 'm', prompt: 'x', max_tokens: 5}), 'x', true).max_tokens, 5)
-    const o = completionsRequestToChat(parseCompletionsRequest({model: 'o3-mini', prompt: 'x'}), 'x', false)
+    assert.equal(completionsRequestToChat(parseCompletionsRequest({model: 'm', prompt: 'x', max_tokens: 5}), 'x').max_tokens, 5)
+    const o = completionsRequestToChat(parseCompletionsRequest({model: 'o3-mini', prompt: 'x'}), 'x')
     assert.equal(o.max_completion_tokens, 16)
     assert.equal('max_tokens' in o, false)
-    const best = completionsRequestToChat(parseCompletionsRequest({model: 'm', prompt: 'x', n: 2, best_of: 5}), 'x', false)
+    const best = completionsRequestToChat(parseCompletionsRequest({model: 'm', prompt: 'x', n: 2, best_of: 5}), 'x')
     assert.deepEqual([best.n, best.logprobs, best.top_logprobs], [5, true, 0])
   })
 

@@ -1,0 +1,56 @@
+import type {Dispatcher} from 'undici'
+
+import type {StreamDecoder, Wire} from '../protocols/codec.js'
+import type {ChatCompletion, ChatRequest} from '../protocols/chat/types.js'
+import type {LiveToken, LiveUpstream} from '../registry.js'
+
+/** What a client asks of the pool: one of the wires, or an endpoint that is only ever passed through. */
+export type Endpoint = Wire | 'embeddings' | 'images' | 'models'
+
+export type AdapterRequest = {url: string; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string}
+
+/** One upstream call as the adapter sees it: the model after aliases, and the body in the form this attempt sends. */
+export type UpstreamCall = {
+  endpoint: Endpoint
+  /** the model as the client named it, after aliases */
+  model: string
+  stream: boolean
+  /** native: the client's body, sent as it came (model renamed); pivot: the chat request */
+  mode: 'native' | 'pivot'
+  body: Record<string, unknown>
+}
+
+export type Served = {token: LiveToken; upstream: LiveUpstream; attempts: number; /** usage is the tokenizer's estimate */ estimatesUsage: boolean}
+
+/** A verdict on an upstream's error answer, where the adapter knows better than the status code. */
+export type ErrorVerdict =
+  /** a transient refusal (challenge, cap): the token rests this long, the request moves on */
+  | {kind: 'cooldown'; ms: number; reason: string; message?: string}
+  /** the credential is dead for good */
+  | {kind: 'disable'; reason: string}
+  /** about the request, not the token: shown to the client */
+  | {kind: 'client'; status: number; message: string; code: string}
+
+/**
+ * What differs per upstream kind: which endpoints it serves and which of them it takes as
+ * the client sent them (native, byte for byte); how a pivot (chat) request becomes its
+ * request; how its answers become pivot answers; what it refuses. I/O stays in call.ts,
+ * wire conversions in ../protocols.
+ */
+export type UpstreamAdapter = {
+  /** serves this endpoint at all (natively or through the pivot) */
+  serves(endpoint: Endpoint, upstream: LiveUpstream): boolean
+  /** takes this endpoint's client body as it is */
+  native(endpoint: Endpoint, upstream: LiveUpstream): boolean
+  /** why a pivot request cannot go to this upstream, as [param, message, code] */
+  refuses?(chat: ChatRequest): [string, string, string] | undefined
+  /** usage comes from the tokenizer, not the upstream (the ledger marks it estimated) */
+  estimatesUsage?: boolean
+  request(call: UpstreamCall, served: Served, secret: string): AdapterRequest
+  /** the upstream's stream of a pivot request → chat chunks */
+  decoder(call: UpstreamCall, served: Served): Promise<StreamDecoder>
+  /** the upstream's complete answer to a pivot request → a chat completion */
+  readAnswer(body: Dispatcher.ResponseData['body'], call: UpstreamCall, served: Served): Promise<ChatCompletion>
+  /** a better verdict than the status code gives, when the adapter has one */
+  classify?(status: number, headers: Dispatcher.ResponseData['headers'], text: string, call: UpstreamCall): ErrorVerdict | undefined
+}
