@@ -68,6 +68,7 @@ export type Settings = {
     allowedHosts: string[]
     allowedOrigins: string[]
     bodyLimitBytes: number
+    maxMessages: number
   }
   pool: {
     maxAttempts: number
@@ -79,7 +80,7 @@ export type Settings = {
     drainTimeoutMs: number
     cooldownMs: number
   }
-  sessions: {ttlMinutes: number}
+  sessions: {ttlMinutes: number; maxMessages: number}
   /** the model `gptconv chat` and `POST /session` use when none is named */
   defaultModel: string
   logLevel: LogLevel
@@ -145,6 +146,7 @@ export const SETTINGS_SCHEMA = {
       allowedHosts: stringList,
       allowedOrigins: stringList,
       bodyLimitBytes: int(1024, 1024 ** 3, 16 * 1024 * 1024),
+      maxMessages: int(1, 10_000_000, 10_000),
     },
   },
   pool: {
@@ -166,7 +168,7 @@ export const SETTINGS_SCHEMA = {
     type: 'object',
     default: {},
     additionalProperties: false,
-    properties: {ttlMinutes: int(1, 60 * 24 * 365, 30)},
+    properties: {ttlMinutes: int(1, 60 * 24 * 365, 30), maxMessages: int(2, 1_000_000, 1000)},
   },
   defaultModel: {type: 'string', minLength: 1, default: 'gpt-4o-mini'},
   logLevel: {enum: LOG_LEVELS, default: 'info'},

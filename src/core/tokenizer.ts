@@ -73,8 +73,44 @@ function bounded(encoding: Encoding): Encoding {
   }
 }
 
+/** How long counting may run before it lets the event loop serve others. */
+const SLICE_MS = 4
+/** Texts are counted in pieces of about this many characters, cut before whitespace. */
+const PIECE = 8192
+
+/** Counting work that gives the event loop back every few milliseconds: a huge prompt must not stall the daemon. */
+class Slicer {
+  #since = performance.now()
+
+  async tick(): Promise<void> {
+    if (performance.now() - this.#since < SLICE_MS) return
+    await new Promise((resolve) => setImmediate(resolve))
+    this.#since = performance.now()
+  }
+}
+
+/** Tokens of a text, counted piece by piece with pauses; a cut before whitespace changes the count by a token at most. */
+async function countYielding(encoding: Encoding, text: string, slicer: Slicer): Promise<number> {
+  if (text.length <= PIECE) return encoding.countTokens(text)
+  let total = 0
+  for (let at = 0; at < text.length; ) {
+    let end = Math.min(text.length, at + PIECE)
+    if (end < text.length) {
+      const space = text.lastIndexOf(' ', end)
+      if (space > at + PIECE / 2) end = space
+      else if (isHighSurrogate(text.charCodeAt(end - 1))) end++
+    }
+
+    total += encoding.countTokens(text.slice(at, end))
+    at = end
+    await slicer.tick()
+  }
+
+  return total
+}
+
 export async function countText(text: string, model: string): Promise<number> {
-  return text ? (await encodingFor(model)).countTokens(text) : 0
+  return text ? countYielding(await encodingFor(model), text, new Slicer()) : 0
 }
 
 /** Text of a chat message's content (string, or the text parts of an array). */
@@ -86,18 +122,37 @@ export function contentText(content: unknown): string {
 
 /** Prompt tokens of a chat request, counted the way OpenAI's cookbook does: 3 per message + 3 for the reply's priming. */
 export async function countChatPrompt(messages: unknown, model: string): Promise<number> {
-  return countChatPromptWith(await encodingFor(model), messages)
-}
-
-export function countChatPromptWith(encoding: Encoding, messages: unknown): number {
   if (!Array.isArray(messages)) return 0
   let total = 3
+  for (const count of await countMessages(messages, model)) total += count
+  return total
+}
+
+/**
+ * Tokens of each message (3 for its framing, its role and text, 1 for a name), with pauses
+ * for the event loop; `cache` remembers the count of a message object already counted.
+ */
+export async function countMessages(messages: readonly unknown[], model: string, cache?: WeakMap<object, number>): Promise<number[]> {
+  const encoding = await encodingFor(model)
+  const slicer = new Slicer()
+  const counts: number[] = []
   for (const message of messages) {
-    if (typeof message !== 'object' || message === null) continue
-    const m = message as {role?: unknown; content?: unknown; name?: unknown}
-    total += 3 + encoding.countTokens(`${typeof m.role === 'string' ? m.role : ''}${contentText(m.content)}`)
-    if (typeof m.name === 'string') total += 1
+    if (typeof message !== 'object' || message === null) {
+      counts.push(0)
+      continue
+    }
+
+    let count = cache?.get(message)
+    if (count === undefined) {
+      const m = message as {role?: unknown; content?: unknown; name?: unknown; tool_calls?: unknown}
+      const calls = Array.isArray(m.tool_calls) ? JSON.stringify(m.tool_calls) : ''
+      count = 3 + (await countYielding(encoding, `${typeof m.role === 'string' ? m.role : ''}${contentText(m.content)}${calls}`, slicer)) + (typeof m.name === 'string' ? 1 : 0)
+      cache?.set(message, count)
+    }
+
+    counts.push(count)
+    await slicer.tick()
   }
 
-  return total
+  return counts
 }

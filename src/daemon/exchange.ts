@@ -1,7 +1,7 @@
 import {setMaxListeners} from 'node:events'
 
 import {countChatPrompt, countText} from '../core/tokenizer.js'
-import {toWireError} from './errors.js'
+import {badRequest, toWireError} from './errors.js'
 import {ResponseTarget} from './http.js'
 import type {Relay, StreamEncoder} from './protocols/codec.js'
 import type {ChatCompletion, ChatRequest, ChatUsage} from './protocols/chat/types.js'
@@ -58,6 +58,8 @@ const FAN_OUT = 16
 export async function exchange(rc: RequestContext, spec: ExchangeSpec): Promise<Exchanged> {
   const parts = spec.pivots.length > 0 ? spec.pivots.length : 1
   if (parts > 1 && spec.native) throw new TypeError('`native` is for single-part requests')
+  const {maxMessages} = rc.daemon.registry.settings.server
+  if (spec.pivots.some((p) => p.messages.length > maxMessages)) throw badRequest(`The request has more than ${maxMessages} messages (server.maxMessages).`, 'messages', 'too_many_messages')
   if (spec.token === undefined) rc.daemon.registry.requireModel(spec.endpoint, spec.model, {native: spec.native !== undefined, pivot: spec.pivots[0]})
   return spec.stream ? streamed(rc, spec, parts) : complete(rc, spec, parts)
 }

@@ -101,7 +101,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const ledger = new LedgerWriter(ctx.paths.ledger)
   const metricSet = new Metrics(pool)
   const refresher = new TokenRefresher(ctx, registry, pool, log)
-  const sessions = new SessionStore(ctx.paths.sessions, settings.sessions.ttlMinutes * 60_000, log)
+  const sessions = new SessionStore(ctx.paths.sessions, settings.sessions.ttlMinutes * 60_000, log, settings.sessions.maxMessages)
   const state: DaemonState = {
     ctx,
     registry,
@@ -220,6 +220,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       .then(() => {
         pool.configure(registry.settings.pool)
         sessions.ttlMinutes = registry.settings.sessions.ttlMinutes
+        sessions.maxMessages = registry.settings.sessions.maxMessages
         pool.update(registry.tokens)
         void refresher.sync()
         forgetModels(state)

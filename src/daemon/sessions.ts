@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import {writeFile} from 'atomically'
 
-import {countChatPrompt} from '../core/tokenizer.js'
+import {countMessages} from '../core/tokenizer.js'
 import type {Logger} from './logger.js'
 import type {ChatMessage} from './protocols/chat/types.js'
 
@@ -32,23 +32,36 @@ async function contextWindow(model: string): Promise<number> {
   return table[model]?.context_window ?? table[model.replace(/-\d{4}-\d{2}-\d{2}$/, '')]?.context_window ?? DEFAULT_CONTEXT
 }
 
+/** Token counts of messages already counted (each stored message is counted once, not on every turn). */
+const counted = new WeakMap<object, number>()
+
 /**
  * The messages to send: system (the request's, else the session's), the stored history
  * with its oldest turns dropped until everything fits the context, then the new messages.
+ * Each message is counted once; the cut is found with a running sum from the newest turn
+ * back, and lands at a user message so the history still starts with one.
  */
 export async function composeMessages(session: {system: ChatMessage[]; history: ChatMessage[]}, incoming: ChatMessage[], model: string, maxTokens: number | undefined): Promise<{messages: ChatMessage[]; system: ChatMessage[]}> {
   const requestSystem = incoming.filter((m) => m.role === 'system' || m.role === 'developer')
   const system = requestSystem.length > 0 ? requestSystem : session.system
   const fresh = incoming.filter((m) => m.role !== 'system' && m.role !== 'developer')
   const budget = (await contextWindow(model)) - (maxTokens ?? ANSWER_RESERVE)
-  let history = session.history
-  while (history.length > 0 && (await countChatPrompt([...system, ...history, ...fresh], model)) > budget) {
-    // drop the oldest turn: up to the next user message, so the history still starts with one
-    const next = history.findIndex((m, i) => i > 0 && m.role === 'user')
-    history = next === -1 ? [] : history.slice(next)
-  }
+  const {history} = session
+  const sum = (counts: number[]) => counts.reduce((a, b) => a + b, 0)
+  let total = 3 + sum(await countMessages(system, model, counted)) + sum(await countMessages(fresh, model, counted))
+  const counts = await countMessages(history, model, counted)
+  let keep = history.length
+  while (keep > 0 && total + counts[keep - 1] <= budget) total += counts[--keep]
+  if (keep > 0) while (keep < history.length && history[keep].role !== 'user') keep++
+  return {messages: [...system, ...history.slice(keep), ...fresh], system}
+}
 
-  return {messages: [...system, ...history, ...fresh], system}
+/** The newest turns of a history, at most `max` messages, starting at a user message. */
+export function capHistory(history: ChatMessage[], max: number): ChatMessage[] {
+  if (history.length <= max) return history
+  let from = history.length - max
+  while (from < history.length && history[from].role !== 'user') from++
+  return history.slice(from)
 }
 
 export class SessionStore {
@@ -62,6 +75,8 @@ export class SessionStore {
     private readonly path: string,
     private ttlMs: number,
     private readonly log: Logger,
+    /** messages kept per session (the oldest turns go first) */
+    public maxMessages = 1000,
   ) {
     this.#load()
     this.#sweeper = setInterval(() => this.#sweep(), 60_000)
@@ -89,7 +104,7 @@ export class SessionStore {
         model,
         commit: (reply) => {
           // the (trimmed) history, this turn's messages, the answer
-          const history = [...composed.messages.slice(composed.system.length), {role: 'assistant', content: reply}]
+          const history = capHistory([...composed.messages.slice(composed.system.length), {role: 'assistant', content: reply}], this.maxMessages)
           this.#sessions.set(key, {system: composed.system, history, model, lastUsed: Date.now()})
           this.#schedule()
         },

@@ -13,6 +13,11 @@ export function formatSse(data: string): string {
 
 export const DONE_EVENT = formatSse(DONE)
 
+/** An event with a name (`event:` line), as the Responses and Anthropic streams send every event. */
+export function formatSseEvent(event: string | undefined, data: string): string {
+  return event === undefined ? formatSse(data) : `event: ${event}\ndata: ${data}\n\n`
+}
+
 export class SseParseError extends Error {
   readonly code = 'SSE_EVENT_TOO_LARGE'
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {after, afterEach, before, describe, it} from 'node:test'
 import {pino} from 'pino'
 
-import {SessionStore, composeMessages} from '../../src/daemon/sessions.js'
+import {SessionStore, capHistory, composeMessages} from '../../src/daemon/sessions.js'
 import {type TestDaemon, startTestDaemon} from '../helpers/daemon.js'
 import {FakeOpenAI} from '../helpers/fake-openai.js'
 import {parseSseBody} from '../helpers/openapi.js'
@@ -149,5 +149,49 @@ describe('SessionStore', () => {
     assert.deepEqual(messages.map((m) => m.content), ['sys', 'recent question', 'recent answer', 'new'])
     const roomy = await composeMessages({system: [], history}, [{role: 'user', content: 'new'}], 'gpt-4o', 500)
     assert.equal(roomy.messages.length, 5)
+  })
+})
+
+describe('session memory under a long history', () => {
+  it('trims a 1,300-turn history without stalling the daemon: /healthz keeps answering', async () => {
+    const fake = await FakeOpenAI.start({keys: [KEY]})
+    // no cap, so that the second turn must trim a long stored history (the quadratic recount froze the daemon for 47 s)
+    const gw = await startTestDaemon({upstreams: {fake: {protocol: 'openai', baseUrl: fake.baseUrl}}, tokens: [{label: 'k', secret: KEY, upstream: 'fake'}], settings: {sessions: {maxMessages: 100_000}}})
+    try {
+      const words = Array.from({length: 100}, (_, i) => `word${i}`).join(' ')
+      const messages = Array.from({length: 1300}, (_, i) => ({role: 'user', content: `${i}: ${words}`}))
+      const turn = (content: typeof messages) => gw.api('/v1/chat/completions', {method: 'POST', headers: {'x-session-id': 'long'}, json: {model: 'gpt-4o-mini', messages: content}})
+      assert.equal((await turn(messages)).status, 200)
+
+      let slowest = 0
+      let done = false
+      const poll = (async () => {
+        while (!done) {
+          const started = performance.now()
+          assert.equal((await fetch(`${gw.origin}/healthz`)).status, 200)
+          slowest = Math.max(slowest, performance.now() - started)
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+      })()
+      const second = await turn([{role: 'user', content: 'and now?'}])
+      done = true
+      await poll
+      assert.equal(second.status, 200)
+      const sent = (fake.requests.at(-1)!.body as Sent).messages
+      assert.ok(sent.length < 1302 && sent.length > 100, `the history was trimmed to fit the context (${sent.length} messages sent)`)
+      assert.equal(sent[0].role, 'user')
+      assert.equal(sent.at(-1)!.content, 'and now?')
+      assert.ok(slowest < 1000, `/healthz waited ${Math.round(slowest)} ms while the turn was composed`)
+    } finally {
+      await gw.stop()
+      await fake.close()
+    }
+  })
+
+  it('keeps at most sessions.maxMessages stored messages, starting with a user turn', () => {
+    const history = Array.from({length: 9}, (_, i) => ({role: i % 2 === 0 ? 'user' : 'assistant', content: String(i)}))
+    assert.deepEqual(capHistory(history, 4).map((m) => m.content), ['6', '7', '8'])
+    assert.deepEqual(capHistory(history, 5).map((m) => m.content), ['4', '5', '6', '7', '8'])
+    assert.equal(capHistory(history, 20), history)
   })
 })

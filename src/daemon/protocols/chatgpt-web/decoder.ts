@@ -1,4 +1,4 @@
-import {countChatPromptWith, type Encoding} from '../../../core/tokenizer.js'
+import type {Encoding} from '../../../core/tokenizer.js'
 import {DONE, type SseEvent} from '../../sse.js'
 import type {StreamDecoder} from '../codec.js'
 import {TextLimiter} from '../chat/limits.js'
@@ -7,22 +7,21 @@ import {type WebStreamState, conversationEventToChatChunks, endConversation, new
 import type {WebEvent} from './types.js'
 
 /**
- * A ChatGPT web conversation stream → chat chunks: a role chunk, deltas, a finish chunk and
- * an estimated usage chunk (the web reports no usage). `stop` and `max_tokens`, which the web
- * lacks, are applied here to the answer text; once a limit ends the answer, `done` tells the
- * caller to stop reading.
+ * A ChatGPT web conversation stream → chat chunks: a role chunk, deltas and a finish chunk.
+ * The web reports no usage: the daemon counts it with the tokenizer, as for any upstream
+ * that reports none. `stop` and `max_tokens`, which the web lacks, are applied here to the
+ * answer text; once a limit ends the answer, `done` tells the caller to stop reading.
  */
 export class WebDecoder implements StreamDecoder {
   readonly state: WebStreamState
   done = false
   readonly #limiter: TextLimiter
-  #text = ''
   #out: ChatChunk[] = []
 
   constructor(
-    private readonly chat: ChatRequest,
+    chat: ChatRequest,
     model: string,
-    private readonly encoding: Encoding,
+    encoding: Encoding,
   ) {
     this.state = newWebStreamState(model)
     this.#limiter = new TextLimiter({stop: chat.stop, maxTokens: chat.max_completion_tokens ?? chat.max_tokens, tokenizer: encoding})
@@ -92,14 +91,10 @@ export class WebDecoder implements StreamDecoder {
     this.#end(rest.finish ?? this.state.finish ?? 'stop')
   }
 
-  /** The finish chunk and an estimated usage chunk. */
   #end(finish: ChatFinishReason): void {
     if (this.done) return
     this.done = true
     this.#emit(this.#chunk({}, finish))
-    const prompt = countChatPromptWith(this.encoding, this.chat.messages)
-    const completion = this.encoding.encode(this.#text).length
-    this.#out.push({...this.#chunk({}), choices: [], usage: {prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion}})
   }
 
   #chunk(delta: ChatDelta, finish: ChatFinishReason | null = null): ChatChunk {
@@ -107,8 +102,6 @@ export class WebDecoder implements StreamDecoder {
   }
 
   #emit(chunk: ChatChunk): void {
-    const content = chunk.choices[0]?.delta.content
-    if (typeof content === 'string') this.#text += content
     this.#out.push(chunk)
   }
 }
