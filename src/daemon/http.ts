@@ -147,6 +147,9 @@ export type AttemptWriter = {
  */
 export class ResponseTarget {
   #corked = false
+  /** writers waiting for the response to drain: one `drain` and one `close` listener for all of them */
+  #waiting: Array<() => void> = []
+  #listening = false
 
   constructor(
     readonly res: ServerResponse,
@@ -174,21 +177,24 @@ export class ResponseTarget {
         if (!res.headersSent) res.writeHead(200, {...this.headers, ...upstreamHeaders, ...SSE_HEADERS})
         wrote = true
         this.#cork()
-        if (res.write(text)) {
-          callback()
-          return
-        }
-
-        const done = () => {
-          res.off('drain', done)
-          res.off('close', done)
-          callback()
-        }
-
-        res.on('drain', done)
-        res.on('close', done)
+        if (res.write(text)) callback()
+        else this.#wait(() => callback())
       },
     }
+  }
+
+  #wait(wake: () => void): void {
+    this.#waiting.push(wake)
+    if (this.#listening) return
+    this.#listening = true
+    const wakeAll = () => {
+      const waiting = this.#waiting
+      this.#waiting = []
+      for (const w of waiting) w()
+    }
+
+    this.res.on('drain', wakeAll)
+    this.res.once('close', wakeAll)
   }
 
   #cork(): void {
