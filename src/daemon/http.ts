@@ -11,7 +11,11 @@ const decoder = new TextDecoder('utf-8', {fatal: true})
  */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'])
-  if (declared > limit) throw tooLarge(limit)
+  if (declared > limit) {
+    await discard(req, limit)
+    throw tooLarge(limit)
+  }
+
   const {chunks, size} = await collect(req, limit)
 
   if (size === 0) throw new ApiError(400, 'invalid_json', 'The request body is empty; send a JSON object.')
@@ -72,24 +76,62 @@ function collect(req: IncomingMessage, limit: number): Promise<{chunks: Buffer[]
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
+    const onEnd = () => resolve({chunks, size})
     const onData = (chunk: Buffer) => {
       size += chunk.length
       if (size <= limit) chunks.push(chunk)
       else {
         req.off('data', onData)
-        req.resume()
-        reject(tooLarge(limit))
+        req.off('end', onEnd)
+        void discard(req, limit).then(() => reject(tooLarge(limit)))
       }
     }
 
     req.on('data', onData)
-    req.once('end', () => resolve({chunks, size}))
+    req.once('end', onEnd)
     req.once('error', reject)
   })
 }
 
+/** How long, and how much more, a body that is too large is read and thrown away before the 413 goes out. */
+const DISCARD_MS = 10_000
+const DISCARD_FACTOR = 4
+
+/**
+ * Read the rest of a body that is too large, and throw it away: a client that writes its
+ * whole body before it reads gets its 413 instead of a reset connection (the answer closes
+ * the connection, and closing it while the client still writes resets it). Bounded in time
+ * and bytes, so a client cannot keep the daemon reading.
+ */
+function discard(req: IncomingMessage, limit: number): Promise<void> {
+  if (req.complete) return Promise.resolve()
+  return new Promise((resolve) => {
+    let seen = 0
+    const finish = () => {
+      clearTimeout(timer)
+      req.off('data', onData)
+      req.off('end', finish)
+      req.off('error', finish)
+      req.off('close', finish)
+      resolve()
+    }
+
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length
+      if (seen > limit * DISCARD_FACTOR) finish()
+    }
+
+    const timer = setTimeout(finish, DISCARD_MS)
+    req.on('data', onData)
+    req.once('end', finish)
+    req.once('error', finish)
+    req.once('close', finish)
+    req.resume()
+  })
+}
+
 function tooLarge(limit: number): ApiError {
-  return new ApiError(413, 'request_too_large', `The request body is larger than the limit of ${limit} bytes (server.bodyLimitBytes).`)
+  return new ApiError(413, 'request_too_large', `The request body is larger than the limit of ${limit} bytes (server.bodyLimitBytes).`, {headers: {connection: 'close'}})
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
