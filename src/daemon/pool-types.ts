@@ -41,6 +41,8 @@ export type TokenSnapshot = {
   rpm: number | null
   requestsLastMinute: number
   coolingUntil: string | null
+  /** after repeated failures: tried after the other tokens until then */
+  failingUntil: string | null
   disabled: {reason: string; at: string} | null
   failures: number
   consecutiveFailures: number
@@ -51,7 +53,7 @@ export type TokenSnapshot = {
 export type PoolOptions = {
   queueTimeoutMs: number
   queueLimit: number
-  /** cooldown after a 429 without Retry-After, and after repeated failures */
+  /** cooldown after a 429 without Retry-After; how long repeated failures put a token behind the others */
   cooldownMs: number
   /** consecutive failures before a token cools down */
   failureThreshold?: number

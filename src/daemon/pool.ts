@@ -7,7 +7,10 @@ export type {Lease, Outcome, PoolOptions, PoolToken, TokenSnapshot} from './pool
 type Stats = {
   addedAt: string
   lastUsedAt: number
+  /** a 429 or a usage limit: the token is not used until then */
   coolingUntil: number
+  /** repeated failures (5xx, timeouts, broken streams): until then the token is tried after the others, never waited for */
+  failingUntil: number
   disabled?: {reason: string; at: string}
   consecutiveFailures: number
   failures: number
@@ -76,6 +79,7 @@ export class CredentialPool {
         addedAt: token.addedAt,
         lastUsedAt: saved?.lastUsedAt ? Date.parse(saved.lastUsedAt) : 0,
         coolingUntil: saved?.coolingUntil && Date.parse(saved.coolingUntil) > now ? Date.parse(saved.coolingUntil) : 0,
+        failingUntil: 0,
         disabled: saved?.disabled,
         consecutiveFailures: 0,
         failures: 0,
@@ -143,6 +147,7 @@ export class CredentialPool {
         rpm: token.rpm ?? null,
         requestsLastMinute: s.recent.filter((t) => t > now - MINUTE).length,
         coolingUntil: cooling ? new Date(s.coolingUntil).toISOString() : null,
+        failingUntil: s.failingUntil > now ? new Date(s.failingUntil).toISOString() : null,
         disabled: s.disabled ?? null,
         failures: s.failures,
         consecutiveFailures: s.consecutiveFailures,
@@ -228,14 +233,15 @@ export class CredentialPool {
     return true
   }
 
-  /** Choose among free tokens: untried first, then fewest in flight, then least recently used. */
+  /** Choose among free tokens: untried first, then not failing lately, then fewest in flight, then least recently used. */
   #tryLease(filter: (token: PoolToken) => boolean, exclude: ReadonlySet<string>): Lease | undefined {
     const now = this.#options.now()
     let best: PoolToken | undefined
     let bestRank: number[] = []
     for (const token of this.#tokens) {
       if (!filter(token) || !this.#free(token, now)) continue
-      const rank = [exclude.has(token.label) ? 1 : 0, this.#groupInFlight.get(groupOf(token)) ?? 0, this.#stats.get(token.label)!.lastUsedAt]
+      const s = this.#stats.get(token.label)!
+      const rank = [exclude.has(token.label) ? 1 : 0, s.failingUntil > now ? 1 : 0, this.#groupInFlight.get(groupOf(token)) ?? 0, s.lastUsedAt]
       if (best && !lexLess(rank, bestRank)) continue
       best = token
       bestRank = rank
@@ -271,6 +277,7 @@ export class CredentialPool {
     switch (outcome.type) {
       case 'ok': {
         s.consecutiveFailures = 0
+        s.failingUntil = 0
         break
       }
 
@@ -278,7 +285,7 @@ export class CredentialPool {
         s.failures++
         s.consecutiveFailures++
         if (s.consecutiveFailures >= this.#options.failureThreshold) {
-          s.coolingUntil = now + this.#options.cooldownMs
+          s.failingUntil = now + this.#options.cooldownMs
           s.consecutiveFailures = 0
         }
 

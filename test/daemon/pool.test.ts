@@ -117,13 +117,29 @@ describe('CredentialPool', () => {
     await assert.rejects(waiting, /Every token that could serve this request is unusable/)
   })
 
-  it('cools a token down after repeated failures', async () => {
-    const p = pool([token('a')], {failureThreshold: 2})
+  it('after repeated failures a token goes behind the others, and a request never waits for it', async () => {
+    const p = pool([token('a')], {failureThreshold: 2, cooldownMs: 60_000})
+    ;(await p.acquire(any)).release({type: 'failure', reason: '500'})
+    assert.equal(p.snapshot()[0].failingUntil, null)
     ;(await p.acquire(any)).release({type: 'failure', reason: '500'})
     assert.equal(p.snapshot()[0].state, 'ok')
-    ;(await p.acquire(any)).release({type: 'failure', reason: '500'})
-    assert.equal(p.snapshot()[0].state, 'cooling-down')
+    assert.notEqual(p.snapshot()[0].failingUntil, null)
     assert.equal(p.snapshot()[0].failures, 2)
+    // the only token: it is tried at once, not after the minute of its failure cooldown
+    const started = Date.now()
+    const lease = await p.acquire(any)
+    assert.ok(Date.now() - started < 100)
+    lease.release({type: 'ok'})
+    assert.equal(p.snapshot()[0].failingUntil, null, 'an answer clears it')
+
+    const two = pool([token('a'), token('b')], {failureThreshold: 1, cooldownMs: 60_000})
+    ;(await two.acquire(any)).release({type: 'failure', reason: '502'})
+    const failed = two.snapshot().find((t) => t.failingUntil !== null)!.label
+    for (let i = 0; i < 3; i++) {
+      const next = await two.acquire(any)
+      assert.notEqual(next.token.label, failed, 'the failing token goes last')
+      next.release({type: 'ok'})
+    }
   })
 
   it('prefers tokens an earlier attempt did not try', async () => {

@@ -57,6 +57,19 @@ describe('hardening', () => {
     await fake?.close()
   })
 
+  it('one key and three 502s: the next request is tried at once, not after a failure cooldown', async () => {
+    const chat = () => gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'gpt-4o-mini', messages: [{role: 'user', content: 'hi'}]}})
+    fake.fault('*', {type: 'status', status: 502}, 3)
+    const failed = await chat()
+    assert.equal(failed.status, 502)
+    await failed.body?.cancel()
+    const started = Date.now()
+    const next = await chat()
+    assert.equal(next.status, 200)
+    await next.json()
+    assert.ok(Date.now() - started < 5000, `the next request waited ${Date.now() - started} ms`)
+  })
+
   for (const chunked of [false, true]) {
     it(`a 20 MB body (${chunked ? 'chunked' : 'with its length'}) gets a 413 that closes the connection, read by a client still writing, not a reset`, async () => {
       const result = await postBig(new URL(`${gw.url}/chat/completions`), gw.clientKey, 20 * 1024 * 1024, chunked)
