@@ -24,6 +24,8 @@ export type SchemaName =
   | 'CreateEmbeddingResponse'
   | 'ImagesResponse'
   | 'ErrorResponse'
+  | 'ResponseStreamEvent'
+  | 'Response'
 
 type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
 type JsonObject = {[key: string]: Json}
