@@ -3,10 +3,10 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import {DeviceCodes} from './fake-codex-device.js'
 import {authError, type Ctx, type Json, pause, Queue, Reply, send, serve} from './fake-codex-http.js'
+import {ALLOWED_SCOPES, authorizeProblem, DEAD, fieldsOf, str, type TokenRequest} from './fake-codex-oauth.js'
 import {
   accessTokenFor,
   CODEX_CLIENT_ID,
-  CODEX_SCOPE,
   codexAccount,
   type CodexAccount,
   type CodexTokens,
@@ -51,35 +51,10 @@ export type TokenFault =
   /** Never answer (until the client gives up or the fake closes). */
   | {type: 'hang'}
 
-/** One `POST /oauth/token`, as received (fields include secrets: tests only). */
-export type TokenRequest = {grantType: string; format: 'json' | 'form' | 'other'; fields: Json; status: number; at: number}
-
-type AuthCode = {clientId: string; redirectUri: string; challenge: string; account: CodexAccount; exp: number; used: boolean}
 
 const CODE_TTL_S = 600
-const ALLOWED_SCOPES = new Set(CODEX_SCOPE.split(' '))
 
-export const REUSED_MESSAGE = 'Your refresh token has already been used to generate a new access token. Please try signing in again.'
-
-/** The 401 of a dead refresh token. Only the reuse message is verbatim (seen in Codex logs); the other two texts are written to match it. */
-const DEAD: Record<DeadReason, string> = {
-  reused: REUSED_MESSAGE,
-  expired: 'Your refresh token has expired. Please try signing in again.',
-  invalidated: 'Your refresh token has been invalidated. Please try signing in again.',
-}
-
-function fieldsOf(contentType: string, text: string): {fields: Json; format: TokenRequest['format']} {
-  if (contentType.includes('application/x-www-form-urlencoded')) return {fields: Object.fromEntries(new URLSearchParams(text)), format: 'form'}
-  try {
-    const parsed: unknown = JSON.parse(text)
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return {fields: parsed as Json, format: 'json'}
-  } catch {
-    // neither form nor JSON: no fields
-  }
-  return {fields: {}, format: 'other'}
-}
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '')
+type AuthCode = {clientId: string; redirectUri: string; challenge: string; account: CodexAccount; exp: number; used: boolean}
 
 export class CodexAuthServer {
   /** The issuer base URL (`http://127.0.0.1:PORT`), as https://auth.openai.com. */
@@ -190,34 +165,14 @@ export class CodexAuthServer {
     if (method === 'POST' && path === '/oauth/token') return this.#token(ctx, text)
     if (method === 'POST' && path === '/oauth/revoke') return this.#revoke(ctx, text)
     if (method === 'POST' && path === '/api/accounts/deviceauth/usercode') return send(ctx, 200, this.device.userCode(text))
-    if (method === 'POST' && path === '/api/accounts/deviceauth/token') {
-      const {status, payload} = this.device.poll(text)
-      return send(ctx, status, payload)
-    }
+    if (method === 'POST' && path === '/api/accounts/deviceauth/token') return send(ctx, 200, this.device.poll(text))
     throw new Reply(404, {error: {message: `No route ${method} ${path}`, type: 'invalid_request_error', param: null, code: 'not_found'}})
-  }
-
-  #authorizeProblem(q: Record<string, string>): string | undefined {
-    const expect: Array<[string, string]> = [['response_type', 'code'], ['client_id', CODEX_CLIENT_ID], ['code_challenge_method', 'S256'], ['id_token_add_organizations', 'true'], ['codex_cli_simplified_flow', 'true']]
-    for (const [name, value] of expect) if (q[name] !== value) return `${name} must be ${JSON.stringify(value)}, got ${JSON.stringify(q[name] ?? null)}`
-    const redirect = URL.canParse(q.redirect_uri ?? '') ? new URL(q.redirect_uri) : undefined
-    const ports = this.#options.redirectPorts
-    if (!redirect || redirect.protocol !== 'http:' || !['localhost', '127.0.0.1'].includes(redirect.hostname) || redirect.pathname !== '/auth/callback' || redirect.search !== '') {
-      return `redirect_uri ${JSON.stringify(q.redirect_uri ?? null)} is not registered (expected http://localhost:<port>/auth/callback)`
-    }
-    if (ports && !ports.includes(Number(redirect.port))) return `redirect_uri port ${redirect.port} is not registered (registered: ${ports.join(', ')})`
-    const scopes = (q.scope ?? '').split(' ')
-    for (const needed of ['openid', 'profile', 'email', 'offline_access']) if (!scopes.includes(needed)) return `scope must include ${needed}, got ${JSON.stringify(q.scope ?? null)}`
-    if (!/^[A-Za-z0-9_-]{43}$/.test(q.code_challenge ?? '')) return 'code_challenge must be a base64url SHA-256 digest without padding (43 characters)'
-    if (!q.state) return 'state is required'
-    if (!q.originator) return 'originator is required'
-    return undefined
   }
 
   #authorize(ctx: Ctx): void {
     const q = Object.fromEntries(ctx.url.searchParams)
     this.authorizeRequests.push(q)
-    const problem = this.#authorizeProblem(q)
+    const problem = authorizeProblem(q, this.#options.redirectPorts)
     if (problem) throw new Reply(400, `Invalid authorization request: ${problem}`)
     const target = new URL(q.redirect_uri)
     if (this.#options.deny) {
@@ -233,7 +188,7 @@ export class CodexAuthServer {
   }
 
   async #token(ctx: Ctx, text: string): Promise<void> {
-    const {fields, format} = fieldsOf(String(ctx.req.headers['content-type'] ?? '').toLowerCase(), text)
+    const {fields, format} = fieldsOf(ctx.req, text)
     const grantType = str(fields.grant_type)
     this.#counts.set(grantType, this.exchangeCount(grantType) + 1)
     const record: TokenRequest = {grantType, format, fields, status: 0, at: ctx.at}
@@ -303,7 +258,7 @@ export class CodexAuthServer {
 
   /** Logout (openai/codex codex-rs/login/src/auth/revoke.rs): `{token, token_type_hint, client_id}`. */
   #revoke(ctx: Ctx, text: string): void {
-    const {fields} = fieldsOf(String(ctx.req.headers['content-type'] ?? '').toLowerCase(), text)
+    const {fields} = fieldsOf(ctx.req, text)
     const token = str(fields.token)
     if (this.tokens.refresh(token).ok) this.tokens.kill(token, 'invalidated')
     this.tokens.revokeAccess(token)

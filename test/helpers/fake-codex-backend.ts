@@ -56,6 +56,7 @@ const ROUTES: Record<string, {method: string; route: BackendRoute}> = {
   '/backend-api/wham/usage': {method: 'GET', route: 'usage'},
 }
 
+/** Messages of `response.failed` faults: the codes are the backend's, the texts are made up. */
 const FAILED_MESSAGES: Record<string, string> = {
   context_length_exceeded: 'Your input exceeds the context window of this model. Please adjust your input and try again.',
   usage_not_included: 'Codex is not included in your ChatGPT plan.',

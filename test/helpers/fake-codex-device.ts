@@ -64,7 +64,8 @@ export class DeviceCodes {
     code.approved = true
   }
 
-  poll(text: string): {status: number; payload: Json} {
+  /** A poll: the three codes once approved; a pending or bad poll throws its error answer. */
+  poll(text: string): Json {
     const fields = body(text)
     const code = this.codes.find((c) => c.deviceAuthId === fields.device_auth_id)
     // Made up: an unknown pair is a plain 400 here, so that a client polling with the wrong ids fails at once.
@@ -81,6 +82,6 @@ export class DeviceCodes {
       const pkce = newPkce()
       code.issued = {authorization_code: this.#deps.issueCode(this.#deps.callbackUri, pkce.challenge), code_challenge: pkce.challenge, code_verifier: pkce.verifier}
     }
-    return {status: 200, payload: {...code.issued}}
+    return {...code.issued}
   }
 }

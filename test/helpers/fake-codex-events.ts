@@ -99,7 +99,6 @@ function responseObject(plan: StreamPlan, status: string): Json {
     top_p: 1,
     truncation: 'disabled',
     usage: null,
-    user: null,
     metadata: {},
   }
 }

@@ -25,7 +25,6 @@ export type SchemaName =
   | 'ImagesResponse'
   | 'ErrorResponse'
   | 'ResponseStreamEvent'
-  | 'Response'
 
 type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
 type JsonObject = {[key: string]: Json}
