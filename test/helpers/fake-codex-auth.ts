@@ -51,7 +51,7 @@ export type TokenFault =
   /** Never answer (until the client gives up or the fake closes). */
   | {type: 'hang'}
 
-
+/** Authorization codes live ten minutes. */
 const CODE_TTL_S = 600
 
 type AuthCode = {clientId: string; redirectUri: string; challenge: string; account: CodexAccount; exp: number; used: boolean}
