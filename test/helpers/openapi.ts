@@ -24,6 +24,7 @@ export type SchemaName =
   | 'CreateEmbeddingResponse'
   | 'ImagesResponse'
   | 'ErrorResponse'
+  | 'ResponseStreamEvent'
 
 type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
 type JsonObject = {[key: string]: Json}
