@@ -15,6 +15,7 @@ export const OPENAPI_PATH = join(ROOT, 'test/fixtures/openai-spec/openapi.subset
  * stream chunk but the last, including the spec's own streaming example, would fail it).
  */
 export type SchemaName =
+  | 'CreateChatCompletionRequest'
   | 'CreateChatCompletionResponse'
   | 'CreateChatCompletionStreamResponse'
   | 'CreateCompletionResponse'
