@@ -86,7 +86,7 @@ describe('ResponseTarget: one drain listener for every waiting writer', () => {
     assert.equal(res.writes, 16)
     assert.equal(res.listenerCount('drain'), 1)
     assert.equal(res.listenerCount('close'), 1)
-    assert.deepEqual(woken, [])
+    assert.equal(woken.length, 0)
     res.emit('drain')
     assert.deepEqual(woken, Array.from({length: 16}, (_, i) => i))
     target.writer({}).write('data: more\n\n', () => woken.push(99))
