@@ -13,6 +13,11 @@ export function formatSse(data: string): string {
 
 export const DONE_EVENT = formatSse(DONE)
 
+/** A named event (`event:` line first), as the Responses API streams them. `data` must be one line (JSON is). */
+export function formatSseEvent(event: string, data: string): string {
+  return `event: ${event}\ndata: ${data}\n\n`
+}
+
 export class SseParseError extends Error {
   readonly code = 'SSE_EVENT_TOO_LARGE'
 }

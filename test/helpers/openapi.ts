@@ -24,6 +24,9 @@ export type SchemaName =
   | 'CreateEmbeddingResponse'
   | 'ImagesResponse'
   | 'ErrorResponse'
+  | 'CreateResponse'
+  | 'Response'
+  | 'ResponseStreamEvent'
 
 type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
 type JsonObject = {[key: string]: Json}
