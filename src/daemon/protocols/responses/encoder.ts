@@ -56,7 +56,8 @@ export class ResponsesEncoder implements StreamEncoder {
     return this.#response
   }
 
-  push(chunks: readonly ChatChunk[]): string {
+  /** `part` is always 0: a Responses request never fans out. */
+  push(chunks: readonly ChatChunk[], _part = 0): string {
     if (this.#response || chunks.length === 0) return ''
     let out = this.#start(chunks[0])
     for (const chunk of chunks) {
