@@ -143,6 +143,7 @@ describe('chat stream → Responses events', () => {
       {type: 'response.output_item.done', output_index: 0, item, sequence_number: 8},
       {type: 'response.completed', response: textResponse('completed', [item], {usage: RESPONSES_USAGE}), sequence_number: 9},
     ])
+    assert.equal(enc.id, 'resp_1')
     assert.equal(enc.end(USAGE), '', 'nothing after the end')
     assert.equal(enc.push([chunk({content: 'late'})], 0), '')
   })

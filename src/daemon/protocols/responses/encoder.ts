@@ -51,6 +51,11 @@ export class ResponsesEncoder implements StreamEncoder {
     this.#model = plan.model
   }
 
+  /** The response id (`resp_…`), fixed from the start. */
+  get id(): string {
+    return this.#id
+  }
+
   /** The final Response object, once `end` or `fail` has run (what the daemon stores). */
   get response(): Response | undefined {
     return this.#response
