@@ -13,9 +13,11 @@ export const OPENAPI_PATH = join(ROOT, 'test/fixtures/openai-spec/openapi.subset
  * `CreateCompletionStreamResponse` is `CreateCompletionResponse` with `choices[].finish_reason`
  * also allowing `null` (the official schema makes it a non-nullable string, so every legacy
  * stream chunk but the last, including the spec's own streaming example, would fail it).
+ * One schema is loosened where the document contradicts itself: `InputItem` lists a message
+ * with a list of parts twice (as `EasyInputMessage` and as `Item` → `InputMessage`), so under
+ * its `oneOf` such a message matches two branches and fails; it is read as `anyOf`.
  */
 export type SchemaName =
-  | 'CreateChatCompletionRequest'
   | 'CreateChatCompletionResponse'
   | 'CreateChatCompletionStreamResponse'
   | 'CreateCompletionResponse'
@@ -25,7 +27,11 @@ export type SchemaName =
   | 'CreateEmbeddingResponse'
   | 'ImagesResponse'
   | 'ErrorResponse'
+  | 'CreateChatCompletionRequest'
+  | 'CreateResponse'
+  | 'Response'
   | 'ResponseStreamEvent'
+  | 'InputItem'
 
 type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
 type JsonObject = {[key: string]: Json}
@@ -73,6 +79,10 @@ function loadDocument(): JsonObject {
   if (!isObject(props) || !isObject(props.finish_reason)) throw new Error(`${OPENAPI_PATH}: unexpected CreateCompletionResponse shape`)
   props.finish_reason = {anyOf: [props.finish_reason, {type: 'null'}]}
   schemas.CreateCompletionStreamResponse = stream
+  const inputItem = schemas.InputItem
+  if (!isObject(inputItem) || !Array.isArray(inputItem.oneOf)) throw new Error(`${OPENAPI_PATH}: unexpected InputItem shape`)
+  const {oneOf, discriminator: _discriminator, ...rest} = inputItem
+  schemas.InputItem = {...rest, anyOf: oneOf}
   return doc
 }
 
