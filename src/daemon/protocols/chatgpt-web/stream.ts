@@ -192,8 +192,8 @@ function cleanText(state: WebStreamState, kind: 'answer' | 'reasoning', final: b
 
 /** Compare the clean texts with what was sent; emit the new parts. */
 function sync(state: WebStreamState, final: boolean): ChatChunk[] {
-  const thinking = state.reasoning ? state.thinking.advance(cleanText(state, 'reasoning', final)) : ''
-  const content = state.content.advance(cleanText(state, 'answer', final))
+  const thinking = state.reasoning ? state.thinking.advance(cleanText(state, 'reasoning', final), final) : ''
+  const content = state.content.advance(cleanText(state, 'answer', final), final)
   if (content === '' && thinking === '') return []
   const out: ChatChunk[] = []
   if (!state.roleSent) {

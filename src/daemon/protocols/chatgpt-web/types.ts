@@ -28,6 +28,8 @@ export type WebEvent = {
   error_code?: string | null
   type?: string
   moderation_response?: {flagged?: boolean; blocked?: boolean} | null
+  /** `stream_handoff`: where the answer continues (`{"type": "subscribe_ws_topic", …}`) */
+  options?: unknown[]
   p?: string
   o?: string
   v?: unknown
