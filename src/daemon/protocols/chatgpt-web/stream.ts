@@ -206,7 +206,7 @@ function sync(state: WebStreamState, final: boolean): ChatChunk[] {
   return out
 }
 
-/** A control event (`type`); true when it was one. */
+/** A control event (`type`): the chunks it makes, or undefined when the event is content after all. */
 function control(state: WebStreamState, event: WebEvent): ChatChunk[] | undefined {
   switch (event.type) {
     case 'message_stream_complete':
