@@ -34,7 +34,7 @@ async function call(fake: FakeChatGPTWeb, method: 'GET' | 'POST', path: string, 
   return {status: res.statusCode, headers: flat, text: Buffer.concat(parts).toString('utf8'), error}
 }
 
-/** A §5.2 body with `history` as alternating user/assistant texts (last one user). */
+/** A conversation request body with `history` as alternating user/assistant texts (last one user). */
 function conversationBody(texts: string[] = ['Hello there'], extra: Obj = {}): Obj {
   return {
     action: 'next',
@@ -313,7 +313,7 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
       const models = await call(fake, 'GET', '/backend-api/models?history_and_training_disabled=false', {token: valid})
       assert.equal(models.status, 200)
       assert.deepEqual(json(models), {models: WEB_MODEL_SLUGS.map((slug) => ({slug}))})
-      assert.deepEqual(WEB_MODEL_SLUGS, ['gpt-4o', 'gpt-4o-mini', 'text-davinci-002-render-sha'])
+      assert.deepEqual(WEB_MODEL_SLUGS, ['auto', 'gpt-5-2', 'gpt-5-2-thinking', 'gpt-4-1', 'gpt-4o', 'gpt-4o-mini', 'o3'])
 
       const expired = fake.issueAccessToken(ALICE, -5)
       assert.ok((jwtPayload(expired).exp as number) < Date.now() / 1000)
@@ -334,7 +334,7 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
     })
   })
 
-  it('access tokens carry the §6.2 claims; refresh tokens are opaque', async () => {
+  it('access tokens carry the profile and auth claims; refresh tokens are opaque', async () => {
     await withFake({accessTtlS: 120}, async (fake) => {
       const token = fake.issueAccessToken(BOB)
       const claims = jwtPayload(token)
@@ -352,7 +352,7 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
     })
   })
 
-  it('400 {detail} for bodies that break §5.2; nothing is recorded', async () => {
+  it('400 {detail} for malformed conversation bodies; nothing is recorded', async () => {
     await withFake({}, async (fake) => {
       const token = fake.issueAccessToken(ALICE)
       const good = conversationBody()

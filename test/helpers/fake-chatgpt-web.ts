@@ -2,22 +2,22 @@ import {createHash, randomBytes, randomUUID} from 'node:crypto'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {type Ending, type ScriptedEvent, type WebCitation, type WebFormat, type WebShape, answerEvents, lastUserMessage} from './fake-chatgpt-web-stream.js'
 import {fakeJwt} from './jwt.js'
 import {LoopbackServer} from './loopback-server.js'
 
+export {THINKING, citationsOf, markSegments, sseEvents, type ScriptedEvent, type WebCitation, type WebFormat, type WebShape} from './fake-chatgpt-web-stream.js'
+
 /**
- * A fake ChatGPT web backend plus its auth server for tests (protocols.md §5, §6): `node:http` on
- * 127.0.0.1, port 0. Serves `POST /backend-api/conversation` (SSE in the cumulative §5.4 a or the
- * patch/delta §5.4 c format), `GET /backend-api/models`, `POST /oauth/token` (§6.3) and
- * `POST /auth/refresh_token` (§6.4). Access tokens are unsigned JWTs the fake issued itself;
+ * A fake ChatGPT web backend plus its auth server for tests: `node:http` on 127.0.0.1, port 0.
+ * Serves `POST /backend-api/conversation` (SSE in the cumulative format — whole text so far in
+ * every `message` — or the patch/delta format, plus today's shapes on request: see
+ * fake-chatgpt-web-stream.ts), `GET /backend-api/models`, `POST /oauth/token` (the iOS app's
+ * refresh-token grant) and `POST /auth/refresh_token` (a proxy's refresh endpoint, Bearer refresh
+ * token). Access tokens are unsigned JWTs the fake issued itself;
  * refresh tokens are opaque `rt_…` strings. Records conversations and token exchanges, counts
  * in-flight conversations per account and injects queued faults and scripted streams.
  */
-
-export type WebFormat = 'cumulative' | 'patch'
-
-/** Where a citation mark `【n†source】` points (see `FakeWebOptions.citations`). */
-export type WebCitation = {url: string; title: string}
 
 export type FakeWebOptions = {
   /** Default 'cumulative'. */
@@ -34,13 +34,15 @@ export type FakeWebOptions = {
   split?: (text: string) => string[]
   /**
    * Citation targets by mark number. When set, every assistant message gets
-   * `metadata.citations[]` entries (§5.7: `{start_ix, end_ix, citation_format_type, metadata: {type,
+   * `metadata.citations[]` entries (`{start_ix, end_ix, citation_format_type, metadata: {type,
    * title, url, text, pub_date, extra: {cited_message_idx, search_result_idx, evidence_text}}}`,
    * code-point offsets) for each complete mark `【n†source】` / `【n†来源】` of the text so far whose
    * `n` is a key here. Cumulative: in every message event; patch: in the final `/message/metadata`
    * append. Unset (default): no `citations` key at all.
    */
   citations?: Record<number, WebCitation>
+  /** Shapes of today's backend on top of the format (see `WebShape`; they combine). Default none. */
+  shapes?: WebShape[]
 }
 
 export type WebFault =
@@ -50,24 +52,50 @@ export type WebFault =
   | {type: 'die-mid-stream'; afterEvents: number}
   /** 200 stream: `data: {"message": null, "conversation_id": …, "error": message}` then `data: [DONE]`. */
   | {type: 'error-event'; message: string}
+  /** 200 stream: the answer's first `afterSegments` segments (default 1), then an in-band error (`error_code` when `code` is set; patch: wrapped in `v`), then `[DONE]`. */
+  | {type: 'error-after-text'; message: string; code?: string; afterSegments?: number}
+  /** 200 stream: the answer's first `afterSegments` segments (default 1), a `moderation` event with `blocked: true`, then the rest of the answer as usual. */
+  | {type: 'moderation'; afterSegments?: number}
+  /** 200 stream: the echo (if any), then `{"type": "stream_handoff", …}` and `[DONE]`: the answer moved to a websocket. */
+  | {type: 'handoff'}
+
+/** The HTTP errors of today's backend and the proxies in front of it, as status faults. */
+export type WebHttpError = 'challenge' | 'unusual-activity' | 'model-cap' | 'too-long' | 'token-invalidated' | 'token-expired' | 'deactivated'
+
+/** A status fault with the body (and headers) the real backend sends for `kind`; `clearsInS` for 'model-cap' (default 252). No Retry-After anywhere. */
+export function webHttpFault(kind: WebHttpError, options: {clearsInS?: number} = {}): WebFault {
+  switch (kind) {
+    case 'challenge':
+      return {type: 'status', status: 403, body: CLOUDFLARE_HTML, headers: {'cf-mitigated': 'challenge'}}
+    case 'unusual-activity':
+      return {type: 'status', status: 403, body: {detail: 'Unusual activity has been detected from your device. Try again later. (8f1e2d3c4b5a6978-AMS)'}}
+    case 'model-cap':
+      return {type: 'status', status: 429, body: {detail: {clears_in: options.clearsInS ?? 252, code: 'model_cap_exceeded', message: 'You have sent too many messages to the model. Please try again later.'}}}
+    case 'too-long':
+      return {type: 'status', status: 413, body: {detail: {message: 'The message you submitted was too long, please reload the conversation and submit something shorter.', code: 'message_length_exceeds_limit'}}}
+    case 'token-invalidated':
+      return {type: 'status', status: 401, body: {detail: {message: 'Your authentication token has been invalidated. Please try signing in again.', code: 'token_invalidated'}}}
+    case 'token-expired':
+      return {type: 'status', status: 401, body: {detail: {message: 'Provided authentication token is expired. Please try signing in again.', code: 'token_expired'}}}
+    case 'deactivated':
+      return {type: 'status', status: 401, body: {detail: {message: 'Your OpenAI account has been deactivated, please check your email for more information.', code: 'account_deactivated'}}}
+  }
+}
 
 /** A status fault for the next token exchange(s) (`/oauth/token` or `/auth/refresh_token`); see `WebFault` 'status' for bodies. */
 export type AuthFault = {type: 'status'; status: number; body?: unknown; headers?: Record<string, string>} | {type: 'hang'}
-
-/** Raw SSE event: `data` objects are JSON-stringified, strings are sent verbatim after `data: ` (undefined: no data line); optional `event:` line before it. */
-export type ScriptedEvent = {data: unknown; event?: string}
 
 export type RecordedConversation = {account: string; body: Record<string, unknown>; headers: Record<string, string | string[] | undefined>; at: number}
 
 export type RecordedExchange = {style: 'oauth' | 'refresh-endpoint'; body: unknown; refreshToken: string; ok: boolean; at: number}
 
 /** Slugs served by `GET /backend-api/models`. */
-export const WEB_MODEL_SLUGS = ['gpt-4o', 'gpt-4o-mini', 'text-davinci-002-render-sha']
+export const WEB_MODEL_SLUGS = ['auto', 'gpt-5-2', 'gpt-5-2-thinking', 'gpt-4-1', 'gpt-4o', 'gpt-4o-mini', 'o3']
 
 /** The `[DONE]` terminator as a scripted event (scripts get no automatic `[DONE]`). */
 export const DONE: ScriptedEvent = {data: '[DONE]'}
 
-/** `client_id`/`azp` of the ChatGPT iOS app (§6.3); any client_id is accepted. */
+/** `client_id`/`azp` of the ChatGPT iOS app; any client_id is accepted. */
 export const IOS_CLIENT_ID = 'pdlLIX2Y72MIl2rhLhTE9VV9bN905kBh'
 
 export const PROFILE_CLAIM = 'https://api.openai.com/profile'
@@ -76,7 +104,6 @@ export const AUTH_CLAIM = 'https://api.openai.com/auth'
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i
 const UUID_ANY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const ROLES = ['user', 'assistant', 'system', 'critic', 'tool']
-const CITATION_MARK = /【(\d+)†(source|来源)】/gu
 
 const CLOUDFLARE_HTML = '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body><div id="challenge-stage">Checking if the site connection is secure</div><noscript>Enable JavaScript and cookies to continue</noscript></body></html>'
 
@@ -129,37 +156,7 @@ export function lastUserText(body: Record<string, unknown>): string {
   return message ? message.parts.filter((p): p is string => typeof p === 'string').join('') : ''
 }
 
-function lastUserMessage(body: Json): {id: unknown; parts: unknown[]} | undefined {
-  const messages = Array.isArray(body.messages) ? body.messages : []
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m: unknown = messages[i]
-    if (isRecord(m) && isRecord(m.author) && m.author.role === 'user') {
-      const parts = isRecord(m.content) && Array.isArray(m.content.parts) ? m.content.parts : []
-      return {id: m.id, parts}
-    }
-  }
-  return undefined
-}
-
-/** `metadata.citations[]` for the complete marks in `text` whose number is in `targets` (code-point offsets). */
-export function citationsOf(text: string, targets: Record<number, WebCitation>): Json[] {
-  const out: Json[] = []
-  for (const match of text.matchAll(CITATION_MARK)) {
-    const n = Number(match[1])
-    const target = targets[n]
-    if (!target) continue
-    const start = Array.from(text.slice(0, match.index ?? 0)).length
-    out.push({
-      start_ix: start,
-      end_ix: start + Array.from(match[0]).length,
-      citation_format_type: 'tether_og',
-      metadata: {type: 'webpage', title: target.title, url: target.url, text: '', pub_date: null, extra: {cited_message_idx: n, search_result_idx: null, evidence_text: match[2]}},
-    })
-  }
-  return out
-}
-
-/** The §5.2 checks; returns a 400 `detail` message or undefined. */
+/** The checks of a conversation request body; returns a 400 `detail` message or undefined. */
 function shapeProblem(body: Json): string | undefined {
   if (body.action !== 'next') return `action: expected "next", got ${JSON.stringify(body.action)}`
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: expected a non-empty array'
@@ -179,6 +176,13 @@ function shapeProblem(body: Json): string | undefined {
   if (typeof body.model !== 'string' || body.model === '') return 'model: expected a non-empty string'
   if (body.conversation_id !== undefined && body.conversation_id !== null && typeof body.conversation_id !== 'string') return 'conversation_id: expected a string or null'
   if (body.history_and_training_disabled !== undefined && typeof body.history_and_training_disabled !== 'boolean') return 'history_and_training_disabled: expected a boolean'
+  return undefined
+}
+
+function endingOf(fault: WebFault | undefined): Ending | undefined {
+  if (fault?.type === 'handoff') return {kind: 'handoff'}
+  if (fault?.type === 'moderation') return {kind: 'moderation', after: fault.afterSegments ?? 1}
+  if (fault?.type === 'error-after-text') return {kind: 'error', after: fault.afterSegments ?? 1, message: fault.message, code: fault.code}
   return undefined
 }
 
@@ -210,7 +214,7 @@ function nowS(): number {
 export class FakeChatGPTWeb {
   /** `http://127.0.0.1:PORT` — the upstream base URL; the paths are appended to it. */
   readonly origin: string
-  /** Accepted conversation requests (valid token and §5.2 shape), faulted ones included, in arrival order. */
+  /** Accepted conversation requests (valid token and body shape), faulted ones included, in arrival order. */
   readonly conversations: RecordedConversation[] = []
   /** Every request to `/oauth/token` and `/auth/refresh_token`, with the refresh token presented ('' if none) and the outcome. */
   readonly exchanges: RecordedExchange[] = []
@@ -253,7 +257,7 @@ export class FakeChatGPTWeb {
     return token
   }
 
-  /** A valid access token (unsigned JWT, §6.2 claims) for `account`, expiring in `ttlS` seconds (default `accessTtlS`; negative = already expired). */
+  /** A valid access token (unsigned JWT with the profile and auth claims of a real one) for `account`, expiring in `ttlS` seconds (default `accessTtlS`; negative = already expired). */
   issueAccessToken(account: string, ttlS: number = this.ttl()): string {
     const iat = nowS()
     const exp = iat + Math.round(ttlS)
@@ -524,89 +528,17 @@ export class FakeChatGPTWeb {
       return
     }
     const answer = (this.options.answer ?? defaultWebAnswer)(lastUserText(body), body)
-    const segments = (this.options.split ?? splitWords)(answer)
-    const model = body.model as string
-    const events = (this.options.format ?? 'cumulative') === 'patch' ? this.patchEvents(model, conversationId, segments) : this.cumulativeEvents(body, model, conversationId, segments)
-    await this.stream(ctx, events, true, dieAfter)
-  }
-
-  private assistant(id: string, createTime: number, model: string, text: string, finished: boolean): Json {
-    const metadata: Json = {message_type: 'next', model_slug: model}
-    if (finished) metadata.finish_details = {type: 'stop', stop: '<|im_end|>'}
-    if (this.options.citations) metadata.citations = citationsOf(text, this.options.citations)
-    return {
-      id,
-      author: {role: 'assistant', name: null, metadata: {}},
-      create_time: createTime,
-      update_time: null,
-      content: {content_type: 'text', parts: [text]},
-      status: finished ? 'finished_successfully' : 'in_progress',
-      end_turn: finished ? true : null,
-      weight: 1.0,
-      metadata,
-      recipient: 'all',
-    }
-  }
-
-  private cumulativeEvents(body: Json, model: string, conversationId: string, segments: string[]): ScriptedEvent[] {
-    // A float with a fractional part even on a whole millisecond.
-    const createTime = (Date.now() + 0.123) / 1000
-    const user = lastUserMessage(body)
-    const echo = {
-      message: {
-        id: typeof user?.id === 'string' ? user.id : randomUUID(),
-        author: {role: 'user', name: null, metadata: {}},
-        create_time: createTime - 0.5,
-        update_time: null,
-        content: {content_type: 'text', parts: user ? user.parts : ['']},
-        status: 'finished_successfully',
-        end_turn: null,
-        weight: 1.0,
-        metadata: {timestamp_: 'absolute', message_type: null},
-        recipient: 'all',
-      },
-      conversation_id: conversationId,
-      error: null,
-    }
-    const id = randomUUID()
-    const events: ScriptedEvent[] = [{data: echo}]
-    let text = ''
-    for (const segment of segments) {
-      text += segment
-      events.push({data: {message: this.assistant(id, createTime, model, text, false), conversation_id: conversationId, error: null}})
-    }
-    const final = {data: {message: this.assistant(id, createTime, model, text, true), conversation_id: conversationId, error: null}}
-    events.push(final, {data: structuredClone(final.data)})
-    return events
-  }
-
-  private patchEvents(model: string, conversationId: string, segments: string[]): ScriptedEvent[] {
-    const createTime = (Date.now() + 0.123) / 1000
-    const start = this.assistant(randomUUID(), createTime, model, '', false)
-    const events: ScriptedEvent[] = [
-      {event: 'delta_encoding', data: '"v1"'},
-      {data: {p: '', o: 'add', v: {message: start, conversation_id: conversationId}}},
-    ]
-    const last = segments.length > 0 ? segments[segments.length - 1] : ''
-    segments.slice(0, -1).forEach((segment, i) => {
-      events.push({data: i === 0 ? {p: '/message/content/parts/0', o: 'append', v: segment} : {v: segment}})
+    const events = answerEvents({
+      format: this.options.format ?? 'cumulative',
+      model: body.model as string,
+      conversationId,
+      body,
+      segments: (this.options.split ?? splitWords)(answer),
+      shapes: this.options.shapes ?? [],
+      citations: this.options.citations,
+      ending: endingOf(fault),
     })
-    const metadata: Json = {finish_details: {type: 'stop'}}
-    if (this.options.citations) metadata.citations = citationsOf(segments.join(''), this.options.citations)
-    events.push(
-      {
-        data: {
-          o: 'patch',
-          v: [
-            {p: '/message/content/parts/0', o: 'append', v: last},
-            {p: '/message/status', o: 'replace', v: 'finished_successfully'},
-            {p: '/message/metadata', o: 'append', v: metadata},
-          ],
-        },
-      },
-      {data: {type: 'message_stream_complete', conversation_id: conversationId}},
-    )
-    return events
+    await this.stream(ctx, events, true, dieAfter)
   }
 
   // ---- token exchanges ----

@@ -5,22 +5,62 @@ import type {ChatRequest} from '../chat/types.js'
 import type {ConversationRequest} from './types.js'
 
 /**
- * Chat request → `POST /backend-api/conversation` body (protocols.md §5.2). Each request
- * is a new conversation carrying the whole history, with `history_and_training_disabled`
- * so it never lands in the account's ChatGPT history.
+ * Chat request → `POST /backend-api/conversation` body. Each request is a new conversation
+ * carrying the whole history, with `history_and_training_disabled` so it never lands in the
+ * account's ChatGPT history.
  */
 
-/** Default slugs for the names clients use; the upstream's `modelMap` comes first. */
+/**
+ * Client model name → web `model` slug. The upstream's `modelMap` comes first; then:
+ *
+ * | client model                                   | web slug                           |
+ * |------------------------------------------------|------------------------------------|
+ * | gpt-3.5-turbo…, gpt-4o-mini…                   | gpt-4o-mini                        |
+ * | gpt-4o…, chatgpt-4o-latest                     | gpt-4o                             |
+ * | gpt-4.1, gpt-4.1-mini, gpt-4.5                 | gpt-4-1, gpt-4-1-mini, gpt-4-5     |
+ * | gpt-5, gpt-5.1, gpt-5.2 (-instant, -thinking)  | gpt-5, gpt-5-1, gpt-5-2 (…)        |
+ * | a dated snapshot (…-2025-04-14)                | the slug of the name without date  |
+ * | …-chat-latest (gpt-5.2-chat-latest)            | the slug of the name without it    |
+ * | auto, o3, o4-mini, o4-mini-high, anything else | itself, lower-cased, dots → dashes |
+ *
+ * The web app names its models with dashes where the API uses dots (`gpt-4-1` for
+ * `gpt-4.1`); `auto` lets the web pick. A name that already is a slug stays as it is.
+ */
 export function webModelSlug(model: string, modelMap: Record<string, string> | undefined): string {
   if (modelMap?.[model]) return modelMap[model]
-  const m = model.toLowerCase()
+  const m = model
+    .trim()
+    .toLowerCase()
+    .replace(/-\d{4}-\d{2}-\d{2}$/, '')
+    .replace(/-chat-latest$/, '')
   if (m.startsWith('gpt-3.5') || m.startsWith('gpt-4o-mini')) return 'gpt-4o-mini'
-  if (m.startsWith('gpt-4o')) return 'gpt-4o'
-  return model
+  if (m.startsWith('gpt-4o') || m === 'chatgpt-4o-latest') return 'gpt-4o'
+  return m.replace(/(\d)\.(\d)/g, '$1-$2')
 }
 
-/** Client model names a chatgpt-web upstream answers to when it lists none itself. */
-export const WEB_MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-3.5-turbo', 'gpt-4']
+/**
+ * Client model names a chatgpt-web upstream answers to when it lists none itself: the models
+ * of the web app in 2026, by the names API clients use (each maps to its slug above).
+ */
+export const WEB_MODELS = [
+  'auto',
+  'gpt-5.2',
+  'gpt-5.2-instant',
+  'gpt-5.2-thinking',
+  'gpt-5.1',
+  'gpt-5.1-instant',
+  'gpt-5.1-thinking',
+  'gpt-5',
+  'gpt-5-instant',
+  'gpt-5-thinking',
+  'gpt-4.1',
+  'gpt-4.1-mini',
+  'gpt-4o',
+  'gpt-4o-mini',
+  'o3',
+  'o4-mini',
+  'o4-mini-high',
+]
 
 /**
  * Why a chat request cannot go to a chatgpt-web upstream (the web backend has no such

@@ -1,74 +1,82 @@
 import {randomBytes} from 'node:crypto'
 
-import type {ChatChunk, ChatFinishReason} from '../chat/types.js'
+import type {ChatChunk, ChatDelta, ChatFinishReason} from '../chat/types.js'
+import {WebInBandError, WebNoAnswerError} from './errors.js'
+import {stripCitations} from './marks.js'
+import {CONTENT_PATH, type MessageEntry, applyOp, finishOfMessage, kindOf, textOf, thoughtsOf} from './messages.js'
+import {Emitter} from './emitter.js'
 import type {WebEvent, WebMessage, WebPatchOp} from './types.js'
 
+export {WebInBandError, WebNoAnswerError, WebStreamError} from './errors.js'
+export {stripCitations} from './marks.js'
+
 /**
- * ChatGPT web SSE events → chat completion chunks (protocols.md §5.4, §9 item 11).
- * Both stream formats end up in one place: the assistant message's raw text so far.
- * - (a) cumulative snapshots carry the whole text: it replaces the raw text;
- * - (c) patch/delta events append to it (`/message/content/parts/0`).
- * After every event the raw text is cleaned of citation marks (`【3†source】`, also when a
- * mark is still arriving: a trailing partial mark is held back) and compared with what was
- * already sent; the new suffix is the delta. Messages not for the user — other roles,
- * `recipient` other than "all" (tool calls), other content types — are skipped; the
- * repeated final snapshot adds nothing because its text adds nothing.
+ * ChatGPT web SSE events → chat completion chunks. Both stream formats feed one model: the
+ * messages of the stream, each with its raw text so far —
+ * - cumulative snapshots (`message`, or `v.message`) carry a message's whole text;
+ * - patch events change the message named last: a bare `{"v": "…"}` appends to the path the
+ *   last top-level `p` named (ops nested in a batch never change that path).
+ * Only this turn's answer is relayed. The backend first re-sends earlier messages of the
+ * conversation, already finished; the answer is the assistant messages that begin after that
+ * (in progress, or after the `input_message` event). Thinking (thoughts, analysis and
+ * commentary channels) is never content; with the `reasoning` option it goes out as
+ * `reasoning_content`. After every event the answer is cleaned of marks (marks.ts) and
+ * compared with what was sent; the new part is the delta.
  */
 
-export class WebStreamError extends Error {
-  readonly code = 'WEB_STREAM_ERROR'
+export type WebStreamOptions = {
+  /** relay thinking as `delta.reasoning_content` (default: drop it) */
+  reasoning?: boolean
 }
 
 export type WebStreamState = {
   readonly id: string
   readonly created: number
   readonly model: string
-  /** id of the message the events are about, undefined before the first */
+  readonly reasoning: boolean
+  /** id of the latest message of this turn's answer; undefined until the answer begins */
   messageId: string | undefined
-  /** whether the current message is one to relay */
-  relaying: boolean
-  /** raw text of each user-facing message of this answer, in the order they began */
-  texts: Map<string, string>
-  /** clean text sent so far */
-  emitted: string
-  /** path a bare string `v` appends to (patch format) */
-  path: string | undefined
+  /** the message patch events apply to */
+  current: string | undefined
+  /** every message of the stream, in the order they began */
+  readonly messages: Map<string, MessageEntry>
+  /** message id by its index in the conversation (`c`) */
+  readonly byIndex: Map<number, string>
+  /** this turn's messages have begun: a finished message now is no echo */
+  turnStarted: boolean
+  /** the backend announced that the answer continues on a websocket */
+  handoff: boolean
+  /** moderation blocked the answer */
+  blocked: boolean
+  /** path a bare `v` applies to */
+  path: string
+  readonly content: Emitter
+  readonly thinking: Emitter
   roleSent: boolean
   finish: ChatFinishReason | undefined
   ended: boolean
 }
 
-export function newWebStreamState(model: string): WebStreamState {
+export function newWebStreamState(model: string, options: WebStreamOptions = {}): WebStreamState {
   return {
     id: `chatcmpl-${randomBytes(15).toString('base64url')}`,
     created: Math.floor(Date.now() / 1000),
     model,
+    reasoning: options.reasoning === true,
     messageId: undefined,
-    relaying: false,
-    texts: new Map(),
-    emitted: '',
-    path: undefined,
+    current: undefined,
+    messages: new Map(),
+    byIndex: new Map(),
+    turnStarted: false,
+    handoff: false,
+    blocked: false,
+    path: CONTENT_PATH,
+    content: new Emitter(),
+    thinking: new Emitter(),
     roleSent: false,
     finish: undefined,
     ended: false,
   }
-}
-
-/** `【3†source】`, `【12:0†来源】`…, and the private-use `cite` markers of newer answers. */
-const MARKS = /【[^【】\n]{0,40}†[^【】\n]{0,40}】|\uE200[^\uE200\uE201]{0,80}\uE201/g
-const HOLD = 48
-
-/** Text without citation marks; unless `final`, a mark that may still be arriving at the end is held back. */
-export function stripCitations(text: string, final: boolean): string {
-  let clean = text.replace(MARKS, '')
-  if (final) return clean
-  for (const open of ['【', '\uE200']) {
-    const at = clean.lastIndexOf(open)
-    const close = open === '【' ? '】' : '\uE201'
-    if (at !== -1 && !clean.includes(close, at) && clean.length - at <= HOLD && !clean.includes('\n', at)) clean = clean.slice(0, at)
-  }
-
-  return clean
 }
 
 function finishOf(type: string | undefined): ChatFinishReason {
@@ -77,91 +85,181 @@ function finishOf(type: string | undefined): ChatFinishReason {
   return 'stop'
 }
 
-function isForUser(message: WebMessage): boolean {
-  if (message.author?.role !== 'assistant') return false
-  if (message.recipient !== undefined && message.recipient !== 'all') return false
-  const kind = message.metadata?.message_type
-  if (kind !== undefined && kind !== 'next' && kind !== 'continue' && kind !== 'variant') return false
-  const type = message.content?.content_type
-  return type === undefined || type === 'text'
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function textOf(message: WebMessage): string {
-  return (message.content?.parts ?? []).filter((p): p is string => typeof p === 'string').join('')
+function startTurn(state: WebStreamState): void {
+  state.turnStarted = true
+  for (const entry of state.messages.values()) if (entry.kind === 'held') entry.kind = 'skip'
 }
 
-/** A snapshot of a message (cumulative format, or the `add` of the patch format). */
-function takeMessage(state: WebStreamState, message: WebMessage): void {
-  state.messageId = message.id ?? state.messageId ?? '(no id)'
-  state.relaying = isForUser(message)
-  if (!state.relaying) return
-  state.texts.set(state.messageId, textOf(message))
-  const details = message.metadata?.finish_details
-  if (details?.type || message.status === 'finished_successfully' || message.end_turn === true) state.finish = finishOf(details?.type ?? undefined)
+function newEntry(state: WebStreamState, message: WebMessage): MessageEntry {
+  const finished = message.status === 'finished_successfully'
+  const role = message.author?.role
+  if (!finished && role !== 'user' && role !== 'system') startTurn(state)
+  let kind = kindOf(message)
+  // already finished before anything of this turn began: history the backend echoes
+  if (kind !== 'skip' && finished && !state.turnStarted) kind = kind === 'answer' && message.end_turn === true ? 'held' : 'skip'
+  return {kind, text: '', thoughts: [], finished: false, finishType: undefined}
 }
 
-function applyOp(state: WebStreamState, op: WebPatchOp): void {
-  if (op.p !== undefined && op.p !== '') state.path = op.p
-  // a bare string appends to the last path named, the message text unless another was
-  const path = op.p === undefined ? (state.path ?? '/message/content/parts/0') : op.p
-  if (!state.relaying || state.messageId === undefined) return
-  if (path === '/message/content/parts/0' && typeof op.v === 'string') {
-    const raw = state.texts.get(state.messageId) ?? ''
-    state.texts.set(state.messageId, op.o === 'replace' ? op.v : raw + op.v)
-  } else if (path === '/message/status' && op.v === 'finished_successfully') {
-    state.finish ??= 'stop'
-  } else if (path === '/message/metadata' && typeof op.v === 'object' && op.v !== null) {
-    const type = (op.v as {finish_details?: {type?: string}}).finish_details?.type
-    if (type) state.finish = finishOf(type)
+/** A snapshot of a message (cumulative format, or the start of a message in the patch format). */
+function takeSnapshot(state: WebStreamState, message: WebMessage, index: unknown): void {
+  const id = message.id ?? state.current ?? '(no id)'
+  let entry = state.messages.get(id)
+  if (!entry) {
+    entry = newEntry(state, message)
+    state.messages.set(id, entry)
+  }
+
+  if (typeof index === 'number') state.byIndex.set(index, id)
+  state.current = id
+  state.path = CONTENT_PATH
+  if (entry.kind === 'skip') return
+  entry.text = textOf(message)
+  entry.thoughts = thoughtsOf(message)
+  const {finished, type} = finishOfMessage(message)
+  if (finished) entry.finished = true
+  if (type) entry.finishType = type
+}
+
+function select(state: WebStreamState, index: unknown): MessageEntry | undefined {
+  const named = typeof index === 'number' ? state.byIndex.get(index) : undefined
+  if (named !== undefined) state.current = named
+  return state.current === undefined ? undefined : state.messages.get(state.current)
+}
+
+/** A batch of ops (`"o": "patch"`, or a bare list): each names its own path; the sticky path stays. */
+function applyBatch(state: WebStreamState, entry: MessageEntry | undefined, ops: unknown[]): void {
+  for (const op of ops) {
+    if (!isRecord(op)) continue
+    if (op.o === 'patch' && Array.isArray(op.v)) applyBatch(state, entry, op.v)
+    else if (entry && entry.kind !== 'skip') applyOp(entry, typeof op.p === 'string' && op.p !== '' ? op.p : state.path, op as WebPatchOp)
   }
 }
 
-function chunk(state: WebStreamState, delta: ChatChunk['choices'][number]['delta'], finish: ChatFinishReason | null = null): ChatChunk {
+/** The content of a data event that is not a control event. */
+function takeContent(state: WebStreamState, event: WebEvent): void {
+  if (event.message !== undefined) {
+    if (event.message) takeSnapshot(state, event.message, event.c)
+    return
+  }
+
+  const {v} = event
+  if (isRecord(v) && ('message' in v || 'error' in v)) {
+    if (v.error !== undefined && v.error !== null) throw new WebInBandError(v.error, v.error_code)
+    if (isRecord(v.message)) takeSnapshot(state, v.message as WebMessage, event.c)
+    return
+  }
+
+  const entry = select(state, event.c)
+  if (Array.isArray(v)) {
+    applyBatch(state, entry, v)
+    return
+  }
+
+  if (!('v' in event)) return
+  if (typeof event.p === 'string' && event.p !== '') state.path = event.p
+  if (event.o === 'patch') return // a patch whose value is no list: nothing to apply
+  if (entry && entry.kind !== 'skip') applyOp(entry, state.path, {o: event.o, v})
+}
+
+/** After every event: which message is the answer, and whether (how) it finished. */
+function refresh(state: WebStreamState): void {
+  let last: [string, MessageEntry] | undefined
+  for (const item of state.messages) if (item[1].kind === 'answer') last = item
+  state.messageId = last?.[0]
+  state.finish = state.blocked ? 'content_filter' : last?.[1].finished ? finishOf(last[1].finishType) : undefined
+}
+
+function chunk(state: WebStreamState, delta: ChatDelta, finish: ChatFinishReason | null = null): ChatChunk {
   return {id: state.id, object: 'chat.completion.chunk', created: state.created, model: state.model, choices: [{index: 0, delta, logprobs: null, finish_reason: finish}]}
 }
 
-/** Compare the clean text with what was sent; emit the new part. */
+/** Clean text of the messages of `kind`; the last one may still hold back a mark unless `final`. */
+function cleanText(state: WebStreamState, kind: 'answer' | 'reasoning', final: boolean): string {
+  const pieces: string[] = []
+  for (const entry of state.messages.values()) {
+    if (entry.kind !== kind) continue
+    if (kind === 'answer') pieces.push(entry.text)
+    else pieces.push(...(entry.thoughts.length > 0 ? entry.thoughts : [entry.text]).filter((t) => t !== ''))
+  }
+
+  // thinking steps are paragraphs of their own; answer messages continue one another
+  return pieces.map((text, i) => stripCitations(text, final || i < pieces.length - 1)).join(kind === 'answer' ? '' : '\n\n')
+}
+
+/** Compare the clean texts with what was sent; emit the new parts. */
 function sync(state: WebStreamState, final: boolean): ChatChunk[] {
-  let full = ''
-  for (const [id, raw] of state.texts) full += stripCitations(raw, final || id !== state.messageId)
-  if (full.length <= state.emitted.length) return []
-  // normally `full` extends what was sent; after a rewrite of earlier text, carry on from the same length
-  const delta = full.slice(state.emitted.length)
-  state.emitted = full
+  const thinking = state.reasoning ? state.thinking.advance(cleanText(state, 'reasoning', final), final) : ''
+  const content = state.content.advance(cleanText(state, 'answer', final), final)
+  if (content === '' && thinking === '') return []
   const out: ChatChunk[] = []
   if (!state.roleSent) {
     state.roleSent = true
     out.push(chunk(state, {role: 'assistant', content: ''}))
   }
 
-  out.push(chunk(state, {content: delta}))
+  if (thinking !== '') out.push(chunk(state, {reasoning_content: thinking}))
+  if (content !== '') out.push(chunk(state, {content}))
   return out
 }
 
-/** One parsed web event → zero or more chat chunks. Throws WebStreamError for an error event. */
-export function conversationEventToChatChunks(event: WebEvent | string, state: WebStreamState): ChatChunk[] {
-  if (state.ended || typeof event !== 'object' || event === null) return [] // e.g. the "v1" delta_encoding preamble
-  if (event.error !== undefined && event.error !== null) {
-    const message = typeof event.error === 'string' ? event.error : JSON.stringify(event.error)
-    throw new WebStreamError(`the ChatGPT backend reported an error: ${message.slice(0, 300)}`)
+/** A control event (`type`): the chunks it makes, or undefined when the event is content after all. */
+function control(state: WebStreamState, event: WebEvent): ChatChunk[] | undefined {
+  switch (event.type) {
+    case 'message_stream_complete':
+      return endConversation(state)
+    case 'moderation':
+      if (event.moderation_response?.blocked !== true) return []
+      state.blocked = true
+      return endConversation(state)
+    case 'stream_handoff':
+      state.handoff = true
+      return []
+    case 'input_message':
+      startTurn(state)
+      return []
+    default:
+      // titles, markers, server and conversation metadata…: nothing for the client
+      return event.type !== undefined && !('v' in event) && !('message' in event) ? [] : undefined
   }
+}
 
-  if (event.type === 'message_stream_complete') return endConversation(state)
-  if (event.message) takeMessage(state, event.message)
-  else if (typeof event.v === 'object' && event.v !== null && !Array.isArray(event.v) && 'message' in event.v) {
-    state.path = undefined
-    takeMessage(state, (event.v as {message: WebMessage}).message)
-  }
-  else if (Array.isArray(event.v)) for (const op of event.v as WebPatchOp[]) applyOp(state, op)
-  else if ('v' in event) applyOp(state, {p: event.p, o: event.o, v: event.v})
+/** One parsed web event → zero or more chat chunks. Throws WebInBandError for an error event. */
+export function conversationEventToChatChunks(event: WebEvent | string, state: WebStreamState): ChatChunk[] {
+  if (state.ended || !isRecord(event)) return [] // e.g. the "v1" delta_encoding preamble
+  if (event.error !== undefined && event.error !== null) throw new WebInBandError(event.error, event.error_code)
+  const handled = control(state, event)
+  if (handled) return handled
+  takeContent(state, event)
+  refresh(state)
   return sync(state, false)
 }
 
-/** The end of the upstream stream (`[DONE]` or `message_stream_complete`): the rest of the text and the finish chunk. */
+/**
+ * The end of the upstream stream (`[DONE]`, `message_stream_complete`, a moderation block):
+ * the rest of the text and the finish chunk. Throws WebNoAnswerError when the stream carried
+ * no answer to this turn, or the answer moved to a websocket before it finished.
+ */
 export function endConversation(state: WebStreamState): ChatChunk[] {
   if (state.ended) return []
-  const out = sync(state, true)
   state.ended = true
+  refresh(state)
+  if (!state.blocked) {
+    if (state.messageId === undefined) {
+      // nothing but an old reply came: it is the answer after all
+      const held = [...state.messages.values()].filter((e) => e.kind === 'held').at(-1)
+      if (held) held.kind = 'answer'
+      refresh(state)
+    }
+
+    if (state.messageId === undefined || (state.handoff && state.finish === undefined)) throw new WebNoAnswerError(state.handoff)
+  }
+
+  // a blocked answer gets nothing more, not even a mark held back
+  const out = state.blocked ? [] : sync(state, true)
   if (!state.roleSent) {
     state.roleSent = true
     out.push(chunk(state, {role: 'assistant', content: ''}))
