@@ -4,7 +4,7 @@ import chalk from 'chalk'
 import {BaseCommand} from '../cli/base-command.js'
 import {table} from '../cli/output.js'
 import {spinner} from '../cli/spinner.js'
-import {type BalanceReport, type TokenBalance, balances} from '../core/balance.js'
+import {type BalanceReport, type TokenBalance, balances, refusalsByReason} from '../core/balance.js'
 import {GptconvError} from '../core/errors.js'
 
 const usd = (n: number | null) => (n === null ? '-' : `$${n.toFixed(2)}`)
@@ -56,7 +56,7 @@ export default class Balance extends BaseCommand {
     const totalRow = total.grantedUsd === null ? [chalk.bold('total'), '', 'unknown', 'unknown', 'unknown', ''] : [chalk.bold('total'), '', usd(total.grantedUsd), marked(total.usedUsd, anyUnpriced), marked(total.balanceUsd, anyUnpriced), '']
     this.log(table(['LABEL', 'SOURCE', 'GRANTED', 'USED', 'BALANCE', 'WINDOW'], [...report.tokens.map((t) => row(t)), totalRow]))
     for (const t of report.tokens) {
-      for (const r of t.refused) if (t.source !== null) this.log(chalk.dim(`  ${t.label}: ${r.source} not available — ${r.reason}`))
+      if (t.source !== null) for (const r of refusalsByReason(t.refused)) this.log(chalk.dim(`  ${t.label}: ${r.sources} not available — ${r.reason}`))
       if (t.error) this.log(`${t.source === null ? chalk.red(t.label) : chalk.yellow(t.label)}: ${t.error}`)
     }
 

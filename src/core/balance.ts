@@ -163,12 +163,14 @@ export function unpricedNote(models: readonly string[]): string {
   return `no price known for ${models.join(', ')}: ${models.length === 1 ? 'its' : 'their'} usage is not counted (set a price with \`${setPriceHint(models)}\`, USD per million tokens)`
 }
 
-/** Why no source answered, each reason once: sources that failed alike are named together. */
-function failureText(refused: TokenBalance['refused']): string {
-  const bySource = new Map<string, string[]>()
-  for (const r of refused) bySource.set(r.reason, [...(bySource.get(r.reason) ?? []), r.source])
-  return [...bySource].map(([reason, sources]) => `${sources.join(', ')}: ${reason}`).join(' | ')
+/** Each reason once, with the sources it stopped: a host that cannot be reached stops them all alike. */
+export function refusalsByReason(refused: TokenBalance['refused']): Array<{sources: string; reason: string}> {
+  const byReason = new Map<string, string[]>()
+  for (const r of refused) byReason.set(r.reason, [...(byReason.get(r.reason) ?? []), r.source])
+  return [...byReason].map(([reason, sources]) => ({sources: sources.join(', '), reason}))
 }
+
+const failureText = (refused: TokenBalance['refused']) => refusalsByReason(refused).map((r) => `${r.sources}: ${r.reason}`).join(' | ')
 
 export async function tokenBalance(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig, days: number, options: {timeoutMs?: number; prices?: PriceOverrides} = {}): Promise<TokenBalance> {
   const {timeoutMs = 15_000, prices = {}} = options
