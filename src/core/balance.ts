@@ -5,6 +5,7 @@ import type {Context} from './context.js'
 import {NotFoundError, UsageError, errorMessage} from './errors.js'
 import {readLedger} from './ledger.js'
 import {redact} from './mask.js'
+import {usePriceData} from './price-data.js'
 import {type PriceOverrides, costOf, setPriceHint} from './pricing.js'
 import {readSecret} from './tokens.js'
 import {describeNetworkError, upstreamMessage} from './upstream-check.js'
@@ -227,6 +228,7 @@ export async function balances(ctx: Context, labels: string[], days: number, hoo
   const unknown = labels.filter((l) => !settings.tokens[l])
   if (unknown.length > 0) throw new NotFoundError('GPTCONV_TOKEN_NOT_FOUND', `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`, {hint: 'See `gptconv tokens list`.'})
   const entries = labels.length > 0 ? [...new Set(labels)].map((l) => settings.tokens[l]) : Object.values(settings.tokens).filter((t) => t.kind === 'api-key').sort((a, b) => a.label.localeCompare(b.label))
+  await usePriceData(ctx)
   const tokens: TokenBalance[] = []
   // every ledger estimate reads the ledger: a damaged record is reported once, not once per token
   const warned = new Set<string>()

@@ -1,6 +1,7 @@
 import type {Context} from './context.js'
 import {UsageError} from './errors.js'
 import {type UsageRecord, readLedger} from './ledger.js'
+import {usePriceData} from './price-data.js'
 import {Pricer, roundUsd} from './pricing.js'
 
 /** `gptconv usage`: the ledger grouped by token, model or day, with cost estimates. */
@@ -62,6 +63,7 @@ function totals(list: readonly Priced[]): Omit<UsageRow, 'key'> {
 
 export async function usageReport(ctx: Context, options: {since: Date; by: Group}): Promise<UsageReport> {
   const records = await readLedger(ctx.paths.ledger, options.since.getTime(), ctx.warn)
+  await usePriceData(ctx)
   const pricer = new Pricer(ctx.config.read().prices)
   const priced = records.map((record) => ({record, usd: pricer.cost(record)}))
   const groups = new Map<string, Priced[]>()

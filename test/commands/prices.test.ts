@@ -1,7 +1,10 @@
+import {waitForUpdate} from '@pydantic/genai-prices'
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {type Server, createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
-import {after, describe, it} from 'node:test'
+import {after, before, describe, it} from 'node:test'
 
 import {runCli, tempHome} from '../helpers/cli.js'
 
@@ -62,5 +65,76 @@ describe('gptconv prices', () => {
     assert.equal((await cli('set', 'x', '--input', '1')).code, 2)
     assert.equal((await cli('set', 'x', '--input', 'cheap', '--output', '1')).code, 2)
     assert.deepEqual((await json<Entry[]>('list')).map((e) => e.model), ['constructor', 'gpt-4o', 'my-org/llama-3.1:70b'])
+  })
+})
+
+describe('gptconv prices refresh', () => {
+  const home = tempHome()
+  let server: Server
+  let base = ''
+  const cli = (...args: string[]) => runCli(args, {home: home.dir})
+  const gpt4o = async () => {
+    const r = await cli('prices', 'list', '--all', '--json')
+    return {stderr: r.stderr, price: (JSON.parse(r.stdout) as Entry[]).find((e) => e.model === 'gpt-4o')}
+  }
+
+  before(async () => {
+    // the package's own data with one price changed, as a newer copy of its data file would be
+    const providers = JSON.parse(JSON.stringify(await waitForUpdate())) as Array<{id: string; models: Array<{id: string; prices: Record<string, unknown>}>}>
+    const model = providers.find((p) => p.id === 'openai')!.models.find((m) => m.id === 'gpt-4o')!
+    model.prices = {...model.prices, input_mtok: 7}
+    const body = JSON.stringify(providers)
+    server = createServer((req, res) => {
+      if (req.url === '/data.json') res.writeHead(200, {'content-type': 'application/json'}).end(body)
+      else if (req.url === '/broken.json') res.writeHead(200, {'content-type': 'application/json'}).end('{"providers": "soon"}')
+      else res.writeHead(404).end('no')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    writeFileSync(join(home.dir, 'usage.jsonl'), JSON.stringify({ts: new Date().toISOString(), token: 'a', upstream: 'u', model: 'gpt-4o', endpoint: 'chat', prompt_tokens: 1_000_000, completion_tokens: 0, estimated: false, status: 200, ms: 1}) + '\n')
+  })
+  after(() => {
+    server.close()
+    home.cleanup()
+  })
+
+  it('fetches the data once, caches it, and every reader prices with it', async () => {
+    assert.equal((await gpt4o()).price?.input, 2.5)
+    const r = await cli('prices', 'refresh', '--url', `${base}/data.json`, '--json')
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const result = JSON.parse(r.stdout) as {path: string; url: string; providers: number; models: number}
+    assert.deepEqual([result.path, result.url], [join(home.dir, 'prices.json'), `${base}/data.json`])
+    assert.ok(result.models > 1000, `${result.models} models`)
+    assert.deepEqual((await gpt4o()).price, {model: 'gpt-4o', source: 'genai-prices', input: 7, cachedInput: 1.25, output: 10, provider: 'openai'})
+    const usage = JSON.parse((await cli('usage', '--json')).stdout) as {total: {cost_usd: number}}
+    assert.equal(usage.total.cost_usd, 7)
+  })
+
+  it('keeps the prices in use when the fetched data is not usable', async () => {
+    for (const path of ['/broken.json', '/missing.json']) {
+      const r = await cli('prices', 'refresh', '--url', `${base}${path}`, '--json')
+      assert.equal(r.code, 1)
+      const {error} = JSON.parse(r.stdout) as {error: {code: string; message: string}}
+      assert.equal(error.code, 'GPTCONV_PRICES_REFRESH')
+      assert.match(error.message, path === '/missing.json' ? /HTTP 404/ : /not a list of providers with models/)
+      assert.equal((await gpt4o()).price?.input, 7)
+    }
+  })
+
+  it('ignores data fetched for another version of the package, and says so', async () => {
+    const path = join(home.dir, 'prices.json')
+    const kept = readFileSync(path, 'utf8')
+    writeFileSync(path, JSON.stringify({...JSON.parse(kept), package: '0.0.1', fetchedAt: '2025-01-01T00:00:00.000Z'}))
+    const {stderr, price} = await gpt4o()
+    assert.equal(price?.input, 2.5)
+    assert.match(stderr, /fetched by `gptconv prices refresh` on 2025-01-01T00:00:00\.000Z were for @pydantic\/genai-prices 0\.0\.1/)
+    writeFileSync(path, kept)
+  })
+
+  it('goes back to the bundled prices with --reset', async () => {
+    assert.equal((await gpt4o()).price?.input, 7)
+    assert.deepEqual(JSON.parse((await cli('prices', 'refresh', '--reset', '--json')).stdout), {removed: true})
+    assert.equal((await gpt4o()).price?.input, 2.5)
+    assert.deepEqual(JSON.parse((await cli('prices', 'refresh', '--reset', '--json')).stdout), {removed: false})
   })
 })

@@ -1,7 +1,9 @@
 import {Flags} from '@oclif/core'
+import chalk from 'chalk'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {table} from '../../cli/output.js'
+import {usePriceData} from '../../core/price-data.js'
 import {type PriceEntry, listPrices} from '../../core/pricing.js'
 
 const perMillion = (n: number) => `$${n}`
@@ -22,8 +24,9 @@ export default class PricesList extends BaseCommand {
 
   public async run(): Promise<PriceEntry[]> {
     const {flags} = await this.parse(PricesList)
-    const settings = this.context().config.read()
-    const entries = await listPrices(settings.prices, {all: flags.all})
+    const ctx = this.context()
+    const data = await usePriceData(ctx)
+    const entries = await listPrices(ctx.config.read().prices, {all: flags.all})
     if (entries.length === 0) {
       this.log('No price overrides: prices come from @pydantic/genai-prices (see them with `gptconv prices list --all`). Set one with: gptconv prices set MODEL --input USD --output USD')
       return entries
@@ -31,6 +34,7 @@ export default class PricesList extends BaseCommand {
 
     const source = (e: PriceEntry) => `${e.source}${e.tiered ? ' (tiered)' : ''}`
     this.log(table(['MODEL', 'PROVIDER', 'INPUT', 'CACHED INPUT', 'OUTPUT', 'SOURCE'], entries.map((e) => [e.model, e.provider ?? '-', perMillion(e.input), perMillion(e.cachedInput), perMillion(e.output), source(e)])))
+    if (flags.all) this.log(chalk.dim(`\nUSD per million tokens. genai-prices: @pydantic/genai-prices ${data.package}, ${data.source === 'refreshed' ? `with the prices fetched on ${data.fetchedAt} from ${data.url}` : 'the prices it ships with (newer ones: gptconv prices refresh)'}.`))
     return entries
   }
 }

@@ -1,4 +1,5 @@
 import {readLedger} from '../../core/ledger.js'
+import {usePriceData} from '../../core/price-data.js'
 import {Pricer} from '../../core/pricing.js'
 import {badRequest} from '../errors.js'
 import {sendJson} from '../http.js'
@@ -51,6 +52,7 @@ export async function billingUsage(rc: RequestContext): Promise<void> {
   if (end <= start) throw badRequest('`end_date` must be after `start_date`.', 'end_date')
   if (end - start > 100 * DAY) throw badRequest('Usage can be queried for at most 100 days at a time.', 'end_date')
   const records = (await readLedger(rc.daemon.ctx.paths.ledger, start, (message) => rc.log.warn(message))).filter((r) => Date.parse(r.ts) < end)
+  await usePriceData(rc.daemon.ctx)
   const pricer = new Pricer(rc.daemon.registry.settings.prices)
   // cents per model per day; Maps, since a model may be named anything (`__proto__` included)
   const days = new Map<number, Map<string, number>>()
