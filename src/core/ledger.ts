@@ -1,7 +1,7 @@
 import {createReadStream, createWriteStream, type WriteStream} from 'node:fs'
 import {createInterface} from 'node:readline'
 
-/** One finished request (SPEC §2). Token counts are estimated with the tokenizer when the upstream reported none. */
+/** One finished request. Token counts are estimated with the tokenizer when the upstream reported none. */
 export type UsageRecord = {
   ts: string
   token: string

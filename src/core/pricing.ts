@@ -22,7 +22,7 @@ export type PriceSource = 'override' | 'genai-prices'
 /** USD per million tokens. `tiered`: the database charges more above a prompt size; the base price is shown. */
 export type Price = {source: PriceSource; input: number; cachedInput: number; output: number; provider: string | null; tiered?: true}
 
-type Match = {override: PriceOverride} | {options: PriceOptions; provider: string}
+type Match = {override: PriceOverride} | {options: PriceOptions}
 
 type Usage = {input_tokens?: number; cache_read_tokens?: number; output_tokens?: number}
 
@@ -35,15 +35,11 @@ function calc(usage: Usage, model: string, options: PriceOptions): ReturnType<ty
   }
 }
 
-/** The database's match for a model name: as it is, then as LiteLLM's `provider/model`. */
-function databaseMatch(model: string): {options: PriceOptions; provider: string} | undefined {
+/** How the database finds a model name: as it is, else as LiteLLM's `provider/model` (the package's `litellm` provider id splits it). */
+function databaseMatch(model: string): {options: PriceOptions} | undefined {
   const attempts: PriceOptions[] = model.includes('/') ? [{}, {providerId: 'litellm'}] : [{}]
-  for (const options of attempts) {
-    const found = calc({}, model, options)
-    if (found) return {options, provider: found.provider.id}
-  }
-
-  return undefined
+  const options = attempts.find((o) => calc({}, model, o) !== null)
+  return options && {options}
 }
 
 const overrideOf = (overrides: PriceOverrides, model: string): PriceOverride | undefined => (Object.hasOwn(overrides, model) ? overrides[model] : undefined)
