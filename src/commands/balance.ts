@@ -4,17 +4,19 @@ import chalk from 'chalk'
 import {BaseCommand} from '../cli/base-command.js'
 import {table} from '../cli/output.js'
 import {spinner} from '../cli/spinner.js'
-import {type BalanceReport, type TokenBalance, balances} from '../core/balance.js'
+import {type BalanceReport, type TokenBalance, balances, refusalsByReason} from '../core/balance.js'
 import {GptconvError} from '../core/errors.js'
 
 const usd = (n: number | null) => (n === null ? '-' : `$${n.toFixed(2)}`)
+/** An amount that leaves out usage of unpriced models is marked; used usage that is all unpriced reads so, not $0. */
+const marked = (n: number | null, unpriced: boolean, used = false) => (!unpriced || n === null ? usd(n) : used && n === 0 ? chalk.yellow('unpriced') : `${usd(n)}${chalk.yellow('*')}`)
 
 export default class Balance extends BaseCommand {
   static override args = {labels: Args.string({description: 'api-key tokens to check (default: all api-keys)'})}
-  static override description = `For each api-key, the first source that answers: the upstream's /dashboard/billing/subscription and /usage (one-api, new-api and many resellers; OpenAI itself refuses them since 2023), then /dashboard/billing/credit_grants, then the token's --granted-usd minus what the usage ledger says was spent (price table of gpt-tokenizer; marked estimated). Exits 1 when a token got no answer from any source (the others are still reported).`
+  static override description = `For each api-key, the first source that answers: the upstream's /dashboard/billing/subscription and /usage (one-api, new-api and many resellers; OpenAI itself refuses them since 2023), then /dashboard/billing/credit_grants, then the token's --granted-usd minus what the usage ledger says was spent (marked estimated), priced like \`gptconv usage\`: your price overrides (gptconv prices set), else the list prices of @pydantic/genai-prices; usage of a model with no known price is left out, and the amounts it touches are marked with *. Exits 1 when a token got no answer from any source (the others are still reported).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'Every api-key, over the last 90 days'},
-    {command: '<%= config.bin %> <%= command.id %> work --days 30 --json', description: '{tokens: [{label, source, grantedUsd, usedUsd, balanceUsd, window, estimated}], total}'},
+    {command: '<%= config.bin %> <%= command.id %> work --days 30 --json', description: '{tokens: [{label, source, grantedUsd, usedUsd, balanceUsd, window, estimated, error?, refused, unpricedModels?}], total: {grantedUsd, usedUsd, balanceUsd}} (total amounts null when no token got an answer)'},
   ]
 
   static override flags = {
@@ -44,18 +46,21 @@ export default class Balance extends BaseCommand {
 
   render(report: BalanceReport): void {
     const source = (t: TokenBalance) => (t.source ? `${t.source}${t.estimated ? ' (estimated)' : ''}` : chalk.red('none'))
-    this.log(
-      table(
-        ['LABEL', 'SOURCE', 'GRANTED', 'USED', 'BALANCE', 'WINDOW'],
-        [
-          ...report.tokens.map((t) => [t.label, source(t), usd(t.grantedUsd), usd(t.usedUsd), usd(t.balanceUsd), `${t.window.start} … ${t.window.end}`]),
-          [chalk.bold('total'), '', usd(report.total.grantedUsd), usd(report.total.usedUsd), usd(report.total.balanceUsd), ''],
-        ],
-      ),
-    )
+    const row = (t: TokenBalance) => {
+      const unpriced = Boolean(t.unpricedModels)
+      return [t.label, source(t), usd(t.grantedUsd), marked(t.usedUsd, unpriced, true), marked(t.balanceUsd, unpriced), `${t.window.start} … ${t.window.end}`]
+    }
+
+    const {total} = report
+    const anyUnpriced = report.tokens.some((t) => t.unpricedModels)
+    const totalRow = total.grantedUsd === null ? [chalk.bold('total'), '', 'unknown', 'unknown', 'unknown', ''] : [chalk.bold('total'), '', usd(total.grantedUsd), marked(total.usedUsd, anyUnpriced), marked(total.balanceUsd, anyUnpriced), '']
+    this.log(table(['LABEL', 'SOURCE', 'GRANTED', 'USED', 'BALANCE', 'WINDOW'], [...report.tokens.map((t) => row(t)), totalRow]))
     for (const t of report.tokens) {
-      for (const r of t.refused) if (t.source !== null) this.log(chalk.dim(`  ${t.label}: ${r.source} not available — ${r.reason}`))
+      if (t.source !== null) for (const r of refusalsByReason(t.refused)) this.log(chalk.dim(`  ${t.label}: ${r.sources} not available — ${r.reason}`))
       if (t.error) this.log(`${t.source === null ? chalk.red(t.label) : chalk.yellow(t.label)}: ${t.error}`)
     }
+
+    if (total.grantedUsd !== null && report.tokens.some((t) => t.source === null)) this.log(chalk.dim('The total counts only the tokens that got an answer.'))
+    if (anyUnpriced) this.log(chalk.yellow('* leaves out usage of models with no known price (named above)'))
   }
 }

@@ -3,14 +3,19 @@ import chalk from 'chalk'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {table} from '../cli/output.js'
+import {setPriceHint} from '../core/pricing.js'
 import {GROUPS, type Group, type UsageReport, parseSince, usageReport} from '../core/usage.js'
 
 export default class Usage extends BaseCommand {
-  static override description = 'Every request the daemon finished is in the usage ledger (usage.jsonl in the state directory), with the tokens the upstream reported — or counted with the tokenizer and marked estimated. Costs come from gpt-tokenizer\'s price table.'
+  static override description = `Every request the daemon finished is in the usage ledger (usage.jsonl in the state directory), with the tokens the upstream reported — or counted with the tokenizer and marked estimated. Costs use your price overrides (gptconv prices set), else the list prices of @pydantic/genai-prices at the time of each request; cached prompt tokens cost the cached-input price. A model with no known price is shown as unpriced, not as $0.`
+
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'The last 7 days, by token'},
     {command: '<%= config.bin %> <%= command.id %> --since 30d --by model', description: 'The last 30 days, by model'},
-    {command: '<%= config.bin %> <%= command.id %> --by day --json', description: '{since, by, rows: [{key, requests, prompt_tokens, completion_tokens, total_tokens, cost_usd}], total}'},
+    {
+      command: '<%= config.bin %> <%= command.id %> --by day --json',
+      description: '{since, by, rows: [{key, requests, errors, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, total_tokens, estimated_requests, unpriced_requests, cost_usd}], total, unpriced}',
+    },
   ]
 
   static override flags = {
@@ -29,9 +34,16 @@ export default class Usage extends BaseCommand {
     }
 
     const n = (x: number) => x.toLocaleString('en-US')
-    const line = (key: string, r: UsageReport['total']) => [key, n(r.requests), n(r.prompt_tokens), n(r.completion_tokens), n(r.total_tokens), `$${r.cost_usd.toFixed(4)}`, r.estimated_requests > 0 ? `${Math.round((r.estimated_requests / r.requests) * 100)}%` : '-']
-    this.log(table([flags.by.toUpperCase(), 'REQUESTS', 'PROMPT', 'COMPLETION', 'TOTAL', 'COST', 'ESTIMATED'], [...report.rows.map((r) => line(r.key, r)), line(chalk.bold('total'), report.total)]))
-    if (report.unpriced.length > 0) this.log(chalk.yellow(`No price known for ${report.unpriced.join(', ')}: their tokens cost $0 here.`))
+    const cost = (r: UsageReport['total']) => (r.unpriced_requests === 0 ? `$${r.cost_usd.toFixed(4)}` : r.cost_usd === 0 ? chalk.yellow('unpriced') : `$${r.cost_usd.toFixed(4)}${chalk.yellow('*')}`)
+    const estimated = (r: UsageReport['total']) => (r.estimated_requests > 0 ? `${Math.round((r.estimated_requests / r.requests) * 100)}%` : '-')
+    const line = (key: string, r: UsageReport['total']) => [key, n(r.requests), n(r.prompt_tokens), n(r.cached_tokens), n(r.completion_tokens), n(r.reasoning_tokens), n(r.total_tokens), cost(r), estimated(r)]
+    this.log(table([flags.by.toUpperCase(), 'REQUESTS', 'PROMPT', 'CACHED', 'COMPLETION', 'REASONING', 'TOTAL', 'COST', 'ESTIMATED'], [...report.rows.map((r) => line(r.key, r)), line(chalk.bold('total'), report.total)]))
+    if (report.unpriced.length > 0) {
+      const requests = report.total.unpriced_requests
+      this.log(chalk.yellow(`* No price known for ${report.unpriced.join(', ')}: the cost leaves out ${n(requests)} request${requests === 1 ? '' : 's'}.`))
+      this.log(chalk.yellow(`  Set a price with \`${setPriceHint(report.unpriced)}\` (USD per million tokens).`))
+    }
+
     return report
   }
 }

@@ -5,18 +5,20 @@ import type {Context} from './context.js'
 import {NotFoundError, UsageError, errorMessage} from './errors.js'
 import {readLedger} from './ledger.js'
 import {redact} from './mask.js'
-import {costOf} from './pricing.js'
+import {usePriceData} from './price-data.js'
+import {type PriceOverrides, costOf, setPriceHint} from './pricing.js'
 import {readSecret} from './tokens.js'
 import {describeNetworkError, upstreamMessage} from './upstream-check.js'
 
 /**
- * `gptconv balance` (SPEC §6): granted minus used over a window, per api-key, from the
- * first source that answers (protocols.md §7):
+ * `gptconv balance`: granted minus used over a window, per api-key, from the first source
+ * that answers, in the order OpenAI-style billing checkers ask:
  * 1. `/dashboard/billing/subscription` (`hard_limit_usd`, USD) + `/dashboard/billing/usage`
  *    (`total_usage`, in US **cents**), with and without the `/v1` prefix; the usage window
  *    is at most 100 days per call, so longer windows are summed over several calls;
  * 2. `/dashboard/billing/credit_grants` (`total_granted`, `total_used`, USD);
- * 3. the token's `--granted-usd` minus the local ledger's cost (price table), estimated.
+ * 3. the token's `--granted-usd` minus the local ledger's cost (see pricing.ts), estimated;
+ *    usage of models with no known price is left out and the models are named.
  * A refused source (OpenAI itself answers 403 "session key required" since 2023) is
  * reported and the next one tried.
  */
@@ -35,9 +37,12 @@ export type TokenBalance = {
   error?: string
   /** each source tried before the one that answered, and why it did not */
   refused: Array<{source: BalanceSource; reason: string}>
+  /** ledger estimates only: models used with no known price, whose usage `usedUsd` leaves out */
+  unpricedModels?: string[]
 }
 
-export type BalanceReport = {tokens: TokenBalance[]; total: {grantedUsd: number; usedUsd: number; balanceUsd: number}}
+/** Sums over the tokens that got an answer; null when none did (unknown, not zero). */
+export type BalanceReport = {tokens: TokenBalance[]; total: {grantedUsd: number | null; usedUsd: number | null; balanceUsd: number | null}}
 
 const DAY = 86_400_000
 export const MAX_WINDOW_DAYS = 100
@@ -124,7 +129,7 @@ async function fromSubscription(upstream: UpstreamConfig, secret: string, window
     }
   }
 
-  throw new SourceError(reasons.join('; '))
+  throw new SourceError(unique(reasons))
 }
 
 async function fromCreditGrants(upstream: UpstreamConfig, secret: string, timeoutMs: number): Promise<{granted: number; used: number}> {
@@ -139,29 +144,50 @@ async function fromCreditGrants(upstream: UpstreamConfig, secret: string, timeou
     }
   }
 
-  throw new SourceError(reasons.join('; '))
+  throw new SourceError(unique(reasons))
 }
 
-async function fromLedger(ctx: Context, entry: TokenEntry, window: ReturnType<typeof billingWindow>): Promise<{granted: number; used: number; note?: string}> {
+/** Both billing paths (with and without /v1) often fail the same way: say it once. */
+const unique = (reasons: string[]) => [...new Set(reasons)].join('; ')
+
+type Answer = {granted: number; used: number; unpriced?: string[]}
+
+async function fromLedger(ctx: Context, entry: TokenEntry, window: ReturnType<typeof billingWindow>, prices: PriceOverrides): Promise<Answer> {
   if (entry.grantedUsd === undefined) throw new SourceError(`no --granted-usd for this token (gptconv tokens add ${entry.label} --granted-usd X --force)`)
-  const records = (await readLedger(ctx.paths.ledger, window.startMs)).filter((r) => r.token === entry.label && Date.parse(r.ts) < window.endMs)
-  const cost = await costOf(records)
-  return {granted: entry.grantedUsd, used: cost.usd, ...(cost.unpriced.length > 0 && {note: `no price known for ${cost.unpriced.join(', ')}; their tokens are not counted`})}
+  const records = (await readLedger(ctx.paths.ledger, window.startMs, ctx.warn)).filter((r) => r.token === entry.label && Date.parse(r.ts) < window.endMs)
+  const cost = costOf(records, prices)
+  return {granted: entry.grantedUsd, used: cost.usd, ...(cost.unpriced.length > 0 && {unpriced: cost.unpriced})}
 }
 
-export async function tokenBalance(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig, days: number, timeoutMs = 15_000): Promise<TokenBalance> {
+/** What an estimate leaves out, and how to put it in. */
+export function unpricedNote(models: readonly string[]): string {
+  return `no price known for ${models.join(', ')}: ${models.length === 1 ? 'its' : 'their'} usage is not counted (set a price with \`${setPriceHint(models)}\`, USD per million tokens)`
+}
+
+/** Each reason once, with the sources it stopped: a host that cannot be reached stops them all alike. */
+export function refusalsByReason(refused: TokenBalance['refused']): Array<{sources: string; reason: string}> {
+  const byReason = new Map<string, string[]>()
+  for (const r of refused) byReason.set(r.reason, [...(byReason.get(r.reason) ?? []), r.source])
+  return [...byReason].map(([reason, sources]) => ({sources: sources.join(', '), reason}))
+}
+
+const failureText = (refused: TokenBalance['refused']) => refusalsByReason(refused).map((r) => `${r.sources}: ${r.reason}`).join(' | ')
+
+export async function tokenBalance(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig, days: number, options: {timeoutMs?: number; prices?: PriceOverrides} = {}): Promise<TokenBalance> {
+  const {timeoutMs = 15_000, prices = {}} = options
   const window = billingWindow(days)
   const base = {label: entry.label, window: {start: window.start, end: window.end}}
   const refused: TokenBalance['refused'] = []
-  const answer = (source: BalanceSource, r: {granted: number; used: number; note?: string}): TokenBalance => ({
+  const answer = (source: BalanceSource, r: Answer): TokenBalance => ({
     ...base,
     source,
     grantedUsd: round(r.granted),
     usedUsd: round(r.used),
     balanceUsd: round(r.granted - r.used),
     estimated: source === 'ledger',
-    ...(r.note && {error: r.note}),
+    ...(r.unpriced && {error: unpricedNote(r.unpriced)}),
     refused,
+    ...(r.unpriced && {unpricedModels: r.unpriced}),
   })
 
   let secret: string | undefined
@@ -186,13 +212,13 @@ export async function tokenBalance(ctx: Context, entry: TokenEntry, upstream: Up
   }
 
   try {
-    return answer('ledger', await fromLedger(ctx, entry, window))
+    return answer('ledger', await fromLedger(ctx, entry, window, prices))
   } catch (error) {
     if (!(error instanceof SourceError)) throw error
     refused.push({source: 'ledger', reason: error.message})
   }
 
-  return {...base, source: null, grantedUsd: null, usedUsd: null, balanceUsd: null, estimated: false, error: refused.map((r) => `${r.source}: ${r.reason}`).join(' | '), refused}
+  return {...base, source: null, grantedUsd: null, usedUsd: null, balanceUsd: null, estimated: false, error: failureText(refused), refused}
 }
 
 /** Balances of the given api-key tokens (all api-keys when none are named). */
@@ -202,19 +228,30 @@ export async function balances(ctx: Context, labels: string[], days: number, hoo
   const unknown = labels.filter((l) => !settings.tokens[l])
   if (unknown.length > 0) throw new NotFoundError('GPTCONV_TOKEN_NOT_FOUND', `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`, {hint: 'See `gptconv tokens list`.'})
   const entries = labels.length > 0 ? [...new Set(labels)].map((l) => settings.tokens[l]) : Object.values(settings.tokens).filter((t) => t.kind === 'api-key').sort((a, b) => a.label.localeCompare(b.label))
+  await usePriceData(ctx)
   const tokens: TokenBalance[] = []
+  // every ledger estimate reads the ledger: a damaged record is reported once, not once per token
+  const warned = new Set<string>()
+  const once: Context = {
+    ...ctx,
+    warn(message) {
+      if (!warned.has(message)) ctx.warn(message)
+      warned.add(message)
+    },
+  }
   for (const entry of entries) {
     hooks.onStart?.(entry.label)
     const upstream = settings.upstreams[entry.upstream]
     const result =
       entry.kind !== 'api-key' || !upstream
         ? {label: entry.label, source: null, grantedUsd: null, usedUsd: null, balanceUsd: null, window: billingWindow(days), estimated: false, error: entry.kind === 'api-key' ? `its upstream "${entry.upstream}" is not configured` : `a ${entry.kind} has no billing balance; balances are for api-keys`, refused: []}
-        : await tokenBalance(ctx, entry, upstream, days, settings.pool.connectTimeoutMs + 5000)
+        : await tokenBalance(once, entry, upstream, days, {timeoutMs: settings.pool.connectTimeoutMs + 5000, prices: settings.prices})
     const clean = {...result, window: {start: result.window.start, end: result.window.end}}
     hooks.onDone?.(clean)
     tokens.push(clean)
   }
 
-  const sum = (key: 'grantedUsd' | 'usedUsd' | 'balanceUsd') => round(tokens.reduce((n, t) => n + (t[key] ?? 0), 0))
+  const answered = tokens.filter((t) => t.source !== null)
+  const sum = (key: 'grantedUsd' | 'usedUsd' | 'balanceUsd') => (answered.length === 0 ? null : round(answered.reduce((n, t) => n + (t[key] ?? 0), 0)))
   return {tokens, total: {grantedUsd: sum('grantedUsd'), usedUsd: sum('usedUsd'), balanceUsd: sum('balanceUsd')}}
 }

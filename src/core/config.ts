@@ -60,6 +60,14 @@ export type TokenEntry = {
   grantedUsd?: number
 }
 
+/** A price set by hand (a reseller's, a self-hosted model's), in USD per million tokens. */
+export type PriceOverride = {
+  input: number
+  output: number
+  /** prompt tokens served from the prompt cache; the input price when not set */
+  cachedInput?: number
+}
+
 export type Settings = {
   server: {
     host: string
@@ -87,6 +95,8 @@ export type Settings = {
   aliases: Record<string, string>
   upstreams: Record<string, UpstreamConfig>
   tokens: Record<string, TokenEntry>
+  /** per model name; wins over the price database (written by `gptconv prices set`) */
+  prices: Record<string, PriceOverride>
   /** where the daemon's local client key was made (written by gptconv, not by hand) */
   clientKeyStore?: SecretStoreKind
 }
@@ -111,6 +121,14 @@ const upstreamSchema = {
     legacy: {enum: LEGACY_MODES},
     responses: {enum: RESPONSES_MODES},
   },
+}
+
+const usdPerMillion = {type: 'number', minimum: 0}
+const priceSchema = {
+  type: 'object',
+  required: ['input', 'output'],
+  additionalProperties: false,
+  properties: {input: usdPerMillion, output: usdPerMillion, cachedInput: usdPerMillion},
 }
 
 const tokenSchema = {
@@ -179,6 +197,7 @@ export const SETTINGS_SCHEMA = {
     default: {openai: {protocol: 'openai', baseUrl: 'https://api.openai.com/v1'}},
   },
   tokens: {type: 'object', additionalProperties: tokenSchema, default: {}},
+  prices: {type: 'object', additionalProperties: priceSchema, default: {}},
   clientKeyStore: {enum: SECRET_STORE_KINDS},
 } as const
 

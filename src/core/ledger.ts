@@ -1,7 +1,7 @@
 import {createReadStream, createWriteStream, type WriteStream} from 'node:fs'
 import {createInterface} from 'node:readline'
 
-/** One finished request (SPEC §2). Token counts are estimated with the tokenizer when the upstream reported none. */
+/** One finished request. Token counts are estimated with the tokenizer when the upstream reported none. */
 export type UsageRecord = {
   ts: string
   token: string
@@ -50,23 +50,58 @@ export class LedgerWriter {
   }
 }
 
-/** Records since `since` (ms epoch). Lines that do not parse are skipped: a crash may leave a partial last line. */
-export async function readLedger(path: string, since = 0): Promise<UsageRecord[]> {
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0
+
+/** What is wrong with a parsed ledger line, or undefined when it is a usable record. */
+export function recordProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object'
+  const r = value as Record<string, unknown>
+  if (typeof r.ts !== 'string' || Number.isNaN(Date.parse(r.ts))) return '`ts` is not a timestamp'
+  for (const key of ['token', 'upstream', 'model', 'endpoint']) if (typeof r[key] !== 'string') return `\`${key}\` is not a string`
+  for (const key of ['prompt_tokens', 'completion_tokens', 'ms']) if (!isCount(r[key])) return `\`${key}\` is not a non-negative number`
+  // absent in records written before gptconv knew them; null is read as absent too
+  for (const key of ['cached_tokens', 'reasoning_tokens']) if (r[key] !== undefined && r[key] !== null && !isCount(r[key])) return `\`${key}\` is not a non-negative number`
+  if (typeof r.estimated !== 'boolean') return '`estimated` is not a boolean'
+  if (typeof r.status !== 'number' && r.status !== 'error') return '`status` is neither a number nor "error"'
+  return undefined
+}
+
+function usable(value: Record<string, unknown>): UsageRecord {
+  const record = {...value}
+  for (const key of ['cached_tokens', 'reasoning_tokens']) if (record[key] === null) delete record[key]
+  return record as UsageRecord
+}
+
+/**
+ * Records since `since` (ms epoch). A line that is not a usable record (a crash may leave a
+ * partial last line; a hand edit or an old bug may leave a wrong type) is skipped, and
+ * `warn` hears once how many were skipped and why, so one bad line cannot hide the others.
+ */
+export async function readLedger(path: string, since = 0, warn?: (message: string) => void): Promise<UsageRecord[]> {
   const records: UsageRecord[] = []
+  const skipped: string[] = []
   const input = createReadStream(path, {encoding: 'utf8'})
+  let line = 0
   try {
-    for await (const line of createInterface({input, crlfDelay: Infinity})) {
-      if (!line) continue
+    for await (const text of createInterface({input, crlfDelay: Infinity})) {
+      line++
+      if (!text) continue
+      let value: unknown
       try {
-        const record = JSON.parse(line) as UsageRecord
-        if (Date.parse(record.ts) >= since) records.push(record)
+        value = JSON.parse(text)
       } catch {
-        // partial or damaged line
+        skipped.push(`line ${line}: not JSON`)
+        continue
       }
+
+      const problem = recordProblem(value)
+      if (problem) skipped.push(`line ${line}: ${problem}`)
+      else if (Date.parse((value as UsageRecord).ts) >= since) records.push(usable(value as Record<string, unknown>))
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
   }
 
+  if (skipped.length > 0) warn?.(`Skipped ${skipped.length} unreadable record${skipped.length === 1 ? '' : 's'} in ${path} (${skipped.slice(0, 3).join('; ')}${skipped.length > 3 ? '; …' : ''}).`)
   return records
 }

@@ -13,7 +13,7 @@ import {type CliResult, ROOT, runCli, tempHome} from '../helpers/cli.js'
  */
 
 type Manifest = {
-  commands: Record<string, {strict?: boolean; args?: Record<string, {required?: boolean}>; flags: Record<string, {type: 'boolean' | 'option'; required?: boolean; options?: string[]}>}>
+  commands: Record<string, {strict?: boolean; args?: Record<string, {required?: boolean}>; flags: Record<string, {type: 'boolean' | 'option'; required?: boolean; options?: string[]; helpValue?: string}>}>
 }
 
 const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as Manifest
@@ -96,7 +96,8 @@ function validArgv(id: string, allArgs = false): string[] {
   for (const [name, flag] of Object.entries(command.flags)) {
     if (!flag.required) continue
     argv.push(`--${name}`)
-    if (flag.type === 'option') argv.push(flag.options?.[0] ?? (name.includes('url') ? 'https://example.invalid/v1' : 'x'))
+    // an amount in USD (the `usd` flag of src/cli/flags.ts shows its value as X) must be a number
+    if (flag.type === 'option') argv.push(flag.options?.[0] ?? (name.includes('url') ? 'https://example.invalid/v1' : flag.helpValue === 'X' ? '1' : 'x'))
   }
 
   return argv

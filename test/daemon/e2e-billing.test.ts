@@ -3,6 +3,7 @@ import {appendFileSync} from 'node:fs'
 import {after, before, describe, it} from 'node:test'
 import {Ajv} from 'ajv'
 
+import {runCli} from '../helpers/cli.js'
 import {type TestDaemon, startTestDaemon} from '../helpers/daemon.js'
 
 const DAY = 86_400_000
@@ -45,7 +46,9 @@ describe('daemon billing emulation', () => {
       ],
     })
     const rec = (ts: number, token: string, p: number, c: number) => JSON.stringify({ts: new Date(ts).toISOString(), token, upstream: 'x', model: 'gpt-4o', endpoint: 'chat', prompt_tokens: p, completion_tokens: c, estimated: false, status: 200, ms: 1}) + '\n'
-    appendFileSync(gw.ctx.paths.ledger, rec(Date.now() - DAY, 'a', 100_000, 10_000) + rec(Date.now(), 'b', 100_000, 0) + rec(Date.now() - 300 * DAY, 'a', 1_000_000, 0))
+    // and a record whose model is not a string, which must not take the endpoint down
+    const bad = JSON.stringify({ts: new Date().toISOString(), token: 'a', upstream: 'x', model: null, endpoint: 'chat', prompt_tokens: 1, completion_tokens: 1, estimated: false, status: 200, ms: 1}) + '\n'
+    appendFileSync(gw.ctx.paths.ledger, rec(Date.now() - DAY, 'a', 100_000, 10_000) + rec(Date.now(), 'b', 100_000, 0) + rec(Date.now() - 300 * DAY, 'a', 1_000_000, 0) + bad)
   })
   after(() => gw?.stop())
 
@@ -66,8 +69,8 @@ describe('daemon billing emulation', () => {
       // read before the schema check, whose type guard would widen `body`
       const days = body.daily_costs
       assert.ok(usageShape(body), JSON.stringify(usageShape.errors))
-      // $1.30 (a) + $1.00 (b) at gpt-tokenizer's gpt-4o prices = 230 cents; the 300-day-old record is outside
-      assert.equal(body.total_usage, 230)
+      // gpt-4o lists at $2.50 in / $10 out per million: $0.35 (a) + $0.25 (b) = 60 cents; the 300-day-old record is outside
+      assert.equal(body.total_usage, 60)
       assert.deepEqual(days.flatMap((d) => d.line_items.map((i) => i.name)), ['gpt-4o', 'gpt-4o'])
     }
   })
@@ -78,6 +81,25 @@ describe('daemon billing emulation', () => {
       assert.equal(res.status, 400, query)
       assert.equal(((await res.json()) as {error: {type: string}}).error.type, 'invalid_request_error')
     }
+  })
+
+  it('prices with an override set through the CLI while it runs, without a restart', async () => {
+    const query = `/dashboard/billing/usage?start_date=${ymd(Date.now() - 10 * DAY)}&end_date=${ymd(Date.now() + DAY)}`
+    const total = async () => ((await (await gw.api(query)).json()) as {total_usage: number}).total_usage
+    assert.equal(await total(), 60)
+    const set = await runCli(['prices', 'set', 'gpt-4o', '--input', '5', '--output', '20'], {home: gw.home})
+    assert.equal(set.code, 0, set.stderr)
+    // the daemon re-reads the config when the file changes; wait for that, boundedly
+    const deadline = Date.now() + 10_000
+    let cents = await total()
+    while (cents === 60 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      cents = await total()
+    }
+
+    // 200k in × $5 + 10k out × $20 per million = $1.20
+    assert.equal(cents, 120)
+    assert.ok(gw.logs.some((line) => line.includes('unreadable record')))
   })
 
   it('needs the client key', async () => {

@@ -1,17 +1,20 @@
 import {readLedger} from '../../core/ledger.js'
-import {costOf} from '../../core/pricing.js'
+import {usePriceData} from '../../core/price-data.js'
+import {Pricer} from '../../core/pricing.js'
 import {badRequest} from '../errors.js'
 import {sendJson} from '../http.js'
 import type {RequestContext} from '../router.js'
 
 /**
  * Billing emulation for chat UIs that show a balance (ChatGPT-Next-Web and the like), in
- * the shapes OpenAI used (protocols.md §7.1, §7.2): amounts granted are USD, usage is in
+ * the shapes OpenAI's /dashboard/billing endpoints used: amounts granted are USD, usage is in
  * US cents. Granted is the sum of the pool's `--granted-usd`; usage comes from the ledger,
- * priced with the tokenizer's table.
+ * priced with the price overrides of the live settings (a `gptconv prices set` applies at
+ * once) and the price database. Models with no known price cost nothing here and are logged.
  */
 
 const DAY = 86_400_000
+const cents4 = (cents: number) => Math.round(cents * 1e4) / 1e4
 
 /** `GET /dashboard/billing/subscription` (also under the API prefix). */
 export async function billingSubscription(rc: RequestContext): Promise<void> {
@@ -48,27 +51,30 @@ export async function billingUsage(rc: RequestContext): Promise<void> {
   const end = date(rc, 'end_date')
   if (end <= start) throw badRequest('`end_date` must be after `start_date`.', 'end_date')
   if (end - start > 100 * DAY) throw badRequest('Usage can be queried for at most 100 days at a time.', 'end_date')
-  const records = (await readLedger(rc.daemon.ctx.paths.ledger, start)).filter((r) => Date.parse(r.ts) < end)
-  const days = new Map<number, Map<string, typeof records>>()
+  const records = (await readLedger(rc.daemon.ctx.paths.ledger, start, (message) => rc.log.warn(message))).filter((r) => Date.parse(r.ts) < end)
+  await usePriceData(rc.daemon.ctx)
+  const pricer = new Pricer(rc.daemon.registry.settings.prices)
+  // cents per model per day; Maps, since a model may be named anything (`__proto__` included)
+  const days = new Map<number, Map<string, number>>()
   for (const r of records) {
     const day = Math.floor(Date.parse(r.ts) / DAY) * DAY
-    const byModel = days.get(day) ?? new Map<string, typeof records>()
-    byModel.set(r.model, [...(byModel.get(r.model) ?? []), r])
+    const byModel = days.get(day) ?? new Map<string, number>()
+    byModel.set(r.model, (byModel.get(r.model) ?? 0) + (pricer.cost(r) ?? 0) * 100)
     days.set(day, byModel)
   }
 
+  if (pricer.unpriced.length > 0) rc.log.warn({models: pricer.unpriced}, 'billing usage leaves out models with no known price (set one with `gptconv prices set`)')
   let totalCents = 0
   const dailyCosts = []
   for (const [day, byModel] of [...days].sort(([a], [b]) => a - b)) {
     const lineItems = []
-    for (const [model, list] of byModel) {
-      const cents = (await costOf(list)).usd * 100
+    for (const [model, cents] of byModel) {
       totalCents += cents
-      lineItems.push({name: model, cost: Math.round(cents * 1e4) / 1e4})
+      lineItems.push({name: model, cost: cents4(cents)})
     }
 
     dailyCosts.push({timestamp: day / 1000, line_items: lineItems})
   }
 
-  sendJson(rc.res, 200, {object: 'list', daily_costs: dailyCosts, total_usage: Math.round(totalCents * 1e4) / 1e4})
+  sendJson(rc.res, 200, {object: 'list', daily_costs: dailyCosts, total_usage: cents4(totalCents)})
 }
