@@ -89,6 +89,8 @@ export type Settings = {
     cooldownMs: number
   }
   sessions: {ttlMinutes: number; maxMessages: number}
+  /** stored responses of the Responses API (`store: true`) */
+  responses: {ttlDays: number; maxMegabytes: number}
   /** the model `gptconv chat` and `POST /session` use when none is named */
   defaultModel: string
   logLevel: LogLevel
@@ -188,6 +190,12 @@ export const SETTINGS_SCHEMA = {
     additionalProperties: false,
     properties: {ttlMinutes: int(1, 60 * 24 * 365, 30), maxMessages: int(2, 1_000_000, 1000)},
   },
+  responses: {
+    type: 'object',
+    default: {},
+    additionalProperties: false,
+    properties: {ttlDays: int(1, 3650, 30), maxMegabytes: int(1, 1_000_000, 200)},
+  },
   defaultModel: {type: 'string', minLength: 1, default: 'gpt-4o-mini'},
   logLevel: {enum: LOG_LEVELS, default: 'info'},
   aliases: {...stringMap, default: {}},
@@ -202,7 +210,7 @@ export const SETTINGS_SCHEMA = {
 } as const
 
 /** Settings a user changes with `gptconv config set` (tokens and upstreams have commands of their own). */
-export const SETTING_SECTIONS = ['server', 'pool', 'sessions', 'defaultModel', 'logLevel', 'aliases'] as const
+export const SETTING_SECTIONS = ['server', 'pool', 'sessions', 'responses', 'defaultModel', 'logLevel', 'aliases'] as const
 
 let validator: ValidateFunction | undefined
 

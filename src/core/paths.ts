@@ -23,6 +23,7 @@ export function statePaths(env: Env = process.env) {
     runtime: join(dir, 'state.json'),
     ledger: join(dir, 'usage.jsonl'),
     sessions: join(dir, 'sessions.json'),
+    responses: join(dir, 'responses'),
     pid: join(dir, 'daemon.json'),
     log: join(dir, 'daemon.log'),
   } as const

@@ -45,6 +45,8 @@ export type ExchangeSpec = {
 export type Exchanged = {
   /** the client got a whole answer */
   ok: boolean
+  /** passed through from an upstream of the client's wire, or encoded from the pivot */
+  mode: 'native' | 'pivot'
   /** the first choice's text, for a session's memory */
   text: string
   /** the answer as sent, when gptconv built or parsed it (complete answers) */
@@ -94,7 +96,7 @@ async function complete(rc: RequestContext, spec: ExchangeSpec, parts: number): 
       res.end(first.text)
     }
 
-    return {ok: true, text: answerText(first.json, 0), body: first.json, served: first}
+    return {ok: true, mode: 'native', text: answerText(first.json, 0), body: first.json, served: first}
   }
 
   const chats = results.map((r) => (r.mode === 'pivot' ? r.chat : (r.json as ChatCompletion)))
@@ -106,7 +108,7 @@ async function complete(rc: RequestContext, spec: ExchangeSpec, parts: number): 
     res.end(text)
   }
 
-  return {ok: true, text: answerText(chats[0], 0), body, served: first}
+  return {ok: true, mode: 'pivot', text: answerText(chats[0], 0), body, served: first}
 }
 
 async function streamed(rc: RequestContext, spec: ExchangeSpec, parts: number): Promise<Exchanged> {
@@ -152,11 +154,11 @@ async function streamed(rc: RequestContext, spec: ExchangeSpec, parts: number): 
     if (clientGone(rc.signal) || !res.headersSent) throw error
     const failure = toWireError(error)
     if (!res.destroyed) res.end(relay ? relay.fail(failure) : spec.encoder!.fail(failure))
-    return {ok: false, text, served}
+    return {ok: false, mode: relay ? 'native' : 'pivot', text, served}
   }
 
   res.end(relay ? relay.end() : spec.encoder!.end(total))
-  return {ok: true, text, served}
+  return {ok: true, mode: relay ? 'native' : 'pivot', text, served}
 }
 
 export function noteServed(rc: RequestContext, served: Served & {attempts: number}): void {

@@ -4,6 +4,7 @@ import type {AddressInfo} from 'node:net'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {clientKey} from '../core/client-key.js'
+import type {Settings} from '../core/config.js'
 import type {Context} from '../core/context.js'
 import {LedgerWriter} from '../core/ledger.js'
 import {GptconvError} from '../core/errors.js'
@@ -26,7 +27,9 @@ import {embeddings} from './routes/embeddings.js'
 import {imageGenerations} from './routes/images.js'
 import {forgetModels, getModel, listModels} from './routes/models.js'
 import {adminPool, adminRefresh, healthz, metrics} from './routes/ops.js'
+import {createResponse, deleteResponse, getResponse, listInputItems} from './routes/responses.js'
 import {deleteSession, postSession} from './routes/session.js'
+import {ResponseStore} from './responses-store.js'
 import {checkClientKey, checkHost, checkOrigin, corsHeaders, preflightHeaders} from './security.js'
 import {SessionStore} from './sessions.js'
 import {type DaemonState, RuntimeStateWriter, ledgerRecorder} from './state.js'
@@ -67,6 +70,10 @@ function routes(prefix: string): Route[] {
     {name: 'model', method: 'GET', pattern: `${p}/models/*id`, auth: true, handler: getModel},
     {name: 'chat', method: 'POST', pattern: `${p}/chat/completions`, auth: true, handler: chatCompletions},
     {name: 'completions', method: 'POST', pattern: `${p}/completions`, auth: true, handler: completions},
+    {name: 'responses', method: 'POST', pattern: `${p}/responses`, auth: true, handler: createResponse},
+    {name: 'responses.get', method: 'GET', pattern: `${p}/responses/:id`, auth: true, handler: getResponse},
+    {name: 'responses.delete', method: 'DELETE', pattern: `${p}/responses/:id`, auth: true, handler: deleteResponse},
+    {name: 'responses.input_items', method: 'GET', pattern: `${p}/responses/:id/input_items`, auth: true, handler: listInputItems},
     {name: 'embeddings', method: 'POST', pattern: `${p}/embeddings`, auth: true, handler: embeddings},
     {name: 'images', method: 'POST', pattern: `${p}/images/generations`, auth: true, handler: imageGenerations},
     {name: 'session', method: 'POST', pattern: '/session', auth: true, handler: postSession, envelope: 'session'},
@@ -102,12 +109,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const metricSet = new Metrics(pool)
   const refresher = new TokenRefresher(ctx, registry, pool, log)
   const sessions = new SessionStore(ctx.paths.sessions, settings.sessions.ttlMinutes * 60_000, log, settings.sessions.maxMessages)
+  const responses = new ResponseStore(ctx.paths.responses, responseLimits(settings), log)
   const state: DaemonState = {
     ctx,
     registry,
     pool,
     refresher,
     sessions,
+    responses,
     caller: new UpstreamCaller(registry, pool, client, log, async (label) => (await refresher.renew(label)).ok),
     ledger,
     metrics: metricSet,
@@ -221,6 +230,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         pool.configure(registry.settings.pool)
         sessions.ttlMinutes = registry.settings.sessions.ttlMinutes
         sessions.maxMessages = registry.settings.sessions.maxMessages
+        responses.configure(responseLimits(registry.settings))
         pool.update(registry.tokens)
         void refresher.sync()
         forgetModels(state)
@@ -256,6 +266,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         pool.close(new ApiError(503, 'shutting_down', 'gptconv is shutting down.', {type: 'server_error'}))
         await writer.flush()
         await sessions.close()
+        responses.close()
         await ledger.close()
         await client.close()
         await demo?.close()
@@ -263,6 +274,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       return closed
     },
   }
+}
+
+function responseLimits(settings: Settings): {ttlMs: number; maxBytes: number} {
+  return {ttlMs: settings.responses.ttlDays * 86_400_000, maxBytes: settings.responses.maxMegabytes * 1024 * 1024}
 }
 
 /**

@@ -6,6 +6,7 @@ import type {Metrics} from './metrics.js'
 import type {CredentialPool} from './pool.js'
 import type {TokenRefresher} from './refresher.js'
 import type {Registry} from './registry.js'
+import type {ResponseStore} from './responses-store.js'
 import type {SessionStore} from './sessions.js'
 import type {ChatUsage} from './protocols/chat/types.js'
 import type {Served, UpstreamCaller} from './upstream/call.js'
@@ -27,6 +28,7 @@ export type DaemonState = {
   readonly pool: CredentialPool
   readonly refresher: TokenRefresher
   readonly sessions: SessionStore
+  readonly responses: ResponseStore
   readonly caller: UpstreamCaller
   readonly ledger: LedgerWriter
   readonly metrics: Metrics

@@ -7,7 +7,7 @@ import type {LiveToken, LiveUpstream} from '../registry.js'
 /** What a client asks of the pool: one of the wires, or an endpoint that is only ever passed through. */
 export type Endpoint = Wire | 'embeddings' | 'images' | 'models'
 
-export type AdapterRequest = {url: string; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string}
+export type AdapterRequest = {url: string; method: 'GET' | 'POST' | 'DELETE'; headers: Record<string, string>; body?: string}
 
 /** One upstream call as the adapter sees it: the model after aliases, and the body in the form this attempt sends. */
 export type UpstreamCall = {
@@ -18,6 +18,10 @@ export type UpstreamCall = {
   /** native: the client's body, sent as it came (model renamed); pivot: the chat request */
   mode: 'native' | 'pivot'
   body: Record<string, unknown>
+  /** a read or a deletion of something the upstream keeps (a stored response): no body */
+  method?: 'GET' | 'DELETE'
+  /** what follows the endpoint's path (`/resp_…/input_items?limit=5`) */
+  path?: string
 }
 
 export type Served = {token: LiveToken; upstream: LiveUpstream; attempts: number; /** usage is the tokenizer's estimate */ estimatesUsage: boolean}

@@ -31,6 +31,9 @@ export type CallSpec = {
   upstream?: string
   /** only this token (ids an upstream issued belong to the token that made them) */
   token?: string
+  /** a read or a deletion of something the upstream keeps, and the path under the endpoint */
+  method?: 'GET' | 'DELETE'
+  path?: string
 }
 
 export type {Served} from './adapter.js'
@@ -316,8 +319,8 @@ type Verdict = {outcome?: Outcome; error: ApiError}
 
 /** This attempt's call: native when the upstream takes the client's body as it is, else the pivot; undefined when it can take neither. */
 function callFor(spec: CallSpec, adapter: UpstreamAdapter, upstream: LiveUpstream): UpstreamCall | undefined {
-  const {endpoint, model, stream} = spec
-  if (spec.native !== undefined && adapter.native(endpoint, upstream)) return {endpoint, model, stream, mode: 'native', body: spec.native}
+  const {endpoint, model, stream, method, path} = spec
+  if (spec.native !== undefined && adapter.native(endpoint, upstream)) return {endpoint, model, stream, mode: 'native', body: spec.native, method, path}
   if (spec.pivot !== undefined) return {endpoint, model, stream, mode: 'pivot', body: spec.pivot}
   return undefined
 }

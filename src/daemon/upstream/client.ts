@@ -6,7 +6,7 @@ export type Timeouts = {connectTimeoutMs: number; firstByteTimeoutMs: number; id
 
 export type UpstreamRequest = {
   url: string
-  method: 'GET' | 'POST'
+  method: 'GET' | 'POST' | 'DELETE'
   headers: Record<string, string>
   body?: string
   signal: AbortSignal

@@ -51,8 +51,9 @@ export const openaiAdapter: UpstreamAdapter = {
   request(call, served, secret): AdapterRequest {
     const {upstream} = served
     const headers: Record<string, string> = {authorization: `Bearer ${secret}`, 'user-agent': USER_AGENT, accept: call.stream ? 'text/event-stream' : 'application/json'}
-    const url = upstream.baseUrl + (call.mode === 'pivot' ? PATHS.chat : PATHS[call.endpoint])
+    const url = upstream.baseUrl + (call.mode === 'pivot' ? PATHS.chat : PATHS[call.endpoint]) + (call.path ?? '')
     if (call.endpoint === 'models') return {url, method: 'GET', headers}
+    if (call.method) return {url, method: call.method, headers}
     headers['content-type'] = 'application/json'
     const model = upstream.modelMap?.[call.model] ?? call.model
     const chatLike = call.mode === 'pivot' || call.endpoint === 'chat' || call.endpoint === 'completions'
