@@ -2,6 +2,7 @@ import {Command, Errors} from '@oclif/core'
 import chalk from 'chalk'
 
 import {type Context, createContext} from '../core/context.js'
+import {printable} from '../daemon/logger.js'
 import {type CommandShape, type ErrorReport, describeError, renderError} from './errors.js'
 import {endOnSignals} from './signals.js'
 
@@ -21,6 +22,16 @@ export abstract class BaseCommand extends Command {
 
   protected warnUser(message: string): void {
     process.stderr.write(`${chalk.yellow('Warning:')} ${message}\n`)
+  }
+
+  /**
+   * Every line a command prints: what a client chose may be in it, so control characters
+   * other than line breaks and color codes are shown escaped — no OSC (titles, clipboard,
+   * links), cursor movement or screen clearing reaches the terminal, whichever command
+   * printed it. Tables and log lines escape line breaks too (output.ts, logger.ts).
+   */
+  public override log(message = '', ...args: unknown[]): void {
+    super.log(terminalSafe(message), ...args)
   }
 
   public override async init(): Promise<void> {
@@ -52,6 +63,16 @@ export abstract class BaseCommand extends Command {
     const ctor = this.ctor as typeof Command
     return {bin: this.config.bin, id: this.id, flags: ctor.flags as CommandShape['flags'], examples: ctor.examples as CommandShape['examples']}
   }
+}
+
+// eslint-disable-next-line no-control-regex
+const SGR = /(\u001B\[[\d;]*m)/
+
+function terminalSafe(text: string): string {
+  return text
+    .split(SGR)
+    .map((part, i) => (i % 2 === 1 ? part : part.split('\n').map((line) => printable(line)).join('\n')))
+    .join('')
 }
 
 function jsonOf(report: ErrorReport): {error: ErrorReport} {

@@ -32,8 +32,8 @@ export function looksLikeSecret(word: string): boolean {
   return word.length >= 32 && /[A-Z]/.test(word) && /[a-z]/.test(word) && /\d/.test(word) && entropy(word) >= 4
 }
 
-/** `text` with every word that looks like a secret masked (`sk-…abcd`). */
+/** `text` with every word that looks like a secret masked (`sk-…abcd`); masked words stay as they are. */
 export function scrubSecrets(text: string): string {
   // dots only inside a word (a JWT's), not a sentence's full stop
-  return text.replace(/[\w+~-]+(?:\.[\w+~-]+)*/g, (word) => (looksLikeSecret(word) ? mask(word) : word))
+  return text.replace(/[\w+~-]+(?:\.[\w+~-]+)*/g, (word, at: number) => (text[at + word.length] !== '…' && text[at - 1] !== '…' && looksLikeSecret(word) ? mask(word) : word))
 }
