@@ -9,6 +9,7 @@ import {GptconvError} from '../core/errors.js'
 import {ensureStateDir} from '../core/paths.js'
 import {formatLogLine} from '../daemon/logger.js'
 import type {DaemonLaunch} from '../daemon/main.js'
+import {passSignalsOn} from './signals.js'
 
 /**
  * V8 flags of the daemon process: a young generation of at most 8 MiB per semi-space (the
@@ -34,12 +35,14 @@ function daemonEnv(options: DaemonLaunch): NodeJS.ProcessEnv {
 export function runForeground(options: DaemonLaunch): Promise<number> {
   const child: ChildProcess = spawn(process.execPath, entry(), {stdio: 'inherit', env: daemonEnv({...options, banner: true})})
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  const undo = passSignalsOn()
   process.on('SIGINT', forward)
   process.on('SIGTERM', forward)
   return new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       process.off('SIGINT', forward)
       process.off('SIGTERM', forward)
+      undo()
       resolve(code ?? (signal ? 1 : 0))
     })
   })
@@ -67,7 +70,7 @@ export async function startDetached(ctx: Context, options: DaemonLaunch, timeout
   }
 
   throw new GptconvError('GPTCONV_DAEMON_START', `The daemon did not become healthy${exited === undefined ? ` within ${timeoutMs / 1000} s` : ` (it exited with code ${exited})`}. Its log ends with:\n${tail(ctx.paths.log, 8)}`, {
-    hint: 'Run `gptconv serve` in the foreground to see what goes wrong.',
+    hint: `Run \`${options.invocation ?? 'gptconv'} serve\` in the foreground to see what goes wrong.`,
   })
 }
 

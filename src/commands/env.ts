@@ -1,6 +1,8 @@
 import {BaseCommand} from '../cli/base-command.js'
+import {isHost, shellQuote} from '../cli/shell.js'
 import {clientKey} from '../core/client-key.js'
 import {apiUrl, clientOrigin, runningDaemon} from '../core/daemon-file.js'
+import {UsageError} from '../core/errors.js'
 
 type Env = {OPENAI_BASE_URL: string; OPENAI_API_KEY: string}
 
@@ -18,9 +20,24 @@ export default class EnvCommand extends BaseCommand {
     const ctx = this.context()
     const {server} = ctx.config.read()
     const running = await runningDaemon(ctx)
-    const url = running?.info.url ?? apiUrl(clientOrigin(ctx.env.GPTCONV_HOST ?? server.host, Number(ctx.env.GPTCONV_PORT ?? server.port)), server.apiPrefix)
+    const url = running?.info.url ?? apiUrl(clientOrigin(configuredHost(ctx.env.GPTCONV_HOST, server.host), configuredPort(ctx.env.GPTCONV_PORT, server.port)), server.apiPrefix)
     const key = (await clientKey(ctx, {create: true}))!
-    this.log(`export OPENAI_BASE_URL='${url}' OPENAI_API_BASE='${url}' OPENAI_API_KEY='${key}'`)
+    // the output is run by `eval`: every value is quoted so that the shell takes it literally
+    this.log(`export OPENAI_BASE_URL=${shellQuote(url)} OPENAI_API_BASE=${shellQuote(url)} OPENAI_API_KEY=${shellQuote(key)}`)
     return {OPENAI_BASE_URL: url, OPENAI_API_KEY: key}
   }
+}
+
+function configuredHost(fromEnv: string | undefined, fromSettings: string): string {
+  const host = fromEnv ?? fromSettings
+  if (isHost(host)) return host
+  const where = fromEnv === undefined ? 'The setting server.host' : 'GPTCONV_HOST'
+  throw new UsageError(`${where} is ${JSON.stringify(host)}, which is not a host name or an IP address.`, {hint: fromEnv === undefined ? 'gptconv config set server.host 127.0.0.1' : 'export GPTCONV_HOST=127.0.0.1 (or unset it)'})
+}
+
+function configuredPort(fromEnv: string | undefined, fromSettings: number): number {
+  if (fromEnv === undefined) return fromSettings
+  const port = Number(fromEnv)
+  if (/^\d+$/.test(fromEnv) && port <= 65_535) return port
+  throw new UsageError(`GPTCONV_PORT is ${JSON.stringify(fromEnv)}, which is not a port number (0-65535).`, {hint: 'export GPTCONV_PORT=8787 (or unset it)'})
 }

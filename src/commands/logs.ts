@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
-import {createReadStream, existsSync, statSync, watchFile, unwatchFile} from 'node:fs'
+import {createReadStream, existsSync, statSync, watchFile} from 'node:fs'
 import {createInterface} from 'node:readline'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {formatLogLine} from '../daemon/logger.js'
+import {formatLogLine, printable} from '../daemon/logger.js'
 
 export default class Logs extends BaseCommand {
   static override description = 'The log of the background daemon (`serve --detach`), one line per request and per event; secrets never appear in it. With --json, the raw JSON lines.'
@@ -23,7 +23,8 @@ export default class Logs extends BaseCommand {
   public async run(): Promise<void> {
     const {flags} = await this.parse(Logs)
     const {log: path} = this.context().paths
-    const print = (line: string) => line && process.stdout.write((this.jsonEnabled() ? line : formatLogLine(line)) + '\n')
+    // formatLogLine escapes control characters; a JSON line has none (JSON escapes them), other lines get the same treatment
+    const print = (line: string) => line && process.stdout.write((this.jsonEnabled() ? printable(line) : formatLogLine(line)) + '\n')
     let offset = 0
     if (existsSync(path)) {
       const lines: string[] = []
@@ -39,24 +40,20 @@ export default class Logs extends BaseCommand {
     }
 
     if (!flags.follow) return
+    // follows until a signal ends the command (base-command.ts)
     let partial = ''
-    await new Promise<void>((resolve) => {
-      watchFile(path, {interval: 250}, (current) => {
-        if (current.size < offset) offset = 0 // rotated or truncated
-        if (current.size === offset) return
-        const stream = createReadStream(path, {encoding: 'utf8', start: offset, end: current.size - 1})
-        offset = current.size
-        stream.on('data', (chunk) => {
-          const text = partial + String(chunk)
-          const parts = text.split('\n')
-          partial = parts.pop() ?? ''
-          for (const line of parts) print(line)
-        })
-      })
-      process.once('SIGINT', () => {
-        unwatchFile(path)
-        resolve()
+    watchFile(path, {interval: 250}, (current) => {
+      if (current.size < offset) offset = 0 // rotated or truncated
+      if (current.size === offset) return
+      const stream = createReadStream(path, {encoding: 'utf8', start: offset, end: current.size - 1})
+      offset = current.size
+      stream.on('data', (chunk) => {
+        const text = partial + String(chunk)
+        const parts = text.split('\n')
+        partial = parts.pop() ?? ''
+        for (const line of parts) print(line)
       })
     })
+    await new Promise<never>(() => {})
   }
 }

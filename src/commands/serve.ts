@@ -3,6 +3,7 @@ import chalk from 'chalk'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {runForeground, startDetached} from '../cli/launch.js'
+import {invocation, isHost} from '../cli/shell.js'
 import {LOG_LEVELS, type LogLevel} from '../core/config.js'
 import {type DaemonInfo, runningDaemon} from '../core/daemon-file.js'
 import {ConflictError, UsageError} from '../core/errors.js'
@@ -32,10 +33,11 @@ export default class Serve extends BaseCommand {
     ctx.config.read() // a broken config stops us here, with the error naming the file
     const running = await runningDaemon(ctx)
     if (running) throw new ConflictError('GPTCONV_DAEMON_RUNNING', `gptconv is already running at ${running.info.url} (pid ${running.info.pid}).`, {hint: 'Stop it first with `gptconv stop`, or use `gptconv status`.'})
-    const options = {host: flags.host, port: flags.port, demo: flags.demo, logLevel: flags['log-level'] as LogLevel | undefined}
+    if (flags.host !== undefined && !isHost(flags.host)) throw new UsageError(`--host (or GPTCONV_HOST) is ${JSON.stringify(flags.host)}, which is not a host name or an IP address.`, {hint: 'Listen on loopback with --host 127.0.0.1.'})
+    const options = {host: flags.host, port: flags.port, demo: flags.demo, logLevel: flags['log-level'] as LogLevel | undefined, invocation: invocation()}
     if (flags.detach) {
       const info = await startDetached(ctx, options)
-      this.log(`gptconv is running in the background at ${chalk.bold(info.url)} (pid ${info.pid}); logs: gptconv logs -f`)
+      this.log(`gptconv is running in the background at ${chalk.bold(info.url)} (pid ${info.pid}); logs: ${options.invocation} logs -f`)
       return info
     }
 

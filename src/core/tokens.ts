@@ -112,6 +112,7 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
   // The secret goes in first: a crash between the two steps leaves an unused secret,
   // never an index entry without its secret.
   const store = await (await secrets()).openSecretStore({env: ctx.env, warn: ctx.warn})
+  await refuseKnownSecret(ctx, settings, input, store)
   await store.set(input.label, input.secret)
   const entry: TokenEntry = {
     label: input.label,
@@ -133,6 +134,35 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
 
   if (previous) await forgetSecrets(ctx, previous, store)
   return viewOf(entry, readRuntimeState(ctx.paths.runtime).tokens[entry.label])
+}
+
+/** What clientKey() makes every local client key start with; no upstream issues such keys. */
+const CLIENT_KEY_PREFIX = 'sk-gptconv-'
+
+/**
+ * Refuse what is no upstream credential or is stored already: gptconv's own client key —
+ * after `eval "$(gptconv env)"`, OPENAI_API_KEY holds it, so `printf %s "$OPENAI_API_KEY" |
+ * gptconv tokens add …` would store it — and a secret kept under another label (the pool
+ * would count one key twice). Candidates are found by their masked form, then compared.
+ */
+async function refuseKnownSecret(ctx: Context, settings: Settings, input: AddTokenInput, store: SecretStore): Promise<void> {
+  const {CLIENT_KEY_ACCOUNT, storeOfKind} = await secrets()
+  const read = (s: SecretStore, account: string) => s.get(account).catch(() => null)
+  const own = [await read(store, CLIENT_KEY_ACCOUNT), store.kind === 'keychain' ? await read(storeOfKind('file', {env: ctx.env}), CLIENT_KEY_ACCOUNT) : null]
+  if (input.secret.startsWith(CLIENT_KEY_PREFIX) || own.includes(input.secret)) {
+    throw new InvalidSecretError('This is gptconv\'s own local client key (what `gptconv env` puts in OPENAI_API_KEY), not a key for an upstream.', {
+      hint: 'Add the key your provider gave you. After `eval "$(gptconv env)"`, OPENAI_API_KEY holds the local key: pipe the real one from where you keep it, e.g. printf %s "$REAL_KEY" | gptconv tokens add LABEL --kind api-key',
+    })
+  }
+
+  const masked = mask(input.secret)
+  for (const entry of Object.values(settings.tokens)) {
+    if (entry.label === input.label || entry.masked !== masked) continue
+    if ((await read(storeOfKind(entry.store, {env: ctx.env}), entry.label)) !== input.secret) continue
+    throw new ConflictError('GPTCONV_SECRET_EXISTS', `This secret is already stored as "${entry.label}".`, {
+      hint: `Change that token with \`gptconv tokens add ${entry.label} --kind ${entry.kind} --force\`, or remove it first with \`gptconv tokens remove ${entry.label}\`.`,
+    })
+  }
 }
 
 /** Drop what a replaced token left behind: its cached access token, and its secret if it lived in another store. */

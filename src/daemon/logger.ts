@@ -7,21 +7,43 @@ export type Logger = pino.Logger
 const LEVELS: Record<number, string> = {10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal'}
 const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname'])
 
-/** One JSON log line as a human line: `12:00:01 WARN  message key=value …`. */
+// C0 and C1 controls, DEL, line and paragraph separators, and the bidi embeddings, overrides and
+// isolates that reorder what a terminal shows ("Trojan Source", CVE-2021-42574)
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g
+const NAMED: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+/**
+ * Text a client chose (model names, labels, upstream error messages) made safe to print:
+ * every control character is shown as an escape (`\n`, `\x1b`, `\u202e`), so it can
+ * neither forge a line nor reach the terminal as an ANSI or OSC sequence.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => NAMED[c] ?? (c.charCodeAt(0) <= 0xff ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))
+}
+
+/**
+ * One JSON log line as a human line: `12:00:01 WARN  message key=value …`. Values come from
+ * clients (a model name, a path), so the line is printed with its control characters escaped.
+ */
 export function formatLogLine(line: string): string {
-  let entry: Record<string, unknown>
+  let entry: unknown
   try {
-    entry = JSON.parse(line) as Record<string, unknown>
+    entry = JSON.parse(line)
   } catch {
-    return line
+    return printable(line)
   }
 
+  return typeof entry === 'object' && entry !== null ? printable(humanLine(entry as Record<string, unknown>)) : printable(line)
+}
+
+function humanLine(entry: Record<string, unknown>): string {
   const time = typeof entry.time === 'string' || typeof entry.time === 'number' ? new Date(entry.time).toLocaleTimeString('en-GB', {hour12: false}) : ''
   const level = (LEVELS[entry.level as number] ?? String(entry.level)).toUpperCase().padEnd(5)
   const extras = Object.entries(entry)
     .filter(([k]) => !OMIT.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-  return [time, level, entry.msg ?? '', ...extras].filter(Boolean).join(' ')
+  return [time, level, String(entry.msg ?? ''), ...extras].filter(Boolean).join(' ')
 }
 
 /**

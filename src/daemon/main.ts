@@ -12,7 +12,16 @@ import {VERSION, startDaemon} from './server.js'
  * JSON in GPTCONV_DAEMON_OPTIONS; the state directory and stores come from the usual
  * environment.
  */
-export type DaemonLaunch = {host?: string; port?: number; demo?: boolean; logLevel?: LogLevel; logFile?: string; banner?: boolean}
+export type DaemonLaunch = {
+  host?: string
+  port?: number
+  demo?: boolean
+  logLevel?: LogLevel
+  logFile?: string
+  banner?: boolean
+  /** how the user runs the CLI from where they are (`gptconv`, or `./bin/run.js` before `npm link`), for the banner's commands */
+  invocation?: string
+}
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.env.GPTCONV_DAEMON_OPTIONS ?? '{}') as DaemonLaunch
@@ -24,7 +33,7 @@ async function main(): Promise<void> {
   const info: DaemonInfo = {pid: process.pid, origin, url: apiUrl(origin, settings.server.apiPrefix), host: daemon.host, port: daemon.port, apiPrefix: settings.server.apiPrefix, startedAt: new Date().toISOString(), version: VERSION, demo: Boolean(options.demo), ...(options.logFile && {logFile: options.logFile})}
   await writeDaemonFile(ctx, info)
   log.info({url: info.url, tokens: daemon.state.registry.tokens.length, demo: info.demo}, 'gptconv listening')
-  if (options.banner) process.stderr.write(banner(info, daemon.state.registry.tokens.length))
+  if (options.banner) process.stderr.write(banner(info, daemon.state.registry.tokens.length, options.invocation ?? 'gptconv'))
 
   let stopping = false
   const stop = (signal: string) => {
@@ -47,14 +56,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'))
 }
 
-function banner(info: DaemonInfo, tokens: number): string {
+/** What to run next, spelled the way the user ran the CLI: `./bin/run.js …` until `gptconv` is on PATH. */
+function banner(info: DaemonInfo, tokens: number, cli: string): string {
   const lines = [
     `● gptconv ${VERSION} listening on ${info.url}${info.demo ? ' with the offline demo upstream' : ''} — ${tokens} token${tokens === 1 ? '' : 's'}`,
-    tokens === 0 ? '  No tokens yet: add one with `gptconv tokens add LABEL --kind api-key`, or restart with --demo.' : '',
-    '  Point clients at it (in another terminal):',
-    '    eval "$(gptconv env)"',
+    tokens === 0 ? `  No tokens yet: add one with \`printf %s "$KEY" | ${cli} tokens add LABEL --kind api-key\`, or restart with --demo.` : '',
+    `  Point clients at it (in another terminal${cli.startsWith('./') ? `, from ${process.cwd()}` : ''}):`,
+    `    eval "$(${cli} env)"`,
     `    curl -s $OPENAI_BASE_URL/chat/completions -H "Authorization: Bearer $OPENAI_API_KEY" -H 'content-type: application/json' \\`,
     `      -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}'`,
+    cli === 'gptconv' ? '' : '  (`npm link` in the repository puts `gptconv` on your PATH.)',
     '  Ctrl-C stops it.',
   ]
   return lines.filter(Boolean).join('\n') + '\n'

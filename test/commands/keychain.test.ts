@@ -66,6 +66,24 @@ describe('gptconv tokens against a real Secret Service (private D-Bus + gnome-ke
     assert.equal(keyring.secretTool('search', '--all', 'service', 'gptconv').trim(), '')
   })
 
+  it('refuses a secret the keychain holds under another label, and the client key it keeps', async () => {
+    const dup = await cli(['tokens', 'add', 'again', '--kind', 'api-key'], KEY)
+    assert.equal(dup.code, 1)
+    assert.equal(
+      dup.stderr,
+      'Error: This secret is already stored as "other".\nCode: GPTCONV_SECRET_EXISTS\nTry this: Change that token with `gptconv tokens add other --kind api-key --force`, or remove it first with `gptconv tokens remove other`.\n',
+    )
+    const env = await cli(['env', '--json'])
+    assert.equal(env.code, 0, env.stderr)
+    const clientKey = (JSON.parse(env.stdout) as {OPENAI_API_KEY: string}).OPENAI_API_KEY
+    assert.equal(keyring.secretTool('lookup', 'service', SERVICE, 'username', '#client-key'), clientKey, 'the client key is in the keychain')
+    const own = await cli(['tokens', 'add', 'mine', '--kind', 'api-key'], clientKey)
+    assert.equal(own.code, 1)
+    assert.match(own.stderr, /^Error: This is gptconv's own local client key/)
+    assert.ok(!own.stderr.includes(clientKey))
+    assert.deepEqual((JSON.parse((await cli(['tokens', 'list', '--json'])).stdout) as Array<{label: string}>).map((t) => t.label), ['other'])
+  })
+
   it('GPTCONV_SECRET_STORE=keychain fails clearly when no keychain is reachable', async () => {
     const r = await cli(['tokens', 'add', 'x', '--kind', 'api-key'], KEY, {GPTCONV_SECRET_STORE: 'keychain', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus'})
     assert.equal(r.code, 1)

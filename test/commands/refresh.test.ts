@@ -7,6 +7,7 @@ import {runCli, tempHome} from '../helpers/cli.js'
 
 const GOOD = 'sk-refresh-good-abcdefghijklmnopq1111'
 const BAD = 'sk-refresh-bad-abcdefghijklmnopqr2222'
+const DEAD = 'sk-refresh-dead-abcdefghijklmnopq3333'
 
 describe('gptconv tokens refresh', () => {
   const home = tempHome()
@@ -64,7 +65,7 @@ describe('gptconv tokens refresh', () => {
 
   it('says when the upstream cannot be reached', async () => {
     await cli(['upstreams', 'add', 'dead', '--protocol', 'openai', '--base-url', 'http://127.0.0.1:9/v1'])
-    await cli(['tokens', 'add', 'dead', '--kind', 'api-key', '--upstream', 'dead'], GOOD)
+    await cli(['tokens', 'add', 'dead', '--kind', 'api-key', '--upstream', 'dead'], DEAD)
     const r = await cli(['tokens', 'refresh', 'dead', '--json'])
     assert.equal(r.code, 1)
     assert.deepEqual((JSON.parse(r.stdout) as Array<{status: string; detail: string}>).map((x) => [x.status, x.detail]), [['unreachable', 'connection refused']])

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import {readFileSync, readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
+import {execFile} from 'node:child_process'
 import {after, before, describe, it} from 'node:test'
 
-import {runCli, tempHome} from '../helpers/cli.js'
+import {ROOT, runCli, tempHome} from '../helpers/cli.js'
 import {accessToken} from '../helpers/jwt.js'
 
 const KEY = 'sk-cli-test-abcdefghijklmnopqrstuv0042'
@@ -127,5 +128,65 @@ describe('gptconv with a corrupted config file', () => {
 
     assert.equal(readFileSync(join(home.dir, 'config.json'), 'utf8'), '{"tokens": {oops}')
     assert.ok(!filesUnder(home.dir).some((f) => f.text.includes(KEY)), 'the secret was not stored')
+  })
+})
+
+describe('gptconv tokens add refuses the local client key and secrets stored under another label', () => {
+  const home = tempHome()
+  const cli = (args: string[], input?: string) => runCli(args, {home: home.dir, input})
+  after(() => home.cleanup())
+  const CLIENT_KEY_ERROR = [
+    'Error: This is gptconv\'s own local client key (what `gptconv env` puts in OPENAI_API_KEY), not a key for an upstream.',
+    'Code: GPTCONV_INVALID_SECRET',
+    'Try this: Add the key your provider gave you. After `eval "$(gptconv env)"`, OPENAI_API_KEY holds the local key: pipe the real one from where you keep it, e.g. printf %s "$REAL_KEY" | gptconv tokens add LABEL --kind api-key',
+    '',
+  ].join('\n')
+
+  it('the README trap: after eval "$(gptconv env)", $OPENAI_API_KEY is the local key and is refused', async () => {
+    // the two lines a reader types, in one shell
+    const script = `eval "$(node ${ROOT}/bin/run.js env)" && printf %s "$OPENAI_API_KEY" | node ${ROOT}/bin/run.js tokens add work --kind api-key`
+    const r = await new Promise<{code: number; stdout: string; stderr: string}>((resolve) => {
+      execFile('/bin/sh', ['-c', script], {env: {PATH: process.env.PATH, HOME: home.dir, GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', NO_COLOR: '1', OCLIF_SKIP_NEW_VERSION_CHECK: 'true'}, timeout: 30_000}, (error, stdout, stderr) =>
+        resolve({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr}),
+      )
+    })
+    assert.equal(r.code, 1)
+    // `env` made the client key, and warned that it went to the plain file
+    assert.equal(r.stderr.replace(/^Warning: Secret written to the plain file .*\n/, ''), CLIENT_KEY_ERROR)
+    const key = (JSON.parse((await cli(['env', '--json'])).stdout) as {OPENAI_API_KEY: string}).OPENAI_API_KEY
+    assert.ok(!r.stdout.includes(key) && !r.stderr.includes(key))
+    assert.deepEqual(JSON.parse((await cli(['tokens', 'list', '--json'])).stdout), [])
+  })
+
+  it('the local client key with --json: the same error as JSON', async () => {
+    const key = (JSON.parse((await cli(['env', '--json'])).stdout) as {OPENAI_API_KEY: string}).OPENAI_API_KEY
+    const r = await cli(['tokens', 'add', 'work', '--kind', 'api-key', '--json'], key)
+    assert.equal(r.code, 1)
+    assert.deepEqual(JSON.parse(r.stdout), {
+      error: {
+        message: "This is gptconv's own local client key (what `gptconv env` puts in OPENAI_API_KEY), not a key for an upstream.",
+        code: 'GPTCONV_INVALID_SECRET',
+        hint: 'Add the key your provider gave you. After `eval "$(gptconv env)"`, OPENAI_API_KEY holds the local key: pipe the real one from where you keep it, e.g. printf %s "$REAL_KEY" | gptconv tokens add LABEL --kind api-key',
+        exit: 1,
+      },
+    })
+  })
+
+  it('a secret already stored under another label: refused, naming that label', async () => {
+    assert.equal((await cli(['tokens', 'add', 'work', '--kind', 'api-key'], KEY)).code, 0)
+    const r = await cli(['tokens', 'add', 'second', '--kind', 'api-key'], KEY)
+    assert.equal(r.code, 1)
+    assert.equal(
+      r.stderr,
+      'Error: This secret is already stored as "work".\nCode: GPTCONV_SECRET_EXISTS\nTry this: Change that token with `gptconv tokens add work --kind api-key --force`, or remove it first with `gptconv tokens remove work`.\n',
+    )
+    assert.deepEqual((JSON.parse((await cli(['tokens', 'list', '--json'])).stdout) as Array<{label: string}>).map((t) => t.label), ['work'])
+  })
+
+  it('--force on the same label still replaces it', async () => {
+    const r = await cli(['tokens', 'add', 'work', '--kind', 'api-key', '--force', '--rpm', '60', '--json'], KEY)
+    assert.equal(r.code, 0, r.stdout)
+    assert.equal((JSON.parse(r.stdout) as {rpm: number}).rpm, 60)
+    assert.equal((JSON.parse((await cli(['tokens', 'list', '--json'])).stdout) as unknown[]).length, 1)
   })
 })

@@ -2,8 +2,11 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {list, usd} from '../../cli/flags.js'
+import {SECRET_HINT, looksLikeSecret} from '../../cli/redact.js'
 import {readSecretInput} from '../../cli/secret-input.js'
 import {TOKEN_KINDS} from '../../core/config.js'
+import {UsageError} from '../../core/errors.js'
+import {mask} from '../../core/mask.js'
 import {type TokenView, addToken} from '../../core/tokens.js'
 
 export default class TokensAdd extends BaseCommand {
@@ -37,6 +40,8 @@ Access tokens are decoded offline: their expiry and account are read from the JW
 
   public async run(): Promise<TokenView> {
     const {args, flags} = await this.parse(TokensAdd)
+    // `gptconv tokens add sk-…`: the secret where the label goes would be stored and listed as a label
+    if (args.label.length >= 20 && looksLikeSecret(args.label)) throw new UsageError(`The label ${mask(args.label)} looks like a secret; the label is a name for it, such as "work".`, {hint: SECRET_HINT})
     const secret = await readSecretInput({fromEnv: flags['from-env'], what: `Secret for "${args.label}" (${flags.kind})`})
     const token = await addToken(this.context(), {
       label: args.label,

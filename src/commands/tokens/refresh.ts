@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 import chalk from 'chalk'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {printable} from '../../cli/output.js'
 import {spinner} from '../../cli/spinner.js'
 import {GptconvError} from '../../core/errors.js'
 import {type CheckResult, checkTokens} from '../../core/tokens.js'
@@ -28,7 +29,8 @@ export default class TokensRefresh extends BaseCommand {
       onStart: (label) => spin?.start(`Checking ${label}…`),
       onDone: (r) => {
         spin?.stop()
-        this.log(`${r.ok ? chalk.green('✔') : chalk.red('✖')} ${r.label} (${r.kind}): ${r.status} — ${r.detail}`)
+        // the detail may quote an upstream's answer
+        this.log(`${r.ok ? chalk.green('✔') : chalk.red('✖')} ${r.label} (${r.kind}): ${r.status} — ${printable(r.detail)}`)
       },
     })
     if (results.length === 0) this.log('No tokens to check.')
