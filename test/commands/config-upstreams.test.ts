@@ -20,7 +20,7 @@ describe('gptconv config', () => {
     assert.equal((await cli('config', 'get', 'server.port')).stdout.trim(), '9123')
     assert.deepEqual(JSON.parse((await cli('config', 'get', 'server.port', '--json')).stdout), {key: 'server.port', value: 9123})
     const all = JSON.parse((await cli('config', 'list', '--json')).stdout) as Record<string, Record<string, unknown>>
-    assert.deepEqual(Object.keys(all).sort(), ['aliases', 'defaultModel', 'logLevel', 'pool', 'server', 'sessions'])
+    assert.deepEqual(Object.keys(all).sort(), ['aliases', 'defaultModel', 'logLevel', 'pool', 'responses', 'server', 'sessions'])
     assert.equal(all.server.port, 9123)
     assert.equal(all.pool.maxAttempts, 3)
     assert.match((await cli('config', 'list')).stdout, /^pool\.queueTimeoutMs = 60000$/m)

@@ -119,6 +119,12 @@ describe('marks', () => {
     assert.equal(stripCitations('x \uE200cite\nnext', false), 'x cite\nnext', 'a line break: no group')
   })
 
+  it('an unclosed group followed by another group is a stray mark: streamed or not, the text between stays', () => {
+    const answer = '\uE200word \uE200word \uE201'
+    assert.equal(stripCitations(answer, true), 'word ')
+    assert.deepEqual(run([snap('a', '\uE200word \uE200'), snap('a', answer)]).deltas, ['word '])
+  })
+
   it('property: streamed in any pieces, the deltas add up to the final clean text', () => {
     const alphabet = ['word ', 'é', '😀', '\n', '【', '】', '†', '【1†source】', '\uE200', '\uE201', '\uE202', '\uE203', '\uE204', '\uE206', 'cite', 'turn0search1', 'entity', '["p","Ada"]', 'x']
     fc.assert(

@@ -48,26 +48,24 @@ function entityName(arg: string): string {
   }
 }
 
-/** Where a mark that may still be arriving begins at the end of `text` (`text.length` when none). */
-function pendingStart(text: string): {citation: number; group: number; anchor: number} {
-  const none = text.length
-  const citation = TRAILING_CITATION.exec(text)?.index ?? none
-  let group = text.lastIndexOf('\uE200')
-  if (group === -1 || text.includes('\uE201', group) || text.length - group - 1 > GROUP_MAX || text.includes('\n', group)) group = none
-  const anchor = TRAILING_ANCHOR.exec(text)?.index ?? none
-  return {citation, group, anchor}
+/**
+ * Where a group that may still be closed begins: the last `\uE200` with no `\uE201` after it
+ * (within a group's length, on the same line). An earlier unclosed `\uE200` can never be
+ * closed any more — a group holds no `\uE200` — so it is a stray mark, not a pending group.
+ */
+function pendingGroup(text: string): number {
+  const at = text.lastIndexOf('\uE200')
+  if (at === -1 || text.includes('\uE201', at) || text.length - at - 1 > GROUP_MAX || text.includes('\n', at)) return text.length
+  return at
 }
 
 /** Text without citation and entity marks; unless `final`, a mark that may still be arriving at the end is held back. */
 export function stripCitations(text: string, final: boolean): string {
-  let clean = text.replace(CITATION, '').replace(GROUP, renderGroup)
-  const pending = pendingStart(clean)
-  if (final) {
-    // an unfinished `【…` is plain text after all; an unfinished group or anchor is never answer text
-    clean = clean.slice(0, Math.min(pending.group, pending.anchor))
-  } else {
-    clean = clean.slice(0, Math.min(pending.citation, pending.group, pending.anchor))
-  }
-
-  return clean.replace(ANCHOR, '').replace(PRIVATE, '')
+  let clean = text.replace(CITATION, '')
+  // an unfinished group is held back while streaming, and is never answer text at the end
+  clean = clean.slice(0, pendingGroup(clean)).replace(GROUP, renderGroup)
+  const anchor = TRAILING_ANCHOR.exec(clean)?.index ?? clean.length
+  // an unfinished `【…` is plain text after all at the end; while streaming it may still become a citation
+  const citation = final ? clean.length : (TRAILING_CITATION.exec(clean)?.index ?? clean.length)
+  return clean.slice(0, Math.min(anchor, citation)).replace(ANCHOR, '').replace(PRIVATE, '')
 }
