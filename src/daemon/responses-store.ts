@@ -35,6 +35,8 @@ type Entry = {path: string; size: number; createdAt: number}
 
 export class ResponseStore {
   readonly #entries = new Map<string, Entry>()
+  /** records being written: a client may name a response the moment its answer arrived, before the file is there */
+  readonly #writing = new Map<string, StoredResponse>()
   #bytes = 0
   #loaded: Promise<void> | undefined
   #sweeper: NodeJS.Timeout
@@ -59,6 +61,8 @@ export class ResponseStore {
 
   async get(owner: string, id: string): Promise<StoredResponse | undefined> {
     if (!ID.test(id)) return undefined
+    const writing = this.#writing.get(this.#key(owner, id))
+    if (writing) return writing
     await this.#load()
     const entry = this.#entries.get(this.#key(owner, id))
     if (!entry) return undefined
@@ -76,21 +80,31 @@ export class ResponseStore {
     }
   }
 
+  /** Keep a record; from the moment this is called (before its file is written) `get` finds it. */
   async put(owner: string, record: StoredResponse): Promise<void> {
     if (!ID.test(record.id)) return
-    await this.#load()
+    const key = this.#key(owner, record.id)
+    this.#writing.set(key, record)
     const dir = join(this.dir, owner)
     const path = join(dir, `${record.id}.json`)
     const text = JSON.stringify(record)
     try {
+      await this.#load()
       await mkdir(dir, {recursive: true, mode: 0o700})
       await writeFile(path, text, {mode: 0o600})
     } catch (error) {
       this.log.error({err: (error as Error).message}, 'cannot store a response; previous_response_id will not find it')
+      this.#writing.delete(key)
       return
     }
 
-    const key = this.#key(owner, record.id)
+    if (this.#writing.get(key) !== record) {
+      // deleted (or stored again) while it was being written
+      if (!this.#writing.has(key)) await unlink(path).catch(() => {})
+      return
+    }
+
+    this.#writing.delete(key)
     this.#bytes -= this.#entries.get(key)?.size ?? 0
     this.#entries.set(key, {path, size: Buffer.byteLength(text), createdAt: record.createdAt})
     this.#bytes += Buffer.byteLength(text)
@@ -99,8 +113,9 @@ export class ResponseStore {
 
   async delete(owner: string, id: string): Promise<boolean> {
     if (!ID.test(id)) return false
+    const writing = this.#writing.delete(this.#key(owner, id))
     await this.#load()
-    return this.#remove(this.#key(owner, id))
+    return (await this.#remove(this.#key(owner, id))) || writing
   }
 
   /** The stored item with this id among the owner's responses (input or output), for `item_reference`. */
