@@ -11,6 +11,8 @@ export type TokenRuntime = {
   addedAt: string
   disabled?: {reason: string; at: string}
   coolingUntil?: string
+  /** what the upstream said when it put the token on hold (a challenge, a cap…) */
+  coolingReason?: string
   lastUsedAt?: string
 }
 

@@ -201,6 +201,7 @@ function viewOf(entry: TokenEntry, runtime: ReturnType<typeof readRuntimeState>[
   } else if (current?.coolingUntil && Date.parse(current.coolingUntil) > now) {
     state = 'cooling-down'
     until = current.coolingUntil
+    reason = current.coolingReason
   }
 
   return {

@@ -23,7 +23,8 @@ export type Outcome =
   | {type: 'ok'}
   /** 5xx, connect error, timeout, garbage: the token may be fine, the attempt was not */
   | {type: 'failure'; reason: string}
-  | {type: 'rate-limited'; retryAfterMs?: number; reason?: string}
+  /** a 429, a cap, a challenge: the token (or, with `model`, only that model on it) rests for a while */
+  | {type: 'rate-limited'; retryAfterMs?: number; reason?: string; model?: string}
   /** 401/403: the upstream refuses this credential */
   | {type: 'refused'; reason: string}
   /** the client went away: no verdict on the token */
@@ -41,6 +42,9 @@ export type TokenSnapshot = {
   rpm: number | null
   requestsLastMinute: number
   coolingUntil: string | null
+  coolingReason: string | null
+  /** models capped on this token, and until when */
+  modelsCooling: Record<string, string>
   /** after repeated failures: tried after the other tokens until then */
   failingUntil: string | null
   disabled: {reason: string; at: string} | null

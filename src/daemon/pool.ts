@@ -9,6 +9,10 @@ type Stats = {
   lastUsedAt: number
   /** a 429 or a usage limit: the token is not used until then */
   coolingUntil: number
+  /** what the upstream said when it put the token on hold */
+  coolingReason?: string
+  /** caps of single models (a ChatGPT account's message cap is per model): model → until */
+  modelCooling: Map<string, number>
   /** repeated failures (5xx, timeouts, broken streams): until then the token is tried after the others, never waited for */
   failingUntil: number
   disabled?: {reason: string; at: string}
@@ -20,6 +24,7 @@ type Stats = {
 
 type Waiter = {
   filter: (token: PoolToken) => boolean
+  model: string | undefined
   exclude: ReadonlySet<string>
   resolve: (lease: Lease) => void
   reject: (error: Error) => void
@@ -79,6 +84,8 @@ export class CredentialPool {
         addedAt: token.addedAt,
         lastUsedAt: saved?.lastUsedAt ? Date.parse(saved.lastUsedAt) : 0,
         coolingUntil: saved?.coolingUntil && Date.parse(saved.coolingUntil) > now ? Date.parse(saved.coolingUntil) : 0,
+        ...(saved?.coolingReason && {coolingReason: saved.coolingReason}),
+        modelCooling: new Map(),
         failingUntil: 0,
         disabled: saved?.disabled,
         consecutiveFailures: 0,
@@ -97,16 +104,21 @@ export class CredentialPool {
    * (the ones an earlier attempt of this request already tried). Waits in the FIFO queue
    * while all are busy or cooling down.
    */
-  acquire(filter: (token: PoolToken) => boolean, options: {signal?: AbortSignal; exclude?: ReadonlySet<string>; deadline?: number} = {}): Promise<Lease> {
+  acquire(filter: (token: PoolToken) => boolean, options: {signal?: AbortSignal; exclude?: ReadonlySet<string>; deadline?: number; model?: string} = {}): Promise<Lease> {
     const exclude = options.exclude ?? new Set<string>()
+    const {model} = options
     const usable = this.#usable(filter)
     if (usable.length === 0) return Promise.reject(this.#unavailable(filter))
-    const lease = this.#tryLease(filter, exclude)
+    const lease = this.#tryLease(filter, exclude, model)
     if (lease) return Promise.resolve(lease)
-    if (this.#queue.length >= this.#options.queueLimit) return Promise.reject(new PoolExhaustedError(this.#retryAfterS(filter), `the queue is full: ${this.#queue.length} waiting`))
+    if (this.#queue.length >= this.#options.queueLimit) return Promise.reject(new PoolExhaustedError(this.#retryAfterS(filter, model), `the queue is full: ${this.#queue.length} waiting`))
     options.signal?.throwIfAborted()
     // a request that already waited (an earlier attempt hit a cooling token) keeps its overall deadline
-    const wait = Math.max(0, Math.min(this.#options.queueTimeoutMs, (options.deadline ?? Infinity) - this.#options.now()))
+    const deadline = Math.min(this.#options.now() + this.#options.queueTimeoutMs, options.deadline ?? Infinity)
+    // waiting is for capacity; when every token rests until after the deadline, waiting cannot help: say so at once
+    const held = this.#heldPast(usable, deadline, model)
+    if (held) return Promise.reject(new PoolExhaustedError(this.#retryAfterS(filter, model), held))
+    const wait = Math.max(0, deadline - this.#options.now())
 
     return new Promise<Lease>((resolve, reject) => {
       const onAbort = () => {
@@ -116,12 +128,13 @@ export class CredentialPool {
 
       const waiter: Waiter = {
         filter,
+        model,
         exclude,
         resolve,
         reject,
         timer: setTimeout(() => {
           this.#remove(waiter)
-          reject(new PoolExhaustedError(this.#retryAfterS(filter), `waited ${this.#options.queueTimeoutMs} ms in the queue`))
+          reject(new PoolExhaustedError(this.#retryAfterS(filter, model), `waited ${this.#options.queueTimeoutMs} ms in the queue`))
         }, wait),
         cleanup: () => options.signal?.removeEventListener('abort', onAbort),
       }
@@ -129,6 +142,19 @@ export class CredentialPool {
       this.#queue.push(waiter)
       this.#scheduleWake()
     })
+  }
+
+  /** Why no token can be free before `deadline` (each rests past it), or undefined when one may be. */
+  #heldPast(usable: PoolToken[], deadline: number, model: string | undefined): string | undefined {
+    const reasons: string[] = []
+    for (const token of usable) {
+      const s = this.#stats.get(token.label)!
+      const until = this.#restsUntil(token, model)
+      if (until <= deadline) return undefined
+      reasons.push(`${token.label} rests until ${new Date(until).toISOString()}${s.coolingReason ? ` (${s.coolingReason})` : ''}`)
+    }
+
+    return `every token that could serve it is rate limited: ${reasons.join('; ')}`
   }
 
   snapshot(): TokenSnapshot[] {
@@ -147,6 +173,8 @@ export class CredentialPool {
         rpm: token.rpm ?? null,
         requestsLastMinute: s.recent.filter((t) => t > now - MINUTE).length,
         coolingUntil: cooling ? new Date(s.coolingUntil).toISOString() : null,
+        coolingReason: cooling ? (s.coolingReason ?? null) : null,
+        modelsCooling: Object.fromEntries([...s.modelCooling].filter(([, until]) => until > now).map(([model, until]) => [model, new Date(until).toISOString()])),
         failingUntil: s.failingUntil > now ? new Date(s.failingUntil).toISOString() : null,
         disabled: s.disabled ?? null,
         failures: s.failures,
@@ -166,6 +194,7 @@ export class CredentialPool {
         addedAt: s.addedAt,
         ...(s.disabled && {disabled: s.disabled}),
         ...(s.coolingUntil > now && {coolingUntil: new Date(s.coolingUntil).toISOString()}),
+        ...(s.coolingUntil > now && s.coolingReason && {coolingReason: s.coolingReason}),
         ...(s.lastUsedAt && {lastUsedAt: new Date(s.lastUsedAt).toISOString()}),
       }
     }
@@ -220,9 +249,10 @@ export class CredentialPool {
     return new ApiError(503, 'no_available_tokens', `Every token that could serve this request is unusable — ${why.join('; ')}. Add or renew a token with \`gptconv tokens add\`.`, {type: 'server_error'})
   }
 
-  #free(token: PoolToken, now: number): boolean {
+  #free(token: PoolToken, now: number, model: string | undefined): boolean {
     const s = this.#stats.get(token.label)!
     if (s.disabled || s.coolingUntil > now) return false
+    if (model !== undefined && (s.modelCooling.get(model) ?? 0) > now) return false
     if (token.expiresAt !== undefined && token.expiresAt <= now) return false
     if ((this.#groupInFlight.get(groupOf(token)) ?? 0) >= token.concurrency) return false
     if (token.rpm !== undefined) {
@@ -234,12 +264,12 @@ export class CredentialPool {
   }
 
   /** Choose among free tokens: untried first, then not failing lately, then fewest in flight, then least recently used. */
-  #tryLease(filter: (token: PoolToken) => boolean, exclude: ReadonlySet<string>): Lease | undefined {
+  #tryLease(filter: (token: PoolToken) => boolean, exclude: ReadonlySet<string>, model: string | undefined): Lease | undefined {
     const now = this.#options.now()
     let best: PoolToken | undefined
     let bestRank: number[] = []
     for (const token of this.#tokens) {
-      if (!filter(token) || !this.#free(token, now)) continue
+      if (!filter(token) || !this.#free(token, now, model)) continue
       const s = this.#stats.get(token.label)!
       const rank = [exclude.has(token.label) ? 1 : 0, s.failingUntil > now ? 1 : 0, this.#groupInFlight.get(groupOf(token)) ?? 0, s.lastUsedAt]
       if (best && !lexLess(rank, bestRank)) continue
@@ -294,7 +324,13 @@ export class CredentialPool {
 
       case 'rate-limited': {
         // at least a second, so that a `Retry-After: 0` cannot make a request spin on one token
-        s.coolingUntil = Math.max(s.coolingUntil, now + Math.max(1000, outcome.retryAfterMs ?? this.#options.cooldownMs))
+        const until = now + Math.max(1000, outcome.retryAfterMs ?? this.#options.cooldownMs)
+        if (outcome.model !== undefined) s.modelCooling.set(outcome.model, Math.max(s.modelCooling.get(outcome.model) ?? 0, until))
+        else {
+          s.coolingUntil = Math.max(s.coolingUntil, until)
+          s.coolingReason = outcome.reason
+        }
+
         break
       }
 
@@ -313,7 +349,7 @@ export class CredentialPool {
 
   #drain(): void {
     for (const waiter of [...this.#queue]) {
-      const lease = this.#tryLease(waiter.filter, waiter.exclude)
+      const lease = this.#tryLease(waiter.filter, waiter.exclude, waiter.model)
       if (!lease) {
         if (this.#usable(waiter.filter).length === 0) {
           this.#remove(waiter)
@@ -345,6 +381,7 @@ export class CredentialPool {
     for (const token of this.#tokens) {
       const s = this.#stats.get(token.label)!
       if (s.coolingUntil > now) next = Math.min(next, s.coolingUntil)
+      for (const until of s.modelCooling.values()) if (until > now) next = Math.min(next, until)
       if (token.rpm !== undefined && s.recent.length >= token.rpm) next = Math.min(next, s.recent[0] + MINUTE)
     }
 
@@ -359,11 +396,18 @@ export class CredentialPool {
   }
 
   /** Seconds until a token accepted by `filter` could be free again (at least 1). */
-  #retryAfterS(filter: (token: PoolToken) => boolean): number {
+  #retryAfterS(filter: (token: PoolToken) => boolean, model?: string): number {
     const now = this.#options.now()
-    const coolings = this.#usable(filter).map((t) => this.#stats.get(t.label)!.coolingUntil).filter((u) => u > now)
-    const earliest = coolings.length === this.#usable(filter).length && coolings.length > 0 ? Math.min(...coolings) : now + 1000
+    const usable = this.#usable(filter)
+    const coolings = usable.map((t) => this.#restsUntil(t, model)).filter((u) => u > now)
+    const earliest = coolings.length === usable.length && coolings.length > 0 ? Math.min(...coolings) : now + 1000
     return Math.max(1, Math.ceil((earliest - now) / 1000))
+  }
+
+  /** Until when a token is on hold for a model (its own cooldown, or the model's). */
+  #restsUntil(token: PoolToken, model: string | undefined): number {
+    const s = this.#stats.get(token.label)!
+    return Math.max(s.coolingUntil, model === undefined ? 0 : (s.modelCooling.get(model) ?? 0))
   }
 }
 

@@ -51,7 +51,7 @@ function stateText(t: TokenView): string {
     }
 
     case 'cooling-down': {
-      return chalk.yellow(`cooling down until ${t.until}`)
+      return chalk.yellow(`cooling down until ${t.until}${t.reason ? `: ${t.reason}` : ''}`)
     }
 
     case 'disabled': {

@@ -29,7 +29,7 @@ export type Served = {token: LiveToken; upstream: LiveUpstream; attempts: number
 /** A verdict on an upstream's error answer, where the adapter knows better than the status code. */
 export type ErrorVerdict =
   /** a transient refusal (challenge, cap): the token rests this long, the request moves on */
-  | {kind: 'cooldown'; ms: number; reason: string; message?: string}
+  | {kind: 'cooldown'; ms: number; reason: string; message?: string; /** only this model is capped on the token */ model?: string}
   /** the credential is dead for good */
   | {kind: 'disable'; reason: string}
   /** about the request, not the token: shown to the client */

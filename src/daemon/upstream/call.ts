@@ -7,7 +7,7 @@ import {describeNetworkError, upstreamMessage} from '../../core/upstream-check.j
 import {ApiError} from '../errors.js'
 import type {ResponseTarget} from '../http.js'
 import type {Logger} from '../logger.js'
-import type {CredentialPool, Lease, Outcome, PoolToken} from '../pool.js'
+import {type CredentialPool, type Lease, type Outcome, PoolExhaustedError, type PoolToken} from '../pool.js'
 import type {StreamDecoder} from '../protocols/codec.js'
 import type {ChatCompletion, ChatRequest} from '../protocols/chat/types.js'
 import type {LiveToken, LiveUpstream, Registry} from '../registry.js'
@@ -128,7 +128,7 @@ export class UpstreamCaller {
       const headers = forwardHeaders(res.headers)
       if (call.mode === 'pivot') {
         const chat = await adapter.readAnswer(res.body, call, served).catch((error: unknown) => {
-          throw new Retryable(`the answer broke off or is not understood: ${describeNetworkError(error)}`, error)
+          throw final(error) ? error : new Retryable(`the answer broke off or is not understood: ${describeNetworkError(error)}`, error)
         })
         return {...served, status: res.statusCode, headers, mode: 'pivot', chat}
       }
@@ -163,7 +163,7 @@ export class UpstreamCaller {
         await pipeline(res.body, sink)
       } catch (error) {
         if (sink.answered) return {...served, headers}
-        if (!sink.wrote) throw new Retryable(`the stream broke off before any answer: ${describeNetworkError(error)}`, error)
+        if (!sink.wrote && !final(error)) throw new Retryable(`the stream broke off before any answer: ${describeNetworkError(error)}`, error)
         throw error
       }
 
@@ -189,7 +189,15 @@ export class UpstreamCaller {
     const deadline = Date.now() + settings.queueTimeoutMs
     let rateLimited = 0
     for (let attempt = 1; attempt <= settings.maxAttempts; attempt++) {
-      const lease = await this.pool.acquire(filter, {signal: spec.signal, exclude: tried, deadline})
+      let lease: Lease
+      try {
+        lease = await this.pool.acquire(filter, {signal: spec.signal, exclude: tried, deadline, model: spec.model})
+      } catch (error) {
+        // every token rests: the client hears the upstream's own words on it, with when to retry
+        if (error instanceof PoolExhaustedError && last?.status === 429) throw new ApiError(429, last.code, last.message, {type: 'rate_limit_error', headers: {...last.headers, ...error.headers}})
+        throw error
+      }
+
       const token = lease.token as LiveToken
       tried.add(token.label)
       const upstream = this.registry.upstream(token.upstream)
@@ -314,6 +322,11 @@ function networkError(error: unknown, upstream: LiveUpstream): ApiError {
   return new ApiError(502, 'upstream_unreachable', `Cannot reach upstream ${upstream.name}: ${what}.`, {type: 'server_error'})
 }
 
+/** An error another token would meet as well (the upstream said so): no retry. */
+function final(error: unknown): boolean {
+  return (error as {retryable?: unknown} | null)?.retryable === false
+}
+
 /** What an error answer means: for the token (an outcome for the pool) and for the client; no outcome: it is about the request. */
 type Verdict = {outcome?: Outcome; error: ApiError}
 
@@ -331,7 +344,7 @@ function fromVerdict(verdict: ErrorVerdict, upstream: LiveUpstream, secrets: Ite
     case 'cooldown': {
       const message = redact(verdict.message ?? verdict.reason, secrets)
       const headers = {'retry-after': String(Math.max(1, Math.ceil(verdict.ms / 1000)))}
-      return {outcome: {type: 'rate-limited', retryAfterMs: verdict.ms, reason: redact(verdict.reason, secrets)}, error: new ApiError(429, 'rate_limit_exceeded', `Upstream ${upstream.name}: ${message}`, {type: 'rate_limit_error', headers})}
+      return {outcome: {type: 'rate-limited', retryAfterMs: verdict.ms, reason: redact(verdict.reason, secrets), model: verdict.model}, error: new ApiError(429, 'rate_limit_exceeded', `Upstream ${upstream.name}: ${message}`, {type: 'rate_limit_error', headers})}
     }
 
     case 'disable': {

@@ -3,6 +3,7 @@ import {chatChunksToCompletion} from '../protocols/chat/aggregate.js'
 import type {ChatChunk, ChatRequest} from '../protocols/chat/types.js'
 import {WebDecoder} from '../protocols/chatgpt-web/decoder.js'
 import {chatRequestToConversation, webLimitation, webModelSlug} from '../protocols/chatgpt-web/request.js'
+import {webErrorVerdict} from '../protocols/chatgpt-web/verdict.js'
 import {SseParser} from '../sse.js'
 import type {UpstreamAdapter} from './adapter.js'
 import {USER_AGENT} from './openai.js'
@@ -27,6 +28,25 @@ export const chatgptWebAdapter: UpstreamAdapter = {
     if (call.endpoint === 'models') return {url: `${served.upstream.baseUrl}/backend-api/models`, method: 'GET', headers: {...headers, accept: 'application/json'}}
     const conversation = chatRequestToConversation(call.body as ChatRequest, webModelSlug(call.model, served.upstream.modelMap))
     return {url: `${served.upstream.baseUrl}/backend-api/conversation`, method: 'POST', headers: {...headers, accept: 'text/event-stream', 'content-type': 'application/json'}, body: JSON.stringify(conversation)}
+  },
+
+  /** Challenges and caps rest the token (a cap only for its model); a revoked token is disabled; a request the backend refuses goes to the client. */
+  classify(status, headers, text, call) {
+    const verdict = webErrorVerdict(status, headers, text, call.model)
+    switch (verdict?.kind) {
+      case 'cooldown': {
+        return {kind: 'cooldown', ms: verdict.ms, reason: verdict.reason, message: verdict.message, model: verdict.model}
+      }
+
+      case 'disable':
+      case 'client': {
+        return verdict
+      }
+
+      default: {
+        return undefined // a plain 401 is renewed (refresh tokens) or refused, as for any upstream
+      }
+    }
   },
 
   async decoder(call) {
