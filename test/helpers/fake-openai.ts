@@ -7,6 +7,7 @@ import {contentText, countWords, defaultAnswer, type ErrorEnvelope, envelope, Ht
 import {LoopbackServer} from './loopback-server.js'
 
 export {countWords, defaultAnswer, tokenize} from './fake-openai-shared.js'
+export {transcript} from './fake-openai-responses.js'
 export type {FakeResponsesOptions, ResponsesSeen} from './fake-openai-responses.js'
 
 /**
