@@ -2,7 +2,13 @@ import {createHash} from 'node:crypto'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {FakeResponses, type FakeResponsesOptions, type ResponsesSeen} from './fake-openai-responses.js'
+import {contentText, countWords, defaultAnswer, type ErrorEnvelope, envelope, HttpError, type Json, invalid, isRecord, notJson, optionalBoolean, optionalInteger, required, requiredString, tokenize, wrongType} from './fake-openai-shared.js'
 import {LoopbackServer} from './loopback-server.js'
+
+export {countWords, defaultAnswer, tokenize} from './fake-openai-shared.js'
+export {transcript} from './fake-openai-responses.js'
+export type {FakeResponsesOptions, ResponsesSeen} from './fake-openai-responses.js'
 
 /**
  * A fake OpenAI-protocol upstream for tests: `node:http` on 127.0.0.1, port 0, deterministic
@@ -19,7 +25,8 @@ export type Fault =
   /**
    * Streams: send the stream up to and including its `afterChunks`-th content chunk (a chunk whose
    * delta content / text is non-empty; role chunks before it go out too; 0 = die before the first
-   * content chunk), then destroy the socket; never `[DONE]`. Non-stream: send half the JSON body
+   * content chunk), then destroy the socket; never `[DONE]` (Responses streams: a content chunk is an
+   * `output_text` or `function_call_arguments` delta event). Non-stream: send half the JSON body
    * (with the full `content-length`), then destroy the socket.
    */
   | {type: 'die-mid-stream'; afterChunks: number}
@@ -42,9 +49,12 @@ export type FakeOpenAIOptions = {
   /**
    * Chat answer text for choice `choiceIndex` (before `stop` / `max_tokens` are applied). Also used by
    * /v1/completions, once per prompt, with `{...body, prompt: p, messages: [{role: 'user', content: p}]}`.
-   * Default: `defaultAnswer`.
+   * Default: `defaultAnswer`. /v1/responses calls it with choice 0 and a chat view of what the model
+   * sees (see `FakeResponses`).
    */
   answer?: (body: Record<string, unknown>, choiceIndex: number) => string
+  /** Serve the Responses API (`/v1/responses…`) as OpenAI does; `true` = default options. Default off (404 as today). */
+  responses?: boolean | FakeResponsesOptions
 }
 
 export const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small', 'dall-e-3']
@@ -53,29 +63,10 @@ export const RATE_LIMIT_REQUESTS = 10_000
 /** A 1×1 transparent PNG, the `b64_json` of every generated image. */
 export const FAKE_PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='
 
-type Json = Record<string, unknown>
-type ErrorEnvelope = {error: {message: string; type: string; param: string | null; code: string | null}}
-type StreamEvent = {data: unknown; content: boolean}
+/** One SSE event; `event` adds an `event:` line (Responses streams name every event). */
+type StreamEvent = {data: unknown; content: boolean; event?: string}
 type Finish = 'stop' | 'length'
 type Generated = {text: string; tokens: string[]; finish: Finish}
-
-class HttpError extends Error {
-  constructor(readonly status: number, readonly envelope: ErrorEnvelope) {
-    super(envelope.error.message)
-  }
-}
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function envelope(message: string, type: string, param: string | null, code: string | null): ErrorEnvelope {
-  return {error: {message, type, param, code}}
-}
-
-function invalid(param: string | null, message: string, code: string | null = null, status = 400): HttpError {
-  return new HttpError(status, envelope(message, 'invalid_request_error', param, code))
-}
 
 /** The OpenAI error envelope the fake sends for `status` when a fault gives no body. */
 export function errorEnvelope(status: number): ErrorEnvelope {
@@ -93,34 +84,6 @@ export function errorEnvelope(status: number): ErrorEnvelope {
   }
 }
 
-/** The default chat answer: `Hello from the fake upstream: <last user message content>` (+ ` (choice k)` for k > 0). */
-export function defaultAnswer(body: Record<string, unknown>, choiceIndex: number): string {
-  const messages = Array.isArray(body.messages) ? body.messages : []
-  const lastUser = [...messages].reverse().find((m) => isRecord(m) && m.role === 'user')
-  const text = isRecord(lastUser) ? contentText(lastUser.content) : ''
-  return `Hello from the fake upstream: ${text}${choiceIndex > 0 ? ` (choice ${choiceIndex})` : ''}`
-}
-
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content
-  if (!Array.isArray(content)) return ''
-  return content.flatMap((part) => (isRecord(part) && part.type === 'text' && typeof part.text === 'string' ? [part.text] : [])).join(' ')
-}
-
-/** Whitespace-separated words as tokens: each carries the whitespace before it; concatenation gives back `text`. */
-export function tokenize(text: string): string[] {
-  const tokens: string[] = [...(text.match(/\s*\S+/g) ?? [])]
-  const rest = text.slice(tokens.join('').length)
-  if (rest !== '') {
-    if (tokens.length > 0) tokens[tokens.length - 1] += rest
-    else tokens.push(rest)
-  }
-  return tokens
-}
-
-export function countWords(text: string): number {
-  return (text.match(/\S+/g) ?? []).length
-}
 
 function round(n: number): number {
   return Math.round(n * 10_000) / 10_000
@@ -216,48 +179,6 @@ function interleave(sequences: StreamEvent[][]): StreamEvent[] {
   return out
 }
 
-// ---- request field readers (400 invalid_request_error naming the param) ----
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a decimal'
-  if (typeof value === 'object') return 'an object'
-  return `a ${typeof value}`
-}
-
-function required(body: Json, param: string): unknown {
-  const value = body[param]
-  if (value === undefined || value === null) throw invalid(param, `Missing required parameter: '${param}'.`, 'missing_required_parameter')
-  return value
-}
-
-function wrongType(param: string, expected: string, value: unknown): HttpError {
-  return invalid(param, `Invalid type for '${param}': expected ${expected}, but got ${typeName(value)} instead.`, 'invalid_type')
-}
-
-function optionalInteger(body: Json, param: string, min: number, max: number): number | undefined {
-  const value = body[param]
-  if (value === undefined || value === null) return undefined
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw wrongType(param, 'an integer', value)
-  if (value < min) throw invalid(param, `Invalid '${param}': integer below minimum value. Expected a value >= ${min}, but got ${value} instead.`, 'integer_below_min_value')
-  if (value > max) throw invalid(param, `Invalid '${param}': integer above maximum value. Expected a value <= ${max}, but got ${value} instead.`, 'integer_above_max_value')
-  return value
-}
-
-function optionalBoolean(body: Json, param: string): boolean | undefined {
-  const value = body[param]
-  if (value === undefined || value === null) return undefined
-  if (typeof value !== 'boolean') throw wrongType(param, 'a boolean', value)
-  return value
-}
-
-function requiredString(body: Json, param: string): string {
-  const value = required(body, param)
-  if (typeof value !== 'string') throw wrongType(param, 'a string', value)
-  if (value === '') throw invalid(param, `Invalid '${param}': empty string. Expected a string with minimum length 1, but got an empty string instead.`, 'empty_string')
-  return value
-}
 
 function stopSequences(body: Json): string[] {
   const stop = body.stop
@@ -305,12 +226,15 @@ export class FakeOpenAI {
   readonly origin: string
   readonly baseUrl: string
   readonly requests: RecordedRequest[] = []
+  /** Every response /v1/responses made (when served): which key, and the input the model saw. */
+  readonly responsesSeen: ResponsesSeen[]
 
   private readonly faults: QueuedFault[] = []
   private readonly current = new Map<string, number>()
   private readonly highest = new Map<string, number>()
   private readonly perKey = new Map<string, number>()
   private readonly models: string[]
+  private readonly responses: FakeResponses | undefined
   private counter = 0
 
   private constructor(
@@ -320,6 +244,9 @@ export class FakeOpenAI {
     this.origin = http.origin
     this.baseUrl = `${this.origin}/v1`
     this.models = options.models ?? DEFAULT_MODELS
+    const responses = options.responses
+    this.responses = responses ? new FakeResponses(responses === true ? {} : responses, (body) => this.answer(body, 0)) : undefined
+    this.responsesSeen = this.responses?.seen ?? []
   }
 
   static async start(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
@@ -349,9 +276,15 @@ export class FakeOpenAI {
     return this.highest.get(key) ?? 0
   }
 
-  /** Forget recorded requests, per-key counts and maxima (maxima restart from the requests now in flight). */
+  /** The key that made stored response `id` (undefined: never made, deleted, `store: false`, or Responses not served). */
+  responseOwner(id: string): string | undefined {
+    return this.responses?.ownerOf(id)
+  }
+
+  /** Forget recorded requests, `responsesSeen`, per-key counts and maxima (maxima restart from the requests now in flight; stored responses stay). */
   resetStats(): void {
     this.requests.length = 0
+    this.responsesSeen.length = 0
     this.perKey.clear()
     this.highest.clear()
     for (const [k, v] of this.current) if (v > 0) this.highest.set(k, v)
@@ -493,7 +426,8 @@ export class FakeOpenAI {
     socket.end(() => socket.destroy())
   }
 
-  private async sendStream(ctx: Context, events: StreamEvent[]): Promise<void> {
+  /** `done`: end with `data: [DONE]` (chat and legacy streams; Responses streams just end). */
+  private async sendStream(ctx: Context, events: StreamEvent[], done = true): Promise<void> {
     const {res} = ctx
     if (res.destroyed) return
     res.writeHead(200, this.headers(ctx, 'text/event-stream; charset=utf-8', {'cache-control': 'no-cache'}))
@@ -509,7 +443,7 @@ export class FakeOpenAI {
       const delay = first && !ctx.delayFirstChunk ? 0 : ctx.chunkDelayMs
       first = false
       if (!(await this.wait(ctx, delay))) return
-      res.write(`data: ${JSON.stringify(event.data)}\n\n`)
+      res.write(`${event.event === undefined ? '' : `event: ${event.event}\n`}data: ${JSON.stringify(event.data)}\n\n`)
       if (event.content) content++
       if (die !== undefined && die > 0 && content >= die && event.content) {
         this.kill(ctx)
@@ -518,6 +452,10 @@ export class FakeOpenAI {
     }
     if (die !== undefined) {
       this.kill(ctx)
+      return
+    }
+    if (!done) {
+      res.end()
       return
     }
     if (!(await this.wait(ctx, first && !ctx.delayFirstChunk ? 0 : ctx.chunkDelayMs))) return
@@ -579,6 +517,18 @@ export class FakeOpenAI {
       throw invalid(null, `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_api_key', 401)
     }
     const {method, pathname} = ctx
+    if (this.responses?.serves(pathname)) {
+      await this.responses.handle({
+        method,
+        pathname,
+        query: new URL(ctx.req.url ?? '/', 'http://fake.invalid').searchParams,
+        key: ctx.key,
+        body: ctx.body,
+        json: (status, payload) => this.sendJson(ctx, status, payload),
+        stream: (events) => this.sendStream(ctx, events, false),
+      })
+      return
+    }
     if (method === 'GET' && pathname === '/v1/models') {
       await this.sendJson(ctx, 200, {object: 'list', data: this.models.map((id) => this.model(id))})
       return
@@ -598,7 +548,7 @@ export class FakeOpenAI {
     const handler = method === 'POST' ? handlers[pathname] : undefined
     if (!handler) throw invalid(null, `Invalid URL (${method} ${pathname})`, null, 404)
     if (!isRecord(ctx.body)) {
-      throw invalid(null, 'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)')
+      throw notJson()
     }
     await handler(ctx, ctx.body)
   }
