@@ -166,3 +166,129 @@ describe('/v1/responses on a chat-only upstream (bridge)', () => {
     assert.equal(events.at(-1)!.type, 'response.failed')
   })
 })
+
+const WEATHER = {type: 'function' as const, name: 'get_weather', description: 'Weather in a city', strict: false, parameters: {type: 'object', properties: {city: {type: 'string'}}, required: ['city']}}
+
+describe('/v1/responses tool round trips', () => {
+  let fake: FakeOpenAI
+  let gw: TestDaemon
+  let sdk: OpenAI
+
+  before(async () => {
+    fake = await FakeOpenAI.start({keys: [KEY]})
+    gw = await startTestDaemon({upstreams: {chatonly: {protocol: 'openai', baseUrl: fake.baseUrl}}, tokens: [{label: 'c', secret: KEY, upstream: 'chatonly'}]})
+    sdk = new OpenAI({baseURL: gw.url, apiKey: gw.clientKey, maxRetries: 0})
+  })
+  after(async () => {
+    await gw?.stop()
+    await fake?.close()
+  })
+
+  it('bridge: a function call comes back as a function_call item; its output continues the chain', async () => {
+    const first = await sdk.responses.create({model: 'gpt-4o-mini', input: 'call get_weather with {"city":"Paris"}', tools: [WEATHER]})
+    assertSchema('Response', first)
+    const call = first.output.find((o) => o.type === 'function_call')
+    assert.ok(call && call.type === 'function_call')
+    assert.equal(call.name, 'get_weather')
+    assert.deepEqual(JSON.parse(call.arguments), {city: 'Paris'})
+    assert.match(call.call_id, /^call_/)
+    assert.equal(first.output.some((o) => o.type === 'message'), false, 'no empty message beside the call')
+
+    const second = await sdk.responses.create({model: 'gpt-4o-mini', previous_response_id: first.id, tools: [WEATHER], input: [{type: 'function_call_output', call_id: call.call_id, output: '{"temp": 21}'}]})
+    assertSchema('Response', second)
+    const sent = fake.requests.at(-1)!.body as {messages: Array<{role: string; tool_calls?: Array<{id: string}>; tool_call_id?: string; content: unknown}>}
+    assert.deepEqual(sent.messages.map((m) => m.role), ['user', 'assistant', 'tool'])
+    assert.equal(sent.messages[1].tool_calls?.[0].id, call.call_id)
+    assert.equal(sent.messages[2].tool_call_id, call.call_id)
+    assert.equal(sent.messages[2].content, '{"temp": 21}')
+  })
+
+  it('bridge, streamed: the call arrives as argument deltas, every event validates, finalResponse holds it', async () => {
+    const events: string[] = []
+    let args = ''
+    const stream = sdk.responses.stream({model: 'gpt-4o-mini', input: 'call get_weather with {"city":"Berlin"} and call get_weather with {"city":"Rome"}', tools: [WEATHER]})
+    stream.on('event', (event) => {
+      assertSchema('ResponseStreamEvent', event)
+      events.push(event.type)
+      if (event.type === 'response.function_call_arguments.delta') args += event.delta
+    })
+    const final = await stream.finalResponse()
+    const calls = final.output.filter((o) => o.type === 'function_call')
+    assert.deepEqual(calls.map((c) => c.type === 'function_call' && JSON.parse(c.arguments)), [{city: 'Berlin'}, {city: 'Rome'}])
+    assert.equal(args, '{"city":"Berlin"}{"city":"Rome"}')
+    assert.ok(events.filter((t) => t === 'response.function_call_arguments.delta').length > 2)
+    assert.equal(events.at(-1), 'response.completed')
+  })
+
+  it('chat clients get streamed tool calls from a chat upstream unchanged (passthrough)', async () => {
+    const stream = await sdk.chat.completions.create({model: 'gpt-4o-mini', stream: true, messages: [{role: 'user', content: 'call get_weather with {"city":"Oslo"}'}], tools: [{type: 'function', function: {name: 'get_weather', parameters: WEATHER.parameters}}]})
+    let args = ''
+    for await (const chunk of stream) {
+      assertSchema('CreateChatCompletionStreamResponse', chunk)
+      args += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? ''
+    }
+
+    assert.equal(args, '{"city":"Oslo"}')
+  })
+})
+
+const NATIVE_A = 'sk-native-a-abcdefghijklmnopqrstu1212'
+const NATIVE_B = 'sk-native-b-abcdefghijklmnopqrstu3434'
+
+describe('/v1/responses on an upstream that serves Responses itself (native)', () => {
+  let fake: FakeOpenAI
+  let gw: TestDaemon
+  let sdk: OpenAI
+
+  before(async () => {
+    fake = await FakeOpenAI.start({keys: [NATIVE_A, NATIVE_B], responses: true})
+    gw = await startTestDaemon({
+      upstreams: {native: {protocol: 'openai', baseUrl: fake.baseUrl, responses: 'native'}},
+      tokens: [
+        {label: 'na', secret: NATIVE_A, upstream: 'native'},
+        {label: 'nb', secret: NATIVE_B, upstream: 'native'},
+      ],
+    })
+    sdk = new OpenAI({baseURL: gw.url, apiKey: gw.clientKey, maxRetries: 0})
+  })
+  after(async () => {
+    await gw?.stop()
+    await fake?.close()
+  })
+
+  it('passes the request through and the answer back as the upstream sent it', async () => {
+    const response = await sdk.responses.create({model: 'gpt-4o-mini', input: 'Say hi', instructions: 'Be brief'})
+    assertSchema('Response', response)
+    assert.equal(response.output_text, 'Hello from the fake upstream: Say hi')
+    assert.equal(fake.requests.at(-1)!.path, '/v1/responses')
+    const stream = await sdk.responses.stream({model: 'gpt-4o-mini', input: 'Stream it'}).finalResponse()
+    assert.equal(stream.output_text, 'Hello from the fake upstream: Stream it')
+  })
+
+  it('previous_response_id, retrieve, input_items and delete go to the token that made the response', async () => {
+    for (let round = 0; round < 4; round++) {
+      const first = await sdk.responses.create({model: 'gpt-4o-mini', input: `My name is Ada ${round}`})
+      const owner = fake.responseOwner(first.id)
+      const second = await sdk.responses.create({model: 'gpt-4o-mini', input: 'What is my name?', previous_response_id: first.id})
+      assert.equal(fake.responseOwner(second.id), owner, 'the continuation went to the same account')
+      const retrieved = await sdk.responses.retrieve(second.id)
+      assert.equal(retrieved.id, second.id)
+      const items = await sdk.responses.inputItems.list(second.id)
+      assert.ok(items.data.length >= 2)
+      assert.deepEqual(await sdk.responses.delete(first.id), {id: first.id, object: 'response.deleted', deleted: true})
+      await assert.rejects(sdk.responses.retrieve(first.id), (e: unknown) => e instanceof OpenAI.NotFoundError)
+    }
+  })
+
+  it('a tool round trip, and a Codex-shaped request, both completing natively', async () => {
+    const first = await sdk.responses.create({model: 'gpt-4o-mini', input: 'call get_weather with {"city":"Paris"}', tools: [WEATHER]})
+    const call = first.output.find((o) => o.type === 'function_call')
+    assert.ok(call && call.type === 'function_call')
+    const second = await sdk.responses.create({model: 'gpt-4o-mini', previous_response_id: first.id, tools: [WEATHER], input: [{type: 'function_call_output', call_id: call.call_id, output: 'sunny'}]})
+    assert.equal(second.status, 'completed')
+    const res = await gw.api('/v1/responses', {method: 'POST', json: {model: 'gpt-4o-mini', instructions: 'You are Codex.', input: [{type: 'message', role: 'user', content: [{type: 'input_text', text: 'hi'}]}], tools: [{...WEATHER, name: 'shell'}], tool_choice: 'auto', parallel_tool_calls: false, reasoning: {effort: 'low', summary: 'auto'}, store: false, stream: true, include: ['reasoning.encrypted_content'], prompt_cache_key: 'k1'}})
+    const events = (await res.text()).split('\n\n').filter(Boolean).map((e) => JSON.parse(e.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as {type: string})
+    assert.equal(events.at(-1)!.type, 'response.completed')
+    assert.equal((fake.requests.at(-1)!.body as {store: boolean}).store, false, 'the body went through as it came')
+  })
+})

@@ -4,6 +4,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {FakeResponses, type FakeResponsesOptions, type ResponsesSeen} from './fake-openai-responses.js'
 import {contentText, countWords, defaultAnswer, type ErrorEnvelope, envelope, HttpError, type Json, invalid, isRecord, notJson, optionalBoolean, optionalInteger, required, requiredString, tokenize, wrongType} from './fake-openai-shared.js'
+import {type FakeToolCall, argumentPieces, requestedToolCalls} from './fake-openai-tools.js'
 import {LoopbackServer} from './loopback-server.js'
 
 export {countWords, defaultAnswer, tokenize} from './fake-openai-shared.js'
@@ -583,6 +584,12 @@ export class FakeOpenAI {
 
     const id = `chatcmpl-fake${String(ctx.seq).padStart(6, '0')}`
     const created = Math.floor(Date.now() / 1000)
+    const calls = requestedToolCalls(body)
+    if (calls.length > 0) {
+      await this.chatToolCalls(ctx, {id, created, model, stream, includeUsage, calls, promptTokens: messages.reduce((sum: number, m) => sum + (isRecord(m) ? countWords(contentText(m.content)) : 0), 0)})
+      return
+    }
+
     const results = Array.from({length: n}, (_, k) => generate(this.answer(body, k), stop, maxWords))
     const promptTokens = messages.reduce((sum: number, m) => sum + (isRecord(m) ? countWords(contentText(m.content)) : 0), 0)
     const completionTokens = results.reduce((sum, r) => sum + r.tokens.length, 0)
@@ -626,6 +633,27 @@ export class FakeOpenAI {
     ])
     const events = interleave(sequences)
     if (includeUsage) events.push({data: {id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_fake', choices: [], usage}, content: false})
+    await this.sendStream(ctx, events)
+  }
+
+  /** The answer is tool calls (see fake-openai-tools.ts): one message with them, or a stream of fragments per call `index`. */
+  private async chatToolCalls(ctx: Context, a: {id: string; created: number; model: string; stream: boolean; includeUsage: boolean; calls: FakeToolCall[]; promptTokens: number}): Promise<void> {
+    const completion = a.calls.reduce((sum, c) => sum + Math.ceil(c.arguments.length / 4), 0)
+    const usage = {prompt_tokens: a.promptTokens, completion_tokens: completion, total_tokens: a.promptTokens + completion}
+    const toolCalls = a.calls.map((c) => ({id: c.id, type: 'function', function: {name: c.name, arguments: c.arguments}}))
+    if (!a.stream) {
+      await this.sendJson(ctx, 200, {id: a.id, object: 'chat.completion', created: a.created, model: a.model, choices: [{index: 0, message: {role: 'assistant', content: null, tool_calls: toolCalls, refusal: null}, logprobs: null, finish_reason: 'tool_calls'}], usage, system_fingerprint: 'fp_fake'})
+      return
+    }
+
+    const chunk = (delta: Json, finish: string | null = null): StreamEvent['data'] => ({id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, system_fingerprint: 'fp_fake', choices: [{index: 0, delta, logprobs: null, finish_reason: finish}], ...(a.includeUsage ? {usage: null} : {})})
+    const events: StreamEvent[] = [{data: chunk({role: 'assistant', content: null}), content: false}]
+    a.calls.forEach((c, index) => {
+      events.push({data: chunk({tool_calls: [{index, id: c.id, type: 'function', function: {name: c.name, arguments: ''}}]}), content: false})
+      for (const piece of argumentPieces(c.arguments)) events.push({data: chunk({tool_calls: [{index, function: {arguments: piece}}]}), content: true})
+    })
+    events.push({data: chunk({}, 'tool_calls'), content: false})
+    if (a.includeUsage) events.push({data: {id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, system_fingerprint: 'fp_fake', choices: [], usage}, content: false})
     await this.sendStream(ctx, events)
   }
 
