@@ -1,4 +1,5 @@
 import {Agent, request} from 'undici'
+import {own} from './own.js'
 
 import type {TokenEntry, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
@@ -225,7 +226,7 @@ export async function tokenBalance(ctx: Context, entry: TokenEntry, upstream: Up
 export async function balances(ctx: Context, labels: string[], days: number, hooks: {onStart?: (label: string) => void; onDone?: (b: TokenBalance) => void} = {}): Promise<BalanceReport> {
   if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UsageError('--days must be a whole number from 1 to 3650.')
   const settings = ctx.config.read()
-  const unknown = labels.filter((l) => !settings.tokens[l])
+  const unknown = labels.filter((l) => own(settings.tokens, l) === undefined)
   if (unknown.length > 0) throw new NotFoundError('GPTCONV_TOKEN_NOT_FOUND', `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`, {hint: 'See `gptconv tokens list`.'})
   const entries = labels.length > 0 ? [...new Set(labels)].map((l) => settings.tokens[l]) : Object.values(settings.tokens).filter((t) => t.kind === 'api-key').sort((a, b) => a.label.localeCompare(b.label))
   await usePriceData(ctx)
@@ -241,7 +242,7 @@ export async function balances(ctx: Context, labels: string[], days: number, hoo
   }
   for (const entry of entries) {
     hooks.onStart?.(entry.label)
-    const upstream = settings.upstreams[entry.upstream]
+    const upstream = own(settings.upstreams, entry.upstream)
     const result =
       entry.kind !== 'api-key' || !upstream
         ? {label: entry.label, source: null, grantedUsd: null, usedUsd: null, balanceUsd: null, window: billingWindow(days), estimated: false, error: entry.kind === 'api-key' ? `its upstream "${entry.upstream}" is not configured` : `a ${entry.kind} has no billing balance; balances are for api-keys`, refused: []}

@@ -19,12 +19,29 @@ export function settingKeys(): string[] {
   return keys
 }
 
+const sectionSchema = (section: string): Schema | undefined => ((SETTING_SECTIONS as readonly string[]).includes(section) ? (SETTINGS_SCHEMA[section as keyof typeof SETTINGS_SCHEMA] as Schema) : undefined)
+
+/**
+ * A dotted key's parts. Inside a map (`aliases`) the rest of the key is one name, dots and
+ * all: `aliases.claude-3.5-haiku` names the alias `claude-3.5-haiku`.
+ */
+function keyParts(key: string): string[] {
+  const parts = key.split('.')
+  let schema = sectionSchema(parts[0])
+  for (let i = 1; i < parts.length; i++) {
+    if (schema && !schema.properties && typeof schema.additionalProperties === 'object') return [...parts.slice(0, i), parts.slice(i).join('.')]
+    schema = schema?.properties?.[parts[i]]
+  }
+
+  return parts
+}
+
 function schemaOf(key: string): Schema {
-  const [section, ...rest] = key.split('.')
-  let schema: Schema | undefined = (SETTING_SECTIONS as readonly string[]).includes(section) ? (SETTINGS_SCHEMA[section as keyof typeof SETTINGS_SCHEMA] as Schema) : undefined
+  const [section, ...rest] = keyParts(key)
+  let schema: Schema | undefined = sectionSchema(section)
   for (const part of rest) {
     if (!schema) break
-    schema = schema.properties?.[part] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined)
+    schema = (schema.properties && Object.hasOwn(schema.properties, part) ? schema.properties[part] : undefined) ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined)
   }
 
   if (!schema) throw new UsageError(`Unknown setting "${key}".`, {code: 'GPTCONV_UNKNOWN_SETTING', hint: `Known settings: ${settingKeys().join(', ')}.`})
@@ -70,10 +87,10 @@ function parseJson(raw: string, fail: (what: string) => Error): unknown {
 }
 
 function walk(settings: Settings, key: string): {parent: Record<string, unknown>; leaf: string} {
-  const parts = key.split('.')
+  const parts = keyParts(key)
   let parent = settings as unknown as Record<string, unknown>
   for (const part of parts.slice(0, -1)) {
-    parent[part] ??= {}
+    if (!Object.hasOwn(parent, part)) parent[part] = {}
     parent = parent[part] as Record<string, unknown>
   }
 
@@ -83,7 +100,7 @@ function walk(settings: Settings, key: string): {parent: Record<string, unknown>
 export function getSetting(ctx: Context, key: string): unknown {
   schemaOf(key)
   const {parent, leaf} = walk(ctx.config.read(), key)
-  return parent[leaf] ?? null
+  return Object.hasOwn(parent, leaf) ? parent[leaf] : null
 }
 
 export async function setSetting(ctx: Context, key: string, raw: string): Promise<unknown> {
@@ -91,7 +108,8 @@ export async function setSetting(ctx: Context, key: string, raw: string): Promis
   const value = parseValue(key, raw, schema)
   await ctx.config.update((s) => {
     const {parent, leaf} = walk(s, key)
-    parent[leaf] = value
+    // an own property even for names like `__proto__`: a user's string never reaches a prototype
+    Object.defineProperty(parent, leaf, {value, enumerable: true, writable: true, configurable: true})
   })
   return value
 }

@@ -7,6 +7,7 @@ import {readRuntimeState} from './runtime-state.js'
 import type {SecretStore} from './secrets/index.js'
 import {accessAccount} from './secrets/types.js'
 import type {CheckOutcome} from './upstream-check.js'
+import {own} from './own.js'
 
 // The keychain binding and undici load only when a command needs them: `tokens list` stays fast.
 const secrets = () => import('./secrets/index.js')
@@ -78,7 +79,7 @@ export function validateSecret(kind: TokenKind, secret: string, warn: (m: string
 function upstreamFor(settings: Settings, kind: TokenKind, requested: string | undefined): string {
   const protocol = kind === 'api-key' ? 'openai' : 'chatgpt-web'
   if (requested) {
-    const upstream = settings.upstreams[requested]
+    const upstream = own(settings.upstreams, requested)
     if (!upstream) throw new NotFoundError('GPTCONV_UPSTREAM_NOT_FOUND', `No upstream named "${requested}".`, {hint: `See \`gptconv upstreams list\`, or add it with \`gptconv upstreams add ${requested} --protocol ${protocol} --base-url URL\`.`})
     if (upstream.protocol !== protocol) throw new UsageError(`A ${kind} needs an upstream of protocol ${protocol}, and "${requested}" is ${upstream.protocol}.`, {hint: 'Pick another --upstream.'})
     return requested
@@ -101,7 +102,7 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
   const info = validateSecret(input.kind, input.secret, ctx.warn)
   const settings = ctx.config.read()
   const upstream = upstreamFor(settings, input.kind, input.upstream)
-  const previous = settings.tokens[input.label]
+  const previous = own(settings.tokens, input.label)
   if (previous && !input.force) {
     throw new ConflictError('GPTCONV_TOKEN_EXISTS', `A token labelled "${input.label}" already exists.`, {hint: 'Pass --force to replace it, or choose another label.'})
   }
@@ -133,7 +134,7 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
   })
 
   if (previous) await forgetSecrets(ctx, previous, store)
-  return viewOf(entry, readRuntimeState(ctx.paths.runtime).tokens[entry.label])
+  return viewOf(entry, own(readRuntimeState(ctx.paths.runtime).tokens, entry.label))
 }
 
 /** What clientKey() makes every local client key start with; no upstream issues such keys. */
@@ -175,17 +176,17 @@ async function forgetSecrets(ctx: Context, previous: TokenEntry, current: Secret
 export function listTokens(ctx: Context, labels: string[] = []): TokenView[] {
   const {tokens} = ctx.config.read()
   const runtime = readRuntimeState(ctx.paths.runtime).tokens
-  return entriesFor(tokens, labels).map((entry) => viewOf(entry, runtime[entry.label]))
+  return entriesFor(tokens, labels).map((entry) => viewOf(entry, own(runtime, entry.label)))
 }
 
 function entriesFor(tokens: Record<string, TokenEntry>, labels: string[]): TokenEntry[] {
   if (labels.length === 0) return Object.values(tokens).sort((a, b) => a.label.localeCompare(b.label))
-  const unknown = labels.filter((l) => !tokens[l])
+  const unknown = labels.filter((l) => own(tokens, l) === undefined)
   if (unknown.length > 0) {
     throw new NotFoundError('GPTCONV_TOKEN_NOT_FOUND', `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`, {hint: 'See `gptconv tokens list` for the labels.'})
   }
 
-  return [...new Set(labels)].map((l) => tokens[l])
+  return [...new Set(labels)].map((l) => tokens[l] as TokenEntry)
 }
 
 function viewOf(entry: TokenEntry, runtime: ReturnType<typeof readRuntimeState>['tokens'][string] | undefined, now = Date.now()): TokenView {
@@ -302,7 +303,7 @@ export async function checkTokens(
 }
 
 async function checkOne(ctx: Context, settings: Settings, entry: TokenEntry, daemonOrigin: string | undefined): Promise<CheckOutcome> {
-  const upstream = settings.upstreams[entry.upstream]
+  const upstream = own(settings.upstreams, entry.upstream)
   if (!upstream) return {ok: false, status: 'error', detail: `its upstream "${entry.upstream}" is not configured any more`}
   if (entry.kind === 'refresh-token') return renewOne(ctx, entry, upstream, daemonOrigin)
   let secret: string

@@ -1,6 +1,7 @@
 import type {AuthStyle, LegacyMode, Protocol, ResponsesMode, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
 import {ConflictError, NotFoundError, UsageError} from './errors.js'
+import {own} from './own.js'
 
 export type UpstreamView = UpstreamConfig & {name: string; tokens: number}
 
@@ -78,7 +79,7 @@ export async function addUpstream(ctx: Context, input: AddUpstreamInput): Promis
   }
   if (input.legacy === 'passthrough' && input.protocol !== 'openai') throw new UsageError('--legacy passthrough needs an openai-protocol upstream that serves /v1/completions itself.')
   const tokens = await ctx.config.update((s) => {
-    const existing = s.upstreams[input.name]
+    const existing = own(s.upstreams, input.name)
     if (existing && !input.force) throw new ConflictError('GPTCONV_UPSTREAM_EXISTS', `An upstream named "${input.name}" already exists.`, {hint: 'Pass --force to replace it.'})
     const users = Object.values(s.tokens).filter((t) => t.upstream === input.name)
     if (existing && existing.protocol !== upstream.protocol && users.length > 0) {
@@ -94,7 +95,7 @@ export async function addUpstream(ctx: Context, input: AddUpstreamInput): Promis
 export async function removeUpstreams(ctx: Context, names: string[]): Promise<string[]> {
   if (names.length === 0) throw new UsageError('Name at least one upstream to remove.', {hint: 'See `gptconv upstreams list`.'})
   await ctx.config.update((s) => {
-    const unknown = names.filter((n) => !s.upstreams[n])
+    const unknown = names.filter((n) => own(s.upstreams, n) === undefined)
     if (unknown.length > 0) throw new NotFoundError('GPTCONV_UPSTREAM_NOT_FOUND', `No upstream named ${unknown.map((n) => `"${n}"`).join(', ')}.`, {hint: 'See `gptconv upstreams list`.'})
     for (const name of names) {
       const users = Object.values(s.tokens).filter((t) => t.upstream === name).map((t) => t.label)

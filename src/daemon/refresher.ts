@@ -4,6 +4,7 @@ import {RefreshRefusedError, cachedAccessToken, renewToken, renewalMargin} from 
 import type {Logger} from './logger.js'
 import type {CredentialPool} from './pool.js'
 import type {Registry} from './registry.js'
+import {own} from '../core/own.js'
 
 export type RenewResult = {ok: boolean; detail: string; expiresAt?: string}
 
@@ -41,7 +42,7 @@ export class TokenRefresher {
       tokens
         .filter((t) => (t.expiresAt ?? 0) <= Date.now() && !this.#running.has(t.label))
         .map(async (t) => {
-          const entry = this.registry.settings.tokens[t.label]
+          const entry = own(this.registry.settings.tokens, t.label)
           const cached = entry && (await cachedAccessToken(this.ctx, entry, 30_000).catch(() => undefined))
           if (cached) this.#apply(t.label, cached.accessToken, cached.expiresAt.getTime(), cached.account)
           else await this.renew(t.label)
@@ -62,7 +63,7 @@ export class TokenRefresher {
 
   async #renew(label: string): Promise<RenewResult> {
     const token = this.registry.token(label)
-    const entry = this.registry.settings.tokens[label]
+    const entry = own(this.registry.settings.tokens, label)
     const upstream = token && this.registry.upstream(token.upstream)
     if (!token || !entry || !upstream || token.kind !== 'refresh-token') return {ok: false, detail: `"${label}" is not a refresh-token token of this daemon`}
     try {

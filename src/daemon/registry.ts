@@ -1,5 +1,6 @@
 import {watch, type FSWatcher} from 'node:fs'
 import {basename, dirname} from 'node:path'
+import {own} from '../core/own.js'
 
 import type {Settings, TokenEntry, UpstreamConfig} from '../core/config.js'
 import type {Context} from '../core/context.js'
@@ -119,17 +120,17 @@ export class Registry {
 
   /** The model a client asked for, after `aliases`. */
   resolveAlias(model: string): string {
-    return this.settings.aliases[model] ?? model
+    return own(this.settings.aliases, model) ?? model
   }
 
   /** The name to send upstream: the upstream's `modelMap`, else unchanged. */
   upstreamModel(upstream: LiveUpstream, model: string): string {
-    return upstream.modelMap?.[model] ?? model
+    return own(upstream.modelMap, model) ?? model
   }
 
   /** Does this upstream serve `model` (as the client names it, after aliases)? Without a `models` list it serves anything. */
   serves(upstream: LiveUpstream, model: string): boolean {
-    return !upstream.models || upstream.models.includes(model) || Boolean(upstream.modelMap?.[model])
+    return !upstream.models || upstream.models.includes(model) || own(upstream.modelMap, model) !== undefined
   }
 
   /**

@@ -22,8 +22,8 @@ export type RequestContext = {
 
 export type Handler = (rc: RequestContext) => Promise<void>
 
-/** How a route's errors are shaped: OpenAI's `{"error": {…}}` (the default), or the `/session` API's `{code, message, data}`. */
-export type Envelope = 'openai' | 'session'
+/** How a route's errors are shaped: OpenAI's `{"error": {…}}` (the default), the `/session` API's `{code, message, data}`, or Anthropic's `{"type": "error", "error": {…}}`. */
+export type Envelope = 'openai' | 'session' | 'anthropic'
 
 export type Route = {name: string; method: 'GET' | 'POST' | 'DELETE'; pattern: string; auth: boolean; handler: Handler; envelope?: Envelope}
 

@@ -54,9 +54,11 @@ export function preflightHeaders(req: IncomingMessage, origin: string): Record<s
   }
 }
 
+/** The client key as `Authorization: Bearer <key>`, or as `x-api-key` (what Anthropic's clients send; Claude Code sends one or the other). */
 export function checkClientKey(req: IncomingMessage, clientKey: string): void {
   const header = req.headers.authorization
-  const presented = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1]
+  const apiKey = req.headers['x-api-key']
+  const presented = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1] ?? (typeof apiKey === 'string' && apiKey !== '' ? apiKey.trim() : undefined)
   if (!presented) {
     throw new ApiError(401, 'missing_api_key', 'No client key: send "Authorization: Bearer <key>". `eval "$(gptconv env)"` sets OPENAI_API_KEY for you.', {type: 'invalid_request_error'})
   }

@@ -7,6 +7,7 @@ import {clientKey} from '../core/client-key.js'
 import type {Settings} from '../core/config.js'
 import type {Context} from '../core/context.js'
 import {LedgerWriter} from '../core/ledger.js'
+import {loadModelFacts} from '../core/model-facts.js'
 import {GptconvError} from '../core/errors.js'
 import {redact} from '../core/mask.js'
 import {readRuntimeState} from '../core/runtime-state.js'
@@ -27,11 +28,13 @@ import {embeddings} from './routes/embeddings.js'
 import {imageGenerations} from './routes/images.js'
 import {forgetModels, getModel, listModels} from './routes/models.js'
 import {adminPool, adminRefresh, healthz, metrics} from './routes/ops.js'
+import {countMessageTokens, createMessage} from './routes/messages.js'
 import {createResponse, deleteResponse, getResponse, listInputItems} from './routes/responses.js'
 import {deleteSession, postSession} from './routes/session.js'
 import {ResponseStore} from './responses-store.js'
 import {checkClientKey, checkHost, checkOrigin, corsHeaders, preflightHeaders} from './security.js'
 import {SessionStore} from './sessions.js'
+import {anthropicErrorBody} from './protocols/anthropic/errors.js'
 import {type DaemonState, RuntimeStateWriter, ledgerRecorder} from './state.js'
 import {clientGone} from './stream.js'
 import {UpstreamClient} from './upstream/client.js'
@@ -74,6 +77,8 @@ function routes(prefix: string): Route[] {
     {name: 'responses.get', method: 'GET', pattern: `${p}/responses/:id`, auth: true, handler: getResponse},
     {name: 'responses.delete', method: 'DELETE', pattern: `${p}/responses/:id`, auth: true, handler: deleteResponse},
     {name: 'responses.input_items', method: 'GET', pattern: `${p}/responses/:id/input_items`, auth: true, handler: listInputItems},
+    {name: 'messages', method: 'POST', pattern: `${p}/messages`, auth: true, handler: createMessage, envelope: 'anthropic'},
+    {name: 'messages.count_tokens', method: 'POST', pattern: `${p}/messages/count_tokens`, auth: true, handler: countMessageTokens, envelope: 'anthropic'},
     {name: 'embeddings', method: 'POST', pattern: `${p}/embeddings`, auth: true, handler: embeddings},
     {name: 'images', method: 'POST', pattern: `${p}/images/generations`, auth: true, handler: imageGenerations},
     {name: 'session', method: 'POST', pattern: '/session', auth: true, handler: postSession, envelope: 'session'},
@@ -95,6 +100,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const {ctx, log} = options
   // a corrupted config or a locked keychain stops the start here, before anything is written
   await requireUsableStores(ctx, ctx.config.read())
+  await loadModelFacts()
   const key = (await clientKey(ctx, {create: true}))!
   const demo: DemoUpstream | undefined = options.demo ? await startDemoUpstream() : undefined
   const extra = mergeExtra(options.extra, demo?.extra)
@@ -211,7 +217,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       return
     }
 
-    const body = envelope === 'session' ? {code: out.status, message: out.body.error.message, data: null} : out.body
+    const body = envelope === 'session' ? {code: out.status, message: out.body.error.message, data: null} : envelope === 'anthropic' ? {...anthropicErrorBody(out.status, out.body.error.message), request_id: rc.requestId} : out.body
     sendJson(rc.res, out.status, body, {'x-request-id': rc.requestId, ...out.headers})
   }
 

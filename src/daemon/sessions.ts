@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import {writeFile} from 'atomically'
 
+import {loadModelFacts, modelFacts} from '../core/model-facts.js'
 import {countMessages} from '../core/tokenizer.js'
 import type {Logger} from './logger.js'
 import type {ChatMessage} from './protocols/chat/types.js'
@@ -24,12 +25,9 @@ const DEFAULT_CONTEXT = 128_000
 /** Reserved for the answer when the request does not say (`max_tokens`). */
 const ANSWER_RESERVE = 4096
 
-let contextWindows: Promise<Record<string, {context_window?: number}>> | undefined
-
 async function contextWindow(model: string): Promise<number> {
-  contextWindows ??= import('gpt-tokenizer/models') as unknown as Promise<Record<string, {context_window?: number}>>
-  const table = await contextWindows
-  return table[model]?.context_window ?? table[model.replace(/-\d{4}-\d{2}-\d{2}$/, '')]?.context_window ?? DEFAULT_CONTEXT
+  await loadModelFacts()
+  return modelFacts(model).contextWindow ?? DEFAULT_CONTEXT
 }
 
 /** Token counts of messages already counted (each stored message is counted once, not on every turn). */

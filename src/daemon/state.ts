@@ -10,6 +10,7 @@ import type {ResponseStore} from './responses-store.js'
 import type {SessionStore} from './sessions.js'
 import type {ChatUsage} from './protocols/chat/types.js'
 import type {Served, UpstreamCaller} from './upstream/call.js'
+import {own} from '../core/own.js'
 
 /** Tokens of one finished request, as the ledger records them. */
 export type Usage = {prompt_tokens: number; completion_tokens: number; cached_tokens?: number; reasoning_tokens?: number; estimated: boolean}
@@ -49,7 +50,7 @@ export function ledgerRecorder(ledger: LedgerWriter, metrics: Metrics): DaemonSt
       token: served.token.label,
       upstream: served.upstream.name,
       // the name the upstream bills under
-      model: served.upstream.modelMap?.[model] ?? model,
+      model: own(served.upstream.modelMap, model) ?? model,
       endpoint,
       prompt_tokens: usage.prompt_tokens,
       completion_tokens: usage.completion_tokens,

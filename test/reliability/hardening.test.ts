@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import {request} from 'node:http'
 import {after, before, describe, it} from 'node:test'
 
+import {readLedger} from '../../src/core/ledger.js'
+import {usageReport} from '../../src/core/usage.js'
 import {type TestDaemon, startTestDaemon} from '../helpers/daemon.js'
 import {FakeOpenAI} from '../helpers/fake-openai.js'
 
@@ -68,6 +70,24 @@ describe('hardening', () => {
     assert.equal(next.status, 200)
     await next.json()
     assert.ok(Date.now() - started < 5000, `the next request waited ${Date.now() - started} ms`)
+  })
+
+  it('models named constructor, toString or __proto__ reach the upstream as named, and the ledger, usage and billing stay sound', async () => {
+    for (const model of ['constructor', 'toString', '__proto__']) {
+      const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model, messages: [{role: 'user', content: 'hi'}]}})
+      assert.equal(res.status, 200, model)
+      assert.equal(((await res.json()) as {model: string}).model, model)
+      assert.equal((fake.requests.at(-1)!.body as {model: string}).model, model)
+    }
+
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const records = await readLedger(gw.ctx.paths.ledger)
+    assert.deepEqual(records.slice(-3).map((r) => r.model), ['constructor', 'toString', '__proto__'])
+    const usage = await usageReport(gw.ctx, {since: new Date(0), by: 'model'})
+    assert.ok(usage.rows.some((r) => r.key === '__proto__'))
+    const today = new Date().toISOString().slice(0, 10)
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)
+    assert.equal((await gw.api(`/dashboard/billing/usage?start_date=${today}&end_date=${tomorrow}`)).status, 200)
   })
 
   for (const chunked of [false, true]) {

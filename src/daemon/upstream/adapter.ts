@@ -7,7 +7,14 @@ import type {LiveToken, LiveUpstream} from '../registry.js'
 /** What a client asks of the pool: one of the wires, or an endpoint that is only ever passed through. */
 export type Endpoint = Wire | 'embeddings' | 'images' | 'models'
 
-export type AdapterRequest = {url: string; method: 'GET' | 'POST' | 'DELETE'; headers: Record<string, string>; body?: string}
+export type AdapterRequest = {
+  url: string
+  method: 'GET' | 'POST' | 'DELETE'
+  headers: Record<string, string>
+  body?: string
+  /** what the adapter changed or dropped to fit the upstream (logged, never silent) */
+  notes?: string[]
+}
 
 /** One upstream call as the adapter sees it: the model after aliases, and the body in the form this attempt sends. */
 export type UpstreamCall = {

@@ -216,6 +216,7 @@ export class UpstreamCaller {
 
       const served: Served = {token, upstream, attempts: attempt, estimatesUsage: Boolean(adapter.estimatesUsage)}
       const request = adapter.request(call, served, secret)
+      if (request.notes) this.log.debug({token: token.label, model: spec.model, notes: request.notes}, 'request fitted to the upstream')
       let res: Dispatcher.ResponseData
       try {
         res = await this.client.request({...request, signal: spec.signal}, settings)

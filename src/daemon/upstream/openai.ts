@@ -1,8 +1,10 @@
+import {modelFacts} from '../../core/model-facts.js'
 import {responsesMode} from '../../core/upstreams.js'
 import {isObject, rawBodyOf} from '../http.js'
 import {ChatDecoder, parseChatCompletion} from '../protocols/chat/decoder.js'
 import type {AdapterRequest, Endpoint, UpstreamAdapter} from './adapter.js'
 import type {LiveUpstream} from '../registry.js'
+import {own} from '../../core/own.js'
 
 export const USER_AGENT = 'gptconv/0.1'
 
@@ -38,6 +40,31 @@ function nativeFor(endpoint: Endpoint, upstream: LiveUpstream): boolean {
 }
 
 /**
+ * A converted request fitted to what is known of the upstream model: clients of other wires
+ * ask for reasoning on any model (Codex, Claude Code) and for as many output tokens as their
+ * own models allow (Claude Code: 32,000), which OpenAI refuses for models that cannot. Only
+ * models whose facts are known are touched; what changed is returned, to be logged.
+ */
+function fitToModel(body: Record<string, unknown>, model: string): string[] {
+  const facts = modelFacts(model)
+  const notes: string[] = []
+  if (facts.reasoning === false && body.reasoning_effort !== undefined) {
+    notes.push(`reasoning_effort dropped: ${model} does not reason`)
+    delete body.reasoning_effort
+  }
+
+  for (const field of ['max_completion_tokens', 'max_tokens']) {
+    const value = body[field]
+    if (facts.maxOutput !== undefined && typeof value === 'number' && value > facts.maxOutput) {
+      notes.push(`${field} ${value} lowered to ${facts.maxOutput}, the most ${model} writes`)
+      body[field] = facts.maxOutput
+    }
+  }
+
+  return notes
+}
+
+/**
  * OpenAI-compatible upstreams (OpenAI, resellers, one-api, vLLM, Ollama…). What they take
  * natively goes on as the client sent it, with the model renamed by the upstream's
  * `modelMap`; everything else arrives as a chat request (the pivot). Streams always ask for
@@ -55,7 +82,7 @@ export const openaiAdapter: UpstreamAdapter = {
     if (call.endpoint === 'models') return {url, method: 'GET', headers}
     if (call.method) return {url, method: call.method, headers}
     headers['content-type'] = 'application/json'
-    const model = upstream.modelMap?.[call.model] ?? call.model
+    const model = own(upstream.modelMap, call.model) ?? call.model
     const chatLike = call.mode === 'pivot' || call.endpoint === 'chat' || call.endpoint === 'completions'
     const askUsage = call.stream && chatLike && !(isObject(call.body.stream_options) && call.body.stream_options.include_usage === true)
     const setStream = call.mode === 'pivot' && call.body.stream !== call.stream
@@ -63,9 +90,10 @@ export const openaiAdapter: UpstreamAdapter = {
     const raw = model === call.body.model && !askUsage && !setStream ? rawBodyOf(call.body) : undefined
     if (raw !== undefined) return {url, method: 'POST', headers, body: raw}
     const body: Record<string, unknown> = {...call.body, model}
+    const notes = call.mode === 'pivot' ? fitToModel(body, model) : []
     if (call.mode === 'pivot') body.stream = call.stream
     if (askUsage) body.stream_options = {...(isObject(call.body.stream_options) ? call.body.stream_options : {}), include_usage: true}
-    return {url, method: 'POST', headers, body: JSON.stringify(body)}
+    return {url, method: 'POST', headers, body: JSON.stringify(body), ...(notes.length > 0 && {notes})}
   },
 
   async decoder() {

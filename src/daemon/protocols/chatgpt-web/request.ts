@@ -1,4 +1,5 @@
 import {randomUUID} from 'node:crypto'
+import {own} from '../../../core/own.js'
 
 import {contentText} from '../../../core/tokenizer.js'
 import type {ChatRequest} from '../chat/types.js'
@@ -27,7 +28,8 @@ import type {ConversationRequest} from './types.js'
  * `gpt-4.1`); `auto` lets the web pick. A name that already is a slug stays as it is.
  */
 export function webModelSlug(model: string, modelMap: Record<string, string> | undefined): string {
-  if (modelMap?.[model]) return modelMap[model]
+  const mapped = own(modelMap, model)
+  if (mapped !== undefined) return mapped
   const m = model
     .trim()
     .toLowerCase()
