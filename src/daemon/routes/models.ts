@@ -57,9 +57,20 @@ async function upstreamModels(rc: RequestContext, upstream: LiveUpstream): Promi
   }
 }
 
-/** `GET /v1/models` */
+/** Anthropic's clients (Claude Code, the SDKs) send `anthropic-version`, and read only Anthropic's shape of a model. */
+const anthropicClient = (rc: RequestContext) => rc.req.headers['anthropic-version'] !== undefined
+
+const anthropicModel = (m: Model) => ({type: 'model', id: m.id, display_name: m.id, created_at: new Date(m.created * 1000).toISOString()})
+
+/** `GET /v1/models`: OpenAI's list, or Anthropic's for its clients. */
 export async function listModels(rc: RequestContext): Promise<void> {
-  sendJson(rc.res, 200, {object: 'list', data: await modelList(rc)}, {'x-request-id': rc.requestId})
+  const models = await modelList(rc)
+  if (anthropicClient(rc)) {
+    sendJson(rc.res, 200, {data: models.map(anthropicModel), has_more: false, first_id: models[0]?.id ?? null, last_id: models.at(-1)?.id ?? null}, {'request-id': rc.requestId})
+    return
+  }
+
+  sendJson(rc.res, 200, {object: 'list', data: models}, {'x-request-id': rc.requestId})
 }
 
 /** `GET /v1/models/{model}` */
@@ -67,7 +78,7 @@ export async function getModel(rc: RequestContext): Promise<void> {
   const {id} = rc.params
   const model = (await modelList(rc)).find((m) => m.id === id)
   if (!model) throw new ApiError(404, 'model_not_found', `The model \`${id}\` does not exist or no token of gptconv serves it.`, {param: 'model'})
-  sendJson(rc.res, 200, model, {'x-request-id': rc.requestId})
+  sendJson(rc.res, 200, anthropicClient(rc) ? anthropicModel(model) : model, {'x-request-id': rc.requestId})
 }
 
 /** Forget cached upstream model lists (config changed). */
