@@ -97,7 +97,7 @@ describe('/v1/responses on a chat-only upstream (bridge)', () => {
     const res = await gw.api('/v1/responses', {
       method: 'POST',
       json: {
-        model: 'gpt-4o-mini',
+        model: 'gpt-5-mini',
         instructions: 'You are Codex, a coding agent.',
         input: [
           {type: 'message', role: 'developer', content: [{type: 'input_text', text: '<permissions instructions>'}]},
