@@ -13,7 +13,7 @@ import {ensureStateDir} from './paths.js'
  * commands use `ConfigFile.read()`, which never writes (conf writes defaults on open).
  */
 
-export const PROTOCOLS = ['openai', 'chatgpt-web'] as const
+export const PROTOCOLS = ['openai', 'chatgpt-web', 'codex'] as const
 export type Protocol = (typeof PROTOCOLS)[number]
 export const TOKEN_KINDS = ['api-key', 'access-token', 'refresh-token'] as const
 export type TokenKind = (typeof TOKEN_KINDS)[number]
@@ -54,6 +54,9 @@ export type TokenEntry = {
   addedAt: string
   expiresAt?: string
   account?: string
+  /** ChatGPT-plan tokens: the ChatGPT account (workspace) id and the plan, from the token's claims */
+  chatgptAccountId?: string
+  plan?: string
   models?: string[]
   concurrency?: number
   rpm?: number
@@ -146,6 +149,8 @@ const tokenSchema = {
     addedAt: {type: 'string'},
     expiresAt: {type: 'string'},
     account: {type: 'string'},
+    chatgptAccountId: {type: 'string'},
+    plan: {type: 'string'},
     models: {type: 'array', items: {type: 'string', minLength: 1}},
     concurrency: {type: 'integer', minimum: 1},
     rpm: {type: 'integer', minimum: 1},

@@ -21,7 +21,17 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v
  * ChatGPT access tokens carry `exp` (seconds) and the account in OpenAI's namespaced
  * claims (protocols.md §6.2): the profile email, else the ChatGPT account/user id, else `sub`.
  */
-export function accessTokenInfo(token: string): {expiresAt: Date; account?: string} {
+export type AccessTokenInfo = {
+  expiresAt: Date
+  /** who it belongs to, as shown to people: the e-mail, else an account or user id */
+  account?: string
+  /** the ChatGPT account (workspace) id, which the ChatGPT backends want as a header */
+  chatgptAccountId?: string
+  /** free, plus, pro, team… */
+  planType?: string
+}
+
+export function accessTokenInfo(token: string): AccessTokenInfo {
   const payload = decodeJwt(token)
   if (!payload) {
     throw new InvalidSecretError('This is not an access token: a ChatGPT access token is a JWT (three base64url parts separated by dots, starting with "eyJ").', {
@@ -36,5 +46,7 @@ export function accessTokenInfo(token: string): {expiresAt: Date; account?: stri
   const auth = record(payload['https://api.openai.com/auth'])
   const profile = record(payload['https://api.openai.com/profile'])
   const account = text(profile.email) ?? text(payload.email) ?? text(auth.chatgpt_account_id) ?? text(auth.user_id) ?? text(payload.sub)
-  return {expiresAt: new Date(payload.exp * 1000), account}
+  const chatgptAccountId = text(auth.chatgpt_account_id)
+  const planType = text(auth.chatgpt_plan_type)
+  return {expiresAt: new Date(payload.exp * 1000), account, ...(chatgptAccountId && {chatgptAccountId}), ...(planType && {planType})}
 }

@@ -7,6 +7,15 @@ import {writeFile} from 'atomically'
  * `tokens list` reads. Each entry remembers the `addedAt` of the token it describes, so
  * replacing a token (`tokens add --force`) makes its old state void.
  */
+/** A ChatGPT plan's usage windows, as its backend last reported them (headers or a usage call). */
+export type PlanLimits = {
+  plan?: string
+  /** `5h`, `7d`… (from the window's length) */
+  windows: Array<{window: string; usedPercent: number; resetsAt: string | null}>
+  /** when the daemon saw them */
+  seenAt: string
+}
+
 export type TokenRuntime = {
   addedAt: string
   disabled?: {reason: string; at: string}
@@ -14,6 +23,8 @@ export type TokenRuntime = {
   /** what the upstream said when it put the token on hold (a challenge, a cap…) */
   coolingReason?: string
   lastUsedAt?: string
+  /** ChatGPT-plan tokens: the plan's usage windows */
+  limits?: PlanLimits
 }
 
 export type RuntimeState = {tokens: Record<string, TokenRuntime>}
