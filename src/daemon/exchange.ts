@@ -128,9 +128,9 @@ async function streamed(rc: RequestContext, spec: ExchangeSpec, parts: number): 
       try {
         const result = await daemon.caller.stream(callSpec(spec, part, controller?.signal ?? rc.signal, true), {
           target,
-          output: (next, mode, decoder) => {
+          output: (next, mode, decoder, wrap) => {
             attempt = next
-            if (mode === 'native') stage = new NativeStage((relay = spec.relay!()))
+            if (mode === 'native') stage = new NativeStage((relay = wrap(spec.relay!())))
             else stage = new PivotStage(decoder!, spec.encoder!, part)
             return stage
           },

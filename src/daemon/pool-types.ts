@@ -1,4 +1,5 @@
 import type {TokenKind} from '../core/config.js'
+import type {PlanLimits} from '../core/runtime-state.js'
 
 /**
  * What the credential pool promises its callers: the tokens it is given, the leases it
@@ -45,6 +46,8 @@ export type TokenSnapshot = {
   coolingReason: string | null
   /** models capped on this token, and until when */
   modelsCooling: Record<string, string>
+  /** a ChatGPT plan's usage windows, as last reported */
+  limits: PlanLimits | null
   /** after repeated failures: tried after the other tokens until then */
   failingUntil: string | null
   disabled: {reason: string; at: string} | null

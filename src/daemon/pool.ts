@@ -1,4 +1,4 @@
-import type {TokenRuntime} from '../core/runtime-state.js'
+import type {PlanLimits, TokenRuntime} from '../core/runtime-state.js'
 import {ApiError} from './errors.js'
 import type {Lease, Outcome, PoolOptions, PoolToken, TokenSnapshot} from './pool-types.js'
 
@@ -13,6 +13,8 @@ type Stats = {
   coolingReason?: string
   /** caps of single models (a ChatGPT account's message cap is per model): model → until */
   modelCooling: Map<string, number>
+  /** a ChatGPT plan's usage windows, as last reported */
+  limits?: PlanLimits
   /** repeated failures (5xx, timeouts, broken streams): until then the token is tried after the others, never waited for */
   failingUntil: number
   disabled?: {reason: string; at: string}
@@ -85,6 +87,7 @@ export class CredentialPool {
         lastUsedAt: saved?.lastUsedAt ? Date.parse(saved.lastUsedAt) : 0,
         coolingUntil: saved?.coolingUntil && Date.parse(saved.coolingUntil) > now ? Date.parse(saved.coolingUntil) : 0,
         ...(saved?.coolingReason && {coolingReason: saved.coolingReason}),
+        ...(saved?.limits && {limits: saved.limits}),
         modelCooling: new Map(),
         failingUntil: 0,
         disabled: saved?.disabled,
@@ -176,6 +179,7 @@ export class CredentialPool {
         coolingReason: cooling ? (s.coolingReason ?? null) : null,
         modelsCooling: Object.fromEntries([...s.modelCooling].filter(([, until]) => until > now).map(([model, until]) => [model, new Date(until).toISOString()])),
         failingUntil: s.failingUntil > now ? new Date(s.failingUntil).toISOString() : null,
+        limits: s.limits ?? null,
         disabled: s.disabled ?? null,
         failures: s.failures,
         consecutiveFailures: s.consecutiveFailures,
@@ -196,10 +200,19 @@ export class CredentialPool {
         ...(s.coolingUntil > now && {coolingUntil: new Date(s.coolingUntil).toISOString()}),
         ...(s.coolingUntil > now && s.coolingReason && {coolingReason: s.coolingReason}),
         ...(s.lastUsedAt && {lastUsedAt: new Date(s.lastUsedAt).toISOString()}),
+        ...(s.limits && {limits: s.limits}),
       }
     }
 
     return out
+  }
+
+  /** A ChatGPT plan's usage windows, as its backend just reported them for this token. */
+  noteLimits(label: string, limits: PlanLimits): void {
+    const s = this.#stats.get(label)
+    if (!s) return
+    s.limits = {...limits, plan: limits.plan ?? s.limits?.plan}
+    this.#options.onChange?.()
   }
 
   /** Disable a token (its credential is refused for good), with the reason shown by `tokens list`. */

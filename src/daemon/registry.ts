@@ -1,6 +1,7 @@
 import {watch, type FSWatcher} from 'node:fs'
 import {basename, dirname} from 'node:path'
 import {own} from '../core/own.js'
+import {accessTokenInfo} from '../core/jwt.js'
 
 import type {Settings, TokenEntry, UpstreamConfig} from '../core/config.js'
 import type {Context} from '../core/context.js'
@@ -18,7 +19,9 @@ export type {Endpoint} from './upstream/adapter.js'
 export type Forms = {native: boolean; pivot?: ChatRequest}
 
 export type LiveUpstream = UpstreamConfig & {name: string}
-export type LiveToken = PoolToken & {models?: string[]; account?: string; grantedUsd?: number}
+export type LiveToken = PoolToken & {models?: string[]; account?: string; grantedUsd?: number; /** ChatGPT-plan tokens: the account (workspace) the backend wants named */ chatgptAccountId?: string}
+
+type Access = {token: string; expiresAt: number; account?: string; chatgptAccountId?: string}
 
 /** What `--demo` (or a test) adds beside the configured upstreams and tokens; never persisted. */
 export type ExtraTokens = {upstreams: Record<string, UpstreamConfig>; tokens: Array<{entry: TokenEntry; secret: string}>}
@@ -34,7 +37,7 @@ export class Registry {
   #tokens = new Map<string, LiveToken>()
   #secrets = new Map<string, string>()
   /** refresh-token tokens: the current access token, its expiry and account (learned by the refresher) */
-  #access = new Map<string, {token: string; expiresAt: number; account?: string; addedAt: string}>()
+  #access = new Map<string, Access & {addedAt: string}>()
 
   private constructor(settings: Settings) {
     this.settings = settings
@@ -109,13 +112,15 @@ export class Registry {
   }
 
   /** A refresh-token token got a new access token (and maybe a rotated refresh token). */
-  setAccess(label: string, access: {token: string; expiresAt: number; account?: string}, refreshToken?: string): void {
+  setAccess(label: string, access: Access, refreshToken?: string): void {
     const token = this.#tokens.get(label)
     if (!token) return
-    this.#access.set(label, {...access, addedAt: token.addedAt})
+    const chatgptAccountId = access.chatgptAccountId ?? claims(access.token).chatgptAccountId
+    this.#access.set(label, {...access, ...(chatgptAccountId && {chatgptAccountId}), addedAt: token.addedAt})
     if (refreshToken) this.#secrets.set(label, refreshToken)
     const upstream = this.#upstreams.get(token.upstream)
-    if (upstream) this.#tokens.set(label, {...token, expiresAt: access.expiresAt, ...(access.account && {account: access.account, group: `account:${upstream.name}:${access.account}`})})
+    const account = chatgptAccountId ?? access.account
+    if (upstream) this.#tokens.set(label, {...token, expiresAt: access.expiresAt, ...(access.account && {account: access.account}), ...(chatgptAccountId && {chatgptAccountId}), ...(account && {group: `account:${upstream.name}:${account}`})})
   }
 
   /** The model a client asked for, after `aliases`. */
@@ -177,9 +182,20 @@ export class Registry {
   }
 }
 
-function liveToken(entry: TokenEntry, upstream: LiveUpstream, access?: {expiresAt: number; account?: string}): LiveToken {
-  const web = upstream.protocol === 'chatgpt-web'
-  const account = entry.account ?? access?.account
+/** What an access token's claims say (nothing when it is not a JWT). */
+function claims(token: string): {chatgptAccountId?: string} {
+  try {
+    return accessTokenInfo(token)
+  } catch {
+    return {}
+  }
+}
+
+function liveToken(entry: TokenEntry, upstream: LiveUpstream, access?: Omit<Access, 'token'>): LiveToken {
+  // a ChatGPT account (web or plan) answers one request at a time, whichever of its tokens is used
+  const web = upstream.protocol !== 'openai'
+  const chatgptAccountId = access?.chatgptAccountId ?? entry.chatgptAccountId
+  const account = chatgptAccountId ?? entry.account ?? access?.account
   return {
     label: entry.label,
     addedAt: entry.addedAt,
@@ -193,7 +209,8 @@ function liveToken(entry: TokenEntry, upstream: LiveUpstream, access?: {expiresA
     // a refresh-token token is usable once it has a valid access token
     ...(entry.kind === 'refresh-token' && {expiresAt: access?.expiresAt ?? 0}),
     ...(entry.models && {models: entry.models}),
-    ...(account && {account}),
+    ...((entry.account ?? access?.account) && {account: entry.account ?? access?.account}),
+    ...(chatgptAccountId && {chatgptAccountId}),
     ...(entry.grantedUsd !== undefined && {grantedUsd: entry.grantedUsd}),
   }
 }

@@ -4,6 +4,7 @@ import {pino} from 'pino'
 import {type Context, createContext} from '../../src/core/context.js'
 import type {Settings, TokenKind, UpstreamConfig} from '../../src/core/config.js'
 import {addToken} from '../../src/core/tokens.js'
+import type {ExtraTokens} from '../../src/daemon/registry.js'
 import {type RunningDaemon, startDaemon} from '../../src/daemon/server.js'
 import {tempHome} from './cli.js'
 
@@ -32,7 +33,7 @@ type DeepPartial<T> = {[K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> 
  * and the file secret store (never a keychain). Tokens are added through the same core
  * use-case `gptconv tokens add` uses.
  */
-export async function startTestDaemon(options: {upstreams?: Record<string, UpstreamConfig>; tokens?: TestToken[]; settings?: DeepPartial<Omit<Settings, 'tokens' | 'upstreams'>>; demo?: boolean; home?: string} = {}): Promise<TestDaemon> {
+export async function startTestDaemon(options: {upstreams?: Record<string, UpstreamConfig>; tokens?: TestToken[]; settings?: DeepPartial<Omit<Settings, 'tokens' | 'upstreams'>>; demo?: boolean; home?: string; extra?: ExtraTokens} = {}): Promise<TestDaemon> {
   const home = {dir: options.home ?? tempHome('gptconv-daemon-').dir}
   const ctx = createContext({env: {GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-unused'}})
   await ctx.config.update((s) => {
@@ -49,7 +50,7 @@ export async function startTestDaemon(options: {upstreams?: Record<string, Upstr
 
   const logs: string[] = []
   const log = pino({level: 'debug', base: {}}, {write: (line: string) => logs.push(line)})
-  const daemon = await startDaemon({ctx, log, host: '127.0.0.1', port: 0, demo: options.demo})
+  const daemon = await startDaemon({ctx, log, host: '127.0.0.1', port: 0, demo: options.demo, extra: options.extra})
   const origin = daemon.url
   const url = `${origin}/v1`
   const clientKey = daemon.state.clientKey

@@ -4,6 +4,8 @@ import {WEB_MODELS} from '../protocols/chatgpt-web/request.js'
 import type {RequestContext} from '../router.js'
 import type {DaemonState} from '../state.js'
 import type {LiveUpstream} from '../registry.js'
+import {CODEX_DEFAULT_MODELS} from '../upstream/codex.js'
+import {adapterOf} from '../upstream/index.js'
 
 type Model = {id: string; object: 'model'; created: number; owned_by: string}
 
@@ -47,13 +49,15 @@ async function upstreamModels(rc: RequestContext, upstream: LiveUpstream): Promi
   if (hit && Date.now() - hit.at < CACHE_MS) return hit.models
   try {
     const result = await daemon.caller.answer({endpoint: 'models', model: '', native: {}, stream: false, signal: rc.signal, upstream: upstream.name})
-    const data = result.mode === 'native' ? (result.json as {data?: unknown}).data : undefined
+    const json = result.mode === 'native' ? result.json : undefined
+    const own = adapterOf(upstream).models?.(json)
+    const data = own ? own.map((id) => ({id})) : (json as {data?: unknown} | undefined)?.data
     const models = Array.isArray(data) ? data.filter((m): m is Model => typeof (m as Model)?.id === 'string').map((m) => ({id: m.id, object: 'model' as const, created: Number.isInteger(m.created) ? m.created : Math.floor(daemon.startedAt / 1000), owned_by: typeof m.owned_by === 'string' ? m.owned_by : upstream.name})) : []
     perUpstream.set(upstream.name, {at: Date.now(), models})
     return models
   } catch (error) {
     rc.log.warn({upstream: upstream.name, err: (error as Error).message}, 'cannot list the models of an upstream')
-    return []
+    return upstream.protocol === 'codex' ? CODEX_DEFAULT_MODELS.map((id) => ({id, object: 'model' as const, created: Math.floor(daemon.startedAt / 1000), owned_by: upstream.name})) : []
   }
 }
 

@@ -7,6 +7,7 @@ import {decodeResponsesRequest} from '../protocols/responses/request.js'
 import {chatCompletionToResponse} from '../protocols/responses/response.js'
 import type {InputItem, OutputItem, ResponsesHistory} from '../protocols/responses/types.js'
 import {ResponseStore, type StoredResponse} from '../responses-store.js'
+import {adapterOf} from '../upstream/index.js'
 import type {RequestContext} from '../router.js'
 import {sessionHeader} from './chat.js'
 
@@ -45,12 +46,12 @@ export async function createResponse(rc: RequestContext): Promise<void> {
 
   const plan = decodeResponsesRequest(body, await historyFor(rc, owner, body, previous))
   const encoder = plan.stream ? new ResponsesEncoder(plan) : undefined
-  // a request that leans on what the daemon stored cannot go to an upstream as it is
+  // a request that leans on what the daemon stored goes to an upstream whole: its resolved input, without the daemon's ids
   const local = previous !== undefined || hasReferences(body.input)
   const spec: ExchangeSpec = {
     endpoint: 'responses',
     model,
-    native: local ? undefined : body,
+    native: local ? standalone(body, plan.input) : body,
     relay: nativeRelay,
     pivots: [plan.chat],
     stream: plan.stream,
@@ -61,12 +62,13 @@ export async function createResponse(rc: RequestContext): Promise<void> {
   if (sessionId !== undefined) rc.res.setHeader('x-session-id', sessionId)
   const maxTokens = typeof body.max_output_tokens === 'number' ? body.max_output_tokens : undefined
   const result = sessionId === undefined ? await exchange(rc, spec) : await exchangeInSession(rc, sessionId, spec, maxTokens)
-  if (result.mode === 'native') {
-    await remember(rc, owner, result.served?.token.label, result.body, relay)
+  if (result.mode === 'native' && result.served && adapterOf(result.served.upstream).keepsResponses) {
+    await remember(rc, owner, result.served.token.label, result.body, relay)
     return
   }
 
-  const response = (encoder ? encoder.response : result.body) as Item | undefined
+  // bridged, or passed to an upstream that keeps nothing: the daemon stores it
+  const response = (result.mode === 'native' ? (relay?.completed ?? result.body) : encoder ? encoder.response : result.body) as Item | undefined
   if (plan.store && response && typeof response.id === 'string') {
     await daemon.responses.put(owner, {id: response.id, createdAt: Date.now(), response, input: plan.input as unknown as Item[]})
   }
@@ -81,6 +83,12 @@ function someNative(rc: RequestContext, model: string): boolean {
 async function remember(rc: RequestContext, owner: string, token: string | undefined, body: unknown, relay: ResponsesRelay | undefined): Promise<void> {
   const id = relay?.id ?? (isObject(body) && typeof body.id === 'string' ? body.id : undefined)
   if (id !== undefined && token !== undefined) await rc.daemon.responses.put(owner, {id, createdAt: Date.now(), token})
+}
+
+/** A request with everything the daemon resolved in its input: no previous response, no references, none of the daemon's ids. */
+function standalone(body: Item, input: readonly unknown[]): Item {
+  const {previous_response_id: _previous, ...rest} = body
+  return {...rest, input: input.map((item) => (isObject(item) ? Object.fromEntries(Object.entries(item).filter(([k]) => k !== 'id')) : item))}
 }
 
 /** Whether any input item is an `item_reference`. */

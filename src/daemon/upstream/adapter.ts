@@ -1,6 +1,7 @@
 import type {Dispatcher} from 'undici'
 
-import type {StreamDecoder, Wire} from '../protocols/codec.js'
+import type {PlanLimits} from '../../core/runtime-state.js'
+import type {Relay, StreamDecoder, Wire} from '../protocols/codec.js'
 import type {ChatCompletion, ChatRequest} from '../protocols/chat/types.js'
 import type {LiveToken, LiveUpstream} from '../registry.js'
 
@@ -29,6 +30,8 @@ export type UpstreamCall = {
   method?: 'GET' | 'DELETE'
   /** what follows the endpoint's path (`/resp_…/input_items?limit=5`) */
   path?: string
+  /** a ChatGPT plan's limits, seen in this call's answer (the daemon records them for the token) */
+  onLimits?: (limits: PlanLimits) => void
 }
 
 export type Served = {token: LiveToken; upstream: LiveUpstream; attempts: number; /** usage is the tokenizer's estimate */ estimatesUsage: boolean}
@@ -64,4 +67,14 @@ export type UpstreamAdapter = {
   readAnswer(body: Dispatcher.ResponseData['body'], call: UpstreamCall, served: Served): Promise<ChatCompletion>
   /** a better verdict than the status code gives, when the adapter has one */
   classify?(status: number, headers: Dispatcher.ResponseData['headers'], text: string, call: UpstreamCall): ErrorVerdict | undefined
+  /** the upstream keeps the responses it makes (ids can be looked up there later); else the daemon stores them */
+  keepsResponses?: boolean
+  /** a complete native answer from an upstream that only streams */
+  readNative?(body: Dispatcher.ResponseData['body'], call: UpstreamCall, served: Served): Promise<{text: string; json: unknown}>
+  /** what a native stream goes through before the client's relay (events only this upstream sends) */
+  wrapRelay?(relay: Relay, call: UpstreamCall, served: Served): Relay
+  /** usage limits the upstream reports in its response headers */
+  limits?(headers: Dispatcher.ResponseData['headers']): PlanLimits | undefined
+  /** the model ids of its model list, when it is not OpenAI's `{data: [{id}]}` */
+  models?(json: unknown): string[]
 }

@@ -8,7 +8,7 @@ import {ApiError} from '../errors.js'
 import type {ResponseTarget} from '../http.js'
 import type {Logger} from '../logger.js'
 import {type CredentialPool, type Lease, type Outcome, PoolExhaustedError, type PoolToken} from '../pool.js'
-import type {StreamDecoder} from '../protocols/codec.js'
+import type {Relay, StreamDecoder} from '../protocols/codec.js'
 import type {ChatCompletion, ChatRequest} from '../protocols/chat/types.js'
 import type {LiveToken, LiveUpstream, Registry} from '../registry.js'
 import {AnswerSink, type AnswerStage} from '../stream.js'
@@ -41,7 +41,7 @@ export type JsonResult = Served & {status: number; headers: Record<string, strin
 export type PivotResult = Served & {status: number; headers: Record<string, string>; mode: 'pivot'; chat: ChatCompletion}
 export type AnswerResult = JsonResult | PivotResult
 /** How a streamed answer reaches the client: the target, and per attempt the stage for the path it took. */
-export type StreamRun = {target: ResponseTarget; output: (served: Served, mode: 'native' | 'pivot', decoder: StreamDecoder | undefined) => AnswerStage}
+export type StreamRun = {target: ResponseTarget; output: (served: Served, mode: 'native' | 'pivot', decoder: StreamDecoder | undefined, wrap: (relay: Relay) => Relay) => AnswerStage}
 export type StreamResult = Served & {headers: Record<string, string>}
 
 const FORWARD = /^(x-request-id|openai-[\w-]+|x-ratelimit-[\w-]+|retry-after|retry-after-ms)$/
@@ -133,6 +133,13 @@ export class UpstreamCaller {
         return {...served, status: res.statusCode, headers, mode: 'pivot', chat}
       }
 
+      if (adapter.readNative) {
+        const {text, json} = await adapter.readNative(res.body, call, served).catch((error: unknown) => {
+          throw final(error) ? error : new Retryable(`the answer broke off or is not understood: ${describeNetworkError(error)}`, error)
+        })
+        return {...served, status: res.statusCode, headers, mode: 'native', text, json}
+      }
+
       const text = await readBody(res.body)
       let json: unknown
       try {
@@ -156,7 +163,8 @@ export class UpstreamCaller {
     return this.#attempts(spec, async (res, served, call, adapter) => {
       const headers = forwardHeaders(res.headers)
       const decoder = call.mode === 'pivot' ? await adapter.decoder(call, served) : undefined
-      const sink = new AnswerSink(run.output(served, call.mode, decoder), run.target.writer(headers))
+      const wrap = (relay: Relay) => adapter.wrapRelay?.(relay, call, served) ?? relay
+      const sink = new AnswerSink(run.output(served, call.mode, decoder, wrap), run.target.writer(headers))
       // a converted answer may end before the upstream does (a stop sequence, max_tokens): cut the upstream off then
       sink.once('answered', () => res.body.destroy())
       try {
@@ -214,6 +222,8 @@ export class UpstreamCaller {
         continue
       }
 
+      call.onLimits = (limits) => this.pool.noteLimits(token.label, limits)
+
       const served: Served = {token, upstream, attempts: attempt, estimatesUsage: Boolean(adapter.estimatesUsage)}
       const request = adapter.request(call, served, secret)
       if (request.notes) this.log.debug({token: token.label, model: spec.model, notes: request.notes}, 'request fitted to the upstream')
@@ -231,6 +241,8 @@ export class UpstreamCaller {
         continue
       }
 
+      const limits = adapter.limits?.(res.headers)
+      if (limits) this.pool.noteLimits(token.label, limits)
       if (res.statusCode >= 400) {
         const text = await readBody(res.body).catch(() => '')
         if (res.statusCode === 401 && token.kind === 'refresh-token' && !renewed?.has(token.label)) {

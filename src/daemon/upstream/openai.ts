@@ -72,6 +72,7 @@ function fitToModel(body: Record<string, unknown>, model: string): string[] {
  * or relay drops it again when the client did not ask.
  */
 export const openaiAdapter: UpstreamAdapter = {
+  keepsResponses: true,
   serves: () => true,
   native: nativeFor,
 

@@ -1,3 +1,7 @@
+import type {SseEvent} from '../../sse.js'
+import type {StreamDecoder} from '../codec.js'
+import type {ChatChunk} from './types.js'
+
 /**
  * `stop` and `max_tokens` for upstreams that have neither (the ChatGPT web backend):
  * applied to the answer text as it streams. A stop sequence may arrive split over several
@@ -83,5 +87,58 @@ export class TextLimiter {
   #send(text: string): LimitResult {
     this.#sent += text
     return {text}
+  }
+}
+
+/**
+ * `stop` and `max_tokens` applied by the daemon to a converted stream, for upstreams that
+ * take neither (the ChatGPT plan's backend): the text of choice 0 goes through a
+ * TextLimiter; when a limit ends the answer, a finish chunk (`stop` / `length`) follows and
+ * `done` tells the caller to stop reading. Held-back text goes out before the upstream's
+ * own finish.
+ */
+export class LimitedDecoder implements StreamDecoder {
+  done = false
+
+  constructor(
+    private readonly inner: StreamDecoder,
+    private readonly limiter: TextLimiter,
+  ) {}
+
+  process(events: readonly SseEvent[]): ChatChunk[] {
+    return this.#limit(this.inner.process(events))
+  }
+
+  finish(): ChatChunk[] {
+    return this.done ? [] : this.#limit(this.inner.finish())
+  }
+
+  #limit(chunks: ChatChunk[]): ChatChunk[] {
+    if (!this.limiter.active || this.done) return this.done ? [] : chunks
+    const out: ChatChunk[] = []
+    for (const chunk of chunks) {
+      const choice = chunk.choices[0]
+      if (choice?.finish_reason) {
+        const rest = this.limiter.end()
+        if (rest.text) out.push({...chunk, choices: [{...choice, delta: {content: rest.text}, finish_reason: null}]})
+        out.push(chunk)
+        continue
+      }
+
+      if (!choice || typeof choice.delta.content !== 'string' || choice.delta.content === '') {
+        out.push(chunk)
+        continue
+      }
+
+      const {text, finish} = this.limiter.push(choice.delta.content)
+      if (text) out.push({...chunk, choices: [{...choice, delta: {...choice.delta, content: text}}]})
+      if (finish) {
+        out.push({...chunk, choices: [{index: 0, delta: {}, logprobs: null, finish_reason: finish}]})
+        this.done = true
+        break
+      }
+    }
+
+    return out
   }
 }

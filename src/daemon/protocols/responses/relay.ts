@@ -17,6 +17,8 @@ export class ResponsesRelay implements Relay {
   finished = false
   /** the response as `response.created` announced it */
   created: Record<string, unknown> | undefined
+  /** the whole response, as the terminal event gave it */
+  completed: Record<string, unknown> | undefined
   #sequence = -1
 
   process(events: readonly SseEvent[]): string {
@@ -61,6 +63,7 @@ export class ResponsesRelay implements Relay {
     if (type === 'response.created') this.created = parsed.response
     else {
       this.finished = true
+      this.completed = parsed.response
       this.usage = readUsage(parsed.response?.usage)
     }
   }
