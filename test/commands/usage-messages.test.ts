@@ -44,7 +44,7 @@ describe('usage error messages', () => {
     assert.equal(
       r.stderr,
       'Error: Missing the required flags --base-url and --protocol.\n' +
-        'Try this: Give them as --base-url URL --protocol openai|chatgpt-web, e.g. gptconv upstreams add local --protocol openai --base-url http://127.0.0.1:8000/v1; see `gptconv upstreams add --help`.\n',
+        'Try this: Give them as --base-url URL --protocol openai|chatgpt-web|codex, e.g. gptconv upstreams add local --protocol openai --base-url http://127.0.0.1:8000/v1; see `gptconv upstreams add --help`.\n',
     )
   })
 
