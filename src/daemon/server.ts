@@ -189,7 +189,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         return
       }
 
-      const match = router.match(req.method ?? 'GET', path)
+      let match: ReturnType<Router['match']>
+      try {
+        match = router.match(req.method ?? 'GET', path)
+      } catch (error) {
+        // what exists is nobody's business without the key: a wrong key is a 401 on any path but the open ones
+        checkClientKey(req, key)
+        throw error
+      }
+
       route = match.route.name
       envelope = match.route.envelope ?? 'openai'
       Object.assign(rc, {params: match.params})

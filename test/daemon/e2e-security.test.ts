@@ -112,6 +112,15 @@ describe('daemon security defaults and bad input', () => {
     assert.equal(wrong.headers.allow, 'POST')
   })
 
+  it('a wrong or missing key is a 401 on any path, known or not: nothing about the routes leaks without it', async () => {
+    for (const path of ['/v1/nothing-here', '/v1/chat/completions', '/admin/secret-thing', '/anything']) {
+      expectError(await call({path, headers: {authorization: 'Bearer sk-wrong'}}), 401, 'invalid_api_key')
+      expectError(await call({path}), 401, 'missing_api_key')
+    }
+
+    assert.equal((await call({path: '/healthz'})).status, 200, 'the open routes stay open')
+  })
+
   it('sends a request id on every answer, its own when the upstream sends none', async () => {
     const r = await call({path: '/v1/nothing', headers: auth()})
     assert.match(String(r.headers['x-request-id']), /^req_[0-9a-f]{24}$/)
