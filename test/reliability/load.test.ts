@@ -16,7 +16,10 @@ type Admin = {queue: number; tokens: Array<{inFlight: number}>; connections: {re
  * Load against a real daemon process (started with `gptconv serve`, its own V8 flags),
  * a small pool with caps (4 keys × 8 at a time), a fake upstream in this process.
  */
-describe('under load', () => {
+/** Long: a developer may skip them with GPTCONV_SKIP_SOAK=1 (CI never does). */
+const soak = {skip: process.env.GPTCONV_SKIP_SOAK === '1' ? 'GPTCONV_SKIP_SOAK=1' : false}
+
+describe('under load', soak, () => {
   const home = tempHome()
   let fake: FakeOpenAI
   let daemon: ChildProcess
