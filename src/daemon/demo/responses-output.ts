@@ -45,7 +45,7 @@ function echoTool(tool: unknown): unknown {
 export function responseObject(turn: Turn, done: boolean): Body {
   const {body} = turn
   const status = !done ? 'in_progress' : turn.truncated ? 'incomplete' : 'completed'
-  const usage = {input_tokens: turn.usage.input, input_tokens_details: {cached_tokens: 0}, output_tokens: turn.usage.output, output_tokens_details: {reasoning_tokens: 0}, total_tokens: turn.usage.input + turn.usage.output}
+  const usage = {input_tokens: turn.usage.input, input_tokens_details: {cached_tokens: 0, cache_write_tokens: 0}, output_tokens: turn.usage.output, output_tokens_details: {reasoning_tokens: 0}, total_tokens: turn.usage.input + turn.usage.output}
   return {
     id: turn.id,
     object: 'response',
