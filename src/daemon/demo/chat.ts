@@ -96,7 +96,7 @@ export async function chat(body: Body, res: ServerResponse): Promise<void> {
   requireModel('chat', body.model)
   const list = answers(body)
   const usage = usageOf(body, list)
-  const base = {id: newId('chatcmpl-demo'), created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: 'fp_demo'}
+  const base = {id: newId('chatcmpl-demo', 8, ''), created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: 'fp_demo'}
   if (body.stream !== true) {
     const choices = list.map((a, index) => ({index, message: message(a), logprobs: null, finish_reason: finishOf(a)}))
     send(res, 200, {...base, object: 'chat.completion', choices, usage})

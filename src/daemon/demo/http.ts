@@ -21,8 +21,8 @@ export class DemoError extends Error {
 
 export const isRecord = (value: unknown): value is Body => typeof value === 'object' && value !== null && !Array.isArray(value)
 
-/** A fresh id like OpenAI's: the prefix, `_` (or `-` for chat completions), random hex. */
-export const newId = (prefix: string, bytes = 12) => `${prefix}${prefix.endsWith('-') ? '' : '_'}${randomBytes(bytes).toString('hex')}`
+/** A fresh id like OpenAI's: the prefix, a separator, random hex. */
+export const newId = (prefix: string, bytes = 12, separator = '_') => `${prefix}${separator}${randomBytes(bytes).toString('hex')}`
 
 const requestId = () => newId('req_demo', 6)
 
