@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench: gptconv against the direct path and a minimal node:http + undici proxy,
 // all on loopback, measured in one run; prints a table, writes bench/results/latest.json,
-// and checks the targets of SPEC §8 as ratios of figures taken side by side.
+// and checks the targets of docs/reference.md §6 as ratios of figures taken side by side.
 import autocannon from 'autocannon'
 import {execFile, fork, spawn} from 'node:child_process'
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -254,7 +254,7 @@ async function main() {
   table('Chunk arrival, slow upstream (5 streams × 20 chunks, 20 ms apart): upstream send → client receive', ['path', 'chunks', 'p50 ms', 'max ms', 'batched'], results.chunks.map((r) => [r.name, r.chunks, fmt(r.p50, 2), fmt(r.max, 2), r.batched]))
   table(`${STREAMS} concurrent open streams (10 chunks over 2 s each)`, ['path', 'ok', 'errors', 'seconds', 'peak RSS MB'], results.open.map((r) => [r.name, r.ok, r.errors, fmt(r.seconds), fmt(r.peakRssMb)]))
   table('CLI start', ['command', 'median ms', 'min ms'], [['gptconv tokens list', fmt(results.cli.median, 0), fmt(results.cli.min, 0)]])
-  table('Targets (SPEC §8)', ['target', 'measured', 'limit', 'pass'], results.targets.map((t) => [t.target, `${fmt(t.value, 2)}${t.extra ? ` (${t.extra})` : ''}`, t.limit, t.pass ? 'yes' : '**no**']))
+  table('Targets (docs/reference.md §6)', ['target', 'measured', 'limit', 'pass'], results.targets.map((t) => [t.target, `${fmt(t.value, 2)}${t.extra ? ` (${t.extra})` : ''}`, t.limit, t.pass ? 'yes' : '**no**']))
   lines.push(`\n${results.machine.cpus} CPUs, Node ${results.machine.node}; load runs of ${SECONDS} s per path in ${ROUNDS} interleaved rounds; ${fmt(results.wallSeconds, 0)} s in all.`)
   console.log(lines.join('\n'))
   mkdirSync(join(ROOT, 'bench/results'), {recursive: true})

@@ -158,7 +158,7 @@ const tokenSchema = {
   },
 }
 
-/** conf schema: one JSON schema per top-level key, with defaults (SPEC §10). */
+/** conf schema: one JSON schema per top-level key, with defaults (docs/reference.md §1). */
 export const SETTINGS_SCHEMA = {
   server: {
     type: 'object',

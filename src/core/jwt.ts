@@ -19,7 +19,7 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v
 
 /**
  * ChatGPT access tokens carry `exp` (seconds) and the account in OpenAI's namespaced
- * claims (protocols.md §6.2): the profile email, else the ChatGPT account/user id, else `sub`.
+ * claims (docs/protocols.md §5.3): the profile email, else the ChatGPT account/user id, else `sub`.
  */
 export type AccessTokenInfo = {
   expiresAt: Date

@@ -115,7 +115,7 @@ export async function refreshPriceData(ctx: Context, options: {url?: string; tim
 
   const cache: Cache = {fetchedAt: new Date().toISOString(), url, package: PACKAGE_VERSION, providers}
   ensureStateDir(ctx.paths.dir)
-  await writeFile(priceDataPath(ctx), JSON.stringify(cache))
+  await writeFile(priceDataPath(ctx), JSON.stringify(cache), {mode: 0o600})
   await usePriceData(ctx)
   return {path: priceDataPath(ctx), url, fetchedAt: cache.fetchedAt, providers: providers.length, models: providers.reduce((n, p) => n + p.models.length, 0)}
 }

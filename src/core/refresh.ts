@@ -9,7 +9,7 @@ import {type SecretStore, accessAccount, storeOfKind} from './secrets/index.js'
 import {describeNetworkError, upstreamMessage} from './upstream-check.js'
 
 /**
- * Refresh tokens (protocols.md §6.3, §6.4): exchanged at the upstream's `authUrl` for a
+ * Refresh tokens (docs/protocols.md §5.1–5.2): exchanged at the upstream's `authUrl` for a
  * ChatGPT access token, which is cached in the secret store as `<label>#access`.
  * - openai-auth style (`…/oauth/token`): a `refresh_token` grant with a client id and
  *   redirect URI (the ChatGPT iOS app's by default; configurable per upstream);

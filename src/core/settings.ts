@@ -2,7 +2,7 @@ import {SETTING_SECTIONS, SETTINGS_SCHEMA, type Settings} from './config.js'
 import type {Context} from './context.js'
 import {UsageError} from './errors.js'
 
-/** `gptconv config …`: dotted keys into the settings sections (SPEC §10). */
+/** `gptconv config …`: dotted keys into the settings sections (docs/reference.md §1). */
 
 type Schema = {type?: string; enum?: readonly string[]; properties?: Record<string, Schema>; additionalProperties?: Schema | boolean; items?: Schema; default?: unknown}
 

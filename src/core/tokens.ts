@@ -14,7 +14,7 @@ const secrets = () => import('./secrets/index.js')
 
 export type TokenState = 'ok' | 'expired' | 'cooling-down' | 'disabled'
 
-/** What `tokens list --json` prints per token (SPEC §10); `secret` is the masked form. */
+/** What `tokens list --json` prints per token (docs/reference.md §2.1); `secret` is the masked form. */
 export type TokenView = {
   label: string
   kind: TokenKind

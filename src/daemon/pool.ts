@@ -43,7 +43,7 @@ export class PoolExhaustedError extends ApiError {
 }
 
 /**
- * The credential pool (SPEC §5): per-token concurrency and requests-per-minute caps,
+ * The credential pool (docs/architecture.md §4): per-token concurrency and requests-per-minute caps,
  * choice by fewest in flight then least recently used, a bounded FIFO queue with a
  * timeout, cooldown after a 429, disable after a refusal, and a short circuit-break after
  * repeated failures. It knows tokens by label; it never sees a secret.

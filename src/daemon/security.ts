@@ -5,7 +5,7 @@ import {isIP} from 'node:net'
 import {ApiError} from './errors.js'
 
 /**
- * Safe defaults (SPEC §4): a DNS-rebinding page reaches 127.0.0.1 under its own host name,
+ * Safe defaults (docs/architecture.md §10): a DNS-rebinding page reaches 127.0.0.1 under its own host name,
  * so the Host header must be a loopback name, an IP literal or a configured host; a
  * browser page sends Origin, which must be configured; every API request carries the
  * local client key.

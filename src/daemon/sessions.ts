@@ -8,7 +8,7 @@ import type {Logger} from './logger.js'
 import type {ChatMessage} from './protocols/chat/types.js'
 
 /**
- * Server-side conversation memory for simple clients (protocols.md §8): history by session
+ * Server-side conversation memory for simple clients (docs/protocols.md §7): history by session
  * id, namespaced by client key, expiring `sessions.ttlMinutes` after last use (sliding),
  * trimmed to fit the model's context. Turns of one session run one after another, so two
  * concurrent requests cannot interleave its history; a failed turn adds nothing. Sessions

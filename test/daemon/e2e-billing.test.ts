@@ -9,7 +9,7 @@ import {type TestDaemon, startTestDaemon} from '../helpers/daemon.js'
 const DAY = 86_400_000
 const ymd = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
-/** The shapes OpenAI's billing endpoints used (protocols.md §7.1–7.2); chat UIs read these fields. */
+/** The shapes OpenAI's billing endpoints used (docs/protocols.md §6.1–6.2); chat UIs read these fields. */
 const ajv = new Ajv({allErrors: true})
 const subscriptionShape = ajv.compile({
   type: 'object',

@@ -46,7 +46,7 @@ export type StreamResult = Served & {headers: Record<string, string>}
 
 const FORWARD = /^(x-request-id|openai-[\w-]+|x-ratelimit-[\w-]+|retry-after|retry-after-ms)$/
 
-/** The upstream response headers SDKs read (protocols.md §3), and nothing else. */
+/** The upstream response headers SDKs read (docs/protocols.md §3.2), and nothing else. */
 export function forwardHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(headers)) {

@@ -4,7 +4,7 @@ import type {ChatChunk, ChatCompletion, ChatFinishReason, ChatTokenLogprob, Chat
 import type {LegacyChoice, LegacyCompletion, LegacyFinishReason, LegacyLogprobs, LegacyPlan, LegacyUsage} from './types.js'
 
 /**
- * Chat answers → legacy `text_completion` (protocols.md §1.4, §9). Choice index is
+ * Chat answers → legacy `text_completion` (docs/protocols.md §1.3, §11). Choice index is
  * `prompt_idx * n + k`; ids are `cmpl-…`, one per client request; `created` is an integer;
  * `finish_reason` is mapped into the legacy enum; `text` is never null; logprobs are
  * mapped back (tokens, token_logprobs, top_logprobs with the sampled token, text_offset).

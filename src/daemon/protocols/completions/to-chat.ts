@@ -3,7 +3,7 @@ import type {ChatRequest} from '../chat/types.js'
 import type {LegacyPlan} from './types.js'
 
 /**
- * Legacy `/v1/completions` request → one chat request per prompt (protocols.md §1.4).
+ * Legacy `/v1/completions` request → one chat request per prompt (docs/protocols.md §1.2).
  * Every legacy parameter is honoured, emulated or refused with a 400 naming it — none is
  * dropped: `max_tokens` keeps its legacy default of 16, `logprobs: N` becomes
  * `logprobs: true, top_logprobs: N`, `echo` and `best_of` are emulated on our side,

@@ -1,4 +1,4 @@
-/** Legacy Completions wire types (protocols.md §1.1–1.3). */
+/** Legacy Completions wire types (docs/protocols.md §1.1). */
 
 export type LegacyFinishReason = 'stop' | 'length' | 'content_filter'
 
