@@ -92,17 +92,25 @@ const record = (v: unknown): Record<string, unknown> => (typeof v === 'object' &
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined)
 
 /**
- * The account id and plan of a login: the access token carries `chatgpt_account_id` and
+ * Who a login belongs to: the access token carries `chatgpt_account_id` and
  * `chatgpt_plan_type` in its `https://api.openai.com/auth` claim, as the id token does; the
- * e-mail is the id token's `email` or the access token's profile claim. The expiry is the
- * access token's `exp`, else `expires_in` from now.
+ * e-mail is the id token's `email` or the access token's profile claim. Either token may be
+ * missing or not a JWT: what cannot be read is left out.
  */
-export function codexClaims(tokens: {accessToken: string; idToken?: string; expiresIn?: number}, now = Date.now()): CodexClaims {
-  const access = decodeJwt(tokens.accessToken)
-  if (!access) throw new InvalidSecretError('The access token is not a JWT, so the ChatGPT account it belongs to cannot be read.')
-  const id = tokens.idToken ? (decodeJwt(tokens.idToken) ?? {}) : {}
+export function accountClaims(accessToken: string | undefined, idToken: string | undefined): Omit<CodexClaims, 'expiresAt'> {
+  const access = (accessToken && decodeJwt(accessToken)) || {}
+  const id = (idToken && decodeJwt(idToken)) || {}
   const accessAuth = record(access['https://api.openai.com/auth'])
   const idAuth = record(id['https://api.openai.com/auth'])
+  const email = text(id.email) ?? text(record(access['https://api.openai.com/profile']).email) ?? text(access.email)
+  const chatgptAccountId = text(accessAuth.chatgpt_account_id) ?? text(idAuth.chatgpt_account_id)
+  const plan = text(accessAuth.chatgpt_plan_type) ?? text(idAuth.chatgpt_plan_type)
+  return {...(email && {email}), ...(chatgptAccountId && {chatgptAccountId}), ...(plan && {plan})}
+}
+
+/** The account (see accountClaims) and the access token's expiry: its `exp`, else `expires_in` from now. Throws when neither tells. */
+export function codexClaims(tokens: {accessToken: string; idToken?: string; expiresIn?: number}, now = Date.now()): CodexClaims {
+  if (!decodeJwt(tokens.accessToken)) throw new InvalidSecretError('The access token is not a JWT, so the ChatGPT account it belongs to cannot be read.')
   let expiresAt: Date
   try {
     expiresAt = accessTokenInfo(tokens.accessToken).expiresAt
@@ -111,10 +119,7 @@ export function codexClaims(tokens: {accessToken: string; idToken?: string; expi
     expiresAt = new Date(now + tokens.expiresIn * 1000)
   }
 
-  const email = text(id.email) ?? text(record(access['https://api.openai.com/profile']).email) ?? text(access.email)
-  const chatgptAccountId = text(accessAuth.chatgpt_account_id) ?? text(idAuth.chatgpt_account_id)
-  const plan = text(accessAuth.chatgpt_plan_type) ?? text(idAuth.chatgpt_plan_type)
-  return {expiresAt, ...(email && {email}), ...(chatgptAccountId && {chatgptAccountId}), ...(plan && {plan})}
+  return {expiresAt, ...accountClaims(tokens.accessToken, tokens.idToken)}
 }
 
 /** A login that did not complete: refused, timed out, cancelled, or an answer that makes no sense. */
