@@ -21,7 +21,7 @@ This uses your own ChatGPT subscription, under its terms.`
   ]
 
   static override flags = {
-    'callback-port': Flags.integer({description: 'port of the local callback server (default 1455, then 1457; the OpenAI sign-in only returns to those two)', min: 1, max: 65_535}),
+    'callback-port': Flags.integer({description: 'port of the local callback server (default 1455, then 1457; the OpenAI sign-in only returns to those two; 0 = any free port)', min: 0, max: 65_535}),
     device: Flags.boolean({description: 'sign in with a code entered on another device (no browser needed here)'}),
     force: Flags.boolean({description: 'replace an existing token with the same label that is not this account\'s'}),
     label: Flags.string({description: 'name for the token (default: the account\'s e-mail)', helpValue: 'LABEL'}),
