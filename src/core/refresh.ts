@@ -91,7 +91,7 @@ async function renewLocked(ctx: Context, r: Renewal): Promise<Exchange> {
 
   let exchange: Exchange
   try {
-    exchange = await exchangeRefreshToken(r.upstream, refreshToken, {label: entry.label})
+    exchange = await exchangeRefreshToken({...r.upstream, name: r.upstream.name ?? entry.upstream}, refreshToken, {label: entry.label})
   } catch (error) {
     // a refused token held in memory is dead too: nothing left to store
     if (held && error instanceof RefreshRefusedError) unstored.delete(key)
