@@ -56,11 +56,25 @@ async function checkOne(ctx: Context, settings: Settings, entry: TokenEntry, dae
     case 'access-token': {
       const {expiresAt} = accessTokenInfo(secret)
       if (expiresAt.getTime() <= Date.now()) return {ok: false, status: 'expired', detail: `expired at ${expiresAt.toISOString()}`}
+      const timeoutMs = settings.pool.connectTimeoutMs + 5000
+      if (upstream.protocol === 'codex') return checkPlanAccessToken(upstream.baseUrl, secret, entry.chatgptAccountId, expiresAt, timeoutMs)
       const {checkWebAccessToken} = await import('./upstream-check.js')
-      const check = await checkWebAccessToken(upstream.baseUrl, secret, settings.pool.connectTimeoutMs + 5000)
+      const check = await checkWebAccessToken(upstream.baseUrl, secret, timeoutMs)
       return check.ok ? {...check, detail: `${check.detail}; valid until ${expiresAt.toISOString()}`} : check
     }
 
+  }
+}
+
+/** A ChatGPT-plan access token is valid when the plan's usage endpoint answers for it. */
+async function checkPlanAccessToken(baseUrl: string, token: string, accountId: string | undefined, expiresAt: Date, timeoutMs: number): Promise<CheckOutcome> {
+  const {fetchPlanLimits, describeLimits} = await import('./codex-limits.js')
+  try {
+    const limits = await fetchPlanLimits(baseUrl, token, accountId, timeoutMs)
+    return {ok: true, status: 'valid', detail: `the ChatGPT plan accepts it (${describeLimits(limits.windows)}); valid until ${expiresAt.toISOString()}`}
+  } catch (error) {
+    const message = (error as Error).message
+    return {ok: false, status: / HTTP 40[13]: /.test(message) ? 'invalid' : 'error', detail: message}
   }
 }
 

@@ -159,4 +159,20 @@ describe('ChatGPT-plan tokens: import from Codex CLI, list, balance', {timeout: 
     assert.equal(asked[0].headers['chatgpt-account-id'], account.accountId)
     assert.equal(asked[0].status, 200)
   })
+
+  it('an access token alone on a codex upstream: its account and plan are read, and tokens refresh asks the plan', async () => {
+    const access = fake.auth.issueAccessToken()
+    const add = await runCli(['tokens', 'add', 'bare', '--kind', 'access-token', '--upstream', 'plan', '--json'], {home: home.dir, input: access})
+    assert.equal(add.code, 0, add.stderr)
+    const view = JSON.parse(add.stdout) as View
+    assert.deepEqual([view.plan, view.chatgptAccount, view.account], ['pro', `…${account.accountId.slice(-4)}`, 'dave@example.com'])
+    assert.equal(config().tokens.bare.chatgptAccountId, account.accountId)
+    const [checked] = JSON.parse((await cli(['tokens', 'refresh', 'bare', '--json'])).stdout) as Array<{ok: boolean; status: string; detail: string}>
+    assert.deepEqual([checked.ok, checked.status], [true, 'valid'])
+    assert.match(checked.detail, /^the ChatGPT plan accepts it \(5h: 7% used, resets \d\d:\d\d; 7d: 21% used, resets \w{3} \d+ \d\d:\d\d\); valid until /)
+    fake.auth.tokens.revokeAccess(access)
+    const [refused] = JSON.parse((await cli(['tokens', 'refresh', 'bare', '--json'])).stdout) as Array<{ok: boolean; status: string; detail: string}>
+    assert.deepEqual([refused.ok, refused.status], [false, 'invalid'])
+    assert.ok(!refused.detail.includes(access))
+  })
 })
