@@ -9,7 +9,7 @@ import {ensureStateDir} from './paths.js'
 
 /**
  * A lock per refresh-token token, shared by every gptconv process on this state directory
- * (a lock directory under `locks/`, proper-lockfile): a refresh token works once, so only one
+ * (proper-lockfile: a directory `refresh-<id>.lock` in the state directory while it is held): a refresh token works once, so only one
  * process at a time may read it, exchange it and store the new one. A holder that dies leaves
  * a lock that goes stale (its mtime stops being refreshed) and is taken over.
  */
@@ -22,13 +22,13 @@ export class TokenBusyError extends Error {}
 export function tokenLockPath(ctx: Context, entry: Pick<TokenEntry, 'label' | 'addedAt'>): string {
   // labels may hold characters that are awkward in file names; the hash is stable per token
   const id = createHash('sha256').update(`${entry.label}\u0000${entry.addedAt}`).digest('hex').slice(0, 24)
-  return join(ctx.paths.dir, 'locks', `refresh-${id}`)
+  return join(ctx.paths.dir, `refresh-${id}`)
 }
 
 /** Run `fn` holding the token's lock; waits at most `waitMs` for it, then throws TokenBusyError. */
 export async function withTokenLock<T>(ctx: Context, entry: Pick<TokenEntry, 'label' | 'addedAt'>, waitMs: number, fn: () => Promise<T>): Promise<T> {
   const path = tokenLockPath(ctx, entry)
-  ensureStateDir(join(ctx.paths.dir, 'locks'))
+  ensureStateDir(ctx.paths.dir)
   let release: () => Promise<void>
   try {
     release = await lockfile.lock(path, {
