@@ -8,6 +8,7 @@ import {readLedger} from './ledger.js'
 import {redact} from './mask.js'
 import {usePriceData} from './price-data.js'
 import {type PriceOverrides, costOf, setPriceHint} from './pricing.js'
+import type {PlanLimits} from './runtime-state.js'
 import {readSecret} from './tokens.js'
 import {describeNetworkError, upstreamMessage} from './upstream-check.js'
 
@@ -21,10 +22,13 @@ import {describeNetworkError, upstreamMessage} from './upstream-check.js'
  * 3. the token's `--granted-usd` minus the local ledger's cost (see pricing.ts), estimated;
  *    usage of models with no known price is left out and the models are named.
  * A refused source (OpenAI itself answers 403 "session key required" since 2023) is
- * reported and the next one tried.
+ * reported and the next one tried. Tokens of a ChatGPT plan (codex upstreams) have no USD
+ * balance: their plan's usage windows are reported instead (balance-codex.ts).
  */
 
-export type BalanceSource = 'subscription' | 'credit_grants' | 'ledger'
+export type BalanceSource = 'subscription' | 'credit_grants' | 'ledger' | 'codex-limits'
+
+export type BalanceWindow = {start: string; end: string}
 
 export type TokenBalance = {
   label: string
@@ -40,6 +44,10 @@ export type TokenBalance = {
   refused: Array<{source: BalanceSource; reason: string}>
   /** ledger estimates only: models used with no known price, whose usage `usedUsd` leaves out */
   unpricedModels?: string[]
+  /** ChatGPT-plan tokens (source codex-limits, USD amounts null): the plan, its usage windows and when they were seen */
+  plan?: string
+  limits?: PlanLimits['windows']
+  limitsSeenAt?: string
 }
 
 /** Sums over the tokens that got an answer; null when none did (unknown, not zero). */
@@ -228,7 +236,8 @@ export async function balances(ctx: Context, labels: string[], days: number, hoo
   const settings = ctx.config.read()
   const unknown = labels.filter((l) => own(settings.tokens, l) === undefined)
   if (unknown.length > 0) throw new NotFoundError('GPTCONV_TOKEN_NOT_FOUND', `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`, {hint: 'See `gptconv tokens list`.'})
-  const entries = labels.length > 0 ? [...new Set(labels)].map((l) => settings.tokens[l]) : Object.values(settings.tokens).filter((t) => t.kind === 'api-key').sort((a, b) => a.label.localeCompare(b.label))
+  const plan = (t: TokenEntry) => t.kind !== 'api-key' && own(settings.upstreams, t.upstream)?.protocol === 'codex'
+  const entries = labels.length > 0 ? [...new Set(labels)].map((l) => settings.tokens[l]) : Object.values(settings.tokens).filter((t) => t.kind === 'api-key' || plan(t)).sort((a, b) => a.label.localeCompare(b.label))
   await usePriceData(ctx)
   const tokens: TokenBalance[] = []
   // every ledger estimate reads the ledger: a damaged record is reported once, not once per token
@@ -243,8 +252,9 @@ export async function balances(ctx: Context, labels: string[], days: number, hoo
   for (const entry of entries) {
     hooks.onStart?.(entry.label)
     const upstream = own(settings.upstreams, entry.upstream)
-    const result =
-      entry.kind !== 'api-key' || !upstream
+    const result = plan(entry) && upstream
+      ? await (await import('./balance-codex.js')).codexBalance(once, entry, upstream, billingWindow(days), settings.pool.connectTimeoutMs + 5000)
+      : entry.kind !== 'api-key' || !upstream
         ? {label: entry.label, source: null, grantedUsd: null, usedUsd: null, balanceUsd: null, window: billingWindow(days), estimated: false, error: entry.kind === 'api-key' ? `its upstream "${entry.upstream}" is not configured` : `a ${entry.kind} has no billing balance; balances are for api-keys`, refused: []}
         : await tokenBalance(once, entry, upstream, days, {timeoutMs: settings.pool.connectTimeoutMs + 5000, prices: settings.prices})
     const clean = {...result, window: {start: result.window.start, end: result.window.end}}
@@ -252,7 +262,8 @@ export async function balances(ctx: Context, labels: string[], days: number, hoo
     tokens.push(clean)
   }
 
-  const answered = tokens.filter((t) => t.source !== null)
+  // plan tokens answer with usage windows, not amounts: they are not in the USD totals
+  const answered = tokens.filter((t) => t.grantedUsd !== null)
   const sum = (key: 'grantedUsd' | 'usedUsd' | 'balanceUsd') => (answered.length === 0 ? null : round(answered.reduce((n, t) => n + (t[key] ?? 0), 0)))
   return {tokens, total: {grantedUsd: sum('grantedUsd'), usedUsd: sum('usedUsd'), balanceUsd: sum('balanceUsd')}}
 }

@@ -1,114 +1,75 @@
-import {Agent, request} from 'undici'
+import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {AuthStyle, TokenEntry, UpstreamConfig} from './config.js'
+import type {TokenEntry, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
-import {GptconvError, InvalidSecretError, NotFoundError, errorMessage} from './errors.js'
+import {InvalidSecretError, NotFoundError, errorMessage} from './errors.js'
 import {accessTokenInfo} from './jwt.js'
-import {redact} from './mask.js'
+import {type Exchange, RefreshFailedError, RefreshNotStoredError, RefreshRefusedError, exchangeRefreshToken} from './refresh-exchange.js'
 import {type SecretStore, accessAccount, storeOfKind} from './secrets/index.js'
-import {describeNetworkError, upstreamMessage} from './upstream-check.js'
+import {TokenBusyError, withTokenLock} from './token-lock.js'
+
+export {
+  DEFAULT_CLIENT_ID,
+  DEFAULT_REDIRECT_URI,
+  type Exchange,
+  RefreshFailedError,
+  RefreshNotStoredError,
+  RefreshRefusedError,
+  type RefreshStyle,
+  authStyleOf,
+  exchangeRefreshToken,
+} from './refresh-exchange.js'
 
 /**
- * Refresh tokens (docs/protocols.md §5.1–5.2): exchanged at the upstream's `authUrl` for a
- * ChatGPT access token, which is cached in the secret store as `<label>#access`.
- * - openai-auth style (`…/oauth/token`): a `refresh_token` grant with a client id and
- *   redirect URI (the ChatGPT iOS app's by default; configurable per upstream);
- * - refresh-endpoint style (`/auth/refresh_token` of self-hosted proxies): the refresh
- *   token as Bearer, an empty JSON body.
- * A rotated refresh token is written over the old one the moment the answer arrives —
- * before the access token is cached or used — with an atomic replace, so the store holds
- * either the old or the new one, never neither. Concurrent renewals of one token in this
- * process are merged into one exchange.
+ * Refresh tokens: exchanged at the upstream's token endpoint (refresh-exchange.ts) for an
+ * access token, which is cached in the secret store as `<label>#access`. Refresh tokens
+ * rotate and work once, so a renewal:
+ * - holds the token's cross-process lock from reading the refresh token to storing the
+ *   new one (token-lock.ts), and after getting it re-reads the store: when another process
+ *   renewed meanwhile, its cached access token is used instead of exchanging again;
+ * - writes a rotated refresh token first (an atomic replace, so the store holds the old or
+ *   the new one, never neither), then caches the access token;
+ * - when the store does not take the new refresh token (keychain locked or slow, disk full,
+ *   file lock held), keeps it in memory, tries again with backoff, and uses it — never the
+ *   spent one — for the next exchange; the failure is returned as `notStored` and warned.
+ * Concurrent renewals of one token in this process are merged into one.
  */
 
-export const DEFAULT_CLIENT_ID = 'pdlLIX2Y72MIl2rhLhTE9VV9bN905kBh'
-export const DEFAULT_REDIRECT_URI = 'com.openai.chat://auth0.openai.com/ios/com.openai.chat/callback'
-
-export type Exchange = {accessToken: string; refreshToken?: string; expiresAt: Date; account?: string}
-
-/** The upstream refused the refresh token itself (used, revoked, unknown): it will not work again. */
-export class RefreshRefusedError extends GptconvError {
-  constructor(message: string) {
-    super('GPTCONV_REFRESH_REFUSED', message, {status: 401, hint: 'Sign in again and add the new refresh token with `gptconv tokens add LABEL --kind refresh-token --force`.'})
-  }
+export type RenewOptions = {
+  /** tries to store a rotated refresh token before the renewal returns (default 5) */
+  storeAttempts?: number
+  /** pause after the first failed try, doubled after each (default 250 ms); later tries in the background back off up to a minute */
+  retryDelayMs?: number
+  /** tries in the background once the renewal has returned (default 30, about half an hour) */
+  backgroundAttempts?: number
+  /** how long to wait for another process renewing the same token (default 90 s) */
+  lockWaitMs?: number
 }
 
-/** The exchange did not happen (network, 5xx, garbage): try again later. */
-export class RefreshFailedError extends GptconvError {
-  constructor(message: string) {
-    super('GPTCONV_REFRESH_FAILED', message, {status: 502})
-  }
-}
-
-export function authStyleOf(upstream: UpstreamConfig): AuthStyle {
-  if (upstream.authStyle) return upstream.authStyle
-  return /\/oauth\/token\/?$/.test(new URL(upstream.authUrl ?? 'http://x/').pathname) ? 'openai-auth' : 'refresh-endpoint'
-}
-
-let agent: Agent | undefined
-
-export async function exchangeRefreshToken(upstream: UpstreamConfig & {name?: string}, refreshToken: string, timeoutMs = 30_000): Promise<Exchange> {
-  if (!upstream.authUrl) {
-    throw new GptconvError('GPTCONV_NO_AUTH_URL', `Upstream ${upstream.name ?? ''} has no --auth-url to exchange refresh tokens at.`, {hint: 'Set it: gptconv upstreams add NAME --protocol chatgpt-web --base-url URL --auth-url URL --force'})
-  }
-
-  const style = authStyleOf(upstream)
-  const body =
-    style === 'openai-auth'
-      ? JSON.stringify({grant_type: 'refresh_token', client_id: upstream.clientId ?? DEFAULT_CLIENT_ID, redirect_uri: upstream.redirectUri ?? DEFAULT_REDIRECT_URI, refresh_token: refreshToken})
-      : '{}'
-  const headers: Record<string, string> = {'content-type': 'application/json', accept: 'application/json', 'user-agent': 'gptconv/0.1'}
-  if (style === 'refresh-endpoint') headers.authorization = `Bearer ${refreshToken}`
-  agent ??= new Agent({connectTimeout: 10_000})
-  let status: number
-  let text: string
-  try {
-    const res = await request(upstream.authUrl, {method: 'POST', headers, body, dispatcher: agent, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs)})
-    status = res.statusCode
-    text = await res.body.text()
-  } catch (error) {
-    throw new RefreshFailedError(`Cannot reach ${upstream.authUrl}: ${redact(describeNetworkError(error), [refreshToken])}.`)
-  }
-
-  const message = upstreamMessage(text, [refreshToken]) || `HTTP ${status}`
-  if (status === 400 || status === 401 || status === 403) throw new RefreshRefusedError(`The refresh token was refused (${status}: ${message}).`)
-  if (status < 200 || status >= 300) throw new RefreshFailedError(`The token endpoint answered ${status}: ${message}.`)
-  let data: {access_token?: unknown; refresh_token?: unknown; expires_in?: unknown}
-  try {
-    data = JSON.parse(text) as typeof data
-  } catch {
-    throw new RefreshFailedError('The token endpoint answered with something that is not JSON.')
-  }
-
-  if (typeof data.access_token !== 'string') throw new RefreshFailedError('The token endpoint answered without an access_token.')
-  let info: ReturnType<typeof accessTokenInfo>
-  try {
-    info = accessTokenInfo(data.access_token)
-  } catch (error) {
-    throw new RefreshFailedError(`The token endpoint answered with an unusable access token: ${errorMessage(error)}`)
-  }
-
-  const refreshed = typeof data.refresh_token === 'string' && data.refresh_token !== '' ? data.refresh_token : undefined
-  return {accessToken: data.access_token, refreshToken: refreshed, expiresAt: info.expiresAt, account: info.account}
-}
+const DEFAULTS: Required<RenewOptions> = {storeAttempts: 5, retryDelayMs: 250, backgroundAttempts: 30, lockWaitMs: 90_000}
+const MAX_BACKOFF_MS = 60_000
 
 const inFlight = new Map<string, Promise<Exchange>>()
+/** Rotated refresh tokens the store has not taken yet, per token: the live ones. */
+const unstored = new Map<string, {token: string; error: RefreshNotStoredError}>()
 
-/**
- * Exchange a stored refresh token now: persist a rotated refresh token first, then cache
- * the access token. Concurrent calls for one label share one exchange.
- */
-export function renewToken(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig & {name?: string}, store: SecretStore = storeOfKind(entry.store, {env: ctx.env, warn: ctx.warn})): Promise<Exchange> {
-  const key = `${ctx.paths.dir}\u0000${entry.label}\u0000${entry.addedAt}`
+const keyOf = (ctx: Context, entry: TokenEntry) => `${ctx.paths.dir}\u0000${entry.label}\u0000${entry.addedAt}`
+
+/** Exchange a stored refresh token now (see above). Concurrent calls for one token share one renewal. */
+export function renewToken(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig & {name?: string}, store: SecretStore = storeOfKind(entry.store, {env: ctx.env, warn: ctx.warn}), options: RenewOptions = {}): Promise<Exchange> {
+  const key = keyOf(ctx, entry)
   let running = inFlight.get(key)
   if (!running) {
+    const settings = {...DEFAULTS, ...options}
     running = (async () => {
-      const refreshToken = await store.get(entry.label)
-      if (refreshToken === null) throw new NotFoundError('GPTCONV_SECRET_MISSING', `The refresh token of "${entry.label}" is missing from the secret store.`, {hint: `Add it again: gptconv tokens add ${entry.label} --kind refresh-token --force`})
-      const exchange = await exchangeRefreshToken(upstream, refreshToken)
-      if (exchange.refreshToken && exchange.refreshToken !== refreshToken) await store.set(entry.label, exchange.refreshToken)
-      await store.set(accessAccount(entry.label), exchange.accessToken)
-      return exchange
+      // what the store held before waiting: a change seen after the wait is another process's renewal
+      const before = await store.get(accessAccount(entry.label))
+      try {
+        return await withTokenLock(ctx, entry, settings.lockWaitMs, () => renewLocked(ctx, {entry, upstream, store, key, before, settings}))
+      } catch (error) {
+        if (error instanceof TokenBusyError) throw new RefreshFailedError(`Cannot renew "${entry.label}" now: ${error.message}.`)
+        throw error
+      }
     })().finally(() => inFlight.delete(key))
     inFlight.set(key, running)
   }
@@ -116,8 +77,107 @@ export function renewToken(ctx: Context, entry: TokenEntry, upstream: UpstreamCo
   return running
 }
 
+type Renewal = {entry: TokenEntry; upstream: UpstreamConfig & {name?: string}; store: SecretStore; key: string; before: string | null; settings: Required<RenewOptions>}
+
+async function renewLocked(ctx: Context, r: Renewal): Promise<Exchange> {
+  const {entry, store, key} = r
+  const held = unstored.get(key)
+  const refreshToken = held?.token ?? (await store.get(entry.label))
+  if (refreshToken === null) throw new NotFoundError('GPTCONV_SECRET_MISSING', `The refresh token of "${entry.label}" is missing from the secret store.`, {hint: `Add it again: gptconv tokens add ${entry.label} --kind refresh-token --force`})
+  if (!held) {
+    const shared = await renewedMeanwhile(store, entry.label, r.before)
+    if (shared) return shared
+  }
+
+  let exchange: Exchange
+  try {
+    exchange = await exchangeRefreshToken({...r.upstream, name: r.upstream.name ?? entry.upstream}, refreshToken, {label: entry.label})
+  } catch (error) {
+    // a refused token held in memory is dead too: nothing left to store
+    if (held && error instanceof RefreshRefusedError) unstored.delete(key)
+    throw error
+  }
+
+  let notStored: RefreshNotStoredError | undefined
+  if (exchange.refreshToken && exchange.refreshToken !== refreshToken) notStored = await keepRotated(ctx, r, exchange.refreshToken)
+  else if (held) notStored = held.error // not rotated this time: the one held is still the live one, still being stored
+  try {
+    await store.set(accessAccount(entry.label), exchange.accessToken)
+  } catch (error) {
+    // the access token is good in memory; without the cache another process exchanges again, which is safe
+    ctx.warn(`The new access token of "${entry.label}" could not be cached in the secret store: ${errorMessage(error)}`)
+  }
+
+  return {...exchange, ...(notStored && {notStored})}
+}
+
+/** The access token another process cached while this one waited for the lock, if it is still good for a minute. */
+async function renewedMeanwhile(store: SecretStore, label: string, before: string | null): Promise<Exchange | undefined> {
+  const now = await store.get(accessAccount(label))
+  if (now === null || now === before) return undefined
+  try {
+    const info = accessTokenInfo(now)
+    if (info.expiresAt.getTime() - 60_000 <= Date.now()) return undefined
+    return {accessToken: now, expiresAt: info.expiresAt, account: info.account, ...(info.chatgptAccountId && {chatgptAccountId: info.chatgptAccountId}), ...(info.planType && {plan: info.planType}), shared: true}
+  } catch (error) {
+    if (error instanceof InvalidSecretError) return undefined
+    throw error
+  }
+}
+
+/** Store a rotated refresh token, trying a few times; if the store keeps refusing, hold it and keep trying in the background. */
+async function keepRotated(ctx: Context, r: Renewal, token: string): Promise<RefreshNotStoredError | undefined> {
+  let last: unknown
+  for (let attempt = 0; attempt < r.settings.storeAttempts; attempt++) {
+    if (attempt > 0) await sleep(Math.min(MAX_BACKOFF_MS, r.settings.retryDelayMs * 2 ** (attempt - 1)))
+    try {
+      await r.store.set(r.entry.label, token)
+      unstored.delete(r.key)
+      return undefined
+    } catch (error) {
+      last = error
+    }
+  }
+
+  const error = new RefreshNotStoredError(r.entry.label, last)
+  unstored.set(r.key, {token, error})
+  ctx.warn(`${error.message} [${error.code}]`)
+  storeLater(ctx, r, token, 0)
+  return error
+}
+
+/** One more try at storing a held refresh token, later, under the token's lock; stops once it is stored or replaced by a newer one. */
+function storeLater(ctx: Context, r: Renewal, token: string, attempt: number): void {
+  if (attempt >= r.settings.backgroundAttempts) {
+    ctx.warn(`Gave up storing the new refresh token of "${r.entry.label}" for now; it stays in this process's memory and is used for the next renewal. If this process ends first, sign in again with \`gptconv login\`.`)
+    return
+  }
+
+  const delay = Math.min(MAX_BACKOFF_MS, r.settings.retryDelayMs * 2 ** (r.settings.storeAttempts + attempt))
+  const timer = setTimeout(async () => {
+    try {
+      const stored = await withTokenLock(ctx, r.entry, r.settings.lockWaitMs, async () => {
+        if (unstored.get(r.key)?.token !== token) return false
+        await r.store.set(r.entry.label, token)
+        unstored.delete(r.key)
+        return true
+      })
+      if (stored) ctx.warn(`The new refresh token of "${r.entry.label}" is stored now.`)
+    } catch {
+      if (unstored.get(r.key)?.token === token) storeLater(ctx, r, token, attempt + 1)
+    }
+  }, delay)
+  // the daemon keeps running anyway; a one-shot command must not be held open by this
+  timer.unref()
+}
+
+/** Whether a rotated refresh token of this token is held in memory, not yet stored (for status reports and tests). */
+export function holdsUnstoredToken(ctx: Context, entry: TokenEntry): boolean {
+  return unstored.has(keyOf(ctx, entry))
+}
+
 /** The cached access token of a refresh-token entry, when it is still valid for `marginMs`. */
-export async function cachedAccessToken(ctx: Context, entry: TokenEntry, marginMs: number): Promise<{accessToken: string; expiresAt: Date; account?: string} | undefined> {
+export async function cachedAccessToken(ctx: Context, entry: TokenEntry, marginMs: number): Promise<{accessToken: string; expiresAt: Date; account?: string; chatgptAccountId?: string; planType?: string} | undefined> {
   const token = await storeOfKind(entry.store, {env: ctx.env}).get(accessAccount(entry.label))
   if (!token) return undefined
   try {

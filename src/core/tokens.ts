@@ -1,12 +1,11 @@
-import type {Settings, TokenEntry, TokenKind} from './config.js'
+import type {Protocol, Settings, TokenEntry, TokenKind} from './config.js'
 import type {Context} from './context.js'
 import {ConflictError, InvalidSecretError, KeychainUnavailableError, NotFoundError, UsageError} from './errors.js'
 import {accessTokenInfo, decodeJwt} from './jwt.js'
 import {mask} from './mask.js'
-import {readRuntimeState} from './runtime-state.js'
+import {type PlanLimits, type TokenRuntime, readRuntimeState} from './runtime-state.js'
 import type {SecretStore} from './secrets/index.js'
 import {accessAccount} from './secrets/types.js'
-import type {CheckOutcome} from './upstream-check.js'
 import {own} from './own.js'
 
 // The keychain binding and undici load only when a command needs them: `tokens list` stays fast.
@@ -27,6 +26,13 @@ export type TokenView = {
   secret: string
   store: TokenEntry['store']
   account?: string
+  /** ChatGPT-plan tokens: the ChatGPT account id, masked (it identifies the account; the config file has it whole) */
+  chatgptAccount?: string
+  /** ChatGPT-plan tokens: the plan (free, plus, pro, team…), as the daemon last saw it or as the token said */
+  plan?: string
+  /** ChatGPT-plan tokens: the plan's usage windows as the daemon last saw them, and when */
+  limits?: PlanLimits['windows']
+  limitsSeenAt?: string
   models?: string[]
   concurrency?: number
   rpm?: number
@@ -44,6 +50,12 @@ export type AddTokenInput = {
   rpm?: number
   grantedUsd?: number
   force?: boolean
+  /** an access token that came with the secret (a login's), cached as `<label>#access` */
+  accessToken?: string
+  /** what is known of the secret's account beyond what it shows itself (a login's claims) */
+  claims?: Pick<TokenEntry, 'expiresAt' | 'account' | 'chatgptAccountId' | 'plan'>
+  /** the protocol of the upstream to pick when none is named (default: openai for api-keys, chatgpt-web for ChatGPT tokens) */
+  protocol?: Protocol
 }
 
 const LABEL = /^[A-Za-z0-9][\w.@+-]{0,63}$/
@@ -55,7 +67,7 @@ export function validateLabel(label: string): void {
 }
 
 /** Offline checks of a secret; returns what can be read from it. Never echoes the secret. */
-export function validateSecret(kind: TokenKind, secret: string, warn: (m: string) => void): {expiresAt?: Date; account?: string} {
+export function validateSecret(kind: TokenKind, secret: string, warn: (m: string) => void): {expiresAt?: Date; account?: string; chatgptAccountId?: string; planType?: string} {
   if (!secret) throw new InvalidSecretError('The secret is empty.', {hint: 'Pipe it in (printf %s "$KEY" | gptconv tokens add …), type it at the prompt, or use --from-env VAR.'})
   if (/\s/.test(secret)) throw new InvalidSecretError('The secret contains whitespace or a line break; a token is one word.', {hint: 'Pass exactly one secret, e.g. printf %s "$KEY" | gptconv tokens add …'})
   // eslint-disable-next-line no-control-regex
@@ -76,12 +88,17 @@ export function validateSecret(kind: TokenKind, secret: string, warn: (m: string
   return {}
 }
 
-function upstreamFor(settings: Settings, kind: TokenKind, requested: string | undefined): string {
-  const protocol = kind === 'api-key' ? 'openai' : 'chatgpt-web'
+/** ChatGPT tokens serve a ChatGPT-web proxy or a ChatGPT plan through the Codex backend. */
+const PROTOCOLS_OF: Record<TokenKind, Protocol[]> = {'api-key': ['openai'], 'access-token': ['chatgpt-web', 'codex'], 'refresh-token': ['chatgpt-web', 'codex']}
+
+function upstreamFor(settings: Settings, kind: TokenKind, requested: string | undefined, preferred?: Protocol): string {
+  const allowed = PROTOCOLS_OF[kind]
+  const protocol = preferred && allowed.includes(preferred) ? preferred : allowed[0]
   if (requested) {
     const upstream = own(settings.upstreams, requested)
-    if (!upstream) throw new NotFoundError('GPTCONV_UPSTREAM_NOT_FOUND', `No upstream named "${requested}".`, {hint: `See \`gptconv upstreams list\`, or add it with \`gptconv upstreams add ${requested} --protocol ${protocol} --base-url URL\`.`})
-    if (upstream.protocol !== protocol) throw new UsageError(`A ${kind} needs an upstream of protocol ${protocol}, and "${requested}" is ${upstream.protocol}.`, {hint: 'Pick another --upstream.'})
+    if (!upstream) throw new NotFoundError('GPTCONV_UPSTREAM_NOT_FOUND', `No upstream named "${requested}".`, {hint: `See \`gptconv upstreams list\`, or add it with \`gptconv upstreams add ${requested} --protocol ${protocol}${protocol === 'codex' ? '' : ' --base-url URL'}\`.`})
+    const wanted = preferred ? [protocol] : allowed
+    if (!wanted.includes(upstream.protocol)) throw new UsageError(`A ${kind} needs an upstream of protocol ${wanted.join(' or ')}, and "${requested}" is ${upstream.protocol}.`, {hint: 'Pick another --upstream.'})
     return requested
   }
 
@@ -90,7 +107,7 @@ function upstreamFor(settings: Settings, kind: TokenKind, requested: string | un
   if (matching.length === 1) return matching[0]
   if (matching.length === 0) {
     throw new UsageError(`A ${kind} needs an upstream of protocol ${protocol}, and none is configured.`, {
-      hint: `Add one first, e.g. \`gptconv upstreams add web --protocol ${protocol} --base-url https://your-proxy.example\`, then pass --upstream web.`,
+      hint: protocol === 'codex' ? 'Add one first: `gptconv upstreams add chatgpt --protocol codex`, then pass --upstream chatgpt.' : `Add one first, e.g. \`gptconv upstreams add web --protocol ${protocol} --base-url https://your-proxy.example\`, then pass --upstream web.`,
     })
   }
 
@@ -101,7 +118,7 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
   validateLabel(input.label)
   const info = validateSecret(input.kind, input.secret, ctx.warn)
   const settings = ctx.config.read()
-  const upstream = upstreamFor(settings, input.kind, input.upstream)
+  const upstream = upstreamFor(settings, input.kind, input.upstream, input.protocol)
   const previous = own(settings.tokens, input.label)
   if (previous && !input.force) {
     throw new ConflictError('GPTCONV_TOKEN_EXISTS', `A token labelled "${input.label}" already exists.`, {hint: 'Pass --force to replace it, or choose another label.'})
@@ -124,6 +141,9 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
     addedAt: new Date().toISOString(),
     ...(info.expiresAt && {expiresAt: info.expiresAt.toISOString()}),
     ...(info.account && {account: info.account}),
+    ...(info.chatgptAccountId && {chatgptAccountId: info.chatgptAccountId}),
+    ...(info.planType && {plan: info.planType}),
+    ...Object.fromEntries(Object.entries(input.claims ?? {}).filter(([, v]) => v !== undefined)),
     ...(input.models?.length && {models: input.models}),
     ...(input.concurrency !== undefined && {concurrency: input.concurrency}),
     ...(input.rpm !== undefined && {rpm: input.rpm}),
@@ -134,6 +154,8 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
   })
 
   if (previous) await forgetSecrets(ctx, previous, store)
+  // after forgetting the replaced token's cache, which has the same account name
+  if (input.accessToken) await store.set(accessAccount(entry.label), input.accessToken)
   return viewOf(entry, own(readRuntimeState(ctx.paths.runtime).tokens, entry.label))
 }
 
@@ -179,7 +201,7 @@ export function listTokens(ctx: Context, labels: string[] = []): TokenView[] {
   return entriesFor(tokens, labels).map((entry) => viewOf(entry, own(runtime, entry.label)))
 }
 
-function entriesFor(tokens: Record<string, TokenEntry>, labels: string[]): TokenEntry[] {
+export function entriesFor(tokens: Record<string, TokenEntry>, labels: string[]): TokenEntry[] {
   if (labels.length === 0) return Object.values(tokens).sort((a, b) => a.label.localeCompare(b.label))
   const unknown = labels.filter((l) => own(tokens, l) === undefined)
   if (unknown.length > 0) {
@@ -189,7 +211,7 @@ function entriesFor(tokens: Record<string, TokenEntry>, labels: string[]): Token
   return [...new Set(labels)].map((l) => tokens[l] as TokenEntry)
 }
 
-function viewOf(entry: TokenEntry, runtime: ReturnType<typeof readRuntimeState>['tokens'][string] | undefined, now = Date.now()): TokenView {
+function viewOf(entry: TokenEntry, runtime: TokenRuntime | undefined, now = Date.now()): TokenView {
   const current = runtime && runtime.addedAt === entry.addedAt ? runtime : undefined
   let state: TokenState = 'ok'
   let until: string | undefined
@@ -205,6 +227,7 @@ function viewOf(entry: TokenEntry, runtime: ReturnType<typeof readRuntimeState>[
     reason = current.coolingReason
   }
 
+  const plan = current?.limits?.plan ?? entry.plan
   return {
     label: entry.label,
     kind: entry.kind,
@@ -217,12 +240,20 @@ function viewOf(entry: TokenEntry, runtime: ReturnType<typeof readRuntimeState>[
     secret: entry.masked,
     store: entry.store,
     ...(entry.account && {account: entry.account}),
+    ...(entry.chatgptAccountId && {chatgptAccount: maskAccountId(entry.chatgptAccountId)}),
+    ...(plan && {plan}),
+    ...(current?.limits && {limits: current.limits.windows, limitsSeenAt: current.limits.seenAt}),
     ...(entry.models && {models: entry.models}),
     ...(entry.concurrency !== undefined && {concurrency: entry.concurrency}),
     ...(entry.rpm !== undefined && {rpm: entry.rpm}),
     ...(entry.grantedUsd !== undefined && {grantedUsd: entry.grantedUsd}),
     addedAt: entry.addedAt,
   }
+}
+
+/** The last four characters of a ChatGPT account id: enough to tell accounts apart in a pasted listing. */
+export function maskAccountId(id: string): string {
+  return id.length > 8 ? `…${id.slice(-4)}` : '…'
 }
 
 /** Remove tokens: secrets first (so a locked keychain leaves the index intact to retry), then the index. */
@@ -240,8 +271,6 @@ export async function removeTokens(ctx: Context, labels: string[]): Promise<stri
   })
   return entries.map((e) => e.label)
 }
-
-export type CheckResult = CheckOutcome & {label: string; kind: TokenKind; upstream: string}
 
 /**
  * Tokens kept in the OS keychain need a usable one. A locked keychain answers reads with
@@ -274,82 +303,4 @@ export async function readSecret(ctx: Context, entry: TokenEntry): Promise<strin
   }
 
   return secret
-}
-
-/**
- * Check tokens now (`gptconv tokens refresh`): api-keys with `GET {upstream}/models`,
- * access tokens by their expiry. `onStart`/`onDone` drive a spinner per token.
- */
-export async function checkTokens(
-  ctx: Context,
-  labels: string[],
-  hooks: {onStart?: (label: string) => void; onDone?: (result: CheckResult) => void} = {},
-): Promise<CheckResult[]> {
-  const settings = ctx.config.read()
-  const results: CheckResult[] = []
-  const entries = entriesFor(settings.tokens, labels)
-  // while a daemon runs, it alone rotates refresh tokens: ask it
-  const {runningDaemon} = await import('./daemon-file.js')
-  const daemon = entries.some((e) => e.kind === 'refresh-token') ? await runningDaemon(ctx) : undefined
-  for (const entry of entries) {
-    hooks.onStart?.(entry.label)
-    const outcome = await checkOne(ctx, settings, entry, daemon?.info.origin)
-    const result = {label: entry.label, kind: entry.kind, upstream: entry.upstream, ...outcome}
-    hooks.onDone?.(result)
-    results.push(result)
-  }
-
-  return results
-}
-
-async function checkOne(ctx: Context, settings: Settings, entry: TokenEntry, daemonOrigin: string | undefined): Promise<CheckOutcome> {
-  const upstream = own(settings.upstreams, entry.upstream)
-  if (!upstream) return {ok: false, status: 'error', detail: `its upstream "${entry.upstream}" is not configured any more`}
-  if (entry.kind === 'refresh-token') return renewOne(ctx, entry, upstream, daemonOrigin)
-  let secret: string
-  try {
-    secret = await readSecret(ctx, entry)
-  } catch (error) {
-    return {ok: false, status: 'error', detail: (error as Error).message}
-  }
-
-  switch (entry.kind) {
-    case 'api-key': {
-      const {checkApiKey} = await import('./upstream-check.js')
-      return checkApiKey(upstream.baseUrl, secret, settings.pool.connectTimeoutMs + 5000)
-    }
-
-    case 'access-token': {
-      const {expiresAt} = accessTokenInfo(secret)
-      if (expiresAt.getTime() <= Date.now()) return {ok: false, status: 'expired', detail: `expired at ${expiresAt.toISOString()}`}
-      const {checkWebAccessToken} = await import('./upstream-check.js')
-      const check = await checkWebAccessToken(upstream.baseUrl, secret, settings.pool.connectTimeoutMs + 5000)
-      return check.ok ? {...check, detail: `${check.detail}; valid until ${expiresAt.toISOString()}`} : check
-    }
-
-  }
-}
-
-/** Exchange a refresh token now — through the running daemon when there is one. */
-async function renewOne(ctx: Context, entry: TokenEntry, upstream: Settings['upstreams'][string], daemonOrigin: string | undefined): Promise<CheckOutcome> {
-  if (daemonOrigin) {
-    const {clientKey} = await import('./client-key.js')
-    const key = await clientKey(ctx, {create: false})
-    try {
-      const res = await fetch(`${daemonOrigin}/admin/tokens/${encodeURIComponent(entry.label)}/refresh`, {method: 'POST', headers: {authorization: `Bearer ${key}`}, signal: AbortSignal.timeout(60_000)})
-      const body = (await res.json()) as {ok?: boolean; detail?: string; error?: {message?: string}}
-      if (!res.ok) return {ok: false, status: 'error', detail: `the daemon could not renew it: ${body.error?.message ?? res.status}`}
-      return {ok: Boolean(body.ok), status: body.ok ? 'renewed' : 'invalid', detail: `${body.detail ?? ''} (renewed by the running daemon)`}
-    } catch (error) {
-      return {ok: false, status: 'error', detail: `the running daemon did not answer: ${(error as Error).message}`}
-    }
-  }
-
-  const {RefreshRefusedError, renewToken} = await import('./refresh.js')
-  try {
-    const exchange = await renewToken(ctx, entry, upstream)
-    return {ok: true, status: 'renewed', detail: `access token valid until ${exchange.expiresAt.toISOString()}${exchange.refreshToken ? '; the refresh token was rotated and stored' : ''}`}
-  } catch (error) {
-    return {ok: false, status: error instanceof RefreshRefusedError ? 'invalid' : 'error', detail: (error as Error).message}
-  }
 }

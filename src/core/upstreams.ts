@@ -8,7 +8,8 @@ export type UpstreamView = UpstreamConfig & {name: string; tokens: number}
 export type AddUpstreamInput = {
   name: string
   protocol: Protocol
-  baseUrl: string
+  /** required except for codex upstreams, which default to the ChatGPT Codex backend */
+  baseUrl?: string
   authUrl?: string
   authStyle?: AuthStyle
   clientId?: string
@@ -22,6 +23,10 @@ export type AddUpstreamInput = {
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1'
+/** Where Codex CLI sends a ChatGPT plan's requests (Responses-shaped). */
+export const CODEX_BASE_URL = 'https://chatgpt.com/backend-api/codex'
+/** The OAuth issuer Codex CLI signs in at; its token endpoint is `{issuer}/oauth/token`. */
+export const CODEX_AUTH_URL = 'https://auth.openai.com'
 
 /** How `/v1/responses` reaches an upstream: OpenAI itself serves it (native); others are bridged through chat unless configured. */
 export function responsesMode(upstream: UpstreamConfig): ResponsesMode {
@@ -65,18 +70,7 @@ export function listUpstreams(ctx: Context): UpstreamView[] {
 
 export async function addUpstream(ctx: Context, input: AddUpstreamInput): Promise<UpstreamView> {
   if (!NAME.test(input.name)) throw new UsageError(`Invalid upstream name "${input.name}".`, {hint: 'Use 1-64 letters, digits and . _ - (starting with a letter or digit).'})
-  if ((input.authUrl || input.authStyle || input.clientId || input.redirectUri) && input.protocol !== 'chatgpt-web') throw new UsageError('--auth-url, --auth-style, --client-id and --redirect-uri only apply to chatgpt-web upstreams (refresh-token exchange).')
-  const upstream: UpstreamConfig = {
-    protocol: input.protocol,
-    baseUrl: normalizeUrl(input.baseUrl, '--base-url'),
-    ...(input.authUrl && {authUrl: normalizeUrl(input.authUrl, '--auth-url')}),
-    ...(input.authStyle && {authStyle: input.authStyle}),
-    ...(input.clientId && {clientId: input.clientId}),
-    ...(input.redirectUri && {redirectUri: input.redirectUri}),
-    ...(input.modelMap && Object.keys(input.modelMap).length > 0 && {modelMap: input.modelMap}),
-    ...(input.models?.length && {models: input.models}),
-    ...(input.legacy && {legacy: input.legacy}),
-  }
+  const upstream = input.protocol === 'codex' ? codexUpstream(input) : otherUpstream(input)
   if (input.legacy === 'passthrough' && input.protocol !== 'openai') throw new UsageError('--legacy passthrough needs an openai-protocol upstream that serves /v1/completions itself.')
   const tokens = await ctx.config.update((s) => {
     const existing = own(s.upstreams, input.name)
@@ -90,6 +84,40 @@ export async function addUpstream(ctx: Context, input: AddUpstreamInput): Promis
     return users.length
   })
   return {name: input.name, ...upstream, tokens}
+}
+
+/** The OAuth refresh settings of an OpenAI-auth exchange are chatgpt-web's; codex has its own fixed client. */
+function otherUpstream(input: AddUpstreamInput): UpstreamConfig {
+  if (input.baseUrl === undefined) throw new UsageError(`--base-url is required for ${input.protocol} upstreams.`, {hint: `Give the upstream's base URL, e.g. --base-url https://api.example.com/v1`})
+  if ((input.authUrl || input.authStyle || input.clientId || input.redirectUri) && input.protocol !== 'chatgpt-web') throw new UsageError('--auth-url, --auth-style, --client-id and --redirect-uri only apply to chatgpt-web upstreams (refresh-token exchange) and --auth-url to codex upstreams.')
+  return {
+    protocol: input.protocol,
+    baseUrl: normalizeUrl(input.baseUrl, '--base-url'),
+    ...(input.authUrl && {authUrl: normalizeUrl(input.authUrl, '--auth-url')}),
+    ...(input.authStyle && {authStyle: input.authStyle}),
+    ...(input.clientId && {clientId: input.clientId}),
+    ...(input.redirectUri && {redirectUri: input.redirectUri}),
+    ...common(input),
+  }
+}
+
+/** A ChatGPT plan through the Codex backend: both URLs default to OpenAI's, and are kept in the config so `upstreams list` shows them. */
+function codexUpstream(input: AddUpstreamInput): UpstreamConfig {
+  if (input.authStyle || input.clientId || input.redirectUri) throw new UsageError('--auth-style, --client-id and --redirect-uri do not apply to codex upstreams: they sign in as Codex CLI does.')
+  const authUrl = normalizeUrl(input.authUrl ?? CODEX_AUTH_URL, '--auth-url')
+  if (/\/oauth\/(token|authorize)$/.test(new URL(authUrl).pathname)) {
+    throw new UsageError('--auth-url of a codex upstream is the OAuth issuer, not its token endpoint.', {hint: `Drop the path: --auth-url ${authUrl.replace(/\/oauth\/(token|authorize)$/, '')}`})
+  }
+
+  return {protocol: 'codex', baseUrl: normalizeUrl(input.baseUrl ?? CODEX_BASE_URL, '--base-url'), authUrl, ...common(input)}
+}
+
+function common(input: AddUpstreamInput): Partial<UpstreamConfig> {
+  return {
+    ...(input.modelMap && Object.keys(input.modelMap).length > 0 && {modelMap: input.modelMap}),
+    ...(input.models?.length && {models: input.models}),
+    ...(input.legacy && {legacy: input.legacy}),
+  }
 }
 
 export async function removeUpstreams(ctx: Context, names: string[]): Promise<string[]> {

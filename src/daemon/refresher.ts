@@ -70,8 +70,10 @@ export class TokenRefresher {
       const exchange = await renewToken({...this.ctx, warn: (m) => this.log.warn(m)}, entry, upstream)
       this.#apply(label, exchange.accessToken, exchange.expiresAt.getTime(), exchange.account, exchange.refreshToken)
       this.pool.enable(label)
-      this.log.info({token: label, expiresAt: exchange.expiresAt.toISOString(), rotated: Boolean(exchange.refreshToken)}, 'access token renewed')
-      return {ok: true, detail: `access token valid until ${exchange.expiresAt.toISOString()}`, expiresAt: exchange.expiresAt.toISOString()}
+      this.log.info({token: label, expiresAt: exchange.expiresAt.toISOString(), rotated: Boolean(exchange.refreshToken), shared: Boolean(exchange.shared)}, 'access token renewed')
+      // the daemon holds a refresh token the store refused and keeps trying to store it: worth saying to whoever asked
+      const unstored = exchange.notStored ? `; but ${exchange.notStored.message} [${exchange.notStored.code}]` : ''
+      return {ok: true, detail: `access token valid until ${exchange.expiresAt.toISOString()}${unstored}`, expiresAt: exchange.expiresAt.toISOString()}
     } catch (error) {
       const detail = errorMessage(error)
       if (error instanceof RefreshRefusedError) {

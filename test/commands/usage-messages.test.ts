@@ -38,13 +38,14 @@ describe('usage error messages', () => {
     })
   })
 
-  it('several missing flags, named together', async () => {
+  it('a missing flag of a command whose other flags depend on it', async () => {
+    // --base-url is optional for codex upstreams, so only --protocol is required
     const r = await cli('upstreams', 'add', 'x')
     assert.equal(r.code, 2)
     assert.equal(
       r.stderr,
-      'Error: Missing the required flags --base-url and --protocol.\n' +
-        'Try this: Give them as --base-url URL --protocol openai|chatgpt-web|codex, e.g. gptconv upstreams add local --protocol openai --base-url http://127.0.0.1:8000/v1; see `gptconv upstreams add --help`.\n',
+      'Error: Missing the required flag --protocol: wire protocol of the upstream.\n' +
+        'Try this: Give it as --protocol openai|chatgpt-web|codex, e.g. gptconv upstreams add local --protocol openai --base-url http://127.0.0.1:8000/v1; see `gptconv upstreams add --help`.\n',
     )
   })
 

@@ -32,7 +32,8 @@ class RecordingStore implements SecretStore {
 
 describe('renewToken: a rotated refresh token is kept before anything else', () => {
   const home = tempHome()
-  const ctx = createContext({env: {GPTCONV_HOME: home.dir}})
+  const warnings: string[] = []
+  const ctx = createContext({env: {GPTCONV_HOME: home.dir}, warn: (m) => warnings.push(m)})
   let web: FakeChatGPTWeb
   const entry: TokenEntry = {label: 'dana', kind: 'refresh-token', upstream: 'web', store: 'file', masked: 'rt_…', addedAt: '2026-01-01T00:00:00.000Z'}
   const upstream = () => ({name: 'web', protocol: 'chatgpt-web' as const, baseUrl: web.origin, authUrl: `${web.origin}/oauth/token`})
@@ -56,11 +57,13 @@ describe('renewToken: a rotated refresh token is kept before anything else', () 
     assert.equal(store.values.get('dana#access'), exchange.accessToken)
   })
 
-  it('keeps the rotated refresh token when caching the access token fails', async () => {
+  it('keeps the rotated refresh token when caching the access token fails (a warning, the renewal stands)', async () => {
     const store = new RecordingStore((account) => account.endsWith('#access'))
     store.values.set('dana', web.issueRefreshToken('dana@example.com'))
-    await assert.rejects(renewToken(ctx, {...entry, addedAt: '2026-01-02T00:00:00.000Z'}, upstream(), store), /disk full/)
+    const renewed = await renewToken(ctx, {...entry, addedAt: '2026-01-02T00:00:00.000Z'}, upstream(), store)
+    assert.match(warnings.at(-1)!, /could not be cached in the secret store: disk full/)
     const kept = store.values.get('dana')!
+    assert.equal(kept, renewed.refreshToken)
     assert.deepEqual(store.writes, ['dana'])
     // the kept token is the live one: the next exchange works with it
     const again = new RecordingStore()

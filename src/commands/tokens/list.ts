@@ -3,6 +3,7 @@ import chalk from 'chalk'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {relativeTime, table} from '../../cli/output.js'
+import {describeLimits} from '../../core/codex-limits.js'
 import {type TokenView, listTokens} from '../../core/tokens.js'
 
 export default class TokensList extends BaseCommand {
@@ -10,11 +11,11 @@ export default class TokensList extends BaseCommand {
     labels: Args.string({description: 'only these tokens'}),
   }
 
-  static override description = `Shows each token's kind, upstream, state (ok, expired, cooling down until T, or disabled and why, as the daemon last saw it), expiry, last use and masked secret. Never prints a secret.`
+  static override description = `Shows each token's kind, upstream, state (ok, expired, cooling down until T, or disabled and why, as the daemon last saw it), expiry (of the access token, for refresh tokens: as of the last renewal by a command), last use and masked secret. Tokens of a ChatGPT plan also show the plan, the account id (masked) and the plan's usage windows as the daemon last saw them. Never prints a secret.`
 
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'All tokens as a table'},
-    {command: '<%= config.bin %> <%= command.id %> --json', description: 'As JSON: [{label, kind, upstream, state, expiresAt, lastUsedAt, secret}]'},
+    {command: '<%= config.bin %> <%= command.id %> --json', description: 'As JSON: [{label, kind, upstream, state, expiresAt, lastUsedAt, secret, plan?, chatgptAccount?, limits?: [{window, usedPercent, resetsAt}], limitsSeenAt?}]'},
   ]
 
   static override strict = false
@@ -34,10 +35,19 @@ export default class TokensList extends BaseCommand {
         tokens.map((t) => [t.label, t.kind, t.upstream, stateText(t), t.expiresAt ? relativeTime(t.expiresAt) : '-', relativeTime(t.lastUsedAt), t.secret]),
       ),
     )
+    const plans = tokens.filter((t) => t.plan || t.limits)
+    if (plans.length > 0) this.log(`\n${plans.map((t) => planLine(t)).join('\n')}`)
     const inFile = tokens.filter((t) => t.store === 'file').map((t) => t.label)
     if (inFile.length > 0) this.log(chalk.yellow(`\nIn the plain secrets file, not the OS keychain: ${inFile.join(', ')}`))
     return tokens
   }
+}
+
+/** `alice@example.com: ChatGPT plus, account …1c2d — 5h: 42% used, resets 15:28; 7d: … (seen 2 min ago)` */
+function planLine(t: TokenView): string {
+  const who = [t.plan ? `ChatGPT ${t.plan}` : 'ChatGPT plan', t.chatgptAccount && `account ${t.chatgptAccount}`].filter(Boolean).join(', ')
+  if (!t.limits) return `${t.label}: ${who}`
+  return `${t.label}: ${who} — ${describeLimits(t.limits)}${t.limitsSeenAt ? chalk.dim(` (seen ${relativeTime(t.limitsSeenAt)})`) : ''}`
 }
 
 function stateText(t: TokenView): string {

@@ -5,7 +5,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {printable} from '../../cli/output.js'
 import {spinner} from '../../cli/spinner.js'
 import {GptconvError} from '../../core/errors.js'
-import {type CheckResult, checkTokens} from '../../core/tokens.js'
+import {type CheckResult, checkTokens} from '../../core/token-check.js'
 
 export default class TokensRefresh extends BaseCommand {
   static override args = {
