@@ -3,7 +3,14 @@ import assert from 'node:assert/strict'
 import {after, afterEach, before, describe, it} from 'node:test'
 import OpenAI from 'openai'
 
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {importCodexAuth} from '../../src/core/codex-import.js'
+import {createContext} from '../../src/core/context.js'
 import {readLedger} from '../../src/core/ledger.js'
+import {storeOfKind} from '../../src/core/secrets/index.js'
 import {type TestDaemon, startTestDaemon} from '../helpers/daemon.js'
 import {type CodexTokens, FakeCodex} from '../helpers/fake-codex.js'
 import {assertSchema, parseSseBody} from '../helpers/openapi.js'
@@ -157,5 +164,38 @@ describe('the ChatGPT plan upstream (codex)', () => {
     const chat = await gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'gpt-5.5', stream: true, messages: [{role: 'user', content: 'Break'}]}})
     const body = parseSseBody(await chat.text())
     assert.ok((body.events.at(-1) as {error?: unknown}).error)
+  })
+})
+
+describe('the ChatGPT plan: imported login, renewal under load', () => {
+  it('an auth.json import serves requests; a revoked access token is renewed once for five concurrent requests, and the rotated refresh token is stored', async () => {
+    const codex = await FakeCodex.start()
+    const home = mkdtempSync(join(tmpdir(), 'gptconv-codex-'))
+    try {
+      const ctx = createContext({env: {GPTCONV_HOME: home, GPTCONV_SECRET_STORE: 'file', GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-unused'}})
+      await ctx.config.update((s) => {
+        s.upstreams.plan = {protocol: 'codex', baseUrl: codex.baseUrl, authUrl: codex.authUrl}
+      })
+      const {path, tokens} = await codex.writeAuthJson(join(home, 'codex'), {email: 'ada@example.com'})
+      await importCodexAuth(ctx, {file: path, label: 'ada', upstream: 'plan'})
+      const gw = await startTestDaemon({home})
+      try {
+        const sdk = new OpenAI({baseURL: gw.url, apiKey: gw.clientKey, maxRetries: 0})
+        assert.equal((await sdk.responses.create({model: 'gpt-5.5', input: 'first'})).status, 'completed')
+        const before = codex.auth.exchangeCount('refresh_token')
+        const access = (codex.backend.requests.at(-1)!.headers as Record<string, string>).authorization.slice('Bearer '.length)
+        codex.auth.tokens.revokeAccess(access)
+        const answers = await Promise.all(Array.from({length: 5}, (_, i) => sdk.chat.completions.create({model: 'gpt-5.5', messages: [{role: 'user', content: `n${i}`}]})))
+        assert.deepEqual(answers.map((a) => a.choices[0].message.content), [0, 1, 2, 3, 4].map((i) => `Codex answer to: n${i}`))
+        assert.equal(codex.auth.exchangeCount('refresh_token') - before, 1, 'one exchange for all of them')
+        const stored = await storeOfKind('file', {env: ctx.env}).get('ada')
+        assert.notEqual(stored, tokens.refresh_token, 'the rotated refresh token replaced the imported one')
+      } finally {
+        await gw.stop({keepHome: true})
+      }
+    } finally {
+      await codex.close()
+      rmSync(home, {recursive: true, force: true})
+    }
   })
 })
