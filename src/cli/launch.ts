@@ -1,5 +1,5 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {closeSync, existsSync, openSync, readFileSync} from 'node:fs'
+import {closeSync, existsSync, readFileSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 
@@ -7,6 +7,7 @@ import type {Context} from '../core/context.js'
 import {type DaemonInfo, health, isAlive, readDaemonFile} from '../core/daemon-file.js'
 import {GptconvError} from '../core/errors.js'
 import {ensureStateDir} from '../core/paths.js'
+import {openAppend} from '../core/state-files.js'
 import {formatLogLine} from '../daemon/logger.js'
 import type {DaemonLaunch} from '../daemon/main.js'
 import {passSignalsOn} from './signals.js'
@@ -54,7 +55,7 @@ export function runForeground(options: DaemonLaunch): Promise<number> {
  */
 export async function startDetached(ctx: Context, options: DaemonLaunch, timeoutMs = 20_000): Promise<DaemonInfo> {
   ensureStateDir(ctx.paths.dir)
-  const log = openSync(ctx.paths.log, 'a', 0o600)
+  const log = openAppend(ctx.paths.log)
   const child = spawn(process.execPath, entry(), {detached: true, stdio: ['ignore', log, log], env: daemonEnv({...options, logFile: ctx.paths.log})})
   closeSync(log)
   child.unref()

@@ -7,6 +7,7 @@ import {invocation, isHost} from '../cli/shell.js'
 import {LOG_LEVELS, type LogLevel} from '../core/config.js'
 import {type DaemonInfo, runningDaemon} from '../core/daemon-file.js'
 import {ConflictError, UsageError} from '../core/errors.js'
+import {ensureStateDir, refuseSymlinks} from '../core/paths.js'
 
 export default class Serve extends BaseCommand {
   static override description = 'Exposes OpenAI-compatible endpoints on 127.0.0.1 backed by the pool of stored tokens. Every client sends the local client key (`eval "$(gptconv env)"` sets OPENAI_BASE_URL and OPENAI_API_KEY). Token and upstream changes made with the CLI reach a running daemon at once; SIGTERM lets open streams finish (pool.drainTimeoutMs), then exits 0.'
@@ -31,6 +32,9 @@ export default class Serve extends BaseCommand {
     const {flags} = await this.parse(Serve)
     const ctx = this.context()
     ctx.config.read() // a broken config stops us here, with the error naming the file
+    // an unsafe state directory or a linked state file stops us here too, before the daemon starts
+    ensureStateDir(ctx.paths.dir, (message) => this.warnUser(message))
+    refuseSymlinks(ctx.paths)
     const running = await runningDaemon(ctx)
     if (running) throw new ConflictError('GPTCONV_DAEMON_RUNNING', `gptconv is already running at ${running.info.url} (pid ${running.info.pid}).`, {hint: 'Stop it first with `gptconv stop`, or use `gptconv status`.'})
     if (flags.host !== undefined && !isHost(flags.host)) throw new UsageError(`--host (or GPTCONV_HOST) is ${JSON.stringify(flags.host)}, which is not a host name or an IP address.`, {hint: 'Listen on loopback with --host 127.0.0.1.'})

@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 import {basename, dirname} from 'node:path'
 
 import {ConfigCorruptError, UsageError, errorMessage} from './errors.js'
-import {ensureStateDir} from './paths.js'
+import {ensureStateDir, refuseSymlink} from './paths.js'
 
 /**
  * Non-secret settings live in `config.json` under the state directory, handled by conf
@@ -275,6 +275,8 @@ export class ConfigFile {
    */
   async update<T>(change: (settings: Settings) => T): Promise<T> {
     ensureStateDir(dirname(this.path))
+    // conf resolves links before it writes: a linked config.json would be written wherever it points
+    refuseSymlink(this.path)
     const {default: lockfile} = await import('proper-lockfile')
     const release = await lockfile.lock(this.path, {realpath: false, retries: {retries: 50, minTimeout: 20, maxTimeout: 200}, stale: 10_000})
     try {

@@ -1,8 +1,8 @@
 import {readFileSync, rmSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {writeFile} from 'atomically'
 
 import type {Context} from './context.js'
+import {writeStateFile} from './state-files.js'
 
 /** `daemon.json` in the state directory: written by a daemon once it listens, removed when it exits. */
 /** `origin` is where /healthz lives; `url` is the API base clients use (origin + apiPrefix). */
@@ -20,7 +20,7 @@ export function readDaemonFile(ctx: Context): DaemonInfo | undefined {
 }
 
 export async function writeDaemonFile(ctx: Context, info: DaemonInfo): Promise<void> {
-  await writeFile(ctx.paths.pid, JSON.stringify(info, null, 2) + '\n', {mode: 0o600})
+  await writeStateFile(ctx.paths.pid, JSON.stringify(info, null, 2) + '\n')
 }
 
 /** Remove the file if it still describes `pid` (a newer daemon may have replaced it). */

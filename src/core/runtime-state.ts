@@ -1,5 +1,6 @@
 import {readFileSync} from 'node:fs'
-import {writeFile} from 'atomically'
+
+import {writeStateFile} from './state-files.js'
 
 /**
  * What the daemon learns about tokens at run time — disabled and why, cooling down until
@@ -40,5 +41,5 @@ export function readRuntimeState(path: string): RuntimeState {
 }
 
 export async function writeRuntimeState(path: string, state: RuntimeState): Promise<void> {
-  await writeFile(path, JSON.stringify(state, null, 2) + '\n', {mode: 0o600})
+  await writeStateFile(path, JSON.stringify(state, null, 2) + '\n')
 }

@@ -10,6 +10,7 @@ import {LedgerWriter} from '../core/ledger.js'
 import {loadModelFacts} from '../core/model-facts.js'
 import {GptconvError} from '../core/errors.js'
 import {redact} from '../core/mask.js'
+import {ensureStateDir, refuseSymlinks} from '../core/paths.js'
 import {readRuntimeState} from '../core/runtime-state.js'
 import {requireUsableStores} from '../core/tokens.js'
 import {type DemoUpstream, startDemoUpstream} from './demo.js'
@@ -98,6 +99,9 @@ function mergeExtra(a: ExtraTokens | undefined, b: ExtraTokens | undefined): Ext
 
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const {ctx, log} = options
+  // a state directory open to others is closed (with a warning); one of another user, or a state file that is a link, stops the start
+  ensureStateDir(ctx.paths.dir, (message) => log.warn(message))
+  refuseSymlinks(ctx.paths)
   // a corrupted config or a locked keychain stops the start here, before anything is written
   await requireUsableStores(ctx, ctx.config.read())
   await loadModelFacts()
