@@ -61,6 +61,10 @@ export type TokenEntry = {
   concurrency?: number
   rpm?: number
   grantedUsd?: number
+  /** the origin the secret was stored for (its upstream's base URL); another origin blocks the token (core/binding.ts) */
+  origin?: string
+  /** refresh tokens: the origin of the auth URL they are exchanged at */
+  authOrigin?: string
 }
 
 /** A price set by hand (a reseller's, a self-hosted model's), in USD per million tokens. */
@@ -155,6 +159,8 @@ const tokenSchema = {
     concurrency: {type: 'integer', minimum: 1},
     rpm: {type: 'integer', minimum: 1},
     grantedUsd: {type: 'number', minimum: 0},
+    origin: {type: 'string', minLength: 1},
+    authOrigin: {type: 'string', minLength: 1},
   },
 }
 

@@ -26,6 +26,9 @@ export type TokenRuntime = {
   lastUsedAt?: string
   /** ChatGPT-plan tokens: the plan's usage windows */
   limits?: PlanLimits
+  /** a token entry written before bindings existed: the origin(s) the daemon first used it with (core/binding.ts) */
+  origin?: string
+  authOrigin?: string
 }
 
 export type RuntimeState = {tokens: Record<string, TokenRuntime>}

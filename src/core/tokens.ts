@@ -1,9 +1,10 @@
-import type {Settings, TokenEntry, TokenKind} from './config.js'
+import {bindingFor, originBlock, recordedBinding} from './binding.js'
+import type {Settings, TokenEntry, TokenKind, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
 import {ConflictError, InvalidSecretError, KeychainUnavailableError, NotFoundError, UsageError} from './errors.js'
 import {accessTokenInfo, decodeJwt} from './jwt.js'
 import {mask} from './mask.js'
-import {readRuntimeState} from './runtime-state.js'
+import {type TokenRuntime, readRuntimeState} from './runtime-state.js'
 import type {SecretStore} from './secrets/index.js'
 import {accessAccount} from './secrets/types.js'
 import type {CheckOutcome} from './upstream-check.js'
@@ -12,7 +13,7 @@ import {own} from './own.js'
 // The keychain binding and undici load only when a command needs them: `tokens list` stays fast.
 const secrets = () => import('./secrets/index.js')
 
-export type TokenState = 'ok' | 'expired' | 'cooling-down' | 'disabled'
+export type TokenState = 'ok' | 'expired' | 'cooling-down' | 'disabled' | 'blocked'
 
 /** What `tokens list --json` prints per token (SPEC §10); `secret` is the masked form. */
 export type TokenView = {
@@ -128,13 +129,15 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
     ...(input.concurrency !== undefined && {concurrency: input.concurrency}),
     ...(input.rpm !== undefined && {rpm: input.rpm}),
     ...(input.grantedUsd !== undefined && {grantedUsd: input.grantedUsd}),
+    // bound to where its upstream points now: pointing the upstream elsewhere blocks it (core/binding.ts)
+    ...bindingFor(input.kind, own(settings.upstreams, upstream)!),
   }
   await ctx.config.update((s) => {
     s.tokens[entry.label] = entry
   })
 
   if (previous) await forgetSecrets(ctx, previous, store)
-  return viewOf(entry, own(readRuntimeState(ctx.paths.runtime).tokens, entry.label))
+  return viewOf(entry, own(readRuntimeState(ctx.paths.runtime).tokens, entry.label), own(settings.upstreams, upstream))
 }
 
 /** What clientKey() makes every local client key start with; no upstream issues such keys. */
@@ -174,9 +177,9 @@ async function forgetSecrets(ctx: Context, previous: TokenEntry, current: Secret
 }
 
 export function listTokens(ctx: Context, labels: string[] = []): TokenView[] {
-  const {tokens} = ctx.config.read()
+  const {tokens, upstreams} = ctx.config.read()
   const runtime = readRuntimeState(ctx.paths.runtime).tokens
-  return entriesFor(tokens, labels).map((entry) => viewOf(entry, own(runtime, entry.label)))
+  return entriesFor(tokens, labels).map((entry) => viewOf(entry, own(runtime, entry.label), own(upstreams, entry.upstream)))
 }
 
 function entriesFor(tokens: Record<string, TokenEntry>, labels: string[]): TokenEntry[] {
@@ -189,12 +192,16 @@ function entriesFor(tokens: Record<string, TokenEntry>, labels: string[]): Token
   return [...new Set(labels)].map((l) => tokens[l] as TokenEntry)
 }
 
-function viewOf(entry: TokenEntry, runtime: ReturnType<typeof readRuntimeState>['tokens'][string] | undefined, now = Date.now()): TokenView {
+function viewOf(entry: TokenEntry, runtime: TokenRuntime | undefined, upstream: UpstreamConfig | undefined, now = Date.now()): TokenView {
   const current = runtime && runtime.addedAt === entry.addedAt ? runtime : undefined
+  const block = upstream && originBlock(entry, upstream, recordedBinding(entry, current))
   let state: TokenState = 'ok'
   let until: string | undefined
   let reason: string | undefined
-  if (current?.disabled) {
+  if (block) {
+    state = 'blocked'
+    reason = block.reason
+  } else if (current?.disabled) {
     state = 'disabled'
     reason = current.disabled.reason
   } else if (entry.kind === 'access-token' && entry.expiresAt && Date.parse(entry.expiresAt) <= now) {
@@ -264,8 +271,10 @@ export async function requireUsableStores(ctx: Context, settings: Settings): Pro
   }
 }
 
-/** Read a token's secret from the store it was put in. */
+/** Read a token's secret from the store it was put in — refused while the token is blocked (its upstream points elsewhere now). */
 export async function readSecret(ctx: Context, entry: TokenEntry): Promise<string> {
+  const block = blockOf(ctx, entry)
+  if (block) throw new ConflictError('GPTCONV_TOKEN_BLOCKED', `Token "${entry.label}" is ${block.reason}.`)
   const secret = await (await secrets()).storeOfKind(entry.store, {env: ctx.env}).get(entry.label)
   if (secret === null) {
     throw new NotFoundError('GPTCONV_SECRET_MISSING', `The secret of "${entry.label}" is missing from the ${entry.store === 'keychain' ? 'OS keychain' : 'secrets file'}${entry.store === 'keychain' ? ' (or the keychain is locked)' : ''}.`, {
@@ -305,6 +314,8 @@ export async function checkTokens(
 async function checkOne(ctx: Context, settings: Settings, entry: TokenEntry, daemonOrigin: string | undefined): Promise<CheckOutcome> {
   const upstream = own(settings.upstreams, entry.upstream)
   if (!upstream) return {ok: false, status: 'error', detail: `its upstream "${entry.upstream}" is not configured any more`}
+  const block = blockOf(ctx, entry)
+  if (block) return {ok: false, status: 'blocked', detail: block.reason}
   if (entry.kind === 'refresh-token') return renewOne(ctx, entry, upstream, daemonOrigin)
   let secret: string
   try {
@@ -352,4 +363,10 @@ async function renewOne(ctx: Context, entry: TokenEntry, upstream: Settings['ups
   } catch (error) {
     return {ok: false, status: error instanceof RefreshRefusedError ? 'invalid' : 'error', detail: (error as Error).message}
   }
+}
+
+/** Why a token may not be used where its upstream points now (core/binding.ts), or undefined. */
+function blockOf(ctx: Context, entry: TokenEntry): ReturnType<typeof originBlock> {
+  const upstream = own(ctx.config.read().upstreams, entry.upstream)
+  return upstream && originBlock(entry, upstream, recordedBinding(entry, own(readRuntimeState(ctx.paths.runtime).tokens, entry.label)))
 }

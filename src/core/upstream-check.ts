@@ -3,7 +3,7 @@ import {Agent, request} from 'undici'
 import {errorMessage} from './errors.js'
 import {redact} from './mask.js'
 
-export type CheckStatus = 'valid' | 'invalid' | 'expired' | 'renewed' | 'error' | 'unreachable'
+export type CheckStatus = 'valid' | 'invalid' | 'expired' | 'renewed' | 'error' | 'unreachable' | 'blocked'
 export type CheckOutcome = {ok: boolean; status: CheckStatus; detail: string; models?: number}
 
 let agent: Agent | undefined

@@ -112,8 +112,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const settings = registry.settings
   let writer: RuntimeStateWriter | undefined
   const pool = new CredentialPool({...settings.pool, onChange: () => writer?.schedule()})
-  writer = new RuntimeStateWriter(ctx.paths.runtime, pool, log)
+  writer = new RuntimeStateWriter(ctx.paths.runtime, pool, log, 250, () => registry.firstSeen())
   pool.update(registry.tokens, readRuntimeState(ctx.paths.runtime).tokens)
+  const reportBlocks = blockReporter(registry, log)
+  reportBlocks()
+  if (registry.firstSeen().size > 0) writer.schedule()
   const client = new UpstreamClient(settings.pool.connectTimeoutMs)
   const ledger = new LedgerWriter(ctx.paths.ledger)
   const metricSet = new Metrics(pool)
@@ -242,6 +245,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         sessions.maxMessages = registry.settings.sessions.maxMessages
         responses.configure(responseLimits(registry.settings))
         pool.update(registry.tokens)
+        reportBlocks()
+        writer.schedule()
         void refresher.sync()
         forgetModels(state)
         log.info({tokens: registry.tokens.length, upstreams: registry.upstreams.length}, 'config reloaded')
@@ -283,6 +288,22 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       })()
       return closed
     },
+  }
+}
+
+/**
+ * Say loudly, once per token and destination, that a token is blocked because its upstream
+ * now points to another origin than it was stored for: the label and both origins, never the secret.
+ */
+function blockReporter(registry: Registry, log: Logger): () => void {
+  const reported = new Set<string>()
+  return () => {
+    for (const block of registry.blocks()) {
+      const key = `${block.label}\u0000${block.addedAt}\u0000${block.to}`
+      if (reported.has(key)) continue
+      reported.add(key)
+      log.error({token: block.label, upstream: block.upstream, from: block.from, to: block.to}, `token "${block.label}" is ${block.reason}`)
+    }
   }
 }
 
