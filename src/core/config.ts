@@ -84,6 +84,13 @@ export type Settings = {
     allowedOrigins: string[]
     bodyLimitBytes: number
     maxMessages: number
+    /** listen on an address other than loopback (`serve --allow-remote` for one run) */
+    allowRemote: boolean
+    /** open client connections at most (capped below the open-file limit); past it, idle and half-open ones make room */
+    maxConnections: number
+    /** time a client has to send a request's headers, and the whole request (not the answer) */
+    headersTimeoutMs: number
+    requestTimeoutMs: number
   }
   pool: {
     maxAttempts: number
@@ -178,6 +185,10 @@ export const SETTINGS_SCHEMA = {
       allowedOrigins: stringList,
       bodyLimitBytes: int(1024, 1024 ** 3, 16 * 1024 * 1024),
       maxMessages: int(1, 10_000_000, 10_000),
+      allowRemote: {type: 'boolean', default: false},
+      maxConnections: int(16, 1_000_000, 4096),
+      headersTimeoutMs: int(1000, 600_000, 15_000),
+      requestTimeoutMs: int(1000, 3_600_000, 120_000),
     },
   },
   pool: {

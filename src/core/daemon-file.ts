@@ -6,7 +6,8 @@ import {writeStateFile} from './state-files.js'
 
 /** `daemon.json` in the state directory: written by a daemon once it listens, removed when it exits. */
 /** `origin` is where /healthz lives; `url` is the API base clients use (origin + apiPrefix). */
-export type DaemonInfo = {pid: number; origin: string; url: string; host: string; port: number; apiPrefix: string; startedAt: string; version: string; demo: boolean; logFile?: string}
+/** `host:port` is where it listens (`listen`, e.g. 0.0.0.0:8787); `remote` when that is beyond loopback (absent in files of older versions). */
+export type DaemonInfo = {pid: number; origin: string; url: string; host: string; port: number; listen?: string; remote?: boolean; apiPrefix: string; startedAt: string; version: string; demo: boolean; logFile?: string}
 
 export type Health = {status: string; version: string; pid: number; uptime_s: number; tokens: number; usable: number}
 

@@ -10,6 +10,7 @@ import {LedgerWriter} from '../core/ledger.js'
 import {loadModelFacts} from '../core/model-facts.js'
 import {GptconvError} from '../core/errors.js'
 import {redact} from '../core/mask.js'
+import {isLoopback, listenAddress} from '../core/net.js'
 import {ensureStateDir, refuseSymlinks} from '../core/paths.js'
 import {readRuntimeState} from '../core/runtime-state.js'
 import {requireUsableStores} from '../core/tokens.js'
@@ -17,7 +18,10 @@ import {type DemoUpstream, startDemoUpstream} from './demo.js'
 import {ApiError, toOpenAIError} from './errors.js'
 import {answerClientError, sendJson} from './http.js'
 import type {Logger} from './logger.js'
-import {Metrics} from './metrics.js'
+import {Metrics, configuredModels} from './metrics.js'
+import {blockReporter} from './blocks.js'
+import {ConnectionGuard, connectionCap, openFileLimit} from './connections.js'
+import {refuseRemote, remoteWarning} from './exposure.js'
 import {CredentialPool} from './pool.js'
 import {type ExtraTokens, Registry, watchConfig} from './registry.js'
 import {TokenRefresher} from './refresher.js'
@@ -52,12 +56,18 @@ export type DaemonOptions = {
   demo?: boolean
   /** upstreams and tokens beside the configured ones (tests) */
   extra?: ExtraTokens
+  /** listen beyond loopback (`serve --allow-remote`; server.allowRemote does the same) */
+  allowRemote?: boolean
 }
 
 export type RunningDaemon = {
   readonly url: string
   readonly host: string
   readonly port: number
+  /** listening beyond loopback */
+  readonly remote: boolean
+  /** the connection cap in force (server.maxConnections, lowered to fit the open-file limit) */
+  readonly maxConnections: number
   readonly state: DaemonState
   /** stop accepting, let open requests finish within pool.drainTimeoutMs, then end the rest with an error */
   close(): Promise<void>
@@ -103,7 +113,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   ensureStateDir(ctx.paths.dir, (message) => log.warn(message))
   refuseSymlinks(ctx.paths)
   // a corrupted config or a locked keychain stops the start here, before anything is written
-  await requireUsableStores(ctx, ctx.config.read())
+  const initial = ctx.config.read()
+  const host = options.host ?? initial.server.host
+  refuseRemote(host, Boolean(options.allowRemote) || initial.server.allowRemote)
+  await requireUsableStores(ctx, initial)
   await loadModelFacts()
   const key = (await clientKey(ctx, {create: true}))!
   const demo: DemoUpstream | undefined = options.demo ? await startDemoUpstream() : undefined
@@ -120,6 +133,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const client = new UpstreamClient(settings.pool.connectTimeoutMs)
   const ledger = new LedgerWriter(ctx.paths.ledger)
   const metricSet = new Metrics(pool)
+  metricSet.configure(configuredModels(registry))
   const refresher = new TokenRefresher(ctx, registry, pool, log)
   const sessions = new SessionStore(ctx.paths.sessions, settings.sessions.ttlMinutes * 60_000, log, settings.sessions.maxMessages)
   const responses = new ResponseStore(ctx.paths.responses, responseLimits(settings), log)
@@ -136,7 +150,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     log,
     clientKey: key,
     startedAt: Date.now(),
-    connections: () => new Promise((resolve) => server.getConnections((_error, clients) => resolve({requests: active.size, clients: clients ?? 0, upstream: client.stats()}))),
+    connections: () => new Promise((resolve) => server.getConnections((_error, clients) => resolve({requests: active.size, clients: clients ?? 0, maxClients: maxConnections, closedForRoom: guard.closed, upstream: client.stats()}))),
     version: VERSION,
     recordUsage: ledgerRecorder(ledger, metricSet),
   }
@@ -151,15 +165,26 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const active = new Set<AbortController>()
   let closing = false
 
-  const server = createServer({keepAliveTimeout: 65_000}, (req, res) => void handle(req, res))
+  const {server: conf} = settings
+  const maxConnections = connectionCap(conf.maxConnections, openFileLimit())
+  if (maxConnections < conf.maxConnections) log.warn({maxConnections, configured: conf.maxConnections}, `server.maxConnections is ${conf.maxConnections}, more than the open-file limit allows (each connection may hold an upstream socket too); at most ${maxConnections} are kept open. Raise the limit (ulimit -n) for more.`)
+  // headersTimeout and requestTimeout bound how long a client may take to send its request;
+  // once a request is in, they no longer apply: a long streamed answer is not cut
+  const timeouts = {headersTimeout: Math.min(conf.headersTimeoutMs, conf.requestTimeoutMs), requestTimeout: conf.requestTimeoutMs, connectionsCheckingInterval: 1000}
+  const server = createServer({keepAliveTimeout: 65_000, ...timeouts}, (req, res) => void handle(req, res))
+  const guard = new ConnectionGuard(server, maxConnections)
   server.on('clientError', answerClientError)
+  const remote = !isLoopback(host)
+  if (remote) log.warn({listen: listenAddress(host, options.port ?? settings.server.port)}, remoteWarning(listenAddress(host, options.port ?? settings.server.port)))
   const idle = new IdleCollector(() => active.size === 0)
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now()
     const controller = new AbortController()
     active.add(controller)
+    guard.busy(req.socket)
     res.on('close', () => {
+      guard.idle(req.socket)
       active.delete(controller)
       if (active.size === 0) idle.schedule()
       if (!res.writableFinished) controller.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
@@ -185,7 +210,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     try {
       if (closing) throw new ApiError(503, 'shutting_down', 'gptconv is shutting down.', {type: 'server_error', headers: {connection: 'close'}})
       const {server: conf} = registry.settings
-      checkHost(req, conf.allowedHosts)
+      checkHost(req, conf.allowedHosts, remote)
       const origin = checkOrigin(req, conf.allowedOrigins)
       if (origin) for (const [name, value] of Object.entries(corsHeaders(origin))) res.setHeader(name, value)
       if (req.method === 'OPTIONS') {
@@ -230,7 +255,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(options.port ?? settings.server.port, options.host ?? settings.server.host, () => {
+    server.listen(options.port ?? settings.server.port, host, () => {
       server.off('error', reject)
       resolve()
     })
@@ -245,6 +270,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         sessions.maxMessages = registry.settings.sessions.maxMessages
         responses.configure(responseLimits(registry.settings))
         pool.update(registry.tokens)
+        metricSet.configure(configuredModels(registry))
         reportBlocks()
         writer.schedule()
         void refresher.sync()
@@ -255,12 +281,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   })
 
   const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   let closed: Promise<void> | undefined
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${listenAddress(address.address, address.port)}`,
     host: address.address,
     port: address.port,
+    remote,
+    maxConnections,
     state,
     close() {
       closed ??= (async () => {
@@ -288,22 +315,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       })()
       return closed
     },
-  }
-}
-
-/**
- * Say loudly, once per token and destination, that a token is blocked because its upstream
- * now points to another origin than it was stored for: the label and both origins, never the secret.
- */
-function blockReporter(registry: Registry, log: Logger): () => void {
-  const reported = new Set<string>()
-  return () => {
-    for (const block of registry.blocks()) {
-      const key = `${block.label}\u0000${block.addedAt}\u0000${block.to}`
-      if (reported.has(key)) continue
-      reported.add(key)
-      log.error({token: block.label, upstream: block.upstream, from: block.from, to: block.to}, `token "${block.label}" is ${block.reason}`)
-    }
   }
 }
 

@@ -37,8 +37,8 @@ export type DaemonState = {
   readonly log: Logger
   readonly clientKey: string
   readonly startedAt: number
-  /** requests being answered, open client connections, upstream connection pools: for /admin/pool */
-  connections(): Promise<{requests: number; clients: number; upstream: Record<string, unknown>}>
+  /** requests being answered, open client connections (their cap, and how many were closed to make room), upstream connection pools: for /admin/pool */
+  connections(): Promise<{requests: number; clients: number; maxClients: number; closedForRoom: number; upstream: Record<string, unknown>}>
   readonly version: string
   /** append a finished request to the usage ledger and the token counters */
   recordUsage(served: Served, request: {endpoint: string; model: string; usage: Usage; status: UsageRecord['status']; startedMs: number}): void
@@ -62,8 +62,8 @@ export function ledgerRecorder(ledger: LedgerWriter, metrics: Metrics): DaemonSt
       ms: Math.round(performance.now() - startedMs),
     }
     ledger.append(record)
-    metrics.countTokens(record.token, record.model, 'prompt', usage.prompt_tokens)
-    metrics.countTokens(record.token, record.model, 'completion', usage.completion_tokens)
+    metrics.countTokens(record.upstream, record.model, 'prompt', usage.prompt_tokens)
+    metrics.countTokens(record.upstream, record.model, 'completion', usage.completion_tokens)
   }
 }
 
