@@ -1,7 +1,27 @@
 import {execFileSync} from 'node:child_process'
 import {readFileSync} from 'node:fs'
-import type {Server} from 'node:http'
+import {type RequestListener, type Server, createServer} from 'node:http'
 import type {Socket} from 'node:net'
+
+import type {Settings} from '../core/config.js'
+import type {Logger} from './logger.js'
+
+/**
+ * The daemon's HTTP server: a client has `server.headersTimeoutMs` to send a request's
+ * headers and `server.requestTimeoutMs` for the whole request; once a request is in, they
+ * no longer apply (Node times only requests still arriving), so a long streamed answer is
+ * not cut. Connections are capped by a ConnectionGuard, below the open-file limit.
+ */
+export function guardedServer(conf: Settings['server'], log: Logger, handler: RequestListener): {server: Server; guard: ConnectionGuard; maxConnections: number} {
+  const maxConnections = connectionCap(conf.maxConnections, openFileLimit())
+  if (maxConnections < conf.maxConnections) {
+    log.warn({maxConnections, configured: conf.maxConnections}, `server.maxConnections is ${conf.maxConnections}, more than the open-file limit allows (each connection may hold an upstream socket too); at most ${maxConnections} are kept open. Raise the limit (ulimit -n) for more.`)
+  }
+
+  const timeouts = {headersTimeout: Math.min(conf.headersTimeoutMs, conf.requestTimeoutMs), requestTimeout: conf.requestTimeoutMs, connectionsCheckingInterval: 1000}
+  const server = createServer({keepAliveTimeout: 65_000, ...timeouts}, handler)
+  return {server, guard: new ConnectionGuard(server, maxConnections), maxConnections}
+}
 
 /**
  * At most `max` open client connections. A client that opens connections and never

@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {type IncomingMessage, type ServerResponse, createServer} from 'node:http'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {setTimeout as sleep} from 'node:timers/promises'
 
@@ -20,7 +20,7 @@ import {answerClientError, sendJson} from './http.js'
 import type {Logger} from './logger.js'
 import {Metrics, configuredModels} from './metrics.js'
 import {blockReporter} from './blocks.js'
-import {ConnectionGuard, connectionCap, openFileLimit} from './connections.js'
+import {guardedServer} from './connections.js'
 import {refuseRemote, remoteWarning} from './exposure.js'
 import {CredentialPool} from './pool.js'
 import {type ExtraTokens, Registry, watchConfig} from './registry.js'
@@ -165,14 +165,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const active = new Set<AbortController>()
   let closing = false
 
-  const {server: conf} = settings
-  const maxConnections = connectionCap(conf.maxConnections, openFileLimit())
-  if (maxConnections < conf.maxConnections) log.warn({maxConnections, configured: conf.maxConnections}, `server.maxConnections is ${conf.maxConnections}, more than the open-file limit allows (each connection may hold an upstream socket too); at most ${maxConnections} are kept open. Raise the limit (ulimit -n) for more.`)
-  // headersTimeout and requestTimeout bound how long a client may take to send its request;
-  // once a request is in, they no longer apply: a long streamed answer is not cut
-  const timeouts = {headersTimeout: Math.min(conf.headersTimeoutMs, conf.requestTimeoutMs), requestTimeout: conf.requestTimeoutMs, connectionsCheckingInterval: 1000}
-  const server = createServer({keepAliveTimeout: 65_000, ...timeouts}, (req, res) => void handle(req, res))
-  const guard = new ConnectionGuard(server, maxConnections)
+  const {server, guard, maxConnections} = guardedServer(settings.server, log, (req, res) => void handle(req, res))
   server.on('clientError', answerClientError)
   const remote = !isLoopback(host)
   if (remote) log.warn({listen: listenAddress(host, options.port ?? settings.server.port)}, remoteWarning(listenAddress(host, options.port ?? settings.server.port)))
