@@ -168,7 +168,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const {server, guard, maxConnections} = guardedServer(settings.server, log, (req, res) => void handle(req, res))
   server.on('clientError', answerClientError)
   const remote = !isLoopback(host)
-  if (remote) log.warn({listen: listenAddress(host, options.port ?? settings.server.port)}, remoteWarning(listenAddress(host, options.port ?? settings.server.port)))
   const idle = new IdleCollector(() => active.size === 0)
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -274,6 +273,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   })
 
   const address = server.address() as AddressInfo
+  if (remote) log.warn({listen: listenAddress(address.address, address.port)}, remoteWarning(listenAddress(address.address, address.port)))
   let closed: Promise<void> | undefined
   return {
     url: `http://${listenAddress(address.address, address.port)}`,
