@@ -1,5 +1,5 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {closeSync, existsSync, openSync, readFileSync} from 'node:fs'
+import {closeSync, existsSync, readFileSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 
@@ -7,6 +7,7 @@ import type {Context} from '../core/context.js'
 import {type DaemonInfo, health, isAlive, readDaemonFile} from '../core/daemon-file.js'
 import {GptconvError} from '../core/errors.js'
 import {ensureStateDir} from '../core/paths.js'
+import {openAppend} from '../core/state-files.js'
 import {formatLogLine} from '../daemon/logger.js'
 import type {DaemonLaunch} from '../daemon/main.js'
 import {passSignalsOn} from './signals.js'
@@ -27,13 +28,30 @@ function entry(): string[] {
   return [...DAEMON_NODE_FLAGS, '--import', 'tsx', fileURLToPath(new URL('../daemon/main.ts', import.meta.url))]
 }
 
+/**
+ * Node cannot raise its own open-file limit (it has no setrlimit), and each open stream
+ * holds two sockets: many shells' soft limit of 1,024 would stop the daemon at about 500
+ * streams, and a flood of half-open connections sooner. On POSIX systems the daemon is
+ * started through /bin/sh, which raises the soft limit as far as the hard limit allows (up
+ * to 65,536) and then becomes the daemon (`exec`: the same process, the same pid). The
+ * daemon keeps its connection cap below whatever limit it gets (connections.ts).
+ */
+const RAISE_FILE_LIMIT = 'n=$(ulimit -n); h=$(ulimit -Hn); if [ "$n" != unlimited ]; then if [ "$h" = unlimited ] || [ "$h" -ge 65536 ]; then t=65536; else t=$h; fi; if [ "$n" -lt "$t" ]; then ulimit -n "$t" 2>/dev/null; fi; fi; exec "$@"'
+
+/** The command that runs the daemon: node with its entry point, through the shell that raises the file limit. */
+function daemonCommand(): {file: string; args: string[]} {
+  if (process.platform === 'win32') return {file: process.execPath, args: entry()}
+  return {file: '/bin/sh', args: ['-c', RAISE_FILE_LIMIT, 'gptconv-daemon', process.execPath, ...entry()]}
+}
+
 function daemonEnv(options: DaemonLaunch): NodeJS.ProcessEnv {
   return {...process.env, GPTCONV_DAEMON_OPTIONS: JSON.stringify(options)}
 }
 
 /** Run the daemon on this terminal; signals are passed on; resolves with its exit code. */
 export function runForeground(options: DaemonLaunch): Promise<number> {
-  const child: ChildProcess = spawn(process.execPath, entry(), {stdio: 'inherit', env: daemonEnv({...options, banner: true})})
+  const {file, args} = daemonCommand()
+  const child: ChildProcess = spawn(file, args, {stdio: 'inherit', env: daemonEnv({...options, banner: true})})
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   const undo = passSignalsOn()
   process.on('SIGINT', forward)
@@ -54,8 +72,9 @@ export function runForeground(options: DaemonLaunch): Promise<number> {
  */
 export async function startDetached(ctx: Context, options: DaemonLaunch, timeoutMs = 20_000): Promise<DaemonInfo> {
   ensureStateDir(ctx.paths.dir)
-  const log = openSync(ctx.paths.log, 'a', 0o600)
-  const child = spawn(process.execPath, entry(), {detached: true, stdio: ['ignore', log, log], env: daemonEnv({...options, logFile: ctx.paths.log})})
+  const log = openAppend(ctx.paths.log)
+  const {file, args} = daemonCommand()
+  const child = spawn(file, args, {detached: true, stdio: ['ignore', log, log], env: daemonEnv({...options, logFile: ctx.paths.log})})
   closeSync(log)
   child.unref()
   let exited: number | null | undefined

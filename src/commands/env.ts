@@ -3,8 +3,10 @@ import {isHost, shellQuote} from '../cli/shell.js'
 import {clientKey} from '../core/client-key.js'
 import {apiUrl, clientOrigin, runningDaemon} from '../core/daemon-file.js'
 import {UsageError} from '../core/errors.js'
+import {isLoopback, listenAddress} from '../core/net.js'
 
-type Env = {OPENAI_BASE_URL: string; OPENAI_API_KEY: string}
+/** `listen` is where the daemon listens (or would): its url is how this machine reaches it, which says nothing of 0.0.0.0. */
+type Env = {OPENAI_BASE_URL: string; OPENAI_API_KEY: string; listen: string; remote: boolean}
 
 export default class EnvCommand extends BaseCommand {
   static override description = 'OPENAI_BASE_URL is the running daemon\'s address (or the configured one); OPENAI_API_KEY is gptconv\'s local client key — not an upstream key. OPENAI_API_BASE is set too, for the old 0.x Python SDK.'
@@ -20,11 +22,17 @@ export default class EnvCommand extends BaseCommand {
     const ctx = this.context()
     const {server} = ctx.config.read()
     const running = await runningDaemon(ctx)
-    const url = running?.info.url ?? apiUrl(clientOrigin(configuredHost(ctx.env.GPTCONV_HOST, server.host), configuredPort(ctx.env.GPTCONV_PORT, server.port)), server.apiPrefix)
+    const host = running?.info.host ?? configuredHost(ctx.env.GPTCONV_HOST, server.host)
+    const port = running?.info.port ?? configuredPort(ctx.env.GPTCONV_PORT, server.port)
+    const url = running?.info.url ?? apiUrl(clientOrigin(host, port), server.apiPrefix)
+    const listen = running?.info.listen ?? listenAddress(host, port)
+    const remote = running?.info.remote ?? !isLoopback(host)
     const key = (await clientKey(ctx, {create: true}))!
+    // a comment for `eval`: the address clients here use is loopback, but the daemon is reachable from other machines
+    if (remote) this.log(`# gptconv listens on ${listen}: beyond loopback, other machines can reach it`)
     // the output is run by `eval`: every value is quoted so that the shell takes it literally
     this.log(`export OPENAI_BASE_URL=${shellQuote(url)} OPENAI_API_BASE=${shellQuote(url)} OPENAI_API_KEY=${shellQuote(key)}`)
-    return {OPENAI_BASE_URL: url, OPENAI_API_KEY: key}
+    return {OPENAI_BASE_URL: url, OPENAI_API_KEY: key, listen, remote}
   }
 }
 

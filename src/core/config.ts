@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 import {basename, dirname} from 'node:path'
 
 import {ConfigCorruptError, UsageError, errorMessage} from './errors.js'
-import {ensureStateDir} from './paths.js'
+import {ensureStateDir, refuseSymlink} from './paths.js'
 
 /**
  * Non-secret settings live in `config.json` under the state directory, handled by conf
@@ -61,6 +61,10 @@ export type TokenEntry = {
   concurrency?: number
   rpm?: number
   grantedUsd?: number
+  /** the origin the secret was stored for (its upstream's base URL); another origin blocks the token (core/binding.ts) */
+  origin?: string
+  /** refresh tokens: the origin of the auth URL they are exchanged at */
+  authOrigin?: string
 }
 
 /** A price set by hand (a reseller's, a self-hosted model's), in USD per million tokens. */
@@ -80,6 +84,13 @@ export type Settings = {
     allowedOrigins: string[]
     bodyLimitBytes: number
     maxMessages: number
+    /** listen on an address other than loopback (`serve --allow-remote` for one run) */
+    allowRemote: boolean
+    /** open client connections at most (capped below the open-file limit); past it, idle and half-open ones make room */
+    maxConnections: number
+    /** time a client has to send a request's headers, and the whole request (not the answer) */
+    headersTimeoutMs: number
+    requestTimeoutMs: number
   }
   pool: {
     maxAttempts: number
@@ -155,6 +166,8 @@ const tokenSchema = {
     concurrency: {type: 'integer', minimum: 1},
     rpm: {type: 'integer', minimum: 1},
     grantedUsd: {type: 'number', minimum: 0},
+    origin: {type: 'string', minLength: 1},
+    authOrigin: {type: 'string', minLength: 1},
   },
 }
 
@@ -172,6 +185,10 @@ export const SETTINGS_SCHEMA = {
       allowedOrigins: stringList,
       bodyLimitBytes: int(1024, 1024 ** 3, 16 * 1024 * 1024),
       maxMessages: int(1, 10_000_000, 10_000),
+      allowRemote: {type: 'boolean', default: false},
+      maxConnections: int(16, 1_000_000, 4096),
+      headersTimeoutMs: int(1000, 600_000, 15_000),
+      requestTimeoutMs: int(1000, 3_600_000, 120_000),
     },
   },
   pool: {
@@ -275,6 +292,8 @@ export class ConfigFile {
    */
   async update<T>(change: (settings: Settings) => T): Promise<T> {
     ensureStateDir(dirname(this.path))
+    // conf resolves links before it writes: a linked config.json would be written wherever it points
+    refuseSymlink(this.path)
     const {default: lockfile} = await import('proper-lockfile')
     const release = await lockfile.lock(this.path, {realpath: false, retries: {retries: 50, minTimeout: 20, maxTimeout: 200}, stale: 10_000})
     try {

@@ -1,12 +1,13 @@
 import {readFileSync, rmSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {writeFile} from 'atomically'
 
 import type {Context} from './context.js'
+import {writeStateFile} from './state-files.js'
 
 /** `daemon.json` in the state directory: written by a daemon once it listens, removed when it exits. */
 /** `origin` is where /healthz lives; `url` is the API base clients use (origin + apiPrefix). */
-export type DaemonInfo = {pid: number; origin: string; url: string; host: string; port: number; apiPrefix: string; startedAt: string; version: string; demo: boolean; logFile?: string}
+/** `host:port` is where it listens (`listen`, e.g. 0.0.0.0:8787); `remote` when that is beyond loopback (absent in files of older versions). */
+export type DaemonInfo = {pid: number; origin: string; url: string; host: string; port: number; listen?: string; remote?: boolean; apiPrefix: string; startedAt: string; version: string; demo: boolean; logFile?: string}
 
 export type Health = {status: string; version: string; pid: number; uptime_s: number; tokens: number; usable: number}
 
@@ -20,7 +21,7 @@ export function readDaemonFile(ctx: Context): DaemonInfo | undefined {
 }
 
 export async function writeDaemonFile(ctx: Context, info: DaemonInfo): Promise<void> {
-  await writeFile(ctx.paths.pid, JSON.stringify(info, null, 2) + '\n', {mode: 0o600})
+  await writeStateFile(ctx.paths.pid, JSON.stringify(info, null, 2) + '\n')
 }
 
 /** Remove the file if it still describes `pid` (a newer daemon may have replaced it). */

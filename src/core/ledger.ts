@@ -1,6 +1,8 @@
 import {createReadStream, createWriteStream, type WriteStream} from 'node:fs'
 import {createInterface} from 'node:readline'
 
+import {openAppend} from './state-files.js'
+
 /** One finished request. Token counts are estimated with the tokenizer when the upstream reported none. */
 export type UsageRecord = {
   ts: string
@@ -28,7 +30,8 @@ export class LedgerWriter {
   #pending = ''
 
   constructor(path: string) {
-    this.#stream = createWriteStream(path, {flags: 'a', mode: 0o600})
+    // opened here, not through the path: never through a link, and an old file open to others is closed to them
+    this.#stream = createWriteStream(path, {fd: openAppend(path)})
     this.#stream.on('error', () => {}) // a full disk must not crash the daemon; records are lost, requests are not
   }
 

@@ -18,6 +18,11 @@ export function loadModelFacts(): Promise<void> {
   return loading
 }
 
+/** Is this exact name in the model table? (No date-suffix matching: those names are not bounded.) */
+export function knownModel(model: string): boolean {
+  return table !== undefined && Object.hasOwn(table, model)
+}
+
 /** The facts of a model (as named, or without a date suffix); empty before `loadModelFacts` or for unknown models. */
 export function modelFacts(model: string): ModelFacts {
   if (!table) return {}

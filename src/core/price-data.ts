@@ -1,5 +1,4 @@
 import {REMOTE_DATA_JSON_URL, type Provider, updatePrices, waitForUpdate} from '@pydantic/genai-prices'
-import {writeFile} from 'atomically'
 import {readFileSync, rmSync, statSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
@@ -8,6 +7,7 @@ import {request} from 'undici'
 import type {Context} from './context.js'
 import {GptconvError, errorMessage} from './errors.js'
 import {ensureStateDir} from './paths.js'
+import {writeStateFile} from './state-files.js'
 
 /**
  * The price database is the one inside @pydantic/genai-prices; nothing is fetched while
@@ -115,7 +115,7 @@ export async function refreshPriceData(ctx: Context, options: {url?: string; tim
 
   const cache: Cache = {fetchedAt: new Date().toISOString(), url, package: PACKAGE_VERSION, providers}
   ensureStateDir(ctx.paths.dir)
-  await writeFile(priceDataPath(ctx), JSON.stringify(cache), {mode: 0o600})
+  await writeStateFile(priceDataPath(ctx), JSON.stringify(cache))
   await usePriceData(ctx)
   return {path: priceDataPath(ctx), url, fetchedAt: cache.fetchedAt, providers: providers.length, models: providers.reduce((n, p) => n + p.models.length, 0)}
 }

@@ -1,5 +1,6 @@
 import {readFileSync} from 'node:fs'
-import {writeFile} from 'atomically'
+
+import {writeStateFile} from './state-files.js'
 
 /**
  * What the daemon learns about tokens at run time — disabled and why, cooling down until
@@ -25,6 +26,9 @@ export type TokenRuntime = {
   lastUsedAt?: string
   /** ChatGPT-plan tokens: the plan's usage windows */
   limits?: PlanLimits
+  /** a token entry written before bindings existed: the origin(s) the daemon first used it with (core/binding.ts) */
+  origin?: string
+  authOrigin?: string
 }
 
 export type RuntimeState = {tokens: Record<string, TokenRuntime>}
@@ -40,5 +44,5 @@ export function readRuntimeState(path: string): RuntimeState {
 }
 
 export async function writeRuntimeState(path: string, state: RuntimeState): Promise<void> {
-  await writeFile(path, JSON.stringify(state, null, 2) + '\n', {mode: 0o600})
+  await writeStateFile(path, JSON.stringify(state, null, 2) + '\n')
 }

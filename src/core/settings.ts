@@ -63,6 +63,11 @@ function parseValue(key: string, raw: string, schema: Schema): unknown {
       return n
     }
 
+    case 'boolean': {
+      if (raw !== 'true' && raw !== 'false') throw fail('true or false')
+      return raw === 'true'
+    }
+
     case 'array': {
       if (raw.trim().startsWith('[')) return parseJson(raw, fail)
       return raw.split(',').map((s) => s.trim()).filter(Boolean)

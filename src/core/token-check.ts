@@ -3,7 +3,7 @@ import type {Context} from './context.js'
 import {GptconvError} from './errors.js'
 import {accessTokenInfo} from './jwt.js'
 import {own} from './own.js'
-import {entriesFor, readSecret} from './tokens.js'
+import {blockOf, entriesFor, readSecret} from './tokens.js'
 import type {CheckOutcome} from './upstream-check.js'
 
 /** `gptconv tokens refresh` and what else needs a live access token: checks and renewals of stored tokens. */
@@ -39,6 +39,8 @@ export async function checkTokens(
 async function checkOne(ctx: Context, settings: Settings, entry: TokenEntry, daemonOrigin: string | undefined): Promise<CheckOutcome> {
   const upstream = own(settings.upstreams, entry.upstream)
   if (!upstream) return {ok: false, status: 'error', detail: `its upstream "${entry.upstream}" is not configured any more`}
+  const block = blockOf(ctx, entry)
+  if (block) return {ok: false, status: 'blocked', detail: block.reason}
   if (entry.kind === 'refresh-token') return renewOne(ctx, entry, upstream, daemonOrigin)
   let secret: string
   try {

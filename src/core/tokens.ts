@@ -1,4 +1,5 @@
-import type {Protocol, Settings, TokenEntry, TokenKind} from './config.js'
+import {bindingFor, originBlock, recordedBinding} from './binding.js'
+import type {Protocol, Settings, TokenEntry, TokenKind, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
 import {ConflictError, InvalidSecretError, KeychainUnavailableError, NotFoundError, UsageError} from './errors.js'
 import {accessTokenInfo, decodeJwt} from './jwt.js'
@@ -11,7 +12,7 @@ import {own} from './own.js'
 // The keychain binding and undici load only when a command needs them: `tokens list` stays fast.
 const secrets = () => import('./secrets/index.js')
 
-export type TokenState = 'ok' | 'expired' | 'cooling-down' | 'disabled'
+export type TokenState = 'ok' | 'expired' | 'cooling-down' | 'disabled' | 'blocked'
 
 /** What `tokens list --json` prints per token (docs/reference.md §2.1); `secret` is the masked form. */
 export type TokenView = {
@@ -148,6 +149,8 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
     ...(input.concurrency !== undefined && {concurrency: input.concurrency}),
     ...(input.rpm !== undefined && {rpm: input.rpm}),
     ...(input.grantedUsd !== undefined && {grantedUsd: input.grantedUsd}),
+    // bound to where its upstream points now: pointing the upstream elsewhere blocks it (core/binding.ts)
+    ...bindingFor(input.kind, own(settings.upstreams, upstream)!),
   }
   await ctx.config.update((s) => {
     s.tokens[entry.label] = entry
@@ -156,7 +159,7 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
   if (previous) await forgetSecrets(ctx, previous, store)
   // after forgetting the replaced token's cache, which has the same account name
   if (input.accessToken) await store.set(accessAccount(entry.label), input.accessToken)
-  return viewOf(entry, own(readRuntimeState(ctx.paths.runtime).tokens, entry.label))
+  return viewOf(entry, own(readRuntimeState(ctx.paths.runtime).tokens, entry.label), own(settings.upstreams, upstream))
 }
 
 /** What clientKey() makes every local client key start with; no upstream issues such keys. */
@@ -196,9 +199,9 @@ async function forgetSecrets(ctx: Context, previous: TokenEntry, current: Secret
 }
 
 export function listTokens(ctx: Context, labels: string[] = []): TokenView[] {
-  const {tokens} = ctx.config.read()
+  const {tokens, upstreams} = ctx.config.read()
   const runtime = readRuntimeState(ctx.paths.runtime).tokens
-  return entriesFor(tokens, labels).map((entry) => viewOf(entry, own(runtime, entry.label)))
+  return entriesFor(tokens, labels).map((entry) => viewOf(entry, own(runtime, entry.label), own(upstreams, entry.upstream)))
 }
 
 export function entriesFor(tokens: Record<string, TokenEntry>, labels: string[]): TokenEntry[] {
@@ -211,12 +214,16 @@ export function entriesFor(tokens: Record<string, TokenEntry>, labels: string[])
   return [...new Set(labels)].map((l) => tokens[l] as TokenEntry)
 }
 
-function viewOf(entry: TokenEntry, runtime: TokenRuntime | undefined, now = Date.now()): TokenView {
+function viewOf(entry: TokenEntry, runtime: TokenRuntime | undefined, upstream: UpstreamConfig | undefined, now = Date.now()): TokenView {
   const current = runtime && runtime.addedAt === entry.addedAt ? runtime : undefined
+  const block = upstream && originBlock(entry, upstream, recordedBinding(entry, current))
   let state: TokenState = 'ok'
   let until: string | undefined
   let reason: string | undefined
-  if (current?.disabled) {
+  if (block) {
+    state = 'blocked'
+    reason = block.reason
+  } else if (current?.disabled) {
     state = 'disabled'
     reason = current.disabled.reason
   } else if (entry.kind === 'access-token' && entry.expiresAt && Date.parse(entry.expiresAt) <= now) {
@@ -293,8 +300,10 @@ export async function requireUsableStores(ctx: Context, settings: Settings): Pro
   }
 }
 
-/** Read a token's secret from the store it was put in. */
+/** Read a token's secret from the store it was put in — refused while the token is blocked (its upstream points elsewhere now). */
 export async function readSecret(ctx: Context, entry: TokenEntry): Promise<string> {
+  const block = blockOf(ctx, entry)
+  if (block) throw new ConflictError('GPTCONV_TOKEN_BLOCKED', `Token "${entry.label}" is ${block.reason}.`)
   const secret = await (await secrets()).storeOfKind(entry.store, {env: ctx.env}).get(entry.label)
   if (secret === null) {
     throw new NotFoundError('GPTCONV_SECRET_MISSING', `The secret of "${entry.label}" is missing from the ${entry.store === 'keychain' ? 'OS keychain' : 'secrets file'}${entry.store === 'keychain' ? ' (or the keychain is locked)' : ''}.`, {
@@ -303,4 +312,10 @@ export async function readSecret(ctx: Context, entry: TokenEntry): Promise<strin
   }
 
   return secret
+}
+
+/** Why a token may not be used where its upstream points now (core/binding.ts), or undefined. */
+export function blockOf(ctx: Context, entry: TokenEntry): ReturnType<typeof originBlock> {
+  const upstream = own(ctx.config.read().upstreams, entry.upstream)
+  return upstream && originBlock(entry, upstream, recordedBinding(entry, own(readRuntimeState(ctx.paths.runtime).tokens, entry.label)))
 }

@@ -3,14 +3,15 @@ import {Agent, request} from 'undici'
 import {errorMessage} from './errors.js'
 import {redact} from './mask.js'
 
-export type CheckStatus = 'valid' | 'invalid' | 'expired' | 'renewed' | 'error' | 'unreachable'
+export type CheckStatus = 'valid' | 'invalid' | 'expired' | 'renewed' | 'error' | 'unreachable' | 'blocked'
 export type CheckOutcome = {ok: boolean; status: CheckStatus; detail: string; models?: number}
 
 let agent: Agent | undefined
 
 /** The `error.message` of an OpenAI-style error body, or a short excerpt of any other body. */
 export function upstreamMessage(body: string, secrets: string[]): string {
-  let message = body.trim().slice(0, 300)
+  // scrubbed before it is cut short: a cut through a secret would leave its first part unrecognised
+  let message = redact(body.trim(), secrets).slice(0, 300)
   try {
     // OpenAI {error: {message}}, OAuth {error, error_description}, the web backend {detail}, others {message}
     const parsed = JSON.parse(body) as {error?: {message?: unknown} | string; error_description?: unknown; detail?: unknown; message?: unknown}

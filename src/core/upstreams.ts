@@ -1,7 +1,9 @@
-import type {AuthStyle, LegacyMode, Protocol, ResponsesMode, UpstreamConfig} from './config.js'
+import {bindingFor, describeBinding, originBlock, originOf, recordedBinding} from './binding.js'
+import type {AuthStyle, LegacyMode, Protocol, ResponsesMode, Settings, TokenEntry, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
 import {ConflictError, NotFoundError, UsageError} from './errors.js'
 import {own} from './own.js'
+import {type TokenRuntime, readRuntimeState} from './runtime-state.js'
 
 export type UpstreamView = UpstreamConfig & {name: string; tokens: number}
 
@@ -17,6 +19,7 @@ export type AddUpstreamInput = {
   modelMap?: Record<string, string>
   models?: string[]
   legacy?: LegacyMode
+  responses?: ResponsesMode
   force?: boolean
 }
 
@@ -72,7 +75,8 @@ export async function addUpstream(ctx: Context, input: AddUpstreamInput): Promis
   if (!NAME.test(input.name)) throw new UsageError(`Invalid upstream name "${input.name}".`, {hint: 'Use 1-64 letters, digits and . _ - (starting with a letter or digit).'})
   const upstream = input.protocol === 'codex' ? codexUpstream(input) : otherUpstream(input)
   if (input.legacy === 'passthrough' && input.protocol !== 'openai') throw new UsageError('--legacy passthrough needs an openai-protocol upstream that serves /v1/completions itself.')
-  const tokens = await ctx.config.update((s) => {
+  const runtime = readRuntimeState(ctx.paths.runtime).tokens
+  const {tokens, blocked} = await ctx.config.update((s) => {
     const existing = own(s.upstreams, input.name)
     if (existing && !input.force) throw new ConflictError('GPTCONV_UPSTREAM_EXISTS', `An upstream named "${input.name}" already exists.`, {hint: 'Pass --force to replace it.'})
     const users = Object.values(s.tokens).filter((t) => t.upstream === input.name)
@@ -80,9 +84,15 @@ export async function addUpstream(ctx: Context, input: AddUpstreamInput): Promis
       throw new ConflictError('GPTCONV_UPSTREAM_IN_USE', `Upstream "${input.name}" is used by ${users.map((t) => t.label).join(', ')}, whose kind needs protocol ${existing.protocol}.`, {hint: 'Remove those tokens first, or add the new upstream under another name.'})
     }
 
+    // the tokens stay bound to where they were stored for: a new origin blocks them until confirmed
+    if (existing) bindUsers(s, input.name, existing, runtime)
     s.upstreams[input.name] = upstream
-    return users.length
+    return {tokens: users.length, blocked: users.filter((t) => originBlock(t, upstream, recordedBinding(t)))}
   })
+  if (blocked.length > 0) {
+    ctx.warn(`${blocked.length === 1 ? 'Token' : 'Tokens'} ${blocked.map((t) => `"${t.label}" (stored for ${describeBinding(recordedBinding(t)!)})`).join(', ')} of "${input.name}" ${blocked.length === 1 ? 'is' : 'are'} blocked now: a stored secret is not sent to another origin (${originOf(upstream.baseUrl)}) until you confirm it with \`gptconv upstreams set-url ${input.name} ${upstream.baseUrl} --move-tokens\` or \`gptconv tokens add LABEL --force\`.`)
+  }
+
   return {name: input.name, ...upstream, tokens}
 }
 
@@ -117,7 +127,52 @@ function common(input: AddUpstreamInput): Partial<UpstreamConfig> {
     ...(input.modelMap && Object.keys(input.modelMap).length > 0 && {modelMap: input.modelMap}),
     ...(input.models?.length && {models: input.models}),
     ...(input.legacy && {legacy: input.legacy}),
+    ...(input.responses && {responses: input.responses}),
   }
+}
+
+/**
+ * Point an upstream at another base URL (`gptconv upstreams set-url`). Its tokens were
+ * stored for the old origin: without `moveTokens` the change is refused while any of them
+ * would be blocked by it (the message names them); with it, they are bound to the new one.
+ */
+export async function setUpstreamUrl(ctx: Context, input: {name: string; baseUrl: string; moveTokens?: boolean}): Promise<UpstreamView & {moved: string[]}> {
+  const baseUrl = normalizeUrl(input.baseUrl, 'URL')
+  const runtime = readRuntimeState(ctx.paths.runtime).tokens
+  return ctx.config.update((s) => {
+    const existing = own(s.upstreams, input.name)
+    if (!existing) throw new NotFoundError('GPTCONV_UPSTREAM_NOT_FOUND', `No upstream named "${input.name}".`, {hint: 'See `gptconv upstreams list`.'})
+    const upstream: UpstreamConfig = {...existing, baseUrl}
+    const users = bindUsers(s, input.name, existing, runtime)
+    const stranded = users.filter((t) => originBlock(t, upstream, recordedBinding(t)))
+    if (stranded.length > 0 && !input.moveTokens) {
+      const which = stranded.map((t) => `"${t.label}" (stored for ${describeBinding(recordedBinding(t)!)})`).join(', ')
+      throw new ConflictError('GPTCONV_TOKENS_BOUND', `Upstream "${input.name}" has ${stranded.length === 1 ? 'a token' : 'tokens'} bound to another origin than ${originOf(baseUrl)}: ${which}. Their secrets are not sent there unless you say so.`, {
+        hint: `Pass --move-tokens to send them to ${originOf(baseUrl)} from now on (gptconv upstreams set-url ${input.name} ${baseUrl} --move-tokens), or add the upstream under another name.`,
+      })
+    }
+
+    if (input.moveTokens) {
+      for (const token of users) {
+        delete token.authOrigin
+        Object.assign(token, bindingFor(token.kind, upstream))
+      }
+    }
+
+    s.upstreams[input.name] = upstream
+    return {name: input.name, ...upstream, tokens: users.length, moved: input.moveTokens ? stranded.map((t) => t.label) : []}
+  })
+}
+
+/**
+ * The tokens of an upstream, each with its binding written into its entry: an entry from
+ * before bindings existed is bound to the origin the daemon first used it with (state.json),
+ * else to the upstream as it is configured before the change.
+ */
+function bindUsers(s: Settings, name: string, current: UpstreamConfig, runtime: Record<string, TokenRuntime>): TokenEntry[] {
+  const users = Object.values(s.tokens).filter((t) => t.upstream === name)
+  for (const token of users) if (token.origin === undefined) Object.assign(token, recordedBinding(token, own(runtime, token.label)) ?? bindingFor(token.kind, current))
+  return users
 }
 
 export async function removeUpstreams(ctx: Context, names: string[]): Promise<string[]> {

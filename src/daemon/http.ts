@@ -2,6 +2,7 @@ import {STATUS_CODES, type IncomingMessage, type ServerResponse} from 'node:http
 import type {Duplex} from 'node:stream'
 
 import {ApiError, toOpenAIError} from './errors.js'
+import {MAX_DEPTH, scanJson} from './json-shape.js'
 
 const decoder = new TextDecoder('utf-8', {fatal: true})
 
@@ -26,42 +27,20 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
     throw new ApiError(400, 'invalid_json', 'The request body is not valid UTF-8.')
   }
 
-  if (depthOf(text) > MAX_DEPTH) throw new ApiError(400, 'invalid_json', `The request body is nested deeper than ${MAX_DEPTH} levels.`)
+  const shape = scanJson(text)
+  if (shape.depth > MAX_DEPTH) throw new ApiError(400, 'invalid_json', `The request body is nested deeper than ${MAX_DEPTH} levels.`)
+  let parsed: unknown
   try {
-    const parsed = JSON.parse(text) as unknown
-    if (typeof parsed === 'object' && parsed !== null) rawBodies.set(parsed, text)
-    return parsed
+    parsed = JSON.parse(text) as unknown
   } catch (error) {
     throw new ApiError(400, 'invalid_json', `The request body is not valid JSON: ${(error as Error).message}.`)
   }
-}
 
-/** Deeper bodies are refused: JSON.parse copes, but serializing them again would overflow the stack. */
-const MAX_DEPTH = 100
-const STRUCTURE = /[[\]{}"\\]/g
-
-/** The deepest nesting of arrays and objects in a JSON text, skipping over string contents. */
-function depthOf(text: string): number {
-  let depth = 0
-  let max = 0
-  let inString = false
-  STRUCTURE.lastIndex = 0
-  for (let m = STRUCTURE.exec(text); m; m = STRUCTURE.exec(text)) {
-    const c = m[0]
-    if (inString) {
-      if (c === '\\') STRUCTURE.lastIndex++ // skip the escaped character
-      else if (c === '"') inString = false
-    } else if (c === '"') {
-      inString = true
-    } else if (c === '[' || c === '{') {
-      if (++depth > max) max = depth
-      if (max > MAX_DEPTH) return max
-    } else if (c === ']' || c === '}') {
-      depth--
-    }
-  }
-
-  return max
+  // JSON.parse keeps the last of two equal keys, but the raw body goes upstream as it is, and
+  // an upstream that keeps the first would serve what gptconv never checked (a model the token may not use)
+  if (shape.duplicate !== undefined) throw new ApiError(400, 'duplicate_key', `The request body has the key ${JSON.stringify(shape.duplicate)} more than once; send each key once.`, {param: shape.duplicate})
+  if (typeof parsed === 'object' && parsed !== null) rawBodies.set(parsed, text)
+  return parsed
 }
 
 const rawBodies = new WeakMap<object, string>()

@@ -1,6 +1,7 @@
 import {pino} from 'pino'
 
 import type {LogLevel} from '../core/config.js'
+import {openAppend} from '../core/state-files.js'
 
 export type Logger = pino.Logger
 
@@ -56,7 +57,8 @@ export function createLogger(options: {level: LogLevel; file?: string; pretty?: 
   const base = {level: options.level, base: null}
   if (options.pretty) return pino(base, {write: (line: string) => process.stdout.write(formatLogLine(line.trimEnd()) + '\n')})
   // lines are gathered up to 4 KiB (a write per request costs a syscall) and flushed at least every 250 ms
-  const destination = pino.destination({dest: options.file ?? 1, mkdir: Boolean(options.file), sync: false, minLength: 4096})
+  // the log file is opened here: never through a link, mode 0600
+  const destination = pino.destination({dest: options.file === undefined ? 1 : openAppend(options.file), sync: false, minLength: 4096})
   setInterval(() => destination.flush(), 250).unref()
   return pino(base, destination)
 }

@@ -2,7 +2,9 @@ import {createContext} from '../core/context.js'
 import {type DaemonInfo, apiUrl, clientOrigin, removeDaemonFile, writeDaemonFile} from '../core/daemon-file.js'
 import {GptconvError, errorMessage} from '../core/errors.js'
 import type {LogLevel} from '../core/config.js'
+import {listenAddress} from '../core/net.js'
 import {createLogger} from './logger.js'
+import {remoteWarning} from './exposure.js'
 import {VERSION, startDaemon} from './server.js'
 
 /**
@@ -21,6 +23,8 @@ export type DaemonLaunch = {
   banner?: boolean
   /** how the user runs the CLI from where they are (`gptconv`, or `./bin/run.js` before `npm link`), for the banner's commands */
   invocation?: string
+  /** listen beyond loopback (`serve --allow-remote`) */
+  allowRemote?: boolean
 }
 
 async function main(): Promise<void> {
@@ -28,11 +32,12 @@ async function main(): Promise<void> {
   const ctx = createContext()
   const settings = ctx.config.read()
   const log = createLogger({level: options.logLevel ?? settings.logLevel, file: options.logFile, pretty: !options.logFile && process.stdout.isTTY})
-  const daemon = await startDaemon({ctx: {...ctx, warn: (m) => log.warn(m)}, log, host: options.host, port: options.port, demo: options.demo})
+  const daemon = await startDaemon({ctx: {...ctx, warn: (m) => log.warn(m)}, log, host: options.host, port: options.port, demo: options.demo, allowRemote: options.allowRemote})
   const origin = clientOrigin(daemon.host, daemon.port)
-  const info: DaemonInfo = {pid: process.pid, origin, url: apiUrl(origin, settings.server.apiPrefix), host: daemon.host, port: daemon.port, apiPrefix: settings.server.apiPrefix, startedAt: new Date().toISOString(), version: VERSION, demo: Boolean(options.demo), ...(options.logFile && {logFile: options.logFile})}
+  const listen = listenAddress(daemon.host, daemon.port)
+  const info: DaemonInfo = {pid: process.pid, origin, url: apiUrl(origin, settings.server.apiPrefix), host: daemon.host, port: daemon.port, listen, remote: daemon.remote, apiPrefix: settings.server.apiPrefix, startedAt: new Date().toISOString(), version: VERSION, demo: Boolean(options.demo), ...(options.logFile && {logFile: options.logFile})}
   await writeDaemonFile(ctx, info)
-  log.info({url: info.url, tokens: daemon.state.registry.tokens.length, demo: info.demo}, 'gptconv listening')
+  log.info({url: info.url, listen, remote: daemon.remote, tokens: daemon.state.registry.tokens.length, demo: info.demo}, 'gptconv listening')
   if (options.banner) process.stderr.write(banner(info, daemon.state.registry.tokens.length, options.invocation ?? 'gptconv'))
 
   let stopping = false
@@ -60,6 +65,7 @@ async function main(): Promise<void> {
 function banner(info: DaemonInfo, tokens: number, cli: string): string {
   const lines = [
     `● gptconv ${VERSION} listening on ${info.url}${info.demo ? ' with the offline demo upstream' : ''} — ${tokens} token${tokens === 1 ? '' : 's'}`,
+    info.remote ? `  ⚠ WARNING: ${remoteWarning(info.listen ?? info.host)}` : '',
     tokens === 0 ? `  No tokens yet: add one with \`printf %s "$KEY" | ${cli} tokens add LABEL --kind api-key\`, or restart with --demo.` : '',
     `  Point clients at it (in another terminal${cli.startsWith('./') ? `, from ${process.cwd()}` : ''}):`,
     `    eval "$(${cli} env)"`,

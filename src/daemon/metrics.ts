@@ -1,16 +1,36 @@
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
 
+import {knownModel} from '../core/model-facts.js'
 import type {CredentialPool} from './pool.js'
+import type {Registry as DaemonRegistry} from './registry.js'
 
-/** Prometheus metrics (prom-client), one registry per daemon. */
+/** The most distinct values the `model` label takes; models past it are counted under OTHER. */
+export const MAX_MODEL_LABELS = 200
+/** Where models outside the known set (and past the cap) are counted. */
+export const OTHER = 'other'
+
+/**
+ * Prometheus metrics (prom-client), one registry per daemon. `/metrics` needs no key, so
+ * it carries nothing a client chose without bound and nothing that names a person: token
+ * labels (often e-mail addresses) are not in it — series are per upstream; per-token
+ * detail is in `/admin/pool`, behind the client key — and the `model` label takes only
+ * models the daemon knows (configured ones, aliases, model maps, the OpenAI model table,
+ * models its upstreams list), at most MAX_MODEL_LABELS of them; every other model is `other`.
+ */
 export class Metrics {
   readonly registry = new Registry()
   readonly requests: Counter<'route' | 'status'>
   readonly duration: Histogram<'route'>
-  readonly tokens: Counter<'token' | 'model' | 'type'>
-  readonly attempts: Counter<'token' | 'outcome'>
+  readonly tokens: Counter<'upstream' | 'model' | 'type'>
+  readonly attempts: Counter<'upstream' | 'outcome'>
 
   readonly #children = new Map<string, {count: {inc(): void}; time: {observe(v: number): void}}>()
+  /** models named in the config (aliases, model maps, upstreams' and tokens' lists) */
+  #configured = new Set<string>()
+  /** models upstreams listed (GET /models) */
+  readonly #listed = new Set<string>()
+  /** the model label each model was given (bounded: at most MAX_MODEL_LABELS names, plus OTHER) */
+  readonly #labels = new Map<string, string>()
 
   /** Count a finished request (label children cached: this runs on every request). */
   request(route: string, status: number, seconds: number): void {
@@ -28,15 +48,35 @@ export class Metrics {
   readonly #tokenChildren = new Map<string, {inc(value: number): void}>()
 
   /** Count tokens used (label children cached: this runs on every request). */
-  countTokens(token: string, model: string, type: 'prompt' | 'completion', value: number): void {
-    const key = `${token}\u0000${model}\u0000${type}`
+  countTokens(upstream: string, model: string, type: 'prompt' | 'completion', value: number): void {
+    const label = this.modelLabel(model)
+    const key = `${upstream}\u0000${label}\u0000${type}`
     let child = this.#tokenChildren.get(key)
     if (!child) {
-      child = this.tokens.labels(token, model, type)
+      child = this.tokens.labels(upstream, label, type)
       this.#tokenChildren.set(key, child)
     }
 
     if (value > 0) child.inc(value)
+  }
+
+  /** The `model` label for a model: itself when known and under the cap, else OTHER. */
+  modelLabel(model: string): string {
+    const given = this.#labels.get(model)
+    if (given !== undefined) return given
+    if (this.#labels.size >= MAX_MODEL_LABELS || !(this.#configured.has(model) || this.#listed.has(model) || knownModel(model))) return OTHER
+    this.#labels.set(model, model)
+    return model
+  }
+
+  /** The models the config names (on start and each reload). */
+  configure(models: Iterable<string>): void {
+    this.#configured = new Set(models)
+  }
+
+  /** Models an upstream listed; bounded like the labels. */
+  knowModels(models: Iterable<string>): void {
+    for (const model of models) if (this.#listed.size < MAX_MODEL_LABELS * 10) this.#listed.add(model)
   }
 
   constructor(pool: CredentialPool) {
@@ -44,15 +84,16 @@ export class Metrics {
     collectDefaultMetrics({register: this.registry, prefix: 'gptconv_'})
     this.requests = new Counter({name: 'gptconv_requests_total', help: 'Requests answered, by route and HTTP status', labelNames: ['route', 'status'], registers})
     this.duration = new Histogram({name: 'gptconv_request_duration_seconds', help: 'Time from request to the end of the response', labelNames: ['route'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers})
-    this.tokens = new Counter({name: 'gptconv_tokens_total', help: 'Tokens used, by token label, model and type (prompt or completion)', labelNames: ['token', 'model', 'type'], registers})
-    this.attempts = new Counter({name: 'gptconv_upstream_attempts_total', help: 'Upstream attempts by token and outcome', labelNames: ['token', 'outcome'], registers})
+    this.tokens = new Counter({name: 'gptconv_tokens_total', help: `Tokens used, by upstream, model (unknown models: "${OTHER}") and type (prompt or completion)`, labelNames: ['upstream', 'model', 'type'], registers})
+    this.attempts = new Counter({name: 'gptconv_upstream_attempts_total', help: 'Upstream attempts by upstream and outcome', labelNames: ['upstream', 'outcome'], registers})
     new Gauge({
       name: 'gptconv_in_flight',
-      help: 'Requests in flight per token',
-      labelNames: ['token'],
+      help: 'Requests in flight per upstream',
+      labelNames: ['upstream'],
       registers,
       collect() {
-        for (const t of pool.snapshot()) this.set({token: t.label}, t.inFlight)
+        this.reset()
+        for (const [upstream, n] of inFlightByUpstream(pool)) this.set({upstream}, n)
       },
     })
     new Gauge({
@@ -64,14 +105,50 @@ export class Metrics {
       },
     })
     new Gauge({
-      name: 'gptconv_token_usable',
-      help: '1 when a token can be used now, 0 when it is disabled, expired or cooling down',
-      labelNames: ['token', 'state'],
+      name: 'gptconv_tokens',
+      help: 'Tokens per upstream and state (ok, cooling-down, disabled, expired, blocked)',
+      labelNames: ['upstream', 'state'],
       registers,
       collect() {
         this.reset()
-        for (const t of pool.snapshot()) this.set({token: t.label, state: t.state}, t.state === 'ok' ? 1 : 0)
+        const counts = new Map<string, {upstream: string; state: string; n: number}>()
+        for (const t of pool.snapshot()) {
+          const key = `${t.upstream}\u0000${t.state}`
+          const entry = counts.get(key) ?? {upstream: t.upstream, state: t.state, n: 0}
+          entry.n++
+          counts.set(key, entry)
+        }
+
+        for (const {upstream, state, n} of counts.values()) this.set({upstream, state}, n)
       },
     })
   }
+}
+
+/** In-flight requests per upstream; tokens of one group (one ChatGPT account) share a count, counted once. */
+function inFlightByUpstream(pool: CredentialPool): Map<string, number> {
+  const out = new Map<string, number>()
+  const seen = new Set<string>()
+  const snapshot = pool.snapshot()
+  pool.tokens.forEach((token, i) => {
+    const group = token.group ?? `token:${token.label}`
+    if (!out.has(token.upstream)) out.set(token.upstream, 0)
+    if (seen.has(group)) return
+    seen.add(group)
+    out.set(token.upstream, out.get(token.upstream)! + snapshot[i].inFlight)
+  })
+  return out
+}
+
+/** Every model name the config mentions: the default, aliases and their targets, upstreams' lists and model maps, tokens' lists. */
+export function configuredModels(registry: DaemonRegistry): Set<string> {
+  const {settings} = registry
+  const models = new Set<string>([settings.defaultModel, ...Object.keys(settings.aliases), ...Object.values(settings.aliases)])
+  for (const upstream of registry.upstreams) {
+    for (const model of upstream.models ?? []) models.add(model)
+    for (const [from, to] of Object.entries(upstream.modelMap ?? {})) models.add(from).add(to)
+  }
+
+  for (const token of registry.tokens) for (const model of token.models ?? []) models.add(model)
+  return models
 }

@@ -18,6 +18,8 @@ export type PoolToken = {
   group?: string
   /** ms since epoch; an expired token is never chosen */
   expiresAt?: number
+  /** why the token may not be used at all (its upstream points to another origin than it was stored for); never chosen */
+  blocked?: string
 }
 
 export type Outcome =
@@ -37,7 +39,7 @@ export type TokenSnapshot = {
   label: string
   kind: TokenKind
   upstream: string
-  state: 'ok' | 'cooling-down' | 'disabled' | 'expired'
+  state: 'ok' | 'cooling-down' | 'disabled' | 'expired' | 'blocked'
   inFlight: number
   concurrency: number | null
   rpm: number | null
@@ -51,6 +53,8 @@ export type TokenSnapshot = {
   /** after repeated failures: tried after the other tokens until then */
   failingUntil: string | null
   disabled: {reason: string; at: string} | null
+  /** why the token is blocked (see PoolToken.blocked) */
+  blocked: string | null
   failures: number
   consecutiveFailures: number
   requests: number

@@ -170,7 +170,7 @@ export class CredentialPool {
         label: token.label,
         kind: token.kind,
         upstream: token.upstream,
-        state: s.disabled ? 'disabled' : expired ? 'expired' : cooling ? 'cooling-down' : 'ok',
+        state: token.blocked ? 'blocked' : s.disabled ? 'disabled' : expired ? 'expired' : cooling ? 'cooling-down' : 'ok',
         inFlight: this.#groupInFlight.get(groupOf(token)) ?? 0,
         concurrency: Number.isFinite(token.concurrency) ? token.concurrency : null,
         rpm: token.rpm ?? null,
@@ -181,6 +181,7 @@ export class CredentialPool {
         failingUntil: s.failingUntil > now ? new Date(s.failingUntil).toISOString() : null,
         limits: s.limits ?? null,
         disabled: s.disabled ?? null,
+        blocked: token.blocked ?? null,
         failures: s.failures,
         consecutiveFailures: s.consecutiveFailures,
         requests: s.requests,
@@ -247,7 +248,7 @@ export class CredentialPool {
 
   #usable(filter: (token: PoolToken) => boolean): PoolToken[] {
     const now = this.#options.now()
-    return this.#tokens.filter((t) => filter(t) && !this.#stats.get(t.label)!.disabled && (t.expiresAt === undefined || t.expiresAt > now))
+    return this.#tokens.filter((t) => filter(t) && !t.blocked && !this.#stats.get(t.label)!.disabled && (t.expiresAt === undefined || t.expiresAt > now))
   }
 
   #unavailable(filter: (token: PoolToken) => boolean): ApiError {
@@ -255,6 +256,7 @@ export class CredentialPool {
     const now = this.#options.now()
     const why = candidates.map((t) => {
       const s = this.#stats.get(t.label)!
+      if (t.blocked) return `${t.label}: ${t.blocked}`
       if (s.disabled) return `${t.label}: disabled (${s.disabled.reason})`
       if (t.kind === 'refresh-token') return `${t.label}: no valid access token yet (its renewal is pending or failing; see \`gptconv logs\`)`
       return `${t.label}: expired at ${new Date(t.expiresAt ?? now).toISOString()}`
@@ -264,7 +266,7 @@ export class CredentialPool {
 
   #free(token: PoolToken, now: number, model: string | undefined): boolean {
     const s = this.#stats.get(token.label)!
-    if (s.disabled || s.coolingUntil > now) return false
+    if (token.blocked || s.disabled || s.coolingUntil > now) return false
     if (model !== undefined && (s.modelCooling.get(model) ?? 0) > now) return false
     if (token.expiresAt !== undefined && token.expiresAt <= now) return false
     if ((this.#groupInFlight.get(groupOf(token)) ?? 0) >= token.concurrency) return false

@@ -30,7 +30,8 @@ export class TokenRefresher {
 
   /** Bring new refresh-token tokens up (cached access or exchange); forget removed ones. */
   async sync(): Promise<void> {
-    const tokens = this.registry.tokens.filter((t) => t.kind === 'refresh-token')
+    // a blocked token (its upstream points elsewhere now) is not exchanged: the refresh token would go there
+    const tokens = this.registry.tokens.filter((t) => t.kind === 'refresh-token' && !t.blocked)
     for (const label of this.#timers.keys()) {
       if (!tokens.some((t) => t.label === label)) {
         clearTimeout(this.#timers.get(label))
@@ -66,6 +67,7 @@ export class TokenRefresher {
     const entry = own(this.registry.settings.tokens, label)
     const upstream = token && this.registry.upstream(token.upstream)
     if (!token || !entry || !upstream || token.kind !== 'refresh-token') return {ok: false, detail: `"${label}" is not a refresh-token token of this daemon`}
+    if (token.blocked) return {ok: false, detail: `"${label}" is ${token.blocked}`}
     try {
       const exchange = await renewToken({...this.ctx, warn: (m) => this.log.warn(m)}, entry, upstream)
       this.#apply(label, exchange.accessToken, exchange.expiresAt.getTime(), exchange.account, exchange.refreshToken)

@@ -3,9 +3,11 @@ import {basename, dirname} from 'node:path'
 import {own} from '../core/own.js'
 import {accessTokenInfo} from '../core/jwt.js'
 
+import {type Binding, type OriginBlock, bindingFor, originBlock, recordedBinding} from '../core/binding.js'
 import type {Settings, TokenEntry, UpstreamConfig} from '../core/config.js'
 import type {Context} from '../core/context.js'
 import {errorMessage} from '../core/errors.js'
+import {readRuntimeState} from '../core/runtime-state.js'
 import {storeOfKind} from '../core/secrets/index.js'
 import {ApiError, badRequest} from './errors.js'
 import type {ChatRequest} from './protocols/chat/types.js'
@@ -38,6 +40,10 @@ export class Registry {
   #secrets = new Map<string, string>()
   /** refresh-token tokens: the current access token, its expiry and account (learned by the refresher) */
   #access = new Map<string, Access & {addedAt: string}>()
+  /** entries written before bindings existed: the origin they were first used with (kept in state.json) */
+  #firstSeen = new Map<string, Binding & {addedAt: string}>()
+  /** tokens whose upstream points to another origin than they were stored for */
+  #blocks = new Map<string, OriginBlock & {addedAt: string}>()
 
   private constructor(settings: Settings) {
     this.settings = settings
@@ -45,6 +51,10 @@ export class Registry {
 
   static async load(ctx: Context, extra?: ExtraTokens): Promise<Registry> {
     const registry = new Registry(ctx.config.read())
+    for (const [label, runtime] of Object.entries(readRuntimeState(ctx.paths.runtime).tokens)) {
+      if (runtime.origin !== undefined) registry.#firstSeen.set(label, {origin: runtime.origin, ...(runtime.authOrigin !== undefined && {authOrigin: runtime.authOrigin}), addedAt: runtime.addedAt})
+    }
+
     await registry.#rebuild(ctx, registry.settings, extra)
     return registry
   }
@@ -61,6 +71,8 @@ export class Registry {
     for (const [name, u] of Object.entries({...settings.upstreams, ...extra?.upstreams})) upstreams.set(name, {name, ...u})
     const tokens = new Map<string, LiveToken>()
     const secrets = new Map<string, string>()
+    const firstSeen = new Map<string, Binding & {addedAt: string}>()
+    const blocks = new Map<string, OriginBlock & {addedAt: string}>()
     const entries = [...Object.values(settings.tokens).map((entry) => ({entry, secret: undefined as string | undefined})), ...(extra?.tokens ?? [])]
     for (const {entry, secret} of entries) {
       const upstream = upstreams.get(entry.upstream)
@@ -69,7 +81,10 @@ export class Registry {
       const value = secret ?? (known?.addedAt === entry.addedAt ? this.#secrets.get(entry.label) : await readSecret(ctx, entry))
       if (value === undefined) continue
       const access = this.#access.get(entry.label)
-      tokens.set(entry.label, liveToken(entry, upstream, access?.addedAt === entry.addedAt ? access : undefined))
+      const block = this.#bind(entry, upstream, firstSeen)
+      if (block) blocks.set(entry.label, {...block, addedAt: entry.addedAt})
+      tokens.set(entry.label, liveToken(entry, upstream, access?.addedAt === entry.addedAt ? access : undefined, block?.reason))
+      // a blocked token's secret is kept all the same: it is scrubbed from what the daemon logs and returns
       secrets.set(entry.label, value)
     }
 
@@ -77,6 +92,33 @@ export class Registry {
     this.#upstreams = upstreams
     this.#tokens = tokens
     this.#secrets = secrets
+    this.#firstSeen = firstSeen
+    this.#blocks = blocks
+  }
+
+  /**
+   * May this token go where its upstream points now? An entry without a binding of its own
+   * (written before bindings existed) is bound to the origin it is first seen with here.
+   */
+  #bind(entry: TokenEntry, upstream: LiveUpstream, firstSeen: Map<string, Binding & {addedAt: string}>): OriginBlock | undefined {
+    let recorded = recordedBinding(entry)
+    if (recorded === undefined) {
+      const seen = this.#firstSeen.get(entry.label)
+      recorded = seen?.addedAt === entry.addedAt ? seen : bindingFor(entry.kind, upstream)
+      firstSeen.set(entry.label, {origin: recorded.origin, ...(recorded.authOrigin !== undefined && {authOrigin: recorded.authOrigin}), addedAt: entry.addedAt})
+    }
+
+    return originBlock(entry, upstream, recorded)
+  }
+
+  /** Tokens blocked because their upstream points to another origin than they were stored for. */
+  blocks(): Array<OriginBlock & {addedAt: string}> {
+    return [...this.#blocks.values()]
+  }
+
+  /** The bindings of entries written before bindings existed, for state.json (by label). */
+  firstSeen(): ReadonlyMap<string, Binding & {addedAt: string}> {
+    return this.#firstSeen
   }
 
   get tokens(): LiveToken[] {
@@ -100,9 +142,11 @@ export class Registry {
     return this.#secrets.get(label)
   }
 
-  /** What goes upstream as Bearer: the current access token for a refresh-token token, else its secret. */
+  /** What goes upstream as Bearer: the current access token for a refresh-token token, else its secret; nothing for a blocked token. */
   credential(label: string): string | undefined {
-    return this.#tokens.get(label)?.kind === 'refresh-token' ? this.#access.get(label)?.token : this.#secrets.get(label)
+    const token = this.#tokens.get(label)
+    if (token?.blocked) return undefined
+    return token?.kind === 'refresh-token' ? this.#access.get(label)?.token : this.#secrets.get(label)
   }
 
   /** Every secret the daemon holds, to scrub from anything it logs or returns. */
@@ -191,7 +235,7 @@ function claims(token: string): {chatgptAccountId?: string} {
   }
 }
 
-function liveToken(entry: TokenEntry, upstream: LiveUpstream, access?: Omit<Access, 'token'>): LiveToken {
+function liveToken(entry: TokenEntry, upstream: LiveUpstream, access?: Omit<Access, 'token'>, blocked?: string): LiveToken {
   // a ChatGPT account (web or plan) answers one request at a time, whichever of its tokens is used
   const web = upstream.protocol !== 'openai'
   const chatgptAccountId = access?.chatgptAccountId ?? entry.chatgptAccountId
@@ -212,6 +256,7 @@ function liveToken(entry: TokenEntry, upstream: LiveUpstream, access?: Omit<Acce
     ...((entry.account ?? access?.account) && {account: entry.account ?? access?.account}),
     ...(chatgptAccountId && {chatgptAccountId}),
     ...(entry.grantedUsd !== undefined && {grantedUsd: entry.grantedUsd}),
+    ...(blocked !== undefined && {blocked}),
   }
 }
 

@@ -1,8 +1,9 @@
 import {createHash} from 'node:crypto'
 import {mkdir, readFile, readdir, stat, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
-import {writeFile} from 'atomically'
 
+import {refuseSymlink} from '../core/paths.js'
+import {writeStateFile} from '../core/state-files.js'
 import type {Logger} from './logger.js'
 
 /**
@@ -90,8 +91,11 @@ export class ResponseStore {
     const text = JSON.stringify(record)
     try {
       await this.#load()
+      // a linked responses/ (or owner directory) would put clients' conversations wherever it points
+      refuseSymlink(this.dir)
       await mkdir(dir, {recursive: true, mode: 0o700})
-      await writeFile(path, text, {mode: 0o600})
+      refuseSymlink(dir)
+      await writeStateFile(path, text)
     } catch (error) {
       this.log.error({err: (error as Error).message}, 'cannot store a response; previous_response_id will not find it')
       this.#writing.delete(key)

@@ -2,11 +2,13 @@ import {timingSafeEqual} from 'node:crypto'
 import type {IncomingMessage} from 'node:http'
 import {isIP} from 'node:net'
 
+import {isLoopback} from '../core/net.js'
 import {ApiError} from './errors.js'
 
 /**
  * Safe defaults (docs/architecture.md §10): a DNS-rebinding page reaches 127.0.0.1 under its own host name,
- * so the Host header must be a loopback name, an IP literal or a configured host; a
+ * so the Host header must be a loopback name, an IP literal (beyond loopback: a loopback
+ * address or the one the request arrived at) or a configured host; a
  * browser page sends Origin, which must be configured; every API request carries the
  * local client key.
  */
@@ -19,13 +21,26 @@ export function hostName(host: string): string {
   return colon !== -1 && /^\d+$/.test(h.slice(colon + 1)) ? h.slice(0, colon) : h
 }
 
-export function checkHost(req: IncomingMessage, allowedHosts: readonly string[]): void {
+/**
+ * On loopback, any IP literal is fine (a rebinding page reaches the daemon only under a
+ * name). Listening beyond loopback (`remote`), an IP literal must be a loopback address or
+ * the address the connection arrived at: the daemon answers for its own addresses and the
+ * names in server.allowedHosts, not for whatever a client claims.
+ */
+export function checkHost(req: IncomingMessage, allowedHosts: readonly string[], remote = false): void {
   const host = req.headers.host
   if (host === undefined) return
   const name = hostName(host)
-  if (name === 'localhost' || name.endsWith('.localhost') || isIP(name) !== 0) return
+  if (name === 'localhost' || name.endsWith('.localhost')) return
+  if (isIP(name) !== 0 && (!remote || isLoopback(name) || name === arrivedAt(req))) return
   if (allowedHosts.some((allowed) => hostName(allowed) === name)) return
-  throw new ApiError(403, 'host_not_allowed', `Host "${name}" is not allowed. gptconv answers only to loopback names, IP addresses and the hosts in server.allowedHosts (gptconv config set server.allowedHosts ${name}).`, {type: 'invalid_request_error'})
+  const answers = remote ? 'loopback names and addresses, the address a request arrived at' : 'loopback names, IP addresses'
+  throw new ApiError(403, 'host_not_allowed', `Host "${name}" is not allowed. gptconv answers only to ${answers} and the hosts in server.allowedHosts (gptconv config set server.allowedHosts ${name}).`, {type: 'invalid_request_error'})
+}
+
+/** The local address a request came in on, as a Host header would name it (no IPv4-mapped prefix). */
+function arrivedAt(req: IncomingMessage): string | undefined {
+  return req.socket.localAddress?.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '')
 }
 
 const normalizeOrigin = (origin: string) => origin.trim().toLowerCase().replace(/\/+$/, '')

@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {type IncomingMessage, type ServerResponse, createServer} from 'node:http'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {setTimeout as sleep} from 'node:timers/promises'
 
@@ -10,13 +10,18 @@ import {LedgerWriter} from '../core/ledger.js'
 import {loadModelFacts} from '../core/model-facts.js'
 import {GptconvError} from '../core/errors.js'
 import {redact} from '../core/mask.js'
+import {isLoopback, listenAddress} from '../core/net.js'
+import {ensureStateDir, refuseSymlinks} from '../core/paths.js'
 import {readRuntimeState} from '../core/runtime-state.js'
 import {requireUsableStores} from '../core/tokens.js'
 import {type DemoUpstream, startDemoUpstream} from './demo/index.js'
 import {ApiError, toOpenAIError} from './errors.js'
 import {answerClientError, sendJson} from './http.js'
 import type {Logger} from './logger.js'
-import {Metrics} from './metrics.js'
+import {Metrics, configuredModels} from './metrics.js'
+import {blockReporter} from './blocks.js'
+import {guardedServer} from './connections.js'
+import {refuseRemote, remoteWarning} from './exposure.js'
 import {CredentialPool} from './pool.js'
 import {type ExtraTokens, Registry, watchConfig} from './registry.js'
 import {TokenRefresher} from './refresher.js'
@@ -51,12 +56,18 @@ export type DaemonOptions = {
   demo?: boolean
   /** upstreams and tokens beside the configured ones (tests) */
   extra?: ExtraTokens
+  /** listen beyond loopback (`serve --allow-remote`; server.allowRemote does the same) */
+  allowRemote?: boolean
 }
 
 export type RunningDaemon = {
   readonly url: string
   readonly host: string
   readonly port: number
+  /** listening beyond loopback */
+  readonly remote: boolean
+  /** the connection cap in force (server.maxConnections, lowered to fit the open-file limit) */
+  readonly maxConnections: number
   readonly state: DaemonState
   /** stop accepting, let open requests finish within pool.drainTimeoutMs, then end the rest with an error */
   close(): Promise<void>
@@ -98,8 +109,14 @@ function mergeExtra(a: ExtraTokens | undefined, b: ExtraTokens | undefined): Ext
 
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const {ctx, log} = options
+  // a state directory open to others is closed (with a warning); one of another user, or a state file that is a link, stops the start
+  ensureStateDir(ctx.paths.dir, (message) => log.warn(message))
+  refuseSymlinks(ctx.paths)
   // a corrupted config or a locked keychain stops the start here, before anything is written
-  await requireUsableStores(ctx, ctx.config.read())
+  const initial = ctx.config.read()
+  const host = options.host ?? initial.server.host
+  refuseRemote(host, Boolean(options.allowRemote) || initial.server.allowRemote)
+  await requireUsableStores(ctx, initial)
   await loadModelFacts()
   const key = (await clientKey(ctx, {create: true}))!
   const demo: DemoUpstream | undefined = options.demo ? await startDemoUpstream() : undefined
@@ -108,11 +125,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const settings = registry.settings
   let writer: RuntimeStateWriter | undefined
   const pool = new CredentialPool({...settings.pool, onChange: () => writer?.schedule()})
-  writer = new RuntimeStateWriter(ctx.paths.runtime, pool, log)
+  writer = new RuntimeStateWriter(ctx.paths.runtime, pool, log, 250, () => registry.firstSeen())
   pool.update(registry.tokens, readRuntimeState(ctx.paths.runtime).tokens)
+  const reportBlocks = blockReporter(registry, log)
+  reportBlocks()
+  if (registry.firstSeen().size > 0) writer.schedule()
   const client = new UpstreamClient(settings.pool.connectTimeoutMs)
   const ledger = new LedgerWriter(ctx.paths.ledger)
   const metricSet = new Metrics(pool)
+  metricSet.configure(configuredModels(registry))
   const refresher = new TokenRefresher(ctx, registry, pool, log)
   const sessions = new SessionStore(ctx.paths.sessions, settings.sessions.ttlMinutes * 60_000, log, settings.sessions.maxMessages)
   const responses = new ResponseStore(ctx.paths.responses, responseLimits(settings), log)
@@ -129,7 +150,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     log,
     clientKey: key,
     startedAt: Date.now(),
-    connections: () => new Promise((resolve) => server.getConnections((_error, clients) => resolve({requests: active.size, clients: clients ?? 0, upstream: client.stats()}))),
+    connections: () => new Promise((resolve) => server.getConnections((_error, clients) => resolve({requests: active.size, clients: clients ?? 0, maxClients: maxConnections, closedForRoom: guard.closed, upstream: client.stats()}))),
     version: VERSION,
     recordUsage: ledgerRecorder(ledger, metricSet),
   }
@@ -144,15 +165,18 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const active = new Set<AbortController>()
   let closing = false
 
-  const server = createServer({keepAliveTimeout: 65_000}, (req, res) => void handle(req, res))
+  const {server, guard, maxConnections} = guardedServer(settings.server, log, (req, res) => void handle(req, res))
   server.on('clientError', answerClientError)
+  const remote = !isLoopback(host)
   const idle = new IdleCollector(() => active.size === 0)
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now()
     const controller = new AbortController()
     active.add(controller)
+    guard.busy(req.socket)
     res.on('close', () => {
+      guard.idle(req.socket)
       active.delete(controller)
       if (active.size === 0) idle.schedule()
       if (!res.writableFinished) controller.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
@@ -178,7 +202,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     try {
       if (closing) throw new ApiError(503, 'shutting_down', 'gptconv is shutting down.', {type: 'server_error', headers: {connection: 'close'}})
       const {server: conf} = registry.settings
-      checkHost(req, conf.allowedHosts)
+      checkHost(req, conf.allowedHosts, remote)
       const origin = checkOrigin(req, conf.allowedOrigins)
       if (origin) for (const [name, value] of Object.entries(corsHeaders(origin))) res.setHeader(name, value)
       if (req.method === 'OPTIONS') {
@@ -231,7 +255,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(options.port ?? settings.server.port, options.host ?? settings.server.host, () => {
+    server.listen(options.port ?? settings.server.port, host, () => {
       server.off('error', reject)
       resolve()
     })
@@ -246,6 +270,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         sessions.maxMessages = registry.settings.sessions.maxMessages
         responses.configure(responseLimits(registry.settings))
         pool.update(registry.tokens)
+        metricSet.configure(configuredModels(registry))
+        reportBlocks()
+        writer.schedule()
         void refresher.sync()
         forgetModels(state)
         log.info({tokens: registry.tokens.length, upstreams: registry.upstreams.length}, 'config reloaded')
@@ -254,12 +281,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   })
 
   const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  if (remote) log.warn({listen: listenAddress(address.address, address.port)}, remoteWarning(listenAddress(address.address, address.port)))
   let closed: Promise<void> | undefined
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${listenAddress(address.address, address.port)}`,
     host: address.address,
     port: address.port,
+    remote,
+    maxConnections,
     state,
     close() {
       closed ??= (async () => {

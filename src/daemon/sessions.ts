@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
-import {writeFile} from 'atomically'
+
+import {writeStateFile} from '../core/state-files.js'
 
 import {loadModelFacts, modelFacts} from '../core/model-facts.js'
 import {countMessages} from '../core/tokenizer.js'
@@ -127,7 +128,7 @@ export class SessionStore {
     this.#timer = undefined
     const data: SessionsFile = {version: 1, sessions: Object.fromEntries(this.#sessions)}
     this.#writing = this.#writing.then(() =>
-      writeFile(this.path, JSON.stringify(data) + '\n', {mode: 0o600}).catch((error: unknown) => {
+      writeStateFile(this.path, JSON.stringify(data) + '\n').catch((error: unknown) => {
         this.log.error({err: (error as Error).message}, 'cannot write the sessions file')
       }),
     )

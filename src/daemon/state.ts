@@ -1,6 +1,7 @@
 import type {Context} from '../core/context.js'
 import type {LedgerWriter, UsageRecord} from '../core/ledger.js'
-import {writeRuntimeState} from '../core/runtime-state.js'
+import type {Binding} from '../core/binding.js'
+import {type TokenRuntime, writeRuntimeState} from '../core/runtime-state.js'
 import type {Logger} from './logger.js'
 import type {Metrics} from './metrics.js'
 import type {CredentialPool} from './pool.js'
@@ -36,8 +37,8 @@ export type DaemonState = {
   readonly log: Logger
   readonly clientKey: string
   readonly startedAt: number
-  /** requests being answered, open client connections, upstream connection pools: for /admin/pool */
-  connections(): Promise<{requests: number; clients: number; upstream: Record<string, unknown>}>
+  /** requests being answered, open client connections (their cap, and how many were closed to make room), upstream connection pools: for /admin/pool */
+  connections(): Promise<{requests: number; clients: number; maxClients: number; closedForRoom: number; upstream: Record<string, unknown>}>
   readonly version: string
   /** append a finished request to the usage ledger and the token counters */
   recordUsage(served: Served, request: {endpoint: string; model: string; usage: Usage; status: UsageRecord['status']; startedMs: number}): void
@@ -61,8 +62,8 @@ export function ledgerRecorder(ledger: LedgerWriter, metrics: Metrics): DaemonSt
       ms: Math.round(performance.now() - startedMs),
     }
     ledger.append(record)
-    metrics.countTokens(record.token, record.model, 'prompt', usage.prompt_tokens)
-    metrics.countTokens(record.token, record.model, 'completion', usage.completion_tokens)
+    metrics.countTokens(record.upstream, record.model, 'prompt', usage.prompt_tokens)
+    metrics.countTokens(record.upstream, record.model, 'completion', usage.completion_tokens)
   }
 }
 
@@ -79,6 +80,8 @@ export class RuntimeStateWriter {
     private readonly pool: CredentialPool,
     private readonly log: Logger,
     private readonly delayMs = 250,
+    /** bindings of token entries written before bindings existed (Registry.firstSeen), kept beside the pool's state */
+    private readonly firstSeen: () => ReadonlyMap<string, Binding & {addedAt: string}> = () => new Map(),
   ) {}
 
   schedule(): void {
@@ -94,10 +97,20 @@ export class RuntimeStateWriter {
     clearTimeout(this.#timer)
     this.#timer = undefined
     this.#writing = this.#writing.then(() =>
-      writeRuntimeState(this.path, {tokens: this.pool.runtime()}).catch((error: unknown) => {
+      writeRuntimeState(this.path, {tokens: this.#tokens()}).catch((error: unknown) => {
         this.log.error({err: (error as Error).message}, 'cannot write the runtime state file')
       }),
     )
     await this.#writing
+  }
+
+  #tokens(): Record<string, TokenRuntime> {
+    const tokens = this.pool.runtime()
+    for (const [label, binding] of this.firstSeen()) {
+      const token = own(tokens, label)
+      if (token?.addedAt === binding.addedAt) Object.assign(token, {origin: binding.origin, ...(binding.authOrigin !== undefined && {authOrigin: binding.authOrigin})})
+    }
+
+    return tokens
   }
 }

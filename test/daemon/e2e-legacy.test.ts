@@ -5,6 +5,7 @@ import OpenAI from 'openai'
 import {Configuration, OpenAIApi} from 'openai-v3'
 
 import {encodingFor} from '../../src/core/tokenizer.js'
+import {setUpstreamUrl} from '../../src/core/upstreams.js'
 import {type TestDaemon, startTestDaemon} from '../helpers/daemon.js'
 import {FakeOpenAI, defaultAnswer} from '../helpers/fake-openai.js'
 import {assertSchema, parseSseBody} from '../helpers/openapi.js'
@@ -157,9 +158,8 @@ describe('legacy /v1/completions on a chat-only upstream', () => {
     const answers = ['a long and winding candidate answer here', 'short', 'medium length answer']
     await fake.close()
     fake = await FakeOpenAI.start({keys: [KEY], answer: (_body, k) => answers[k] ?? 'x'})
-    await gw.ctx.config.update((s) => {
-      s.upstreams.chat.baseUrl = fake.baseUrl
-    })
+    // the upstream moved to another port: its token is moved along on purpose (a stored key does not follow a base URL by itself)
+    await setUpstreamUrl(gw.ctx, {name: 'chat', baseUrl: fake.baseUrl, moveTokens: true})
     await new Promise((resolve) => setTimeout(resolve, 400))
     const data = await sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: 'rank', n: 1, best_of: 3})
     assert.deepEqual(data.choices.map((c) => c.text), ['short'])

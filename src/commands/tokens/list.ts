@@ -11,7 +11,7 @@ export default class TokensList extends BaseCommand {
     labels: Args.string({description: 'only these tokens'}),
   }
 
-  static override description = `Shows each token's kind, upstream, state (ok, expired, cooling down until T, or disabled and why, as the daemon last saw it), expiry (of the access token, for refresh tokens: as of the last renewal by a command), last use and masked secret. Tokens of a ChatGPT plan also show the plan, the account id (masked) and the plan's usage windows as the daemon last saw them. Never prints a secret.`
+  static override description = `Shows each token's kind, upstream, state (ok, expired, cooling down until T, disabled and why as the daemon last saw it, or blocked because its upstream now points to another origin than the one it was stored for), expiry (of the access token, for refresh tokens: as of the last renewal by a command), last use and masked secret. Tokens of a ChatGPT plan also show the plan, the account id (masked) and the plan's usage windows as the daemon last saw them. Never prints a secret.`
 
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'All tokens as a table'},
@@ -66,6 +66,10 @@ function stateText(t: TokenView): string {
 
     case 'disabled': {
       return chalk.red(`disabled: ${t.reason}`)
+    }
+
+    case 'blocked': {
+      return chalk.red(t.reason ?? 'blocked')
     }
   }
 }

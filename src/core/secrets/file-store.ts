@@ -1,11 +1,11 @@
 import {readFile} from 'node:fs/promises'
 import {chmodSync, existsSync} from 'node:fs'
 import {dirname} from 'node:path'
-import {writeFile} from 'atomically'
 import lockfile from 'proper-lockfile'
 
 import {SecretStoreError, errorMessage} from '../errors.js'
 import {ensureStateDir} from '../paths.js'
+import {writeStateFile} from '../state-files.js'
 import type {SecretStore} from './types.js'
 
 type SecretsFile = {version: 1; secrets: Record<string, string>}
@@ -72,7 +72,8 @@ export class FileStore implements SecretStore {
     try {
       const data = await this.#read()
       const result = change(data.secrets)
-      await writeFile(this.location, JSON.stringify(data, null, 2) + '\n', {mode: 0o600})
+      // never through a link: a `secrets.json` linked elsewhere would put every secret there
+      await writeStateFile(this.location, JSON.stringify(data, null, 2) + '\n')
       chmodSync(this.location, 0o600) // an existing file keeps its old mode through a rename on some systems
       return result
     } finally {

@@ -54,6 +54,7 @@ async function upstreamModels(rc: RequestContext, upstream: LiveUpstream): Promi
     const data = own ? own.map((id) => ({id})) : (json as {data?: unknown} | undefined)?.data
     const models = Array.isArray(data) ? data.filter((m): m is Model => typeof (m as Model)?.id === 'string').map((m) => ({id: m.id, object: 'model' as const, created: Number.isInteger(m.created) ? m.created : Math.floor(daemon.startedAt / 1000), owned_by: typeof m.owned_by === 'string' ? m.owned_by : upstream.name})) : []
     perUpstream.set(upstream.name, {at: Date.now(), models})
+    daemon.metrics.knowModels(models.map((m) => m.id))
     return models
   } catch (error) {
     rc.log.warn({upstream: upstream.name, err: (error as Error).message}, 'cannot list the models of an upstream')

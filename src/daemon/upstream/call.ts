@@ -74,16 +74,18 @@ export class UpstreamHttpError extends ApiError {
     let type = status >= 500 ? 'server_error' : 'invalid_request_error'
     let param: string | null = null
     let code = `upstream_${status}`
+    const known = [...secrets]
     try {
       const error = (JSON.parse(text) as {error?: {type?: unknown; param?: unknown; code?: unknown}}).error
-      if (typeof error?.type === 'string') type = error.type
-      if (typeof error?.param === 'string') param = error.param
-      if (typeof error?.code === 'string') code = error.code
+      // every field the client sees is scrubbed, not only the message: an upstream may echo a key anywhere
+      if (typeof error?.type === 'string') type = redact(error.type, known)
+      if (typeof error?.param === 'string') param = redact(error.param, known)
+      if (typeof error?.code === 'string') code = redact(error.code, known)
     } catch {
       // not an OpenAI error body: keep the defaults
     }
 
-    super(status, code, upstreamMessage(text, [...secrets]) || `The upstream answered HTTP ${status}.`, {type, param, headers})
+    super(status, code, upstreamMessage(text, known) || `The upstream answered HTTP ${status}.`, {type, param, headers})
   }
 }
 
