@@ -157,7 +157,7 @@ export const SSE_HEADERS = {'content-type': 'text/event-stream; charset=utf-8', 
 export type AttemptWriter = {
   readonly wrote: boolean
   /** write text (nothing for ''); `callback` runs when more may be written (backpressure) */
-  write(text: string, callback: (error?: Error | null) => void): void
+  write(text: string | Buffer, callback: (error?: Error | null) => void): void
 }
 
 /**
@@ -185,7 +185,7 @@ export class ResponseTarget {
       },
       write: (text, callback) => {
         const {res} = this
-        if (text === '') {
+        if (text.length === 0) {
           callback()
           return
         }

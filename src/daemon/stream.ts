@@ -16,6 +16,9 @@ import {type SseEvent, SseParser} from './sse.js'
  */
 export interface AnswerStage {
   process(events: readonly SseEvent[]): string
+  /** the bytes of one upstream read → what goes on, for stages that need no SSE parse */
+  bytes?(chunk: Buffer): Buffer | string
+  bytesEnd?(): Buffer | string
   /** the upstream ended: what follows; throws when the answer is incomplete */
   finish(): string
   /** the answer is complete before the upstream's end: stop reading */
@@ -28,8 +31,15 @@ export interface AnswerStage {
 
 export class NativeStage implements AnswerStage {
   readonly done = false
+  readonly bytes?: (chunk: Buffer) => Buffer | string
+  readonly bytesEnd?: () => Buffer | string
 
-  constructor(readonly relay: Relay) {}
+  constructor(readonly relay: Relay) {
+    if (relay.bytes && relay.bytesEnd) {
+      this.bytes = (chunk) => relay.bytes!(chunk)
+      this.bytesEnd = () => relay.bytesEnd!()
+    }
+  }
 
   process(events: readonly SseEvent[]): string {
     return this.relay.process(events)
@@ -120,10 +130,13 @@ export class AnswerSink extends Writable {
       return
     }
 
-    let text: string
+    let text: string | Buffer
     try {
-      text = this.stage.process(this.#parser.push(chunk))
-      if (this.stage.done) text += this.#end()
+      if (this.stage.bytes) text = this.stage.bytes(chunk)
+      else {
+        text = this.stage.process(this.#parser.push(chunk))
+        if (this.stage.done) text += this.#end()
+      }
     } catch (error) {
       callback(error as Error)
       return
@@ -139,10 +152,16 @@ export class AnswerSink extends Writable {
       return
     }
 
-    let text: string
+    let text: string | Buffer
     try {
-      text = this.stage.process(this.#parser.end())
-      text += this.#end()
+      if (this.stage.bytesEnd) {
+        const rest = this.stage.bytesEnd()
+        const trailer = this.#end()
+        text = trailer === '' ? rest : typeof rest === 'string' ? rest + trailer : Buffer.concat([rest, Buffer.from(trailer)])
+      } else {
+        text = this.stage.process(this.#parser.end())
+        text += this.#end()
+      }
     } catch (error) {
       callback(error as Error)
       return

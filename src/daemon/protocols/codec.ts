@@ -55,4 +55,8 @@ export interface Relay {
   text(): string
   /** the in-band error that ends the client's stream once it has begun */
   fail(error: WireError): string
+  /** a relay that works on the upstream's bytes themselves (no SSE parse): each read's bytes → what goes on */
+  bytes?(chunk: Buffer): Buffer | string
+  /** the upstream ended: what is left (with `bytes`) */
+  bytesEnd?(): Buffer | string
 }

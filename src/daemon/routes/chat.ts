@@ -2,7 +2,7 @@ import {badRequest} from '../errors.js'
 import {exchange, exchangeInSession, resolveModel} from '../exchange.js'
 import {isObject, readJson} from '../http.js'
 import {ChatEncoder} from '../protocols/chat/encoder.js'
-import {SseRelay} from '../protocols/chat/relay.js'
+import {ChatPassthrough} from '../protocols/chat/byte-relay.js'
 import type {ChatRequest} from '../protocols/chat/types.js'
 import type {RequestContext} from '../router.js'
 
@@ -31,7 +31,7 @@ export async function chatCompletions(rc: RequestContext): Promise<void> {
     endpoint: 'chat' as const,
     model,
     native: body,
-    relay: () => new SseRelay(wantUsage),
+    relay: () => new ChatPassthrough(wantUsage),
     pivots: [body],
     stream,
     encoder: stream ? new ChatEncoder(wantUsage) : undefined,

@@ -2,7 +2,7 @@ import {countText, encodingFor} from '../../core/tokenizer.js'
 import {badRequest} from '../errors.js'
 import {exchange, resolveModel} from '../exchange.js'
 import {SSE_HEADERS, isObject, readJson} from '../http.js'
-import {SseRelay} from '../protocols/chat/relay.js'
+import {ChatPassthrough} from '../protocols/chat/byte-relay.js'
 import {LegacyEncoder, legacyAsOneEvent} from '../protocols/completions/encoder.js'
 import {chatCompletionsToLegacy, newCompletionId} from '../protocols/completions/from-chat.js'
 import {completionsRequestToChat, parseCompletionsRequest} from '../protocols/completions/to-chat.js'
@@ -23,7 +23,7 @@ export async function completions(rc: RequestContext): Promise<void> {
   const model = resolveModel(rc, body.model)
   if (daemon.registry.tokens.some(daemon.registry.filterFor('completions', model, {native: true}))) {
     const wantUsage = isObject(body.stream_options) && body.stream_options.include_usage === true
-    await exchange(rc, {endpoint: 'completions', model, native: body, relay: () => new SseRelay(wantUsage), pivots: [], stream: body.stream === true})
+    await exchange(rc, {endpoint: 'completions', model, native: body, relay: () => new ChatPassthrough(wantUsage), pivots: [], stream: body.stream === true})
     return
   }
 
