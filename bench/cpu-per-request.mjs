@@ -8,7 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 const ROOT = '/work/main', BIN = ROOT + '/bin/run.js'
-const f = (s, a) => { const c = fork(ROOT + '/bench/' + s, a, {stdio: ['ignore', 'ignore', 'inherit', 'ipc']}); return new Promise((r) => c.once('message', (m) => r({c, port: m.port}))) }
+const f = (s, a) => { const c = fork(ROOT + '/bench/' + s, a, {stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: process.env.PROF && s === 'proxy.mjs' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/profp'] : []}); return new Promise((r) => c.once('message', (m) => r({c, port: m.port}))) }
 const {c: up, port: upPort} = await f('upstream.mjs', [])
 const {c: px, port: pxPort} = await f('proxy.mjs', [`http://127.0.0.1:${upPort}`])
 const home = mkdtempSync(join(tmpdir(), 'cpu-'))
@@ -35,4 +35,4 @@ for (const stream of (process.env.ONLY === "stream" ? [true] : process.env.ONLY 
   const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(0)
   console.log(stream ? 'stream' : 'json  ', 'daemon cpu µs/req (median of', R, '):', 'proxy', med(samples.proxy), 'gptconv', med(samples.gptconv), ' all:', samples.gptconv.map((x) => x.toFixed(0)).join(','))
 }
-d.kill('SIGTERM'); await new Promise((r) => d.once('exit', r)); up.kill(); px.kill()
+d.kill('SIGTERM'); await new Promise((r) => d.once('exit', r)); up.kill(); px.kill('SIGINT')

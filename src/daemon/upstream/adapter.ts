@@ -64,17 +64,24 @@ export type UpstreamAdapter = {
   /** the upstream's stream of a pivot request → chat chunks */
   decoder(call: UpstreamCall, served: Served): Promise<StreamDecoder>
   /** the upstream's complete answer to a pivot request → a chat completion */
-  readAnswer(body: Dispatcher.ResponseData['body'], call: UpstreamCall, served: Served): Promise<ChatCompletion>
+  readAnswer(body: AsyncIterable<Buffer>, call: UpstreamCall, served: Served): Promise<ChatCompletion>
   /** a better verdict than the status code gives, when the adapter has one */
   classify?(status: number, headers: Dispatcher.ResponseData['headers'], text: string, call: UpstreamCall): ErrorVerdict | undefined
   /** the upstream keeps the responses it makes (ids can be looked up there later); else the daemon stores them */
   keepsResponses?: boolean
   /** a complete native answer from an upstream that only streams */
-  readNative?(body: Dispatcher.ResponseData['body'], call: UpstreamCall, served: Served): Promise<{text: string; json: unknown}>
+  readNative?(body: AsyncIterable<Buffer>, call: UpstreamCall, served: Served): Promise<{text: string; json: unknown}>
   /** what a native stream goes through before the client's relay (events only this upstream sends) */
   wrapRelay?(relay: Relay, call: UpstreamCall, served: Served): Relay
   /** usage limits the upstream reports in its response headers */
   limits?(headers: Dispatcher.ResponseData['headers']): PlanLimits | undefined
   /** the model ids of its model list, when it is not OpenAI's `{data: [{id}]}` */
   models?(json: unknown): string[]
+}
+
+/** A whole body as text (the agent's maxResponseSize bounds it). */
+export async function bodyText(body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of body) chunks.push(chunk)
+  return Buffer.concat(chunks).toString('utf8')
 }

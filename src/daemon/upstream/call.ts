@@ -1,4 +1,4 @@
-import {pipeline} from 'node:stream/promises'
+import {PassThrough, Writable} from 'node:stream'
 import type {Dispatcher} from 'undici'
 
 import {errorMessage} from '../../core/errors.js'
@@ -13,7 +13,7 @@ import type {ChatCompletion, ChatRequest} from '../protocols/chat/types.js'
 import type {LiveToken, LiveUpstream, Registry} from '../registry.js'
 import {AnswerSink, type AnswerStage} from '../stream.js'
 import type {Endpoint, ErrorVerdict, Served, UpstreamAdapter, UpstreamCall} from './adapter.js'
-import type {UpstreamClient} from './client.js'
+import {MAX_RESPONSE_BYTES, type UpstreamClient} from './client.js'
 import {adapterOf} from './index.js'
 
 export type CallSpec = {
@@ -100,12 +100,55 @@ class Retryable extends Error {
   }
 }
 
-/** The whole body; a connection that breaks while reading it (or a body over the agent's size limit) is a retryable failure. */
-async function readBody(body: Dispatcher.ResponseData['body']): Promise<string> {
-  try {
-    return await body.text()
-  } catch (error) {
-    throw new Retryable(`the response broke off: ${describeNetworkError(error)}`, error)
+/** Collects a body into memory, up to `limit` bytes (beyond it: an error, or with `truncate` the rest is thrown away). */
+class Collector extends Writable {
+  readonly #chunks: Buffer[] = []
+  #size = 0
+
+  constructor(
+    private readonly limit: number,
+    private readonly truncate = false,
+  ) {
+    super()
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#size += chunk.length
+    if (this.#size <= this.limit) this.#chunks.push(chunk)
+    else if (!this.truncate) {
+      callback(new Error(`the body is larger than ${this.limit} bytes`))
+      return
+    }
+
+    callback()
+  }
+
+  get bytes(): Buffer {
+    return this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks)
+  }
+}
+
+/** What receives a successful answer's body: the Writable undici writes it into, and what it makes of it once the body ended (or broke). */
+type Receiver<T> = {sink: Writable; settle(error: unknown): Promise<T>}
+type Receive<T> = (status: number, headers: Dispatcher.ResponseData['headers'], served: Served, call: UpstreamCall, adapter: UpstreamAdapter, decoder: StreamDecoder | undefined) => Receiver<T>
+
+/** Error bodies are read up to this much (the message is what matters). */
+const ERROR_BODY_LIMIT = 64 * 1024
+
+/** An answer read by an adapter from the body as it arrives (it may stop reading early: the upstream is cut off then). */
+function readBy<T>(read: (body: AsyncIterable<Buffer>) => Promise<T>): Receiver<T> {
+  const sink = new PassThrough()
+  const reading = read(sink as AsyncIterable<Buffer>).then(
+    (value) => ({value}),
+    (error: unknown) => ({error}),
+  )
+  return {
+    sink,
+    async settle() {
+      const outcome = await reading
+      if ('error' in outcome) throw final(outcome.error) ? outcome.error : new Retryable(`the answer broke off or is not understood: ${describeNetworkError(outcome.error)}`, outcome.error)
+      return outcome.value
+    },
   }
 }
 
@@ -126,59 +169,56 @@ export class UpstreamCaller {
 
   /** A complete answer (read whole before anything is sent, so a broken body is retried). */
   answer(spec: CallSpec): Promise<AnswerResult> {
-    return this.#attempts(spec, async (res, served, call, adapter) => {
-      const headers = forwardHeaders(res.headers)
-      if (call.mode === 'pivot') {
-        const chat = await adapter.readAnswer(res.body, call, served).catch((error: unknown) => {
-          throw final(error) ? error : new Retryable(`the answer broke off or is not understood: ${describeNetworkError(error)}`, error)
-        })
-        return {...served, status: res.statusCode, headers, mode: 'pivot', chat}
-      }
+    return this.#attempts<AnswerResult>(spec, (status, upstreamHeaders, served, call, adapter) => {
+      const headers = forwardHeaders(upstreamHeaders)
+      if (call.mode === 'pivot') return readBy(async (body) => ({...served, status, headers, mode: 'pivot', chat: await adapter.readAnswer(body, call, served)}))
+      if (adapter.readNative) return readBy(async (body) => ({...served, status, headers, mode: 'native', ...(await adapter.readNative!(body, call, served))}))
+      const collector = new Collector(MAX_RESPONSE_BYTES)
+      return {
+        sink: collector,
+        async settle(error) {
+          if (error) throw new Retryable(`the response broke off: ${describeNetworkError(error)}`, error)
+          const text = collector.bytes.toString('utf8')
+          let json: unknown
+          try {
+            json = JSON.parse(text)
+          } catch {
+            throw new Retryable('the upstream answered 200 with a body that is not JSON')
+          }
 
-      if (adapter.readNative) {
-        const {text, json} = await adapter.readNative(res.body, call, served).catch((error: unknown) => {
-          throw final(error) ? error : new Retryable(`the answer broke off or is not understood: ${describeNetworkError(error)}`, error)
-        })
-        return {...served, status: res.statusCode, headers, mode: 'native', text, json}
+          return {...served, status, headers, mode: 'native', text, json}
+        },
       }
-
-      const text = await readBody(res.body)
-      let json: unknown
-      try {
-        json = JSON.parse(text)
-      } catch {
-        throw new Retryable('the upstream answered 200 with a body that is not JSON')
-      }
-
-      return {...served, status: res.statusCode, headers, mode: 'native', text, json}
     })
   }
 
   /**
-   * Stream the answer into `run.target`, one pipeline per attempt: upstream body → an
+   * Stream the answer into `run.target`: undici writes the upstream body straight into an
    * AnswerSink that parses each upstream read and passes it through the attempt's stage
-   * (a native relay, or the adapter's decoder and the client's encoder). An attempt that
-   * fails before it wrote anything moves to another token; after that the error is the
-   * caller's to send in-band. Resolves once the whole answer was written.
+   * (a native relay, or the adapter's decoder and the client's encoder), with backpressure.
+   * An attempt that fails before it wrote anything moves to another token; after that the
+   * error is the caller's to send in-band. Resolves once the whole answer was written.
    */
   stream(spec: CallSpec, run: StreamRun): Promise<StreamResult> {
-    return this.#attempts(spec, async (res, served, call, adapter) => {
-      const headers = forwardHeaders(res.headers)
-      const decoder = call.mode === 'pivot' ? await adapter.decoder(call, served) : undefined
+    return this.#attempts<StreamResult>(spec, (_status, upstreamHeaders, served, call, adapter, decoder) => {
+      const headers = forwardHeaders(upstreamHeaders)
       const wrap = (relay: Relay) => adapter.wrapRelay?.(relay, call, served) ?? relay
       const sink = new AnswerSink(run.output(served, call.mode, decoder, wrap), run.target.writer(headers))
       // a converted answer may end before the upstream does (a stop sequence, max_tokens): cut the upstream off then
-      sink.once('answered', () => res.body.destroy())
-      try {
-        await pipeline(res.body, sink)
-      } catch (error) {
-        if (sink.answered) return {...served, headers}
-        if (!sink.wrote && !final(error)) throw new Retryable(`the stream broke off before any answer: ${describeNetworkError(error)}`, error)
-        throw error
-      }
+      sink.once('answered', () => sink.destroy())
+      return {
+        sink,
+        async settle(error) {
+          if (sink.answered) return {...served, headers}
+          if (error) {
+            if (!sink.wrote && !final(error)) throw new Retryable(`the stream broke off before any answer: ${describeNetworkError(error)}`, error)
+            throw error
+          }
 
-      if (!sink.wrote) throw new Retryable('the upstream stream ended without an answer')
-      return {...served, headers}
+          if (!sink.wrote) throw new Retryable('the upstream stream ended without an answer')
+          return {...served, headers}
+        },
+      }
     })
   }
 
@@ -189,7 +229,7 @@ export class UpstreamCaller {
     return this.registry.filterFor(spec.endpoint, spec.model, {pivot: spec.pivot, native: spec.native !== undefined})
   }
 
-  async #attempts<T>(spec: CallSpec, handle: (res: Dispatcher.ResponseData, served: Served, call: UpstreamCall, adapter: UpstreamAdapter) => Promise<T>): Promise<T> {
+  async #attempts<T>(spec: CallSpec, receive: Receive<T>): Promise<T> {
     const {pool: settings} = this.registry.settings
     const filter = this.filter(spec)
     const tried = new Set<string>()
@@ -229,25 +269,42 @@ export class UpstreamCaller {
       const served: Served = {token, upstream, attempts: attempt, estimatesUsage: Boolean(adapter.estimatesUsage)}
       const request = adapter.request(call, served, secret)
       if (request.notes) this.log.debug({token: token.label, model: spec.model, notes: request.notes}, 'request fitted to the upstream')
-      let res: Dispatcher.ResponseData
+      // ready before the request: undici asks for the body's Writable synchronously when the headers arrive
+      const decoder = spec.stream && call.mode === 'pivot' ? await adapter.decoder(call, served) : undefined
+      let status = 0
+      let upstreamHeaders: Dispatcher.ResponseData['headers'] = {}
+      let failed: Collector | undefined
+      let receiver: Receiver<T> | undefined
+      let broken: unknown
       try {
-        res = await this.client.request({...request, signal: spec.signal}, settings)
+        await this.client.stream({...request, signal: spec.signal}, settings, (code, headers) => {
+          status = code
+          upstreamHeaders = headers
+          const limits = adapter.limits?.(headers)
+          if (limits) this.pool.noteLimits(token.label, limits)
+          if (code >= 400) return (failed = new Collector(ERROR_BODY_LIMIT, true))
+          receiver = receive(code, headers, served, call, adapter, decoder)
+          return receiver.sink
+        })
       } catch (error) {
+        broken = error
+      }
+
+      if (!failed && !receiver) {
+        // no answer at all: the connection, the headers, or the client went away
         if (spec.signal.aborted) {
           lease.release({type: 'aborted'})
           throw spec.signal.reason
         }
 
-        last = networkError(error, upstream)
+        last = networkError(broken, upstream)
         this.#failed(lease, {type: 'failure', reason: last.message}, attempt)
         continue
       }
 
-      const limits = adapter.limits?.(res.headers)
-      if (limits) this.pool.noteLimits(token.label, limits)
-      if (res.statusCode >= 400) {
-        const text = await readBody(res.body).catch(() => '')
-        if (res.statusCode === 401 && token.kind === 'refresh-token' && !renewed?.has(token.label)) {
+      if (failed) {
+        const text = failed.bytes.toString('utf8')
+        if (status === 401 && token.kind === 'refresh-token' && !renewed?.has(token.label)) {
           // an expired or revoked access token: renew it and retry once on the same token
           ;(renewed ??= new Set()).add(token.label)
           lease.release({type: 'aborted'})
@@ -259,10 +316,10 @@ export class UpstreamCaller {
           }
         }
 
-        const failure = this.#classify(res, text, upstream, adapter.classify?.(res.statusCode, res.headers, text, call))
+        const failure = this.#classify(status, upstreamHeaders, text, upstream, adapter.classify?.(status, upstreamHeaders, text, call))
         if (!failure?.outcome) {
           lease.release({type: 'ok'})
-          throw failure?.error ?? new UpstreamHttpError(res.statusCode, text, forwardHeaders(res.headers), this.registry.secrets())
+          throw failure?.error ?? new UpstreamHttpError(status, text, forwardHeaders(upstreamHeaders), this.registry.secrets())
         }
 
         last = failure.error
@@ -272,11 +329,11 @@ export class UpstreamCaller {
       }
 
       try {
-        const result = await handle(res, served, call, adapter)
+        const result = await receiver!.settle(broken)
         lease.release({type: 'ok'})
         return result
       } catch (error) {
-        res.body.destroy()
+        receiver!.sink.destroy()
         if (spec.signal.aborted) {
           lease.release({type: 'aborted'})
           throw spec.signal.reason
@@ -298,12 +355,11 @@ export class UpstreamCaller {
   }
 
   /** A verdict on the token for a 4xx/5xx, or undefined when the error is about the request itself. */
-  #classify(res: Dispatcher.ResponseData, text: string, upstream: LiveUpstream, verdict: ErrorVerdict | undefined): Verdict | undefined {
+  #classify(status: number, upstreamHeaders: Dispatcher.ResponseData['headers'], text: string, upstream: LiveUpstream, verdict: ErrorVerdict | undefined): Verdict | undefined {
     const message = upstreamMessage(text, [...this.registry.secrets()]) || 'no message'
-    const status = res.statusCode
     if (verdict) return fromVerdict(verdict, upstream, this.registry.secrets())
     if (status === 429) {
-      const wait = retryAfterMs(res.headers)
+      const wait = retryAfterMs(upstreamHeaders)
       const headers: Record<string, string> = wait === undefined ? {} : {'retry-after': String(Math.max(1, Math.ceil(wait / 1000)))}
       return {outcome: {type: 'rate-limited', retryAfterMs: wait}, error: new ApiError(429, 'rate_limit_exceeded', `Upstream ${upstream.name} is rate limiting: ${message}`, {type: 'rate_limit_error', headers})}
     }

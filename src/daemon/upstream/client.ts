@@ -1,3 +1,4 @@
+import type {Writable} from 'node:stream'
 import {Agent, type Dispatcher} from 'undici'
 
 export const MAX_RESPONSE_BYTES = 128 * 1024 * 1024
@@ -30,7 +31,13 @@ export class UpstreamClient {
     return new Agent({connect: {timeout: connectTimeoutMs}, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, maxResponseSize: MAX_RESPONSE_BYTES})
   }
 
-  request(req: UpstreamRequest, timeouts: Timeouts): Promise<Dispatcher.ResponseData> {
+  /**
+   * Send a request; when its headers arrive, `receive` chooses the Writable its body is
+   * written into (undici's `stream()`: no intermediate readable stream, no pipeline — half
+   * the CPU of request() + pipeline() for a proxy). Resolves when the body was written
+   * whole; rejects on a connect or transport error, or when the Writable failed.
+   */
+  stream(req: UpstreamRequest, timeouts: Timeouts, receive: (status: number, headers: Dispatcher.ResponseData['headers']) => Writable): Promise<unknown> {
     if (timeouts.connectTimeoutMs !== this.#connectTimeoutMs) {
       void this.#agent.close()
       this.#connectTimeoutMs = timeouts.connectTimeoutMs
@@ -38,16 +45,19 @@ export class UpstreamClient {
     }
 
     const {origin, path} = split(req.url)
-    return this.#agent.request({
-      origin,
-      path,
-      method: req.method,
-      headers: req.headers,
-      body: req.body,
-      signal: req.signal,
-      headersTimeout: timeouts.firstByteTimeoutMs,
-      bodyTimeout: timeouts.idleTimeoutMs,
-    })
+    return this.#agent.stream(
+      {
+        origin,
+        path,
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        signal: req.signal,
+        headersTimeout: timeouts.firstByteTimeoutMs,
+        bodyTimeout: timeouts.idleTimeoutMs,
+      },
+      ({statusCode, headers}) => receive(statusCode, headers),
+    )
   }
 
   /** Connections to each upstream origin: connected, free, running, pending, queued. */
