@@ -15,6 +15,8 @@ import {promisify} from 'node:util'
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const BIN = join(ROOT, 'bin/run.js')
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
+/** USER_HZ: /proc reports CPU time in ticks of 1/100 s on Linux */
+const CLOCK_TICKS = 100
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000)
 const run = promisify(execFile)
 const children = []
@@ -63,19 +65,47 @@ async function compare(targets, {connections}) {
   for (const t of targets) await autocannon({url: t.url, method: 'POST', connections, duration: 1, body: t.body, headers: {'content-type': 'application/json', ...t.headers}}) // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     for (const t of targets) {
+      // the serving process's CPU time and peak RSS during the round (Linux /proc), when it is a process of its own
+      const cpuBefore = t.pid ? cpuMs(t.pid) : NaN
+      let peak = t.pid ? rssMb(t.pid) : NaN
+      const sampler = t.pid && setInterval(() => (peak = Math.max(peak, rssMb(t.pid))), 50)
       const r = await autocannon({url: t.url, method: 'POST', connections, duration: SECONDS / ROUNDS, body: t.body, headers: {'content-type': 'application/json', ...t.headers}})
+      if (sampler) clearInterval(sampler)
+      r.cpuUsPerRequest = ((cpuMs(t.pid) - cpuBefore) * 1000) / r.requests.total
+      r.peakRssMb = peak
       runs.get(t.name).push(r)
     }
   }
 
   return targets.map((t) => {
     const rs = runs.get(t.name)
-    return {name: t.name, rps: rs.reduce((n, r) => n + r.requests.total, 0) / rs.reduce((n, r) => n + r.duration, 0), rounds: rs.map((r) => r.requests.total / r.duration), p50: median(rs.map((r) => r.latency.p50)), p99: median(rs.map((r) => r.latency.p99)), errors: rs.reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0)}
+    return {
+      name: t.name,
+      rps: rs.reduce((n, r) => n + r.requests.total, 0) / rs.reduce((n, r) => n + r.duration, 0),
+      rounds: rs.map((r) => r.requests.total / r.duration),
+      p50: median(rs.map((r) => r.latency.p50)),
+      p99: median(rs.map((r) => r.latency.p99)),
+      p99Rounds: rs.map((r) => r.latency.p99),
+      cpuUs: median(rs.map((r) => r.cpuUsPerRequest)),
+      cpuRounds: rs.map((r) => r.cpuUsPerRequest),
+      peakRssMb: Math.max(...rs.map((r) => r.peakRssMb)),
+      errors: rs.reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0),
+    }
   })
 }
 
+/** CPU time (user + system) a process used so far, in ms (Linux; NaN elsewhere). */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * (1000 / CLOCK_TICKS)
+  } catch {
+    return NaN
+  }
+}
+
 /** The median over rounds of a / b: one noisy round (another tenant, a GC) does not decide it. */
-const roundRatio = (a, b) => median(a.rounds.map((x, i) => x / b.rounds[i]))
+const roundRatio = (a, b, key = 'rounds') => median(a[key].map((x, i) => x / b[key][i]))
 
 /** One client, one request at a time, timed with performance.now(): latency in µs resolution. Paths interleaved in rounds. */
 async function sequential(targets, perRound = 500) {
@@ -147,8 +177,19 @@ async function chunkDelays(name, url, headers) {
 }
 
 function rssMb(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m ? Number(m[1]) / 1024 : NaN
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) / 1024 : NaN
+  } catch {
+    return NaN
+  }
+}
+
+/** The daemon's event-loop delay p99 since the last scrape, in ms (prom-client's default metrics reset it on each scrape). */
+async function loopDelayP99Ms(origin) {
+  const text = await (await fetch(`${origin}/metrics`)).text()
+  const m = /^(?:gptconv_)?nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(text)
+  return m ? Number(m[1]) * 1000 : NaN
 }
 
 /** N streams open at once (each 10 chunks over ~2 s); errors, incomplete answers, peak RSS of `pid`. */
@@ -199,16 +240,19 @@ async function main() {
   const auth = {authorization: `Bearer ${gw.key}`}
   const urls = {direct: `http://127.0.0.1:${up}/v1/chat/completions`, proxy: `http://127.0.0.1:${px}/v1/chat/completions`, gptconv: `${gw.origin}/v1/chat/completions`}
   const heads = {direct: {}, proxy: {}, gptconv: auth}
+  const pids = {direct: undefined, proxy: proxy.pid, gptconv: gw.pid}
   const paths = ['direct', 'proxy', 'gptconv']
   const results = {machine: {node: process.version, cpus: (await import('node:os')).cpus().length}, seconds: SECONDS}
 
-  const targets = (body) => paths.map((p) => ({name: p, url: urls[p], headers: heads[p], body}))
+  const targets = (body) => paths.map((p) => ({name: p, url: urls[p], headers: heads[p], body, pid: pids[p]}))
   console.error('non-stream chat, 1 client …')
   results.single = await sequential(targets(chatBody()))
   console.error('non-stream chat, 64 clients …')
   results.many = await compare(targets(chatBody()), {connections: 64})
   console.error('streams of 20 chunks, 64 clients …')
+  await loopDelayP99Ms(gw.origin)
   results.streams = await compare(targets(chatBody({stream: true})), {connections: 64})
+  results.streamLoopDelayP99Ms = await loopDelayP99Ms(gw.origin)
   console.error('legacy /v1/completions converted vs chat passthrough, 64 clients …')
   results.legacy = await compare(
     [
@@ -232,9 +276,15 @@ async function main() {
   const single = {direct: by(results.single, 'direct'), gptconv: by(results.single, 'gptconv')}
   const addedMs = single.gptconv.p50 - single.direct.p50
   const chunk = {direct: by(results.chunks, 'direct'), gptconv: by(results.chunks, 'gptconv')}
+  const many = {proxy: by(results.many, 'proxy'), gptconv: by(results.many, 'gptconv')}
+  const streams = {proxy: by(results.streams, 'proxy'), gptconv: by(results.streams, 'gptconv')}
   results.targets = [
-    {target: 'non-stream chat at 64 clients: throughput >= 0.9 x minimal proxy (median of per-round ratios)', value: roundRatio(by(results.many, 'gptconv'), by(results.many, 'proxy')), limit: 0.9, higher: true},
-    {target: 'added median latency at 1 client over direct: <= 1 ms', value: addedMs, limit: 1, higher: false},
+    {target: 'non-stream chat at 64 clients: throughput >= 0.9 x minimal proxy (median of per-round ratios)', value: roundRatio(many.gptconv, many.proxy), limit: 0.9, higher: true},
+    {target: 'daemon CPU per non-stream request at 64 clients <= 1.25 x minimal proxy (median of per-round ratios)', value: roundRatio(many.gptconv, many.proxy, 'cpuRounds'), limit: 1.25, higher: false, extra: `${fmt(many.gptconv.cpuUs, 0)} vs ${fmt(many.proxy.cpuUs, 0)} µs`},
+    {target: 'streams of 20 chunks at 64 clients: throughput >= 0.85 x minimal proxy', value: roundRatio(streams.gptconv, streams.proxy), limit: 0.85, higher: true, extra: `CPU ${fmt(streams.gptconv.cpuUs, 0)} vs ${fmt(streams.proxy.cpuUs, 0)} µs per stream`},
+    {target: 'stream completion p99 at 64 clients <= 1.5 x minimal proxy', value: roundRatio(streams.gptconv, streams.proxy, 'p99Rounds'), limit: 1.5, higher: false, extra: `${fmt(streams.gptconv.p99, 0)} vs ${fmt(streams.proxy.p99, 0)} ms; event-loop delay p99 ${fmt(results.streamLoopDelayP99Ms)} ms`},
+    {target: 'peak RSS under 64 streams <= 1.3 x minimal proxy', value: streams.gptconv.peakRssMb / streams.proxy.peakRssMb, limit: 1.3, higher: false, extra: `${fmt(streams.gptconv.peakRssMb)} vs ${fmt(streams.proxy.peakRssMb)} MB`},
+    {target: 'added median latency at 1 client over direct: <= 0.5 ms', value: addedMs, limit: 0.5, higher: false},
     {target: 'streaming: added median chunk delay over direct <= 1 ms, no batching', value: chunk.gptconv.p50 - chunk.direct.p50, limit: 1, higher: false, extra: `batched chunks: ${chunk.gptconv.batched}`, ok: chunk.gptconv.batched === 0},
     {target: 'legacy conversion throughput >= 0.8 x passthrough (median of per-round ratios)', value: roundRatio(results.legacy[1], results.legacy[0]), limit: 0.8, higher: true},
     {target: `${STREAMS} concurrent open streams: no errors, RSS <= 150 MB`, value: by(results.open, 'gptconv').peakRssMb, limit: 150, higher: false, extra: `errors: ${by(results.open, 'gptconv').errors}`, ok: by(results.open, 'gptconv').errors === 0},
@@ -248,8 +298,8 @@ async function main() {
 
   const vs = (list, r, key) => `${fmt(r[key] / by(list, 'proxy')[key], 2)}x proxy, ${fmt(r[key] / by(list, 'direct')[key], 2)}x direct`
   table('Non-stream chat, 1 client (sequential requests, timed one by one)', ['path', 'req/s', 'p50 ms', 'p99 ms'], results.single.map((r) => [r.name, fmt(r.rps), fmt(r.p50, 3), fmt(r.p99, 3)]))
-  table('Non-stream chat, 64 clients', ['path', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'errors'], results.many.map((r) => [r.name, fmt(r.rps), vs(results.many, r, 'rps'), fmt(r.p50), fmt(r.p99), r.errors]))
-  table('Streams of 20 chunks, 64 clients', ['path', 'streams/s', 'ratio', 'p50 ms', 'p99 ms', 'errors'], results.streams.map((r) => [r.name, fmt(r.rps), vs(results.streams, r, 'rps'), fmt(r.p50), fmt(r.p99), r.errors]))
+  table('Non-stream chat, 64 clients', ['path', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'CPU µs/request', 'peak RSS MB', 'errors'], results.many.map((r) => [r.name, fmt(r.rps), vs(results.many, r, 'rps'), fmt(r.p50), fmt(r.p99), fmt(r.cpuUs, 0), fmt(r.peakRssMb), r.errors]))
+  table('Streams of 20 chunks, 64 clients', ['path', 'streams/s', 'ratio', 'p50 ms', 'p99 ms', 'CPU µs/stream', 'peak RSS MB', 'errors'], results.streams.map((r) => [r.name, fmt(r.rps), vs(results.streams, r, 'rps'), fmt(r.p50), fmt(r.p99), fmt(r.cpuUs, 0), fmt(r.peakRssMb), r.errors]))
   table('Legacy /v1/completions (converted to chat) vs chat passthrough, 64 clients', ['path', 'req/s', 'p50 ms', 'p99 ms', 'errors'], results.legacy.map((r) => [r.name, fmt(r.rps), fmt(r.p50), fmt(r.p99), r.errors]))
   table('Chunk arrival, slow upstream (5 streams × 20 chunks, 20 ms apart): upstream send → client receive', ['path', 'chunks', 'p50 ms', 'max ms', 'batched'], results.chunks.map((r) => [r.name, r.chunks, fmt(r.p50, 2), fmt(r.max, 2), r.batched]))
   table(`${STREAMS} concurrent open streams (10 chunks over 2 s each)`, ['path', 'ok', 'errors', 'seconds', 'peak RSS MB'], results.open.map((r) => [r.name, r.ok, r.errors, fmt(r.seconds), fmt(r.peakRssMb)]))

@@ -79,8 +79,16 @@ export function checkClientKey(req: IncomingMessage, clientKey: string): void {
   }
 
   const a = Buffer.from(presented)
-  const b = Buffer.from(clientKey)
+  const b = keyBytes(clientKey)
   if (a.length !== b.length || !timingSafeEqual(a, b)) {
     throw new ApiError(401, 'invalid_api_key', 'Incorrect client key. Use the key printed by `gptconv env` (this is gptconv\'s local key, not an upstream key).', {type: 'invalid_request_error'})
   }
+}
+
+let lastKey: {key: string; bytes: Buffer} | undefined
+
+/** The client key's bytes, made once (the key is the same on every request). */
+function keyBytes(key: string): Buffer {
+  if (lastKey?.key !== key) lastKey = {key, bytes: Buffer.from(key)}
+  return lastKey.bytes
 }

@@ -189,7 +189,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       req,
       res,
       path,
-      query: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)),
+      // parsed when a route reads it (few do)
+      get query() {
+        const query = new URLSearchParams(q === -1 ? '' : target.slice(q + 1))
+        Object.defineProperty(this, 'query', {value: query})
+        return query
+      },
       params: {},
       signal: controller.signal,
       requestId: `req_${idPrefix}${(requests++).toString(16).padStart(8, '0')}`,

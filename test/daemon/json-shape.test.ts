@@ -24,6 +24,13 @@ describe('scanJson: nesting depth and duplicate top-level keys in one pass', () 
     assert.deepEqual(scanJson('[{"a":1},{"a":1}]'), {depth: 2})
   })
 
+  it('ends a string at the first quote after an even run of backslashes', () => {
+    assert.deepEqual(scanJson(String.raw`{"a":"x\\","a":1}`), {depth: 1, duplicate: 'a'})
+    assert.deepEqual(scanJson(String.raw`{"a":"\\\"{[","b":"\\\\","b":2}`), {depth: 1, duplicate: 'b'})
+    assert.deepEqual(scanJson(String.raw`{"k\\":1,"k\\":2}`), {depth: 1, duplicate: 'k\\'})
+    assert.deepEqual(scanJson('{"a":"never closed'), {depth: 1})
+  })
+
   it('stops at the depth limit', () => {
     assert.deepEqual(scanJson('['.repeat(150)), {depth: 101})
   })

@@ -63,8 +63,10 @@ export type UpstreamAdapter = {
   request(call: UpstreamCall, served: Served, secret: string): AdapterRequest
   /** the upstream's stream of a pivot request → chat chunks */
   decoder(call: UpstreamCall, served: Served): Promise<StreamDecoder>
-  /** the upstream's complete answer to a pivot request → a chat completion */
-  readAnswer(body: AsyncIterable<Buffer>, call: UpstreamCall, served: Served): Promise<ChatCompletion>
+  /** the upstream's complete answer to a pivot request → a chat completion: one JSON body, parsed whole… */
+  parseAnswer?(text: string, call: UpstreamCall, served: Served): ChatCompletion
+  /** …or read as it arrives (upstreams that only stream) */
+  readAnswer?(body: AsyncIterable<Buffer>, call: UpstreamCall, served: Served): Promise<ChatCompletion>
   /** a better verdict than the status code gives, when the adapter has one */
   classify?(status: number, headers: Dispatcher.ResponseData['headers'], text: string, call: UpstreamCall): ErrorVerdict | undefined
   /** the upstream keeps the responses it makes (ids can be looked up there later); else the daemon stores them */
@@ -77,11 +79,4 @@ export type UpstreamAdapter = {
   limits?(headers: Dispatcher.ResponseData['headers']): PlanLimits | undefined
   /** the model ids of its model list, when it is not OpenAI's `{data: [{id}]}` */
   models?(json: unknown): string[]
-}
-
-/** A whole body as text (the agent's maxResponseSize bounds it). */
-export async function bodyText(body: AsyncIterable<Buffer>): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of body) chunks.push(chunk)
-  return Buffer.concat(chunks).toString('utf8')
 }

@@ -49,7 +49,8 @@ const FORWARD = /^(x-request-id|openai-[\w-]+|x-ratelimit-[\w-]+|retry-after|ret
 /** The upstream response headers SDKs read (docs/protocols.md §3.2), and nothing else. */
 export function forwardHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name]
     if (value !== undefined && FORWARD.test(name)) out[name] = Array.isArray(value) ? value.join(', ') : value
   }
 
@@ -171,14 +172,24 @@ export class UpstreamCaller {
   answer(spec: CallSpec): Promise<AnswerResult> {
     return this.#attempts<AnswerResult>(spec, (status, upstreamHeaders, served, call, adapter) => {
       const headers = forwardHeaders(upstreamHeaders)
-      if (call.mode === 'pivot') return readBy(async (body) => ({...served, status, headers, mode: 'pivot', chat: await adapter.readAnswer(body, call, served)}))
-      if (adapter.readNative) return readBy(async (body) => ({...served, status, headers, mode: 'native', ...(await adapter.readNative!(body, call, served))}))
+      const result = {token: served.token, upstream: served.upstream, attempts: served.attempts, estimatesUsage: served.estimatesUsage, status, headers}
+      if (call.mode === 'pivot' && adapter.readAnswer) return readBy(async (body) => ({...result, mode: 'pivot', chat: await adapter.readAnswer!(body, call, served)}))
+      if (call.mode === 'native' && adapter.readNative) return readBy(async (body) => ({...result, mode: 'native', ...(await adapter.readNative!(body, call, served))}))
+      // one JSON body: collected whole, parsed once
       const collector = new Collector(MAX_RESPONSE_BYTES)
       return {
         sink: collector,
         async settle(error) {
           if (error) throw new Retryable(`the response broke off: ${describeNetworkError(error)}`, error)
           const text = collector.bytes.toString('utf8')
+          if (call.mode === 'pivot') {
+            try {
+              return {...result, mode: 'pivot', chat: adapter.parseAnswer!(text, call, served)}
+            } catch (error) {
+              throw final(error) ? error : new Retryable(`the answer is not understood: ${errorMessage(error)}`, error)
+            }
+          }
+
           let json: unknown
           try {
             json = JSON.parse(text)
@@ -186,7 +197,7 @@ export class UpstreamCaller {
             throw new Retryable('the upstream answered 200 with a body that is not JSON')
           }
 
-          return {...served, status, headers, mode: 'native', text, json}
+          return {...result, mode: 'native', text, json}
         },
       }
     })

@@ -2,7 +2,7 @@ import {modelFacts} from '../../core/model-facts.js'
 import {responsesMode} from '../../core/upstreams.js'
 import {isObject, rawBodyOf} from '../http.js'
 import {ChatDecoder, parseChatCompletion} from '../protocols/chat/decoder.js'
-import {type AdapterRequest, type Endpoint, type UpstreamAdapter, bodyText} from './adapter.js'
+import type {AdapterRequest, Endpoint, UpstreamAdapter} from './adapter.js'
 import type {LiveUpstream} from '../registry.js'
 import {own} from '../../core/own.js'
 
@@ -101,7 +101,5 @@ export const openaiAdapter: UpstreamAdapter = {
     return new ChatDecoder()
   },
 
-  async readAnswer(body) {
-    return parseChatCompletion(await bodyText(body))
-  },
+  parseAnswer: (text) => parseChatCompletion(text),
 }

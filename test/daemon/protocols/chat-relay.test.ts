@@ -9,7 +9,9 @@ import {parseSse} from '../../../src/daemon/sse.js'
 const chunk = (delta: object, extra: object = {}) => `data: ${JSON.stringify({id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{index: 0, delta, logprobs: null, finish_reason: null}], usage: null, ...extra})}\n\n`
 const finish = `data: ${JSON.stringify({id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{index: 0, delta: {}, logprobs: null, finish_reason: 'stop'}], usage: null})}\n\n`
 const usage = `data: ${JSON.stringify({id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: {prompt_tokens: 5, completion_tokens: 3, total_tokens: 8}})}\n\n`
-const stream = [chunk({role: 'assistant', content: ''}), chunk({content: 'Héllo 😀'}), chunk({content: ' data: [DONE] "usage":{ in text'}), finish, usage, 'data: [DONE]\n\n'].join('')
+// some servers put the usage field first
+const usageFirst = `data: ${JSON.stringify({usage: null, id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{index: 0, delta: {content: '!'}, logprobs: null, finish_reason: null}]})}\n\n`
+const stream = [chunk({role: 'assistant', content: ''}), chunk({content: 'Héllo 😀'}), usageFirst, chunk({content: ' data: [DONE] "usage":{ in text'}), finish, usage, 'data: [DONE]\n\n'].join('')
 
 /** The bytes of `text` cut at the given points, through the byte relay. */
 function viaBytes(text: string, cuts: number[], wantUsage: boolean) {

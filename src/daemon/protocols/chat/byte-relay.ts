@@ -15,8 +15,8 @@ import type {ChatUsage} from './types.js'
 const BOUNDARY = Buffer.from('\n\n')
 const CR = 0x0d
 const DONE = Buffer.from('data: [DONE]')
-const USAGE = Buffer.from('"usage":{')
-const NULL_USAGE = [Buffer.from(',"usage":null'), Buffer.from('"usage":null,')]
+const USAGE_KEY = Buffer.from('"usage":')
+const NULL_USAGE = Buffer.from('"usage":null')
 const FINISH = Buffer.from('"finish_reason":"')
 /** Keep at most this much raw stream for usage estimates when the upstream reports no usage. */
 const KEEP_LIMIT = 1024 * 1024
@@ -39,24 +39,32 @@ export class ByteRelay {
 
   /** The complete events of this chunk, as they go to the client (a remainder waits for the next chunk). */
   push(chunk: Buffer): Buffer {
-    let input = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk
+    const input = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk
     this.#pending = undefined
     if (input.includes(CR)) {
       this.fallback = true
       return input
     }
 
+    // the pieces that go on: whole runs of events as they came, cut only around what is dropped
     const out: Buffer[] = []
     let start = 0
+    let kept = 0
     for (let end = input.indexOf(BOUNDARY, start); end !== -1; end = input.indexOf(BOUNDARY, start)) {
-      const event = this.#event(input.subarray(start, end + 2))
-      if (event) out.push(event)
+      const event = input.subarray(start, end + 2)
+      const changed = this.#event(event)
+      if (changed !== event) {
+        if (kept < start) out.push(input.subarray(kept, start))
+        if (changed) out.push(...(changed as Buffer[]))
+        kept = end + 2
+      }
+
       start = end + 2
     }
 
+    if (kept < start) out.push(input.subarray(kept, start))
     if (start < input.length) this.#pending = start === 0 ? input : Buffer.from(input.subarray(start))
-    input = out.length === 1 ? out[0] : Buffer.concat(out)
-    return input
+    return out.length === 1 ? out[0] : Buffer.concat(out)
   }
 
   /** What is left when the upstream ends: a last event without its blank line still counts. */
@@ -64,7 +72,9 @@ export class ByteRelay {
     const rest = this.#pending
     this.#pending = undefined
     if (!rest || rest.every((b) => b === 0x0a || b === 0x20)) return Buffer.alloc(0)
-    return this.#event(Buffer.concat([rest, BOUNDARY])) ?? Buffer.alloc(0)
+    const event = Buffer.concat([rest, BOUNDARY])
+    const changed = this.#event(event)
+    return changed === event ? event : changed ? Buffer.concat(changed as Buffer[]) : Buffer.alloc(0)
   }
 
   /** The answer's text so far (usage estimates when the upstream reports none). */
@@ -72,33 +82,35 @@ export class ByteRelay {
     return this.#kept ? keptText(this.#kept.map((b) => b.toString('utf8').replace(/^data: /, '').trim())) : ''
   }
 
-  #event(event: Buffer): Buffer | undefined {
-    if (event.subarray(0, DONE.length).equals(DONE)) {
+  /** One event: itself when it goes on unchanged, else the pieces that go on instead (none: dropped). */
+  #event(event: Buffer): Buffer | Buffer[] | undefined {
+    if (!this.sawDone && event.subarray(0, DONE.length).equals(DONE)) {
       this.sawDone = true
       return event
     }
 
-    let out = event
-    if (event.includes(USAGE)) {
-      const kept = this.#usage(event)
-      if (kept === undefined) return undefined
-      out = kept
-    } else if (!this.wantUsage) {
-      out = withoutNullUsage(event)
+    let out: Buffer | Buffer[] | undefined = event
+    const usage = event.indexOf(USAGE_KEY)
+    if (usage !== -1) {
+      if (event[usage + USAGE_KEY.length] === 0x7b) {
+        const kept = this.#usage(event)
+        if (kept === undefined) return undefined
+        out = kept
+      } else if (!this.wantUsage) out = withoutNullUsage(event, usage)
     }
 
-    if (!this.sawFinish && out.includes(FINISH)) this.sawFinish = true
+    if (!this.sawFinish && event.includes(FINISH)) this.sawFinish = true
     if (this.#kept) {
-      this.#keptSize += out.length
+      this.#keptSize += event.length
       if (this.#keptSize > KEEP_LIMIT) this.#kept = undefined
-      else this.#kept.push(out)
+      else this.#kept.push(event)
     }
 
     return out
   }
 
   /** A chunk with a usage object: read it; what goes on (undefined: the usage-only chunk the client did not ask for). */
-  #usage(event: Buffer): Buffer | undefined {
+  #usage(event: Buffer): Buffer | Buffer[] | undefined {
     const text = event.toString('utf8')
     const data = text.slice(text.indexOf('data:') + 5).trim()
     let chunk: {usage?: ChatUsage; choices?: unknown[]}
@@ -116,17 +128,16 @@ export class ByteRelay {
     if (this.wantUsage) return event
     if (!chunk.choices || chunk.choices.length === 0) return undefined
     delete chunk.usage
-    return Buffer.from(`data: ${JSON.stringify(chunk)}\n\n`)
+    return [Buffer.from(`data: ${JSON.stringify(chunk)}\n\n`)]
   }
 }
 
-/** The event without its `"usage":null` field (what OpenAI sends in every chunk once usage is asked for). */
-function withoutNullUsage(event: Buffer): Buffer {
-  for (const needle of NULL_USAGE) {
-    const at = event.indexOf(needle)
-    if (at !== -1) return Buffer.concat([event.subarray(0, at), event.subarray(at + needle.length)])
-  }
-
+/** The event without its `"usage":null` field (what OpenAI sends in every chunk once usage is asked for), as pieces; `at` is where `"usage":` begins. */
+function withoutNullUsage(event: Buffer, at: number): Buffer | Buffer[] {
+  const end = at + NULL_USAGE.length
+  if (!event.subarray(at, end).equals(NULL_USAGE)) return event
+  if (event[at - 1] === 0x2c) return [event.subarray(0, at - 1), event.subarray(end)] // ,"usage":null
+  if (event[end] === 0x2c) return [event.subarray(0, at), event.subarray(end + 1)] // "usage":null,
   return event
 }
 
