@@ -37,7 +37,7 @@ for (const stream of (process.env.ONLY === "stream" ? [true] : process.env.ONLY 
     await autocannon({url, method: 'POST', connections: Number(process.env.CONN ?? 64), amount: N, body, headers: {'content-type': 'application/json', ...headers}})
     samples[name].push((cpu(pid) - before) * 1000 / N)
   }
-  const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(0)
-  console.log(stream ? 'stream' : 'json  ', 'daemon cpu µs/req (median of', R, '):', 'proxy', med(samples.proxy), 'gptconv', med(samples.gptconv), ...(stream ? [] : ['floor', med(samples.floor)]), ' gptconv rounds:', samples.gptconv.map((x) => x.toFixed(0)).join(','))
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(0)
+  console.log(stream ? 'stream' : 'json  ', 'daemon cpu µs/req (median of', R, '):', 'proxy', med(samples.proxy), 'gptconv', med(samples.gptconv), ...(stream ? [] : ['floor', med(samples.floor)]), ...(process.env.ROUNDS ? Object.entries(samples).map(([k, v]) => ` ${k}: ${v.map((x) => x.toFixed(0)).join(',')}`) : []))
 }
 d.kill('SIGTERM'); await new Promise((r) => d.once('exit', r)); up.kill(); px.kill('SIGINT'); fl.kill('SIGINT')
