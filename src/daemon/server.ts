@@ -330,34 +330,40 @@ function responseLimits(settings: Settings): {ttlMs: number; maxBytes: number} {
 
 /**
  * After a burst of traffic V8 keeps the heap it grew for it, long after the traffic is
- * gone. When the daemon started with --expose-gc (it does: see DAEMON_NODE_FLAGS) and has
- * been idle for a second after serving requests, one full collection gives that memory
- * back — at most every 10 s, and only when nothing is in flight.
+ * gone. When the daemon started with --expose-gc (it does: see DAEMON_NODE_FLAGS) and
+ * nothing has been in flight for IDLE_MS after serving requests, one full collection gives
+ * that memory back. Not sooner: a collection shrinks the heap, and traffic that comes back
+ * grows it again at a cost — with a one-second wait, bursts a few seconds apart paid up to
+ * 75% more CPU per request (bench/cpu-per-request.mjs, rounds with and without --expose-gc).
  */
 class IdleCollector {
+  static readonly IDLE_MS = 30_000
   #timer: NodeJS.Timeout | undefined
-  #last = 0
+  #lastIdle = 0
   readonly #gc = (globalThis as {gc?: () => void}).gc
 
   constructor(private readonly isIdle: () => boolean) {}
 
+  /** Called each time the daemon becomes idle: collects after IDLE_MS of idleness that nothing interrupted. */
   schedule(): void {
-    if (!this.#gc || this.#timer) return
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      if (!this.isIdle()) return
-      if (Date.now() - this.#last < 10_000) {
-        this.schedule()
-        return
-      }
-
-      this.#last = Date.now()
-      this.#gc!()
-    }, 1000)
-    this.#timer.unref()
+    if (!this.#gc) return
+    this.#lastIdle = Date.now()
+    if (!this.#timer) this.#arm(IdleCollector.IDLE_MS)
   }
 
   stop(): void {
     clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      if (!this.isIdle()) return // the next idle moment arms it again
+      const waited = Date.now() - this.#lastIdle
+      if (waited < IdleCollector.IDLE_MS) this.#arm(IdleCollector.IDLE_MS - waited)
+      else this.#gc!()
+    }, ms)
+    this.#timer.unref()
   }
 }
