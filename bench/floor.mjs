@@ -27,7 +27,17 @@ const server = createServer((req, res) => {
       const controller = new AbortController()
       res.on('close', () => res.writableFinished || controller.abort())
       let sink
-      await agent.stream({origin: upstream, path: req.url, method: 'POST', headers: {'content-type': 'application/json', authorization: 'Bearer sk-bench'}, body: text, signal: controller.signal}, () => (sink = new Collect()))
+      await agent.stream(
+        {
+          origin: upstream,
+          path: req.url,
+          method: 'POST',
+          headers: {'content-type': 'application/json', authorization: 'Bearer sk-bench'},
+          body: text,
+          signal: controller.signal,
+        },
+        () => (sink = new Collect()),
+      )
       const answer = Buffer.concat(sink.chunks).toString()
       JSON.parse(answer)
       res.writeHead(200, {'content-type': 'application/json', 'content-length': Buffer.byteLength(answer)})

@@ -8,8 +8,17 @@ const upstream = process.argv[2]
 const agent = new Agent({keepAliveTimeout: 60_000})
 const server = createServer(async (req, res) => {
   try {
-    const up = await agent.request({origin: upstream, path: req.url, method: req.method, headers: {'content-type': 'application/json', authorization: 'Bearer sk-bench'}, body: req})
-    res.writeHead(up.statusCode, {'content-type': up.headers['content-type'], 'x-request-id': up.headers['x-request-id']})
+    const up = await agent.request({
+      origin: upstream,
+      path: req.url,
+      method: req.method,
+      headers: {'content-type': 'application/json', authorization: 'Bearer sk-bench'},
+      body: req,
+    })
+    res.writeHead(up.statusCode, {
+      'content-type': up.headers['content-type'],
+      'x-request-id': up.headers['x-request-id'],
+    })
     await pipeline(up.body, res)
   } catch {
     res.destroy()

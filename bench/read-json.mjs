@@ -7,8 +7,18 @@ import {Readable} from 'node:stream'
 
 const {readJson} = await import(process.env.READ_JSON_MODULE ?? '../src/daemon/http.ts')
 
-const messages = Array.from({length: 40}, (_, i) => ({role: i % 2 ? 'assistant' : 'user', content: `Message ${i}: ${'lorem ipsum dolor sit amet, "quoted" text \\ with escapes '.repeat(8)}`}))
-const text = JSON.stringify({model: 'gpt-4o-mini', messages, temperature: 0.2, stream: true, stream_options: {include_usage: true}, metadata: {user: 'bench'}})
+const messages = Array.from({length: 40}, (_, i) => ({
+  role: i % 2 ? 'assistant' : 'user',
+  content: `Message ${i}: ${'lorem ipsum dolor sit amet, "quoted" text \\ with escapes '.repeat(8)}`,
+}))
+const text = JSON.stringify({
+  model: 'gpt-4o-mini',
+  messages,
+  temperature: 0.2,
+  stream: true,
+  stream_options: {include_usage: true},
+  metadata: {user: 'bench'},
+})
 const body = Buffer.from(text)
 
 function request() {
@@ -27,4 +37,6 @@ await round(3000) // warm up
 const rounds = []
 for (let r = 0; r < 7; r++) rounds.push(await round(5000))
 rounds.sort((a, b) => a - b)
-console.log(`readJson, ${body.length} byte body: fastest ${rounds[0].toFixed(2)} µs, median ${rounds[3].toFixed(2)} µs per call`)
+console.log(
+  `readJson, ${body.length} byte body: fastest ${rounds[0].toFixed(2)} µs, median ${rounds[3].toFixed(2)} µs per call`,
+)

@@ -33,24 +33,44 @@ async function gptconv(upstreamPort) {
   delete env.DBUS_SESSION_BUS_ADDRESS
   const cli = (args, input) =>
     new Promise((resolve, reject) => {
-      const child = execFile(process.execPath, [BIN, ...args], {env}, (error, stdout) => (error ? reject(error) : resolve(stdout)))
+      const child = execFile(process.execPath, [BIN, ...args], {env}, (error, stdout) =>
+        error ? reject(error) : resolve(stdout),
+      )
       child.stdin.end(input ?? '')
     })
-  await cli(['upstreams', 'add', 'bench', '--protocol', 'openai', '--base-url', `http://127.0.0.1:${upstreamPort}/v1`, '--models', 'gpt-4o-mini,gpt-3.5-turbo-instruct'])
-  for (let i = 1; i <= 4; i++) await cli(['tokens', 'add', `k${i}`, '--kind', 'api-key', '--upstream', 'bench'], `sk-bench-key-${i}-abcdefghijklmnopqrstuvwxyz`)
+  await cli([
+    'upstreams',
+    'add',
+    'bench',
+    '--protocol',
+    'openai',
+    '--base-url',
+    `http://127.0.0.1:${upstreamPort}/v1`,
+    '--models',
+    'gpt-4o-mini,gpt-3.5-turbo-instruct',
+  ])
+  for (let i = 1; i <= 4; i++)
+    await cli(
+      ['tokens', 'add', `k${i}`, '--kind', 'api-key', '--upstream', 'bench'],
+      `sk-bench-key-${i}-abcdefghijklmnopqrstuvwxyz`,
+    )
   const daemon = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {env, stdio: ['ignore', 'ignore', 'inherit']})
   children.push(daemon)
   let status
   for (let i = 0; i < 200 && !status; i++) {
     await sleep(50)
-    status = await cli(['status', '--json']).then((out) => JSON.parse(out), () => undefined)
+    status = await cli(['status', '--json']).then(
+      (out) => JSON.parse(out),
+      () => undefined,
+    )
   }
 
   const {OPENAI_API_KEY: key} = JSON.parse(await cli(['env', '--json']))
   return {home, env, pid: status.pid, origin: new URL(status.url).origin, key}
 }
 
-const chatBody = (extra = {}) => JSON.stringify({model: 'gpt-4o-mini', messages: [{role: 'user', content: 'Say twenty words.'}], ...extra})
+const chatBody = (extra = {}) =>
+  JSON.stringify({model: 'gpt-4o-mini', messages: [{role: 'user', content: 'Say twenty words.'}], ...extra})
 const legacyBody = JSON.stringify({model: 'gpt-3.5-turbo-instruct', prompt: 'Say twenty words.', max_tokens: 20})
 
 const ROUNDS = 5
@@ -62,14 +82,29 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
  */
 async function compare(targets, {connections}) {
   const runs = new Map(targets.map((t) => [t.name, []]))
-  for (const t of targets) await autocannon({url: t.url, method: 'POST', connections, duration: 1, body: t.body, headers: {'content-type': 'application/json', ...t.headers}}) // warm-up
+  for (const t of targets)
+    await autocannon({
+      url: t.url,
+      method: 'POST',
+      connections,
+      duration: 1,
+      body: t.body,
+      headers: {'content-type': 'application/json', ...t.headers},
+    }) // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     for (const t of targets) {
       // the serving process's CPU time and peak RSS during the round (Linux /proc), when it is a process of its own
       const cpuBefore = t.pid ? cpuMs(t.pid) : NaN
       let peak = t.pid ? rssMb(t.pid) : NaN
       const sampler = t.pid && setInterval(() => (peak = Math.max(peak, rssMb(t.pid))), 50)
-      const r = await autocannon({url: t.url, method: 'POST', connections, duration: SECONDS / ROUNDS, body: t.body, headers: {'content-type': 'application/json', ...t.headers}})
+      const r = await autocannon({
+        url: t.url,
+        method: 'POST',
+        connections,
+        duration: SECONDS / ROUNDS,
+        body: t.body,
+        headers: {'content-type': 'application/json', ...t.headers},
+      })
       if (sampler) clearInterval(sampler)
       r.cpuUsPerRequest = ((cpuMs(t.pid) - cpuBefore) * 1000) / r.requests.total
       r.peakRssMb = peak
@@ -113,20 +148,33 @@ async function sequential(targets, perRound = 500) {
   const one = (t) =>
     new Promise((resolve, reject) => {
       const start = performance.now()
-      const req = httpRequest(t.url, {method: 'POST', agent, headers: {'content-type': 'application/json', ...t.headers}}, (res) => {
-        res.resume()
-        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - start) : reject(new Error(`HTTP ${res.statusCode}`))))
-      })
+      const req = httpRequest(
+        t.url,
+        {method: 'POST', agent, headers: {'content-type': 'application/json', ...t.headers}},
+        (res) => {
+          res.resume()
+          res.on('end', () =>
+            res.statusCode === 200 ? resolve(performance.now() - start) : reject(new Error(`HTTP ${res.statusCode}`)),
+          )
+        },
+      )
       req.on('error', reject)
       req.end(t.body)
     })
   const times = new Map(targets.map((t) => [t.name, []]))
   for (const t of targets) for (let i = 0; i < 200; i++) await one(t) // warm-up
-  for (let round = 0; round < ROUNDS; round++) for (const t of targets) for (let i = 0; i < perRound; i++) times.get(t.name).push(await one(t))
+  for (let round = 0; round < ROUNDS; round++)
+    for (const t of targets) for (let i = 0; i < perRound; i++) times.get(t.name).push(await one(t))
   agent.destroy()
   return targets.map((t) => {
     const xs = times.get(t.name).sort((a, b) => a - b)
-    return {name: t.name, rps: 1000 / (xs.reduce((a, b) => a + b, 0) / xs.length), p50: xs[Math.floor(xs.length / 2)], p99: xs[Math.floor(xs.length * 0.99)], errors: 0}
+    return {
+      name: t.name,
+      rps: 1000 / (xs.reduce((a, b) => a + b, 0) / xs.length),
+      p50: xs[Math.floor(xs.length / 2)],
+      p99: xs[Math.floor(xs.length * 0.99)],
+      errors: 0,
+    }
   })
 }
 
@@ -136,26 +184,30 @@ function streamTimings(url, headers, body, agent) {
     const delays = []
     let batched = 0
     let buffer = ''
-    const req = httpRequest(url, {method: 'POST', agent, headers: {'content-type': 'application/json', ...headers}}, (res) => {
-      res.setEncoding('utf8')
-      res.on('data', (text) => {
-        const at = performance.timeOrigin + performance.now()
-        buffer += text
-        const events = buffer.split('\n\n')
-        buffer = events.pop()
-        let inRead = 0
-        for (const e of events) {
-          const m = /"sent_at":([\d.]+)/.exec(e)
-          if (m) {
-            delays.push(at - Number(m[1]))
-            inRead++
+    const req = httpRequest(
+      url,
+      {method: 'POST', agent, headers: {'content-type': 'application/json', ...headers}},
+      (res) => {
+        res.setEncoding('utf8')
+        res.on('data', (text) => {
+          const at = performance.timeOrigin + performance.now()
+          buffer += text
+          const events = buffer.split('\n\n')
+          buffer = events.pop()
+          let inRead = 0
+          for (const e of events) {
+            const m = /"sent_at":([\d.]+)/.exec(e)
+            if (m) {
+              delays.push(at - Number(m[1]))
+              inRead++
+            }
           }
-        }
 
-        if (inRead > 1) batched += inRead - 1
-      })
-      res.on('end', () => resolve({delays, batched}))
-    })
+          if (inRead > 1) batched += inRead - 1
+        })
+        res.on('end', () => resolve({delays, batched}))
+      },
+    )
     req.on('error', reject)
     req.end(body)
   })
@@ -200,13 +252,19 @@ async function openStreams(name, url, headers, pid) {
   const body = chatBody({stream: true, bench_chunks: 10, bench_gap_ms: 200})
   const one = () =>
     new Promise((resolve) => {
-      const req = httpRequest(url, {method: 'POST', agent, headers: {'content-type': 'application/json', ...headers}}, (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (t) => (text += t))
-        res.on('end', () => resolve(res.statusCode === 200 && text.includes('data: [DONE]') ? 'ok' : `bad: ${res.statusCode}`))
-        res.on('error', () => resolve('error'))
-      })
+      const req = httpRequest(
+        url,
+        {method: 'POST', agent, headers: {'content-type': 'application/json', ...headers}},
+        (res) => {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (t) => (text += t))
+          res.on('end', () =>
+            resolve(res.statusCode === 200 && text.includes('data: [DONE]') ? 'ok' : `bad: ${res.statusCode}`),
+          )
+          res.on('error', () => resolve('error'))
+        },
+      )
       req.on('error', () => resolve('error'))
       req.setTimeout(30_000, () => req.destroy())
       req.end(body)
@@ -215,7 +273,14 @@ async function openStreams(name, url, headers, pid) {
   const results = await Promise.all(Array.from({length: STREAMS}, one))
   clearInterval(sampler)
   agent.destroy()
-  return {name, streams: STREAMS, ok: results.filter((r) => r === 'ok').length, errors: results.filter((r) => r !== 'ok').length, seconds: (performance.now() - started) / 1000, peakRssMb: peak}
+  return {
+    name,
+    streams: STREAMS,
+    ok: results.filter((r) => r === 'ok').length,
+    errors: results.filter((r) => r !== 'ok').length,
+    seconds: (performance.now() - started) / 1000,
+    peakRssMb: peak,
+  }
 }
 
 async function cliStart(env) {
@@ -238,7 +303,11 @@ async function main() {
   const {port: px, child: proxy} = await start('proxy.mjs', [`http://127.0.0.1:${up}`])
   const gw = await gptconv(up)
   const auth = {authorization: `Bearer ${gw.key}`}
-  const urls = {direct: `http://127.0.0.1:${up}/v1/chat/completions`, proxy: `http://127.0.0.1:${px}/v1/chat/completions`, gptconv: `${gw.origin}/v1/chat/completions`}
+  const urls = {
+    direct: `http://127.0.0.1:${up}/v1/chat/completions`,
+    proxy: `http://127.0.0.1:${px}/v1/chat/completions`,
+    gptconv: `${gw.origin}/v1/chat/completions`,
+  }
   const heads = {direct: {}, proxy: {}, gptconv: auth}
   const pids = {direct: undefined, proxy: proxy.pid, gptconv: gw.pid}
   const paths = ['direct', 'proxy', 'gptconv']
@@ -267,7 +336,10 @@ async function main() {
   // the open-streams test starts from a settled process: both get 2 s without load first
   await sleep(2000)
   console.error(`${STREAMS} concurrent open streams …`)
-  results.open = [await openStreams('proxy', urls.proxy, {}, proxy.pid), await openStreams('gptconv', urls.gptconv, auth, gw.pid)]
+  results.open = [
+    await openStreams('proxy', urls.proxy, {}, proxy.pid),
+    await openStreams('gptconv', urls.gptconv, auth, gw.pid),
+  ]
   console.error('CLI start (tokens list) …')
   results.cli = await cliStart(gw.env)
   results.wallSeconds = (performance.now() - began) / 1000
@@ -279,33 +351,149 @@ async function main() {
   const many = {proxy: by(results.many, 'proxy'), gptconv: by(results.many, 'gptconv')}
   const streams = {proxy: by(results.streams, 'proxy'), gptconv: by(results.streams, 'gptconv')}
   results.targets = [
-    {target: 'non-stream chat at 64 clients: throughput >= 0.9 x minimal proxy (median of per-round ratios)', value: roundRatio(many.gptconv, many.proxy), limit: 0.9, higher: true},
-    {target: 'daemon CPU per non-stream request at 64 clients <= 1.25 x minimal proxy (median of per-round ratios)', value: roundRatio(many.gptconv, many.proxy, 'cpuRounds'), limit: 1.25, higher: false, extra: `${fmt(many.gptconv.cpuUs, 0)} vs ${fmt(many.proxy.cpuUs, 0)} µs`},
-    {target: 'streams of 20 chunks at 64 clients: throughput >= 0.85 x minimal proxy', value: roundRatio(streams.gptconv, streams.proxy), limit: 0.85, higher: true, extra: `CPU ${fmt(streams.gptconv.cpuUs, 0)} vs ${fmt(streams.proxy.cpuUs, 0)} µs per stream`},
-    {target: 'stream completion p99 at 64 clients <= 1.5 x minimal proxy', value: roundRatio(streams.gptconv, streams.proxy, 'p99Rounds'), limit: 1.5, higher: false, extra: `${fmt(streams.gptconv.p99, 0)} vs ${fmt(streams.proxy.p99, 0)} ms; event-loop delay p99 ${fmt(results.streamLoopDelayP99Ms)} ms`},
-    {target: 'peak RSS under 64 streams <= 1.3 x minimal proxy', value: streams.gptconv.peakRssMb / streams.proxy.peakRssMb, limit: 1.3, higher: false, extra: `${fmt(streams.gptconv.peakRssMb)} vs ${fmt(streams.proxy.peakRssMb)} MB`},
+    {
+      target: 'non-stream chat at 64 clients: throughput >= 0.9 x minimal proxy (median of per-round ratios)',
+      value: roundRatio(many.gptconv, many.proxy),
+      limit: 0.9,
+      higher: true,
+    },
+    {
+      target: 'daemon CPU per non-stream request at 64 clients <= 1.25 x minimal proxy (median of per-round ratios)',
+      value: roundRatio(many.gptconv, many.proxy, 'cpuRounds'),
+      limit: 1.25,
+      higher: false,
+      extra: `${fmt(many.gptconv.cpuUs, 0)} vs ${fmt(many.proxy.cpuUs, 0)} µs`,
+    },
+    {
+      target: 'streams of 20 chunks at 64 clients: throughput >= 0.85 x minimal proxy',
+      value: roundRatio(streams.gptconv, streams.proxy),
+      limit: 0.85,
+      higher: true,
+      extra: `CPU ${fmt(streams.gptconv.cpuUs, 0)} vs ${fmt(streams.proxy.cpuUs, 0)} µs per stream`,
+    },
+    {
+      target: 'stream completion p99 at 64 clients <= 1.5 x minimal proxy',
+      value: roundRatio(streams.gptconv, streams.proxy, 'p99Rounds'),
+      limit: 1.5,
+      higher: false,
+      extra: `${fmt(streams.gptconv.p99, 0)} vs ${fmt(streams.proxy.p99, 0)} ms; event-loop delay p99 ${fmt(results.streamLoopDelayP99Ms)} ms`,
+    },
+    {
+      target: 'peak RSS under 64 streams <= 1.3 x minimal proxy',
+      value: streams.gptconv.peakRssMb / streams.proxy.peakRssMb,
+      limit: 1.3,
+      higher: false,
+      extra: `${fmt(streams.gptconv.peakRssMb)} vs ${fmt(streams.proxy.peakRssMb)} MB`,
+    },
     {target: 'added median latency at 1 client over direct: <= 0.5 ms', value: addedMs, limit: 0.5, higher: false},
-    {target: 'streaming: added median chunk delay over direct <= 1 ms, no batching', value: chunk.gptconv.p50 - chunk.direct.p50, limit: 1, higher: false, extra: `batched chunks: ${chunk.gptconv.batched}`, ok: chunk.gptconv.batched === 0},
-    {target: 'legacy conversion throughput >= 0.8 x passthrough (median of per-round ratios)', value: roundRatio(results.legacy[1], results.legacy[0]), limit: 0.8, higher: true},
-    {target: `${STREAMS} concurrent open streams: no errors, RSS <= 150 MB`, value: by(results.open, 'gptconv').peakRssMb, limit: 150, higher: false, extra: `errors: ${by(results.open, 'gptconv').errors}`, ok: by(results.open, 'gptconv').errors === 0},
-    {target: '`gptconv tokens list` on a warm machine: <= 400 ms', value: results.cli.median, limit: 400, higher: false},
+    {
+      target: 'streaming: added median chunk delay over direct <= 1 ms, no batching',
+      value: chunk.gptconv.p50 - chunk.direct.p50,
+      limit: 1,
+      higher: false,
+      extra: `batched chunks: ${chunk.gptconv.batched}`,
+      ok: chunk.gptconv.batched === 0,
+    },
+    {
+      target: 'legacy conversion throughput >= 0.8 x passthrough (median of per-round ratios)',
+      value: roundRatio(results.legacy[1], results.legacy[0]),
+      limit: 0.8,
+      higher: true,
+    },
+    {
+      target: `${STREAMS} concurrent open streams: no errors, RSS <= 150 MB`,
+      value: by(results.open, 'gptconv').peakRssMb,
+      limit: 150,
+      higher: false,
+      extra: `errors: ${by(results.open, 'gptconv').errors}`,
+      ok: by(results.open, 'gptconv').errors === 0,
+    },
+    {
+      target: '`gptconv tokens list` on a warm machine: <= 400 ms',
+      value: results.cli.median,
+      limit: 400,
+      higher: false,
+    },
   ].map((t) => ({...t, pass: (t.ok ?? true) && (t.higher ? t.value >= t.limit : t.value <= t.limit)}))
 
   const lines = []
   const table = (title, head, rows) => {
-    lines.push(`\n${title}`, `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`))
+    lines.push(
+      `\n${title}`,
+      `| ${head.join(' | ')} |`,
+      `| ${head.map(() => '---').join(' | ')} |`,
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    )
   }
 
-  const vs = (list, r, key) => `${fmt(r[key] / by(list, 'proxy')[key], 2)}x proxy, ${fmt(r[key] / by(list, 'direct')[key], 2)}x direct`
-  table('Non-stream chat, 1 client (sequential requests, timed one by one)', ['path', 'req/s', 'p50 ms', 'p99 ms'], results.single.map((r) => [r.name, fmt(r.rps), fmt(r.p50, 3), fmt(r.p99, 3)]))
-  table('Non-stream chat, 64 clients', ['path', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'CPU µs/request', 'peak RSS MB', 'errors'], results.many.map((r) => [r.name, fmt(r.rps), vs(results.many, r, 'rps'), fmt(r.p50), fmt(r.p99), fmt(r.cpuUs, 0), fmt(r.peakRssMb), r.errors]))
-  table('Streams of 20 chunks, 64 clients', ['path', 'streams/s', 'ratio', 'p50 ms', 'p99 ms', 'CPU µs/stream', 'peak RSS MB', 'errors'], results.streams.map((r) => [r.name, fmt(r.rps), vs(results.streams, r, 'rps'), fmt(r.p50), fmt(r.p99), fmt(r.cpuUs, 0), fmt(r.peakRssMb), r.errors]))
-  table('Legacy /v1/completions (converted to chat) vs chat passthrough, 64 clients', ['path', 'req/s', 'p50 ms', 'p99 ms', 'errors'], results.legacy.map((r) => [r.name, fmt(r.rps), fmt(r.p50), fmt(r.p99), r.errors]))
-  table('Chunk arrival, slow upstream (5 streams × 20 chunks, 20 ms apart): upstream send → client receive', ['path', 'chunks', 'p50 ms', 'max ms', 'batched'], results.chunks.map((r) => [r.name, r.chunks, fmt(r.p50, 2), fmt(r.max, 2), r.batched]))
-  table(`${STREAMS} concurrent open streams (10 chunks over 2 s each)`, ['path', 'ok', 'errors', 'seconds', 'peak RSS MB'], results.open.map((r) => [r.name, r.ok, r.errors, fmt(r.seconds), fmt(r.peakRssMb)]))
-  table('CLI start', ['command', 'median ms', 'min ms'], [['gptconv tokens list', fmt(results.cli.median, 0), fmt(results.cli.min, 0)]])
-  table('Targets (docs/reference.md §6)', ['target', 'measured', 'limit', 'pass'], results.targets.map((t) => [t.target, `${fmt(t.value, 2)}${t.extra ? ` (${t.extra})` : ''}`, t.limit, t.pass ? 'yes' : '**no**']))
-  lines.push(`\n${results.machine.cpus} CPUs, Node ${results.machine.node}; load runs of ${SECONDS} s per path in ${ROUNDS} interleaved rounds; ${fmt(results.wallSeconds, 0)} s in all.`)
+  const vs = (list, r, key) =>
+    `${fmt(r[key] / by(list, 'proxy')[key], 2)}x proxy, ${fmt(r[key] / by(list, 'direct')[key], 2)}x direct`
+  table(
+    'Non-stream chat, 1 client (sequential requests, timed one by one)',
+    ['path', 'req/s', 'p50 ms', 'p99 ms'],
+    results.single.map((r) => [r.name, fmt(r.rps), fmt(r.p50, 3), fmt(r.p99, 3)]),
+  )
+  table(
+    'Non-stream chat, 64 clients',
+    ['path', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'CPU µs/request', 'peak RSS MB', 'errors'],
+    results.many.map((r) => [
+      r.name,
+      fmt(r.rps),
+      vs(results.many, r, 'rps'),
+      fmt(r.p50),
+      fmt(r.p99),
+      fmt(r.cpuUs, 0),
+      fmt(r.peakRssMb),
+      r.errors,
+    ]),
+  )
+  table(
+    'Streams of 20 chunks, 64 clients',
+    ['path', 'streams/s', 'ratio', 'p50 ms', 'p99 ms', 'CPU µs/stream', 'peak RSS MB', 'errors'],
+    results.streams.map((r) => [
+      r.name,
+      fmt(r.rps),
+      vs(results.streams, r, 'rps'),
+      fmt(r.p50),
+      fmt(r.p99),
+      fmt(r.cpuUs, 0),
+      fmt(r.peakRssMb),
+      r.errors,
+    ]),
+  )
+  table(
+    'Legacy /v1/completions (converted to chat) vs chat passthrough, 64 clients',
+    ['path', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
+    results.legacy.map((r) => [r.name, fmt(r.rps), fmt(r.p50), fmt(r.p99), r.errors]),
+  )
+  table(
+    'Chunk arrival, slow upstream (5 streams × 20 chunks, 20 ms apart): upstream send → client receive',
+    ['path', 'chunks', 'p50 ms', 'max ms', 'batched'],
+    results.chunks.map((r) => [r.name, r.chunks, fmt(r.p50, 2), fmt(r.max, 2), r.batched]),
+  )
+  table(
+    `${STREAMS} concurrent open streams (10 chunks over 2 s each)`,
+    ['path', 'ok', 'errors', 'seconds', 'peak RSS MB'],
+    results.open.map((r) => [r.name, r.ok, r.errors, fmt(r.seconds), fmt(r.peakRssMb)]),
+  )
+  table(
+    'CLI start',
+    ['command', 'median ms', 'min ms'],
+    [['gptconv tokens list', fmt(results.cli.median, 0), fmt(results.cli.min, 0)]],
+  )
+  table(
+    'Targets (docs/reference.md §6)',
+    ['target', 'measured', 'limit', 'pass'],
+    results.targets.map((t) => [
+      t.target,
+      `${fmt(t.value, 2)}${t.extra ? ` (${t.extra})` : ''}`,
+      t.limit,
+      t.pass ? 'yes' : '**no**',
+    ]),
+  )
+  lines.push(
+    `\n${results.machine.cpus} CPUs, Node ${results.machine.node}; load runs of ${SECONDS} s per path in ${ROUNDS} interleaved rounds; ${fmt(results.wallSeconds, 0)} s in all.`,
+  )
   console.log(lines.join('\n'))
   mkdirSync(join(ROOT, 'bench/results'), {recursive: true})
   writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(results, null, 2) + '\n')

@@ -8,20 +8,37 @@ const port = Number(process.argv[2] ?? 0)
 const now = () => performance.timeOrigin + performance.now()
 const usage = {prompt_tokens: 12, completion_tokens: 20, total_tokens: 32}
 const completion = JSON.stringify({
-  id: 'chatcmpl-bench', object: 'chat.completion', created: 1700000000, model: 'gpt-4o-mini', system_fingerprint: 'fp_bench',
-  choices: [{index: 0, message: {role: 'assistant', content: 'word '.repeat(20).trim(), refusal: null}, logprobs: null, finish_reason: 'stop'}],
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1700000000,
+  model: 'gpt-4o-mini',
+  system_fingerprint: 'fp_bench',
+  choices: [
+    {
+      index: 0,
+      message: {role: 'assistant', content: 'word '.repeat(20).trim(), refusal: null},
+      logprobs: null,
+      finish_reason: 'stop',
+    },
+  ],
   usage,
 })
-const chunk = (delta, finish = null, extra = {}) => `data: ${JSON.stringify({id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-4o-mini', choices: [{index: 0, delta, logprobs: null, finish_reason: finish}], ...extra})}\n\n`
+const chunk = (delta, finish = null, extra = {}) =>
+  `data: ${JSON.stringify({id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-4o-mini', choices: [{index: 0, delta, logprobs: null, finish_reason: finish}], ...extra})}\n\n`
 
 const server = createServer((req, res) => {
   const parts = []
   req.on('data', (c) => parts.push(c))
   req.on('end', async () => {
-    if (req.url.endsWith('/models')) return void res.writeHead(200, {'content-type': 'application/json'}).end('{"object":"list","data":[]}')
+    if (req.url.endsWith('/models'))
+      return void res.writeHead(200, {'content-type': 'application/json'}).end('{"object":"list","data":[]}')
     const body = JSON.parse(Buffer.concat(parts).toString() || '{}')
     if (!body.stream) {
-      res.writeHead(200, {'content-type': 'application/json', 'x-request-id': 'req_bench', 'content-length': Buffer.byteLength(completion)})
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'x-request-id': 'req_bench',
+        'content-length': Buffer.byteLength(completion),
+      })
       return void res.end(completion)
     }
 

@@ -11,7 +11,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(import.meta.url)
 
 function run(script, args, options = {}) {
-  const result = spawnSync(process.execPath, [script, ...args], {cwd: root, stdio: ['ignore', options.quiet ? 'pipe' : 'inherit', 'inherit'], env: {...process.env, ...options.env}})
+  const result = spawnSync(process.execPath, [script, ...args], {
+    cwd: root,
+    stdio: ['ignore', options.quiet ? 'pipe' : 'inherit', 'inherit'],
+    env: {...process.env, ...options.env},
+  })
   if (result.status !== 0) process.exit(result.status ?? 1)
   return result
 }
@@ -20,4 +24,7 @@ rmSync(join(root, 'dist'), {recursive: true, force: true})
 rmSync(join(root, 'oclif.manifest.json'), {force: true})
 run(require.resolve('typescript/bin/tsc'), ['-p', 'tsconfig.json'])
 run(join(root, 'scripts/build-validator.mjs'), [])
-run(join(dirname(require.resolve('oclif/package.json')), 'bin/run.js'), ['manifest'], {quiet: true, env: {OCLIF_SKIP_NEW_VERSION_CHECK: 'true'}})
+run(join(dirname(require.resolve('oclif/package.json')), 'bin/run.js'), ['manifest'], {
+  quiet: true,
+  env: {OCLIF_SKIP_NEW_VERSION_CHECK: 'true'},
+})

@@ -8,7 +8,15 @@
 // or through other schemas, plus the error envelope; nothing else is changed.
 import {readFileSync} from 'node:fs'
 
-const PATHS = ['/chat/completions', '/completions', '/models', '/models/{model}', '/embeddings', '/images/generations', '/responses']
+const PATHS = [
+  '/chat/completions',
+  '/completions',
+  '/models',
+  '/models/{model}',
+  '/embeddings',
+  '/images/generations',
+  '/responses',
+]
 const EXTRA = ['ErrorResponse', 'Error', 'ResponseStreamEvent', 'CreateChatCompletionStreamResponse']
 
 const file = process.argv[2]
@@ -27,7 +35,8 @@ function refs(value, out = []) {
   if (Array.isArray(value)) for (const v of value) refs(v, out)
   else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')) out.push(v.slice('#/components/schemas/'.length))
+      if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/'))
+        out.push(v.slice('#/components/schemas/'.length))
       else refs(v, out)
     }
   }
@@ -54,6 +63,12 @@ const subset = {
   info: doc.info,
   servers: doc.servers,
   paths,
-  components: {schemas: Object.fromEntries(Object.keys(schemas).filter((n) => keep.has(n)).map((n) => [n, schemas[n]]))},
+  components: {
+    schemas: Object.fromEntries(
+      Object.keys(schemas)
+        .filter((n) => keep.has(n))
+        .map((n) => [n, schemas[n]]),
+    ),
+  },
 }
 process.stdout.write(JSON.stringify(subset, null, 2) + '\n')

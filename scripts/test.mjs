@@ -29,7 +29,9 @@ const [group, ...rest] = process.argv.slice(2)
 const inGroup = GROUPS[group]
 const passed = inGroup ? rest : process.argv.slice(2)
 const filter = process.env.TEST_FILTER
-const files = find('test').filter((f) => (!inGroup || inGroup(f)) && (!filter || f.includes(filter))).sort()
+const files = find('test')
+  .filter((f) => (!inGroup || inGroup(f)) && (!filter || f.includes(filter)))
+  .sort()
 const env = {...process.env, NO_COLOR: '1', GPTCONV_KEYCHAIN_SERVICE: `gptconv-test-${process.pid}`}
 delete env.DBUS_SESSION_BUS_ADDRESS
 delete env.GPTCONV_HOME
@@ -41,6 +43,10 @@ if (process.platform === 'win32') {
 } else {
   // the load tests hold a few thousand sockets: raise the soft limit on open files as far as the hard limit allows
   const quoted = [process.execPath, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
-  const child = spawn('/bin/sh', ['-c', `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${quoted}`], {stdio: 'inherit', env})
+  const child = spawn(
+    '/bin/sh',
+    ['-c', `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${quoted}`],
+    {stdio: 'inherit', env},
+  )
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
 }

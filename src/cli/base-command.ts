@@ -61,7 +61,12 @@ export abstract class BaseCommand extends Command {
 
   private shape(): CommandShape {
     const ctor = this.ctor as typeof Command
-    return {bin: this.config.bin, id: this.id, flags: ctor.flags as CommandShape['flags'], examples: ctor.examples as CommandShape['examples']}
+    return {
+      bin: this.config.bin,
+      id: this.id,
+      flags: ctor.flags as CommandShape['flags'],
+      examples: ctor.examples as CommandShape['examples'],
+    }
   }
 }
 
@@ -71,10 +76,24 @@ const SGR = /(\u001B\[[\d;]*m)/
 function terminalSafe(text: string): string {
   return text
     .split(SGR)
-    .map((part, i) => (i % 2 === 1 ? part : part.split('\n').map((line) => printable(line)).join('\n')))
+    .map((part, i) =>
+      i % 2 === 1
+        ? part
+        : part
+            .split('\n')
+            .map((line) => printable(line))
+            .join('\n'),
+    )
     .join('')
 }
 
 function jsonOf(report: ErrorReport): {error: ErrorReport} {
-  return {error: {message: report.message, ...(report.code && {code: report.code}), ...(report.hint && {hint: report.hint}), exit: report.exit}}
+  return {
+    error: {
+      message: report.message,
+      ...(report.code && {code: report.code}),
+      ...(report.hint && {hint: report.hint}),
+      exit: report.exit,
+    },
+  }
 }

@@ -12,7 +12,12 @@ type FlagShape = {description?: string; helpValue?: string | string[]; options?:
 type ArgShape = {description?: string; name?: string}
 
 /** What a command says about itself, for hints on how to call it. */
-export type CommandShape = {bin: string; id?: string; flags?: Record<string, FlagShape>; examples?: Array<string | {command: string}>}
+export type CommandShape = {
+  bin: string
+  id?: string
+  flags?: Record<string, FlagShape>
+  examples?: Array<string | {command: string}>
+}
 
 const SEE_HELP = /\n?See more help with --help\s*$/
 
@@ -22,7 +27,10 @@ const SEE_HELP = /\n?See more help with --help\s*$/
  * is masked (it was typed as an argument: the hint says to pipe it on stdin instead).
  */
 export function describeError(err: unknown, shape: CommandShape): ErrorReport {
-  const report = err instanceof GptconvError ? {message: err.message, code: err.code, hint: err.hint, exit: err.exitCode} : parseErrorReport(err, shape)
+  const report =
+    err instanceof GptconvError
+      ? {message: err.message, code: err.code, hint: err.hint, exit: err.exitCode}
+      : parseErrorReport(err, shape)
   const message = scrubSecrets(report.message)
   const hint = report.hint === undefined ? undefined : scrubSecrets(report.hint)
   if (message === report.message && hint === report.hint) return report
@@ -42,18 +50,27 @@ function parseErrorReport(err: unknown, shape: CommandShape): ErrorReport {
   if (missingFlags.length > 0) {
     const how = missingFlags.map((name) => `--${name} ${valueOf(shape.flags?.[name])}`).join(' ')
     const only = missingFlags.length === 1 ? shape.flags?.[missingFlags[0]]?.description : undefined
-    const message = missingFlags.length === 1 ? `Missing the required flag --${missingFlags[0]}${only ? `: ${only}` : ''}.` : `Missing the required flags ${missingFlags.map((n) => `--${n}`).join(' and ')}.`
+    const message =
+      missingFlags.length === 1
+        ? `Missing the required flag --${missingFlags[0]}${only ? `: ${only}` : ''}.`
+        : `Missing the required flags ${missingFlags.map((n) => `--${n}`).join(' and ')}.`
     return {message, code, hint: withHelp(`Give ${missingFlags.length === 1 ? 'it' : 'them'} as ${how}${eg}`), exit}
   }
 
   if (Array.isArray(e.args) && /^Missing \d+ required arg/.test(raw)) {
     const names = e.args.map((a) => a.name ?? '')
     const only = e.args.length === 1 ? e.args[0].description : undefined
-    return {message: `Missing the ${names.join(' and ')} argument${names.length > 1 ? 's' : ''}${only ? `: ${only}` : ''}.`, code, hint: withHelp(example ? `For example: ${example}` : undefined), exit}
+    return {
+      message: `Missing the ${names.join(' and ')} argument${names.length > 1 ? 's' : ''}${only ? `: ${only}` : ''}.`,
+      code,
+      hint: withHelp(example ? `For example: ${example}` : undefined),
+      exit,
+    }
   }
 
   const parsing = /^Parsing --(\S+)\s*\n\s*([\s\S]*)$/.exec(raw)
-  if (parsing) return {message: `Invalid value for --${parsing[1]}: ${sentence(parsing[2], true)}`, code, hint: withHelp(), exit}
+  if (parsing)
+    return {message: `Invalid value for --${parsing[1]}: ${sentence(parsing[2], true)}`, code, hint: withHelp(), exit}
   return {message: sentences(raw), code, hint: exit === 2 ? withHelp() : undefined, exit}
 }
 
@@ -66,12 +83,17 @@ function valueOf(flag: FlagShape | undefined): string {
 function firstExample(shape: CommandShape): string | undefined {
   const first = shape.examples?.[0]
   const command = typeof first === 'string' ? first : first?.command
-  return command?.replaceAll('<%= config.bin %>', shape.bin).replaceAll('<%= command.id %>', (shape.id ?? '').replaceAll(':', ' '))
+  return command
+    ?.replaceAll('<%= config.bin %>', shape.bin)
+    .replaceAll('<%= command.id %>', (shape.id ?? '').replaceAll(':', ' '))
 }
 
 /** oclif's multi-line wording (a header, indented reasons) as whole sentences on one line. */
 function sentences(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   const reasons = /^The following errors? occurred:$/.test(lines[0] ?? '') ? lines.slice(1) : lines
   return reasons.map((l) => sentence(l)).join(' ')
 }
@@ -88,6 +110,19 @@ function sentence(text: string, lower = false): string {
  * characters escaped (a message may quote an upstream's text).
  */
 export function renderError(report: ErrorReport): string {
-  const lines = [`Error: ${report.message}`, ...(report.code && report.code !== 'GPTCONV_USAGE' ? [`Code: ${report.code}`] : []), ...(report.hint ? [`Try this: ${report.hint}`] : [])]
-  return lines.map((line) => line.split('\n').map((part) => printable(part)).join('\n')).join('\n') + '\n'
+  const lines = [
+    `Error: ${report.message}`,
+    ...(report.code && report.code !== 'GPTCONV_USAGE' ? [`Code: ${report.code}`] : []),
+    ...(report.hint ? [`Try this: ${report.hint}`] : []),
+  ]
+  return (
+    lines
+      .map((line) =>
+        line
+          .split('\n')
+          .map((part) => printable(part))
+          .join('\n'),
+      )
+      .join('\n') + '\n'
+  )
 }

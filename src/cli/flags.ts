@@ -5,7 +5,8 @@ export const usd = Flags.custom<number>({
   helpValue: 'X',
   async parse(input) {
     const n = Number(input)
-    if (input.trim() === '' || !Number.isFinite(n) || n < 0) throw new Errors.CLIError(`expected a non-negative amount in USD, not "${input}"`)
+    if (input.trim() === '' || !Number.isFinite(n) || n < 0)
+      throw new Errors.CLIError(`expected a non-negative amount in USD, not "${input}"`)
     return n
   },
 })
@@ -14,6 +15,9 @@ export const usd = Flags.custom<number>({
 export const list = Flags.custom<string[]>({
   helpValue: 'a,b',
   async parse(input) {
-    return input.split(',').map((s) => s.trim()).filter(Boolean)
+    return input
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
   },
 })

@@ -19,7 +19,9 @@ import {passSignalsOn} from './signals.js'
  * idle collection that returns memory after a burst (server.ts, IdleCollector).
  * GPTCONV_DAEMON_FLAGS overrides them (for measuring; `npm run bench`).
  */
-export const DAEMON_NODE_FLAGS = (process.env.GPTCONV_DAEMON_FLAGS ?? '--max-semi-space-size=8 --expose-gc').split(' ').filter(Boolean)
+export const DAEMON_NODE_FLAGS = (process.env.GPTCONV_DAEMON_FLAGS ?? '--max-semi-space-size=8 --expose-gc')
+  .split(' ')
+  .filter(Boolean)
 
 /** The daemon entry point, built (dist) or, under bin/dev.js, from source through tsx. */
 function entry(): string[] {
@@ -36,7 +38,8 @@ function entry(): string[] {
  * to 65,536) and then becomes the daemon (`exec`: the same process, the same pid). The
  * daemon keeps its connection cap below whatever limit it gets (connections.ts).
  */
-const RAISE_FILE_LIMIT = 'n=$(ulimit -n); h=$(ulimit -Hn); if [ "$n" != unlimited ]; then if [ "$h" = unlimited ] || [ "$h" -ge 65536 ]; then t=65536; else t=$h; fi; if [ "$n" -lt "$t" ]; then ulimit -n "$t" 2>/dev/null; fi; fi; exec "$@"'
+const RAISE_FILE_LIMIT =
+  'n=$(ulimit -n); h=$(ulimit -Hn); if [ "$n" != unlimited ]; then if [ "$h" = unlimited ] || [ "$h" -ge 65536 ]; then t=65536; else t=$h; fi; if [ "$n" -lt "$t" ]; then ulimit -n "$t" 2>/dev/null; fi; fi; exec "$@"'
 
 /** The command that runs the daemon: node with its entry point, through the shell that raises the file limit. */
 function daemonCommand(): {file: string; args: string[]} {
@@ -74,7 +77,11 @@ export async function startDetached(ctx: Context, options: DaemonLaunch, timeout
   ensureStateDir(ctx.paths.dir)
   const log = openAppend(ctx.paths.log)
   const {file, args} = daemonCommand()
-  const child = spawn(file, args, {detached: true, stdio: ['ignore', log, log], env: daemonEnv({...options, logFile: ctx.paths.log})})
+  const child = spawn(file, args, {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: daemonEnv({...options, logFile: ctx.paths.log}),
+  })
   closeSync(log)
   child.unref()
   let exited: number | null | undefined
@@ -88,12 +95,21 @@ export async function startDetached(ctx: Context, options: DaemonLaunch, timeout
     if (exited !== undefined || (child.pid !== undefined && !isAlive(child.pid))) break
   }
 
-  throw new GptconvError('GPTCONV_DAEMON_START', `The daemon did not become healthy${exited === undefined ? ` within ${timeoutMs / 1000} s` : ` (it exited with code ${exited})`}. Its log ends with:\n${tail(ctx.paths.log, 8)}`, {
-    hint: `Run \`${options.invocation ?? 'gptconv'} serve\` in the foreground to see what goes wrong.`,
-  })
+  throw new GptconvError(
+    'GPTCONV_DAEMON_START',
+    `The daemon did not become healthy${exited === undefined ? ` within ${timeoutMs / 1000} s` : ` (it exited with code ${exited})`}. Its log ends with:\n${tail(ctx.paths.log, 8)}`,
+    {
+      hint: `Run \`${options.invocation ?? 'gptconv'} serve\` in the foreground to see what goes wrong.`,
+    },
+  )
 }
 
 export function tail(path: string, lines: number): string {
   if (!existsSync(path)) return '(no log)'
-  return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `  ${formatLogLine(l)}`).join('\n')
+  return readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .map((l) => `  ${formatLogLine(l)}`)
+    .join('\n')
 }

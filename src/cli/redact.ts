@@ -1,7 +1,8 @@
 import {mask} from '../core/mask.js'
 
 /** What to do instead of typing a secret as an argument. */
-export const SECRET_HINT = 'Secrets are never taken from arguments (shell history, `ps`): pipe it on stdin, e.g. printf %s "$KEY" | gptconv tokens add LABEL --kind api-key (or name the variable that holds it: --from-env KEY).'
+export const SECRET_HINT =
+  'Secrets are never taken from arguments (shell history, `ps`): pipe it on stdin, e.g. printf %s "$KEY" | gptconv tokens add LABEL --kind api-key (or name the variable that holds it: --from-env KEY).'
 
 const TOKEN_CHARS = /^[\w+.~-]+$/
 // OpenAI-style keys (and Anthropic's sk-ant-), ChatGPT session and refresh tokens, and the
@@ -35,5 +36,7 @@ export function looksLikeSecret(word: string): boolean {
 /** `text` with every word that looks like a secret masked (`sk-…abcd`); masked words stay as they are. */
 export function scrubSecrets(text: string): string {
   // dots only inside a word (a JWT's), not a sentence's full stop
-  return text.replace(/[\w+~-]+(?:\.[\w+~-]+)*/g, (word, at: number) => (text[at + word.length] !== '…' && text[at - 1] !== '…' && looksLikeSecret(word) ? mask(word) : word))
+  return text.replace(/[\w+~-]+(?:\.[\w+~-]+)*/g, (word, at: number) =>
+    text[at + word.length] !== '…' && text[at - 1] !== '…' && looksLikeSecret(word) ? mask(word) : word,
+  )
 }

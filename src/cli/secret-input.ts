@@ -16,10 +16,21 @@ export async function readSecretInput(options: {fromEnv?: string; what: string})
   if (options.fromEnv !== undefined) {
     const name = options.fromEnv
     // the value itself, typed where its name belongs: never echoed
-    if (!ENV_NAME.test(name)) throw new UsageError('--from-env takes the name of an environment variable (letters, digits and _, not starting with a digit), not a value.', {hint: SECRET_HINT})
-    if (looksLikeSecret(name)) throw new UsageError(`--from-env was given ${mask(name)}, which looks like a secret rather than the name of an environment variable.`, {hint: SECRET_HINT})
+    if (!ENV_NAME.test(name))
+      throw new UsageError(
+        '--from-env takes the name of an environment variable (letters, digits and _, not starting with a digit), not a value.',
+        {hint: SECRET_HINT},
+      )
+    if (looksLikeSecret(name))
+      throw new UsageError(
+        `--from-env was given ${mask(name)}, which looks like a secret rather than the name of an environment variable.`,
+        {hint: SECRET_HINT},
+      )
     const value = process.env[name]
-    if (value === undefined) throw new UsageError(`The environment variable ${name} is not set.`, {hint: `export ${name}=… first, or pipe the secret on stdin.`})
+    if (value === undefined)
+      throw new UsageError(`The environment variable ${name} is not set.`, {
+        hint: `export ${name}=… first, or pipe the secret on stdin.`,
+      })
     return value.trim()
   }
 
@@ -32,7 +43,15 @@ export async function readSecretInput(options: {fromEnv?: string; what: string})
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = []
-  const timer = setTimeout(() => process.stdin.destroy(new GptconvError('GPTCONV_SECRET_INPUT', `No secret arrived on stdin within ${STDIN_TIMEOUT_MS / 1000} s.`, {hint: 'Pipe it in, e.g. printf %s "$KEY" | gptconv tokens add …, or use --from-env VAR.'})), STDIN_TIMEOUT_MS)
+  const timer = setTimeout(
+    () =>
+      process.stdin.destroy(
+        new GptconvError('GPTCONV_SECRET_INPUT', `No secret arrived on stdin within ${STDIN_TIMEOUT_MS / 1000} s.`, {
+          hint: 'Pipe it in, e.g. printf %s "$KEY" | gptconv tokens add …, or use --from-env VAR.',
+        }),
+      ),
+    STDIN_TIMEOUT_MS,
+  )
   try {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
   } finally {

@@ -16,7 +16,8 @@ export function shellWord(value: string): string {
 }
 
 // RFC 1123 host names (plus `_`, which container networks use), each label 1-63 characters
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z\d_](?:[A-Za-z\d_-]{0,61}[A-Za-z\d_])?(?:\.[A-Za-z\d_](?:[A-Za-z\d_-]{0,61}[A-Za-z\d_])?)*\.?$/
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z\d_](?:[A-Za-z\d_-]{0,61}[A-Za-z\d_])?(?:\.[A-Za-z\d_](?:[A-Za-z\d_-]{0,61}[A-Za-z\d_])?)*\.?$/
 
 /** A host name or an IP literal (IPv6 with or without brackets), and nothing else. */
 export function isHost(host: string): boolean {

@@ -9,9 +9,13 @@ import {isLoopback, listenAddress} from '../core/net.js'
 type Env = {OPENAI_BASE_URL: string; OPENAI_API_KEY: string; listen: string; remote: boolean}
 
 export default class EnvCommand extends BaseCommand {
-  static override description = 'OPENAI_BASE_URL is the running daemon\'s address (or the configured one); OPENAI_API_KEY is gptconv\'s local client key — not an upstream key. OPENAI_API_BASE is set too, for the old 0.x Python SDK.'
+  static override description =
+    "OPENAI_BASE_URL is the running daemon's address (or the configured one); OPENAI_API_KEY is gptconv's local client key — not an upstream key. OPENAI_API_BASE is set too, for the old 0.x Python SDK."
   static override examples = [
-    {command: 'eval "$(<%= config.bin %> <%= command.id %>)"', description: 'Point every OpenAI SDK in this shell at gptconv'},
+    {
+      command: 'eval "$(<%= config.bin %> <%= command.id %>)"',
+      description: 'Point every OpenAI SDK in this shell at gptconv',
+    },
     {command: '<%= config.bin %> <%= command.id %> --json', description: '{OPENAI_BASE_URL, OPENAI_API_KEY}'},
   ]
 
@@ -31,7 +35,9 @@ export default class EnvCommand extends BaseCommand {
     // a comment for `eval`: the address clients here use is loopback, but the daemon is reachable from other machines
     if (remote) this.log(`# gptconv listens on ${listen}: beyond loopback, other machines can reach it`)
     // the output is run by `eval`: every value is quoted so that the shell takes it literally
-    this.log(`export OPENAI_BASE_URL=${shellQuote(url)} OPENAI_API_BASE=${shellQuote(url)} OPENAI_API_KEY=${shellQuote(key)}`)
+    this.log(
+      `export OPENAI_BASE_URL=${shellQuote(url)} OPENAI_API_BASE=${shellQuote(url)} OPENAI_API_KEY=${shellQuote(key)}`,
+    )
     return {OPENAI_BASE_URL: url, OPENAI_API_KEY: key, listen, remote}
   }
 }
@@ -40,12 +46,19 @@ function configuredHost(fromEnv: string | undefined, fromSettings: string): stri
   const host = fromEnv ?? fromSettings
   if (isHost(host)) return host
   const where = fromEnv === undefined ? 'The setting server.host' : 'GPTCONV_HOST'
-  throw new UsageError(`${where} is ${JSON.stringify(host)}, which is not a host name or an IP address.`, {hint: fromEnv === undefined ? 'gptconv config set server.host 127.0.0.1' : 'export GPTCONV_HOST=127.0.0.1 (or unset it)'})
+  throw new UsageError(`${where} is ${JSON.stringify(host)}, which is not a host name or an IP address.`, {
+    hint:
+      fromEnv === undefined
+        ? 'gptconv config set server.host 127.0.0.1'
+        : 'export GPTCONV_HOST=127.0.0.1 (or unset it)',
+  })
 }
 
 function configuredPort(fromEnv: string | undefined, fromSettings: number): number {
   if (fromEnv === undefined) return fromSettings
   const port = Number(fromEnv)
   if (/^\d+$/.test(fromEnv) && port <= 65_535) return port
-  throw new UsageError(`GPTCONV_PORT is ${JSON.stringify(fromEnv)}, which is not a port number (0-65535).`, {hint: 'export GPTCONV_PORT=8787 (or unset it)'})
+  throw new UsageError(`GPTCONV_PORT is ${JSON.stringify(fromEnv)}, which is not a port number (0-65535).`, {
+    hint: 'export GPTCONV_PORT=8787 (or unset it)',
+  })
 }

@@ -6,7 +6,8 @@ import {BaseCommand} from '../cli/base-command.js'
 import {formatLogLine, printable} from '../daemon/logger.js'
 
 export default class Logs extends BaseCommand {
-  static override description = 'The log of the background daemon (`serve --detach`), one line per request and per event; secrets never appear in it. With --json, the raw JSON lines.'
+  static override description =
+    'The log of the background daemon (`serve --detach`), one line per request and per event; secrets never appear in it. With --json, the raw JSON lines.'
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'The last 50 lines'},
     {command: '<%= config.bin %> <%= command.id %> -f', description: 'Follow as it grows (Ctrl-C stops)'},
@@ -24,11 +25,15 @@ export default class Logs extends BaseCommand {
     const {flags} = await this.parse(Logs)
     const {log: path} = this.context().paths
     // formatLogLine escapes control characters; a JSON line has none (JSON escapes them), other lines get the same treatment
-    const print = (line: string) => line && process.stdout.write((this.jsonEnabled() ? printable(line) : formatLogLine(line)) + '\n')
+    const print = (line: string) =>
+      line && process.stdout.write((this.jsonEnabled() ? printable(line) : formatLogLine(line)) + '\n')
     let offset = 0
     if (existsSync(path)) {
       const lines: string[] = []
-      for await (const line of createInterface({input: createReadStream(path, {encoding: 'utf8'}), crlfDelay: Infinity})) {
+      for await (const line of createInterface({
+        input: createReadStream(path, {encoding: 'utf8'}),
+        crlfDelay: Infinity,
+      })) {
         lines.push(line)
         if (lines.length > flags.lines) lines.shift()
       }

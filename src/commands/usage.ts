@@ -14,7 +14,8 @@ export default class Usage extends BaseCommand {
     {command: '<%= config.bin %> <%= command.id %> --since 30d --by model', description: 'The last 30 days, by model'},
     {
       command: '<%= config.bin %> <%= command.id %> --by day --json',
-      description: '{since, by, rows: [{key, requests, errors, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, total_tokens, estimated_requests, unpriced_requests, cost_usd}], total, unpriced}',
+      description:
+        '{since, by, rows: [{key, requests, errors, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, total_tokens, estimated_requests, unpriced_requests, cost_usd}], total, unpriced}',
     },
   ]
 
@@ -34,13 +35,48 @@ export default class Usage extends BaseCommand {
     }
 
     const n = (x: number) => x.toLocaleString('en-US')
-    const cost = (r: UsageReport['total']) => (r.unpriced_requests === 0 ? `$${r.cost_usd.toFixed(4)}` : r.cost_usd === 0 ? chalk.yellow('unpriced') : `$${r.cost_usd.toFixed(4)}${chalk.yellow('*')}`)
-    const estimated = (r: UsageReport['total']) => (r.estimated_requests > 0 ? `${Math.round((r.estimated_requests / r.requests) * 100)}%` : '-')
-    const line = (key: string, r: UsageReport['total']) => [key, n(r.requests), n(r.prompt_tokens), n(r.cached_tokens), n(r.completion_tokens), n(r.reasoning_tokens), n(r.total_tokens), cost(r), estimated(r)]
-    this.log(table([flags.by.toUpperCase(), 'REQUESTS', 'PROMPT', 'CACHED', 'COMPLETION', 'REASONING', 'TOTAL', 'COST', 'ESTIMATED'], [...report.rows.map((r) => line(r.key, r)), line(chalk.bold('total'), report.total)]))
+    const cost = (r: UsageReport['total']) =>
+      r.unpriced_requests === 0
+        ? `$${r.cost_usd.toFixed(4)}`
+        : r.cost_usd === 0
+          ? chalk.yellow('unpriced')
+          : `$${r.cost_usd.toFixed(4)}${chalk.yellow('*')}`
+    const estimated = (r: UsageReport['total']) =>
+      r.estimated_requests > 0 ? `${Math.round((r.estimated_requests / r.requests) * 100)}%` : '-'
+    const line = (key: string, r: UsageReport['total']) => [
+      key,
+      n(r.requests),
+      n(r.prompt_tokens),
+      n(r.cached_tokens),
+      n(r.completion_tokens),
+      n(r.reasoning_tokens),
+      n(r.total_tokens),
+      cost(r),
+      estimated(r),
+    ]
+    this.log(
+      table(
+        [
+          flags.by.toUpperCase(),
+          'REQUESTS',
+          'PROMPT',
+          'CACHED',
+          'COMPLETION',
+          'REASONING',
+          'TOTAL',
+          'COST',
+          'ESTIMATED',
+        ],
+        [...report.rows.map((r) => line(r.key, r)), line(chalk.bold('total'), report.total)],
+      ),
+    )
     if (report.unpriced.length > 0) {
       const requests = report.total.unpriced_requests
-      this.log(chalk.yellow(`* No price known for ${report.unpriced.join(', ')}: the cost leaves out ${n(requests)} request${requests === 1 ? '' : 's'}.`))
+      this.log(
+        chalk.yellow(
+          `* No price known for ${report.unpriced.join(', ')}: the cost leaves out ${n(requests)} request${requests === 1 ? '' : 's'}.`,
+        ),
+      )
       this.log(chalk.yellow(`  Set a price with \`${setPriceHint(report.unpriced)}\` (USD per million tokens).`))
     }
 

@@ -12,8 +12,22 @@ import {accessTokenOf} from './token-check.js'
  * from the runtime state (the daemon records what the backend reports with every answer),
  * else from the backend's usage endpoint, asked now with the token's access token.
  */
-export async function codexBalance(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig, window: BalanceWindow, timeoutMs: number): Promise<TokenBalance> {
-  const base = {label: entry.label, grantedUsd: null, usedUsd: null, balanceUsd: null, window, estimated: false, refused: []}
+export async function codexBalance(
+  ctx: Context,
+  entry: TokenEntry,
+  upstream: UpstreamConfig,
+  window: BalanceWindow,
+  timeoutMs: number,
+): Promise<TokenBalance> {
+  const base = {
+    label: entry.label,
+    grantedUsd: null,
+    usedUsd: null,
+    balanceUsd: null,
+    window,
+    estimated: false,
+    refused: [],
+  }
   const runtime = own(readRuntimeState(ctx.paths.runtime).tokens, entry.label)
   const recorded = runtime?.addedAt === entry.addedAt ? runtime.limits : undefined
   try {

@@ -51,7 +51,10 @@ export type TokenBalance = {
 }
 
 /** Sums over the tokens that got an answer; null when none did (unknown, not zero). */
-export type BalanceReport = {tokens: TokenBalance[]; total: {grantedUsd: number | null; usedUsd: number | null; balanceUsd: number | null}}
+export type BalanceReport = {
+  tokens: TokenBalance[]
+  total: {grantedUsd: number | null; usedUsd: number | null; balanceUsd: number | null}
+}
 
 const DAY = 86_400_000
 export const MAX_WINDOW_DAYS = 100
@@ -59,7 +62,10 @@ export const MAX_WINDOW_DAYS = 100
 const ymd = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
 /** [today − days, tomorrow] in UTC dates, as billing checkers ask (the end date is exclusive). */
-export function billingWindow(days: number, now = Date.now()): {start: string; end: string; startMs: number; endMs: number} {
+export function billingWindow(
+  days: number,
+  now = Date.now(),
+): {start: string; end: string; startMs: number; endMs: number} {
   const today = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate())
   const startMs = today - days * DAY
   const endMs = today + DAY
@@ -69,7 +75,8 @@ export function billingWindow(days: number, now = Date.now()): {start: string; e
 /** Consecutive windows of at most 100 days covering [startMs, endMs). */
 export function splitWindow(startMs: number, endMs: number): Array<{start: string; end: string}> {
   const parts: Array<{start: string; end: string}> = []
-  for (let at = startMs; at < endMs; at += MAX_WINDOW_DAYS * DAY) parts.push({start: ymd(at), end: ymd(Math.min(endMs, at + MAX_WINDOW_DAYS * DAY))})
+  for (let at = startMs; at < endMs; at += MAX_WINDOW_DAYS * DAY)
+    parts.push({start: ymd(at), end: ymd(Math.min(endMs, at + MAX_WINDOW_DAYS * DAY))})
   return parts
 }
 
@@ -89,7 +96,13 @@ async function getJson(url: string, secret: string, timeoutMs: number): Promise<
   let status: number
   let text: string
   try {
-    const res = await request(url, {dispatcher: agent, headers: {authorization: `Bearer ${secret}`, accept: 'application/json', 'user-agent': 'gptconv/0.1'}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs)})
+    const res = await request(url, {
+      dispatcher: agent,
+      headers: {authorization: `Bearer ${secret}`, accept: 'application/json', 'user-agent': 'gptconv/0.1'},
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
     status = res.statusCode
     text = await res.body.text()
   } catch (error) {
@@ -97,7 +110,8 @@ async function getJson(url: string, secret: string, timeoutMs: number): Promise<
   }
 
   const path = new URL(url).pathname
-  if (status !== 200) throw new SourceError(`${path} answered ${status}: ${upstreamMessage(text, [secret]) || 'no message'}`)
+  if (status !== 200)
+    throw new SourceError(`${path} answered ${status}: ${upstreamMessage(text, [secret]) || 'no message'}`)
   let data: unknown
   try {
     data = JSON.parse(text)
@@ -119,7 +133,12 @@ function money(value: unknown, what: string): number {
 
 const round = (usd: number) => Math.round(usd * 1e6) / 1e6
 
-async function fromSubscription(upstream: UpstreamConfig, secret: string, window: ReturnType<typeof billingWindow>, timeoutMs: number): Promise<{granted: number; used: number}> {
+async function fromSubscription(
+  upstream: UpstreamConfig,
+  secret: string,
+  window: ReturnType<typeof billingWindow>,
+  timeoutMs: number,
+): Promise<{granted: number; used: number}> {
   const reasons: string[] = []
   for (const prefix of billingPrefixes(upstream.baseUrl)) {
     try {
@@ -127,7 +146,11 @@ async function fromSubscription(upstream: UpstreamConfig, secret: string, window
       const granted = money(subscription.hard_limit_usd, 'hard_limit_usd')
       let cents = 0
       for (const part of splitWindow(window.startMs, window.endMs)) {
-        const usage = await getJson(`${prefix}/dashboard/billing/usage?start_date=${part.start}&end_date=${part.end}`, secret, timeoutMs)
+        const usage = await getJson(
+          `${prefix}/dashboard/billing/usage?start_date=${part.start}&end_date=${part.end}`,
+          secret,
+          timeoutMs,
+        )
         cents += money(usage.total_usage, 'total_usage')
       }
 
@@ -141,7 +164,11 @@ async function fromSubscription(upstream: UpstreamConfig, secret: string, window
   throw new SourceError(unique(reasons))
 }
 
-async function fromCreditGrants(upstream: UpstreamConfig, secret: string, timeoutMs: number): Promise<{granted: number; used: number}> {
+async function fromCreditGrants(
+  upstream: UpstreamConfig,
+  secret: string,
+  timeoutMs: number,
+): Promise<{granted: number; used: number}> {
   const reasons: string[] = []
   for (const prefix of billingPrefixes(upstream.baseUrl)) {
     try {
@@ -161,9 +188,17 @@ const unique = (reasons: string[]) => [...new Set(reasons)].join('; ')
 
 type Answer = {granted: number; used: number; unpriced?: string[]}
 
-async function fromLedger(ctx: Context, entry: TokenEntry, window: ReturnType<typeof billingWindow>, prices: PriceOverrides): Promise<Answer> {
-  if (entry.grantedUsd === undefined) throw new SourceError(`no --granted-usd for this token (gptconv tokens add ${entry.label} --granted-usd X --force)`)
-  const records = (await readLedger(ctx.paths.ledger, window.startMs, ctx.warn)).filter((r) => r.token === entry.label && Date.parse(r.ts) < window.endMs)
+async function fromLedger(
+  ctx: Context,
+  entry: TokenEntry,
+  window: ReturnType<typeof billingWindow>,
+  prices: PriceOverrides,
+): Promise<Answer> {
+  if (entry.grantedUsd === undefined)
+    throw new SourceError(`no --granted-usd for this token (gptconv tokens add ${entry.label} --granted-usd X --force)`)
+  const records = (await readLedger(ctx.paths.ledger, window.startMs, ctx.warn)).filter(
+    (r) => r.token === entry.label && Date.parse(r.ts) < window.endMs,
+  )
   const cost = costOf(records, prices)
   return {granted: entry.grantedUsd, used: cost.usd, ...(cost.unpriced.length > 0 && {unpriced: cost.unpriced})}
 }
@@ -180,9 +215,18 @@ export function refusalsByReason(refused: TokenBalance['refused']): Array<{sourc
   return [...byReason].map(([reason, sources]) => ({sources: sources.join(', '), reason}))
 }
 
-const failureText = (refused: TokenBalance['refused']) => refusalsByReason(refused).map((r) => `${r.sources}: ${r.reason}`).join(' | ')
+const failureText = (refused: TokenBalance['refused']) =>
+  refusalsByReason(refused)
+    .map((r) => `${r.sources}: ${r.reason}`)
+    .join(' | ')
 
-export async function tokenBalance(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig, days: number, options: {timeoutMs?: number; prices?: PriceOverrides} = {}): Promise<TokenBalance> {
+export async function tokenBalance(
+  ctx: Context,
+  entry: TokenEntry,
+  upstream: UpstreamConfig,
+  days: number,
+  options: {timeoutMs?: number; prices?: PriceOverrides} = {},
+): Promise<TokenBalance> {
   const {timeoutMs = 15_000, prices = {}} = options
   const window = billingWindow(days)
   const base = {label: entry.label, window: {start: window.start, end: window.end}}
@@ -203,7 +247,10 @@ export async function tokenBalance(ctx: Context, entry: TokenEntry, upstream: Up
   try {
     secret = await readSecret(ctx, entry)
   } catch (error) {
-    refused.push({source: 'subscription', reason: errorMessage(error)}, {source: 'credit_grants', reason: errorMessage(error)})
+    refused.push(
+      {source: 'subscription', reason: errorMessage(error)},
+      {source: 'credit_grants', reason: errorMessage(error)},
+    )
   }
 
   if (secret !== undefined) {
@@ -227,17 +274,42 @@ export async function tokenBalance(ctx: Context, entry: TokenEntry, upstream: Up
     refused.push({source: 'ledger', reason: error.message})
   }
 
-  return {...base, source: null, grantedUsd: null, usedUsd: null, balanceUsd: null, estimated: false, error: failureText(refused), refused}
+  return {
+    ...base,
+    source: null,
+    grantedUsd: null,
+    usedUsd: null,
+    balanceUsd: null,
+    estimated: false,
+    error: failureText(refused),
+    refused,
+  }
 }
 
 /** Balances of the given api-key tokens (all api-keys when none are named). */
-export async function balances(ctx: Context, labels: string[], days: number, hooks: {onStart?: (label: string) => void; onDone?: (b: TokenBalance) => void} = {}): Promise<BalanceReport> {
-  if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UsageError('--days must be a whole number from 1 to 3650.')
+export async function balances(
+  ctx: Context,
+  labels: string[],
+  days: number,
+  hooks: {onStart?: (label: string) => void; onDone?: (b: TokenBalance) => void} = {},
+): Promise<BalanceReport> {
+  if (!Number.isInteger(days) || days < 1 || days > 3650)
+    throw new UsageError('--days must be a whole number from 1 to 3650.')
   const settings = ctx.config.read()
   const unknown = labels.filter((l) => own(settings.tokens, l) === undefined)
-  if (unknown.length > 0) throw new NotFoundError('GPTCONV_TOKEN_NOT_FOUND', `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`, {hint: 'See `gptconv tokens list`.'})
+  if (unknown.length > 0)
+    throw new NotFoundError(
+      'GPTCONV_TOKEN_NOT_FOUND',
+      `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`,
+      {hint: 'See `gptconv tokens list`.'},
+    )
   const plan = (t: TokenEntry) => t.kind !== 'api-key' && own(settings.upstreams, t.upstream)?.protocol === 'codex'
-  const entries = labels.length > 0 ? [...new Set(labels)].map((l) => settings.tokens[l]) : Object.values(settings.tokens).filter((t) => t.kind === 'api-key' || plan(t)).sort((a, b) => a.label.localeCompare(b.label))
+  const entries =
+    labels.length > 0
+      ? [...new Set(labels)].map((l) => settings.tokens[l])
+      : Object.values(settings.tokens)
+          .filter((t) => t.kind === 'api-key' || plan(t))
+          .sort((a, b) => a.label.localeCompare(b.label))
   await usePriceData(ctx)
   const tokens: TokenBalance[] = []
   // every ledger estimate reads the ledger: a damaged record is reported once, not once per token
@@ -252,11 +324,30 @@ export async function balances(ctx: Context, labels: string[], days: number, hoo
   for (const entry of entries) {
     hooks.onStart?.(entry.label)
     const upstream = own(settings.upstreams, entry.upstream)
-    const result = plan(entry) && upstream
-      ? await (await import('./balance-codex.js')).codexBalance(once, entry, upstream, billingWindow(days), settings.pool.connectTimeoutMs + 5000)
-      : entry.kind !== 'api-key' || !upstream
-        ? {label: entry.label, source: null, grantedUsd: null, usedUsd: null, balanceUsd: null, window: billingWindow(days), estimated: false, error: entry.kind === 'api-key' ? `its upstream "${entry.upstream}" is not configured` : `a ${entry.kind} has no billing balance; balances are for api-keys`, refused: []}
-        : await tokenBalance(once, entry, upstream, days, {timeoutMs: settings.pool.connectTimeoutMs + 5000, prices: settings.prices})
+    const result =
+      plan(entry) && upstream
+        ? await (
+            await import('./balance-codex.js')
+          ).codexBalance(once, entry, upstream, billingWindow(days), settings.pool.connectTimeoutMs + 5000)
+        : entry.kind !== 'api-key' || !upstream
+          ? {
+              label: entry.label,
+              source: null,
+              grantedUsd: null,
+              usedUsd: null,
+              balanceUsd: null,
+              window: billingWindow(days),
+              estimated: false,
+              error:
+                entry.kind === 'api-key'
+                  ? `its upstream "${entry.upstream}" is not configured`
+                  : `a ${entry.kind} has no billing balance; balances are for api-keys`,
+              refused: [],
+            }
+          : await tokenBalance(once, entry, upstream, days, {
+              timeoutMs: settings.pool.connectTimeoutMs + 5000,
+              prices: settings.prices,
+            })
     const clean = {...result, window: {start: result.window.start, end: result.window.end}}
     hooks.onDone?.(clean)
     tokens.push(clean)
@@ -264,6 +355,7 @@ export async function balances(ctx: Context, labels: string[], days: number, hoo
 
   // plan tokens answer with usage windows, not amounts: they are not in the USD totals
   const answered = tokens.filter((t) => t.grantedUsd !== null)
-  const sum = (key: 'grantedUsd' | 'usedUsd' | 'balanceUsd') => (answered.length === 0 ? null : round(answered.reduce((n, t) => n + (t[key] ?? 0), 0)))
+  const sum = (key: 'grantedUsd' | 'usedUsd' | 'balanceUsd') =>
+    answered.length === 0 ? null : round(answered.reduce((n, t) => n + (t[key] ?? 0), 0))
   return {tokens, total: {grantedUsd: sum('grantedUsd'), usedUsd: sum('usedUsd'), balanceUsd: sum('balanceUsd')}}
 }

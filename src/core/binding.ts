@@ -29,13 +29,18 @@ export function originOf(url: string): string {
 
 /** The binding a token of `kind` gets on `upstream` as it is configured now. */
 export function bindingFor(kind: TokenKind, upstream: Pick<UpstreamConfig, 'baseUrl' | 'authUrl'>): Binding {
-  return {origin: originOf(upstream.baseUrl), ...(kind === 'refresh-token' && upstream.authUrl && {authOrigin: originOf(upstream.authUrl)})}
+  return {
+    origin: originOf(upstream.baseUrl),
+    ...(kind === 'refresh-token' && upstream.authUrl && {authOrigin: originOf(upstream.authUrl)}),
+  }
 }
 
 /** The binding an entry carries, or the one recorded on its first use (`state.json`), or none yet. */
 export function recordedBinding(entry: TokenEntry, runtime?: TokenRuntime): Binding | undefined {
-  if (entry.origin !== undefined) return {origin: entry.origin, ...(entry.authOrigin !== undefined && {authOrigin: entry.authOrigin})}
-  if (runtime?.origin !== undefined && runtime.addedAt === entry.addedAt) return {origin: runtime.origin, ...(runtime.authOrigin !== undefined && {authOrigin: runtime.authOrigin})}
+  if (entry.origin !== undefined)
+    return {origin: entry.origin, ...(entry.authOrigin !== undefined && {authOrigin: entry.authOrigin})}
+  if (runtime?.origin !== undefined && runtime.addedAt === entry.addedAt)
+    return {origin: runtime.origin, ...(runtime.authOrigin !== undefined && {authOrigin: runtime.authOrigin})}
   return undefined
 }
 
@@ -48,7 +53,11 @@ export function describeBinding(binding: Binding): string {
 }
 
 /** Undefined when the token may go where its upstream points now (or has no binding yet); else why not. */
-export function originBlock(entry: TokenEntry, upstream: Pick<UpstreamConfig, 'baseUrl' | 'authUrl'>, recorded: Binding | undefined): OriginBlock | undefined {
+export function originBlock(
+  entry: TokenEntry,
+  upstream: Pick<UpstreamConfig, 'baseUrl' | 'authUrl'>,
+  recorded: Binding | undefined,
+): OriginBlock | undefined {
   if (recorded === undefined) return undefined
   const now = bindingFor(entry.kind, upstream)
   if (sameBinding(recorded, now)) return undefined

@@ -41,14 +41,39 @@ export type HttpAnswer = {status: number; text: string}
 let agent: Agent | undefined
 
 /** POST to a token endpoint: JSON or form-urlencoded. Network failures throw `onNetwork`'s error; `secrets` never reach a message. */
-export async function postToIssuer(url: string, body: {json?: unknown; form?: Record<string, string>}, options: {secrets: string[]; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string>; onNetwork: (message: string) => Error}): Promise<HttpAnswer> {
+export async function postToIssuer(
+  url: string,
+  body: {json?: unknown; form?: Record<string, string>},
+  options: {
+    secrets: string[]
+    timeoutMs?: number
+    signal?: AbortSignal
+    headers?: Record<string, string>
+    onNetwork: (message: string) => Error
+  },
+): Promise<HttpAnswer> {
   const timeoutMs = options.timeoutMs ?? 30_000
   const form = body.form === undefined ? undefined : new URLSearchParams(body.form).toString()
-  const headers = {'content-type': form === undefined ? 'application/json' : 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'gptconv/0.1', ...options.headers}
+  const headers = {
+    'content-type': form === undefined ? 'application/json' : 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+    'user-agent': 'gptconv/0.1',
+    ...options.headers,
+  }
   agent ??= new Agent({connectTimeout: 10_000})
-  const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs)
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)])
+    : AbortSignal.timeout(timeoutMs)
   try {
-    const res = await request(url, {method: 'POST', headers, body: form ?? JSON.stringify(body.json), dispatcher: agent, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal})
+    const res = await request(url, {
+      method: 'POST',
+      headers,
+      body: form ?? JSON.stringify(body.json),
+      dispatcher: agent,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal,
+    })
     return {status: res.statusCode, text: await res.body.text()}
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason
@@ -61,7 +86,8 @@ export function oauthErrorCode(text: string): string | undefined {
   try {
     const body = JSON.parse(text) as {error?: unknown; code?: unknown}
     const error = body.error
-    if (typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string') return (error as {code: string}).code
+    if (typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string')
+      return (error as {code: string}).code
     if (typeof error === 'string') return error
     if (typeof body.code === 'string') return body.code
   } catch {
@@ -80,15 +106,23 @@ export function parseTokens(text: string, fail: (message: string) => Error): OAu
     throw fail('The token endpoint answered with something that is not JSON.')
   }
 
-  if (typeof data !== 'object' || data === null || typeof data.access_token !== 'string' || data.access_token === '') throw fail('The token endpoint answered without an access_token.')
+  if (typeof data !== 'object' || data === null || typeof data.access_token !== 'string' || data.access_token === '')
+    throw fail('The token endpoint answered without an access_token.')
   const word = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined)
   const idToken = word(data.id_token)
   const refreshToken = word(data.refresh_token)
-  const expiresIn = typeof data.expires_in === 'number' && Number.isFinite(data.expires_in) ? data.expires_in : undefined
-  return {accessToken: data.access_token, ...(idToken && {idToken}), ...(refreshToken && {refreshToken}), ...(expiresIn !== undefined && {expiresIn})}
+  const expiresIn =
+    typeof data.expires_in === 'number' && Number.isFinite(data.expires_in) ? data.expires_in : undefined
+  return {
+    accessToken: data.access_token,
+    ...(idToken && {idToken}),
+    ...(refreshToken && {refreshToken}),
+    ...(expiresIn !== undefined && {expiresIn}),
+  }
 }
 
-const record = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {})
+const record = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {}
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined)
 
 /**
@@ -97,7 +131,10 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v
  * e-mail is the id token's `email` or the access token's profile claim. Either token may be
  * missing or not a JWT: what cannot be read is left out.
  */
-export function accountClaims(accessToken: string | undefined, idToken: string | undefined): Omit<CodexClaims, 'expiresAt'> {
+export function accountClaims(
+  accessToken: string | undefined,
+  idToken: string | undefined,
+): Omit<CodexClaims, 'expiresAt'> {
   const access = (accessToken && decodeJwt(accessToken)) || {}
   const id = (idToken && decodeJwt(idToken)) || {}
   const accessAuth = record(access['https://api.openai.com/auth'])
@@ -109,8 +146,12 @@ export function accountClaims(accessToken: string | undefined, idToken: string |
 }
 
 /** The account (see accountClaims) and the access token's expiry: its `exp`, else `expires_in` from now. Throws when neither tells. */
-export function codexClaims(tokens: {accessToken: string; idToken?: string; expiresIn?: number}, now = Date.now()): CodexClaims {
-  if (!decodeJwt(tokens.accessToken)) throw new InvalidSecretError('The access token is not a JWT, so the ChatGPT account it belongs to cannot be read.')
+export function codexClaims(
+  tokens: {accessToken: string; idToken?: string; expiresIn?: number},
+  now = Date.now(),
+): CodexClaims {
+  if (!decodeJwt(tokens.accessToken))
+    throw new InvalidSecretError('The access token is not a JWT, so the ChatGPT account it belongs to cannot be read.')
   let expiresAt: Date
   try {
     expiresAt = accessTokenInfo(tokens.accessToken).expiresAt
@@ -125,21 +166,42 @@ export function codexClaims(tokens: {accessToken: string; idToken?: string; expi
 /** A login that did not complete: refused, timed out, cancelled, or an answer that makes no sense. */
 export class LoginFailedError extends GptconvError {
   constructor(message: string, options: {hint?: string; code?: string} = {}) {
-    super(options.code ?? 'GPTCONV_LOGIN_FAILED', message, {status: 502, hint: options.hint ?? 'Run `gptconv login` again.'})
+    super(options.code ?? 'GPTCONV_LOGIN_FAILED', message, {
+      status: 502,
+      hint: options.hint ?? 'Run `gptconv login` again.',
+    })
   }
 }
 
 /** The authorization-code grant (PKCE): form-urlencoded, as Codex CLI sends it. */
-export async function exchangeCode(issuer: string, grant: {code: string; redirectUri: string; verifier: string}, options: {timeoutMs?: number; signal?: AbortSignal} = {}): Promise<OAuthTokens & {refreshToken: string}> {
+export async function exchangeCode(
+  issuer: string,
+  grant: {code: string; redirectUri: string; verifier: string},
+  options: {timeoutMs?: number; signal?: AbortSignal} = {},
+): Promise<OAuthTokens & {refreshToken: string}> {
   const secrets = [grant.code, grant.verifier]
   const answer = await postToIssuer(
     tokenEndpoint(issuer),
-    {form: {grant_type: 'authorization_code', code: grant.code, redirect_uri: grant.redirectUri, client_id: CODEX_CLIENT_ID, code_verifier: grant.verifier}},
+    {
+      form: {
+        grant_type: 'authorization_code',
+        code: grant.code,
+        redirect_uri: grant.redirectUri,
+        client_id: CODEX_CLIENT_ID,
+        code_verifier: grant.verifier,
+      },
+    },
     {secrets, ...options, onNetwork: (m) => new LoginFailedError(m)},
   )
-  if (answer.status !== 200) throw new LoginFailedError(`The sign-in could not be completed: the token endpoint answered ${answer.status}: ${upstreamMessage(answer.text, secrets) || 'no message'}.`)
+  if (answer.status !== 200)
+    throw new LoginFailedError(
+      `The sign-in could not be completed: the token endpoint answered ${answer.status}: ${upstreamMessage(answer.text, secrets) || 'no message'}.`,
+    )
   const tokens = parseTokens(answer.text, (m) => new LoginFailedError(m))
-  if (!tokens.refreshToken) throw new LoginFailedError('The token endpoint answered without a refresh_token, so gptconv could not renew access by itself.')
+  if (!tokens.refreshToken)
+    throw new LoginFailedError(
+      'The token endpoint answered without a refresh_token, so gptconv could not renew access by itself.',
+    )
   try {
     codexClaims(tokens)
   } catch (error) {

@@ -24,7 +24,13 @@ export type ImportedLogin = SavedLogin & {importedFrom: string}
 export async function importCodexAuth(ctx: Context, input: ImportInput): Promise<ImportedLogin> {
   const path = input.file || defaultCodexAuthPath(ctx.env)
   const tokens = parseAuthJson(await readAuthFile(path), path)
-  const saved = await saveCodexLogin(ctx, {target: codexTarget(ctx, input.upstream), tokens, label: input.label, force: input.force, fallback: {chatgptAccountId: tokens.accountId}})
+  const saved = await saveCodexLogin(ctx, {
+    target: codexTarget(ctx, input.upstream),
+    tokens,
+    label: input.label,
+    force: input.force,
+    fallback: {chatgptAccountId: tokens.accountId},
+  })
   return {...saved, importedFrom: path}
 }
 
@@ -34,7 +40,10 @@ async function readAuthFile(path: string): Promise<unknown> {
     text = await readFile(path, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    throw new CodexAuthFileError(`Cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}.`, 'Sign in with Codex CLI first (`codex login`), name the file (--from-codex-auth=FILE), or sign in with gptconv itself: `gptconv login`.')
+    throw new CodexAuthFileError(
+      `Cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}.`,
+      'Sign in with Codex CLI first (`codex login`), name the file (--from-codex-auth=FILE), or sign in with gptconv itself: `gptconv login`.',
+    )
   }
 
   try {
@@ -49,17 +58,33 @@ type FileTokens = {refreshToken: string; accessToken?: string; idToken?: string;
 
 /** The tokens of a ChatGPT login; an API-key login is refused (it has nothing to renew). */
 export function parseAuthJson(data: unknown, path: string): FileTokens {
-  const doc = (typeof data === 'object' && data !== null ? data : {}) as {auth_mode?: unknown; OPENAI_API_KEY?: unknown; tokens?: unknown}
+  const doc = (typeof data === 'object' && data !== null ? data : {}) as {
+    auth_mode?: unknown
+    OPENAI_API_KEY?: unknown
+    tokens?: unknown
+  }
   // Codex reads a file without auth_mode as an API-key login when it holds a key
-  const mode = typeof doc.auth_mode === 'string' ? doc.auth_mode : typeof doc.OPENAI_API_KEY === 'string' && doc.OPENAI_API_KEY ? 'apikey' : 'chatgpt'
+  const mode =
+    typeof doc.auth_mode === 'string'
+      ? doc.auth_mode
+      : typeof doc.OPENAI_API_KEY === 'string' && doc.OPENAI_API_KEY
+        ? 'apikey'
+        : 'chatgpt'
   if (mode.toLowerCase() === 'apikey') {
-    throw new CodexAuthFileError(`${path} holds an API-key login (auth_mode "apikey"), not a ChatGPT sign-in: there is no refresh token to import.`, 'Add the API key itself as an api-key token (printf %s "$KEY" | gptconv tokens add LABEL --kind api-key), or sign in to your ChatGPT plan: gptconv login')
+    throw new CodexAuthFileError(
+      `${path} holds an API-key login (auth_mode "apikey"), not a ChatGPT sign-in: there is no refresh token to import.`,
+      'Add the API key itself as an api-key token (printf %s "$KEY" | gptconv tokens add LABEL --kind api-key), or sign in to your ChatGPT plan: gptconv login',
+    )
   }
 
   const tokens = (typeof doc.tokens === 'object' && doc.tokens !== null ? doc.tokens : {}) as Record<string, unknown>
   const word = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined)
   const refreshToken = word(tokens.refresh_token)
-  if (!refreshToken) throw new CodexAuthFileError(`${path} has no tokens.refresh_token (auth_mode "${mode}"), so gptconv could not renew access by itself.`, 'Sign in with `gptconv login` instead.')
+  if (!refreshToken)
+    throw new CodexAuthFileError(
+      `${path} has no tokens.refresh_token (auth_mode "${mode}"), so gptconv could not renew access by itself.`,
+      'Sign in with `gptconv login` instead.',
+    )
   const idToken = word(tokens.id_token)
   const accountId = word(tokens.account_id)
   const accessToken = word(tokens.access_token)

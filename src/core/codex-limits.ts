@@ -38,30 +38,62 @@ function windowOf(raw: unknown, now: number): LimitWindow | undefined {
   if (used === undefined || length === undefined) return undefined
   const resetAt = num(w.reset_at)
   const after = num(w.reset_after_seconds)
-  const resetsAt = resetAt === undefined ? (after === undefined ? null : new Date(now + after * 1000).toISOString()) : new Date(resetAt * 1000).toISOString()
+  const resetsAt =
+    resetAt === undefined
+      ? after === undefined
+        ? null
+        : new Date(now + after * 1000).toISOString()
+      : new Date(resetAt * 1000).toISOString()
   return {window: limitWindowName(length), usedPercent: used, resetsAt}
 }
 
 /** The plan limits in a usage document; windows the document lacks are left out. */
 export function planLimitsFromUsage(doc: unknown, now = Date.now()): PlanLimits {
-  const data = (typeof doc === 'object' && doc !== null ? doc : {}) as {plan_type?: unknown; rate_limit?: {primary_window?: unknown; secondary_window?: unknown} | null}
-  const windows = [data.rate_limit?.primary_window, data.rate_limit?.secondary_window].map((w) => windowOf(w, now)).filter((w): w is LimitWindow => w !== undefined)
-  return {...(typeof data.plan_type === 'string' && data.plan_type && {plan: data.plan_type}), windows, seenAt: new Date(now).toISOString()}
+  const data = (typeof doc === 'object' && doc !== null ? doc : {}) as {
+    plan_type?: unknown
+    rate_limit?: {primary_window?: unknown; secondary_window?: unknown} | null
+  }
+  const windows = [data.rate_limit?.primary_window, data.rate_limit?.secondary_window]
+    .map((w) => windowOf(w, now))
+    .filter((w): w is LimitWindow => w !== undefined)
+  return {
+    ...(typeof data.plan_type === 'string' && data.plan_type && {plan: data.plan_type}),
+    windows,
+    seenAt: new Date(now).toISOString(),
+  }
 }
 
 let agent: Agent | undefined
 
 /** Ask the usage endpoint now. Throws a GptconvError (GPTCONV_USAGE_UNAVAILABLE) saying why not. */
-export async function fetchPlanLimits(baseUrl: string, accessToken: string, chatgptAccountId: string | undefined, timeoutMs = 15_000): Promise<PlanLimits> {
+export async function fetchPlanLimits(
+  baseUrl: string,
+  accessToken: string,
+  chatgptAccountId: string | undefined,
+  timeoutMs = 15_000,
+): Promise<PlanLimits> {
   const url = usageUrl(baseUrl)
-  const fail = (why: string) => new GptconvError('GPTCONV_USAGE_UNAVAILABLE', `The plan's usage could not be read from ${url}: ${why}.`, {status: 502})
+  const fail = (why: string) =>
+    new GptconvError('GPTCONV_USAGE_UNAVAILABLE', `The plan's usage could not be read from ${url}: ${why}.`, {
+      status: 502,
+    })
   agent ??= new Agent({connectTimeout: Math.min(timeoutMs, 10_000)})
-  const headers: Record<string, string> = {authorization: `Bearer ${accessToken}`, accept: 'application/json', 'user-agent': 'gptconv/0.1'}
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${accessToken}`,
+    accept: 'application/json',
+    'user-agent': 'gptconv/0.1',
+  }
   if (chatgptAccountId) headers['chatgpt-account-id'] = chatgptAccountId
   let status: number
   let text: string
   try {
-    const res = await request(url, {dispatcher: agent, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs)})
+    const res = await request(url, {
+      dispatcher: agent,
+      headers,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
     status = res.statusCode
     text = await res.body.text()
   } catch (error) {

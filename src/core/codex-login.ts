@@ -1,7 +1,14 @@
 import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
 import {type IncomingMessage, type Server, type ServerResponse, createServer} from 'node:http'
 
-import {CODEX_CLIENT_ID, CODEX_ORIGINATOR, CODEX_SCOPE, LoginFailedError, type OAuthTokens, exchangeCode} from './codex-auth.js'
+import {
+  CODEX_CLIENT_ID,
+  CODEX_ORIGINATOR,
+  CODEX_SCOPE,
+  LoginFailedError,
+  type OAuthTokens,
+  exchangeCode,
+} from './codex-auth.js'
 import {errorMessage} from './errors.js'
 
 /**
@@ -64,11 +71,21 @@ export async function browserLogin(options: BrowserLoginOptions): Promise<LoginT
   let settle!: {resolve: (t: LoginTokens) => void; reject: (e: unknown) => void}
   const result = new Promise<LoginTokens>((resolve, reject) => (settle = {resolve, reject}))
   let redirectUri = ''
-  const handler = callbackHandler({state, onCode: (code) => exchangeCode(options.issuer, {code, redirectUri, verifier: pkce.verifier}, {signal: ended.signal}), onEvent: options.onEvent, settle})
+  const handler = callbackHandler({
+    state,
+    onCode: (code) =>
+      exchangeCode(options.issuer, {code, redirectUri, verifier: pkce.verifier}, {signal: ended.signal}),
+    onEvent: options.onEvent,
+    settle,
+  })
   const server = await listen(handler, options.port)
   try {
     redirectUri = `http://localhost:${(server.address() as {port: number}).port}/auth/callback`
-    options.onEvent?.({type: 'authorize', url: authorizeUrl(options.issuer, {redirectUri, challenge: pkce.challenge, state}), redirectUri})
+    options.onEvent?.({
+      type: 'authorize',
+      url: authorizeUrl(options.issuer, {redirectUri, challenge: pkce.challenge, state}),
+      redirectUri,
+    })
     return await Promise.race([result, ended.promise])
   } finally {
     ended.dispose()
@@ -80,12 +97,22 @@ export async function browserLogin(options: BrowserLoginOptions): Promise<LoginT
 type Settle = {resolve: (t: LoginTokens) => void; reject: (e: unknown) => void}
 
 /** Answers `/auth/callback` once: a foreign `state` is turned away (and the wait goes on), an error or a code ends the login. */
-function callbackHandler(h: {state: string; onCode: (code: string) => Promise<LoginTokens>; onEvent?: (e: LoginEvent) => void; settle: Settle}) {
+function callbackHandler(h: {
+  state: string
+  onCode: (code: string) => Promise<LoginTokens>
+  onEvent?: (e: LoginEvent) => void
+  settle: Settle
+}) {
   let handled = false
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (req.method !== 'GET' || url.pathname !== '/auth/callback') return page(res, 404, 'Not found.')
-    if (!sameState(url.searchParams.get('state') ?? '', h.state)) return page(res, 400, 'This sign-in answer is not for the sign-in gptconv is waiting for. Start again from the terminal.')
+    if (!sameState(url.searchParams.get('state') ?? '', h.state))
+      return page(
+        res,
+        400,
+        'This sign-in answer is not for the sign-in gptconv is waiting for. Start again from the terminal.',
+      )
     if (handled) return page(res, 409, 'This sign-in was already handled. You can close this tab.')
     handled = true
     const error = url.searchParams.get('error')
@@ -120,17 +147,27 @@ function sameState(got: string, expected: string): boolean {
 function denied(error: string, description: string | null): LoginFailedError {
   const clean = (s: string, n: number) => s.replaceAll(/[^\w .,'()-]/g, '').slice(0, n)
   const why = `${clean(error, 64)}${description ? `: ${clean(description, 200)}` : ''}`
-  return new LoginFailedError(`The sign-in was refused (${why}).`, {code: 'GPTCONV_LOGIN_DENIED', hint: 'Run `gptconv login` again and allow access in the browser.'})
+  return new LoginFailedError(`The sign-in was refused (${why}).`, {
+    code: 'GPTCONV_LOGIN_DENIED',
+    hint: 'Run `gptconv login` again and allow access in the browser.',
+  })
 }
 
 function page(res: ServerResponse, status: number, text: string): void {
   const body = `<!doctype html><html><head><meta charset="utf-8"><title>gptconv</title></head><body><p>${text}</p></body></html>`
-  res.writeHead(status, {'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body)})
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+  })
   res.end(body)
 }
 
 /** Listen on 127.0.0.1: the given port, else 1455 then 1457. */
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, port: number | undefined): Promise<Server> {
+async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  port: number | undefined,
+): Promise<Server> {
   const ports = port === undefined ? [CALLBACK_PORT, FALLBACK_PORT] : [port]
   for (const [i, p] of ports.entries()) {
     const server = createServer(handler)
@@ -142,10 +179,13 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
       return server
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || i === ports.length - 1) {
-        throw new LoginFailedError(`Cannot wait for the browser on localhost port ${ports.join(' or ')}: ${errorMessage(error)}.`, {
-          code: 'GPTCONV_LOGIN_PORT',
-          hint: 'Another sign-in (gptconv or Codex CLI) may be waiting there: finish or stop it, or sign in with `gptconv login --device`.',
-        })
+        throw new LoginFailedError(
+          `Cannot wait for the browser on localhost port ${ports.join(' or ')}: ${errorMessage(error)}.`,
+          {
+            code: 'GPTCONV_LOGIN_PORT',
+            hint: 'Another sign-in (gptconv or Codex CLI) may be waiting there: finish or stop it, or sign in with `gptconv login --device`.',
+          },
+        )
       }
     }
   }
@@ -160,13 +200,23 @@ export function endSignal(options: {timeoutMs?: number; signal?: AbortSignal}, w
   let reject!: (e: unknown) => void
   const promise = new Promise<never>((_, r) => (reject = r))
   promise.catch(() => {})
-  const minutes = timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} minutes` : `${Math.round(timeoutMs / 1000)} s`
+  const minutes =
+    timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} minutes` : `${Math.round(timeoutMs / 1000)} s`
   const end = (error: LoginFailedError) => {
     reject(error)
     controller.abort(error)
   }
 
-  const timer = setTimeout(() => end(new LoginFailedError(`${what} within ${minutes}.`, {code: 'GPTCONV_LOGIN_TIMEOUT', hint: 'Run `gptconv login` again and finish signing in sooner; on a machine without a browser use `gptconv login --device`.'})), timeoutMs)
+  const timer = setTimeout(
+    () =>
+      end(
+        new LoginFailedError(`${what} within ${minutes}.`, {
+          code: 'GPTCONV_LOGIN_TIMEOUT',
+          hint: 'Run `gptconv login` again and finish signing in sooner; on a machine without a browser use `gptconv login --device`.',
+        }),
+      ),
+    timeoutMs,
+  )
   const onAbort = () => end(new LoginFailedError('The sign-in was cancelled.', {code: 'GPTCONV_LOGIN_CANCELLED'}))
   if (options.signal?.aborted) onAbort()
   else options.signal?.addEventListener('abort', onAbort, {once: true})

@@ -232,7 +232,15 @@ export const SETTINGS_SCHEMA = {
 } as const
 
 /** Settings a user changes with `gptconv config set` (tokens and upstreams have commands of their own). */
-export const SETTING_SECTIONS = ['server', 'pool', 'sessions', 'responses', 'defaultModel', 'logLevel', 'aliases'] as const
+export const SETTING_SECTIONS = [
+  'server',
+  'pool',
+  'sessions',
+  'responses',
+  'defaultModel',
+  'logLevel',
+  'aliases',
+] as const
 
 let validator: ValidateFunction | undefined
 
@@ -253,7 +261,9 @@ function settingsValidator(): ValidateFunction {
 function validate(data: unknown): string | undefined {
   validator ??= settingsValidator()
   if (validator(data)) return undefined
-  return (validator.errors ?? []).map((e) => `\`${e.instancePath.slice(1).replaceAll('/', '.') || '(root)'}\` ${e.message}`).join('; ')
+  return (validator.errors ?? [])
+    .map((e) => `\`${e.instancePath.slice(1).replaceAll('/', '.') || '(root)'}\` ${e.message}`)
+    .join('; ')
 }
 
 export class ConfigFile {
@@ -280,7 +290,8 @@ export class ConfigFile {
       throw this.#corrupt(`is not valid JSON (${errorMessage(error)})`)
     }
 
-    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw this.#corrupt('does not hold a JSON object')
+    if (typeof data !== 'object' || data === null || Array.isArray(data))
+      throw this.#corrupt('does not hold a JSON object')
     const problems = validate(data)
     if (problems) throw this.#corrupt(`breaks the settings schema: ${problems}`)
     return data as Settings
@@ -295,7 +306,11 @@ export class ConfigFile {
     // conf resolves links before it writes: a linked config.json would be written wherever it points
     refuseSymlink(this.path)
     const {default: lockfile} = await import('proper-lockfile')
-    const release = await lockfile.lock(this.path, {realpath: false, retries: {retries: 50, minTimeout: 20, maxTimeout: 200}, stale: 10_000})
+    const release = await lockfile.lock(this.path, {
+      realpath: false,
+      retries: {retries: 50, minTimeout: 20, maxTimeout: 200},
+      stale: 10_000,
+    })
     try {
       const settings = this.read()
       const result = change(settings)
@@ -326,7 +341,8 @@ export class ConfigFile {
     const backup = `${this.path}.corrupt`
     let saved = ''
     try {
-      if (!existsSync(backup) || readFileSync(backup, 'utf8') !== readFileSync(this.path, 'utf8')) copyFileSync(this.path, backup)
+      if (!existsSync(backup) || readFileSync(backup, 'utf8') !== readFileSync(this.path, 'utf8'))
+        copyFileSync(this.path, backup)
       saved = ` A copy is kept at ${backup}.`
     } catch {
       // the copy is a courtesy; the error below still names the file

@@ -7,7 +7,20 @@ import {writeStateFile} from './state-files.js'
 /** `daemon.json` in the state directory: written by a daemon once it listens, removed when it exits. */
 /** `origin` is where /healthz lives; `url` is the API base clients use (origin + apiPrefix). */
 /** `host:port` is where it listens (`listen`, e.g. 0.0.0.0:8787); `remote` when that is beyond loopback (absent in files of older versions). */
-export type DaemonInfo = {pid: number; origin: string; url: string; host: string; port: number; listen?: string; remote?: boolean; apiPrefix: string; startedAt: string; version: string; demo: boolean; logFile?: string}
+export type DaemonInfo = {
+  pid: number
+  origin: string
+  url: string
+  host: string
+  port: number
+  listen?: string
+  remote?: boolean
+  apiPrefix: string
+  startedAt: string
+  version: string
+  demo: boolean
+  logFile?: string
+}
 
 export type Health = {status: string; version: string; pid: number; uptime_s: number; tokens: number; usable: number}
 
@@ -74,7 +87,12 @@ export async function stopDaemon(pid: number, timeoutMs: number): Promise<boolea
 
 /** Where clients reach a daemon listening on host:port: a wildcard address is reached through loopback. */
 export function clientOrigin(host: string, port: number): string {
-  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+  const h =
+    host === '0.0.0.0' || host === '::' || host === ''
+      ? '127.0.0.1'
+      : host.includes(':') && !host.startsWith('[')
+        ? `[${host}]`
+        : host
   return `http://${h}:${port}`
 }
 

@@ -60,10 +60,13 @@ export function recordProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object'
   const r = value as Record<string, unknown>
   if (typeof r.ts !== 'string' || Number.isNaN(Date.parse(r.ts))) return '`ts` is not a timestamp'
-  for (const key of ['token', 'upstream', 'model', 'endpoint']) if (typeof r[key] !== 'string') return `\`${key}\` is not a string`
-  for (const key of ['prompt_tokens', 'completion_tokens', 'ms']) if (!isCount(r[key])) return `\`${key}\` is not a non-negative number`
+  for (const key of ['token', 'upstream', 'model', 'endpoint'])
+    if (typeof r[key] !== 'string') return `\`${key}\` is not a string`
+  for (const key of ['prompt_tokens', 'completion_tokens', 'ms'])
+    if (!isCount(r[key])) return `\`${key}\` is not a non-negative number`
   // absent in records written before gptconv knew them; null is read as absent too
-  for (const key of ['cached_tokens', 'reasoning_tokens']) if (r[key] !== undefined && r[key] !== null && !isCount(r[key])) return `\`${key}\` is not a non-negative number`
+  for (const key of ['cached_tokens', 'reasoning_tokens'])
+    if (r[key] !== undefined && r[key] !== null && !isCount(r[key])) return `\`${key}\` is not a non-negative number`
   if (typeof r.estimated !== 'boolean') return '`estimated` is not a boolean'
   if (typeof r.status !== 'number' && r.status !== 'error') return '`status` is neither a number nor "error"'
   return undefined
@@ -105,6 +108,9 @@ export async function readLedger(path: string, since = 0, warn?: (message: strin
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
   }
 
-  if (skipped.length > 0) warn?.(`Skipped ${skipped.length} unreadable record${skipped.length === 1 ? '' : 's'} in ${path} (${skipped.slice(0, 3).join('; ')}${skipped.length > 3 ? '; …' : ''}).`)
+  if (skipped.length > 0)
+    warn?.(
+      `Skipped ${skipped.length} unreadable record${skipped.length === 1 ? '' : 's'} in ${path} (${skipped.slice(0, 3).join('; ')}${skipped.length > 3 ? '; …' : ''}).`,
+    )
   return records
 }

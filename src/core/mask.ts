@@ -42,7 +42,9 @@ function patternsOf(secret: string): Patterns {
   let found = patterns.get(secret)
   if (found) return found
   const bytes = Buffer.from(secret, 'utf8')
-  const encoded = [...new Set([...encodedForms(bytes, 'base64'), ...encodedForms(bytes, 'base64url'), encodeURIComponent(secret)])].filter((f) => f.length >= MIN_LENGTH && f !== secret)
+  const encoded = [
+    ...new Set([...encodedForms(bytes, 'base64'), ...encodedForms(bytes, 'base64url'), encodeURIComponent(secret)]),
+  ].filter((f) => f.length >= MIN_LENGTH && f !== secret)
   found = {
     // the secret in any letter case: an upstream may lower-case what it echoes
     anyCase: new RegExp(escapeRegExp(secret), 'gi'),

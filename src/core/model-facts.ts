@@ -26,7 +26,8 @@ export function knownModel(model: string): boolean {
 /** The facts of a model (as named, or without a date suffix); empty before `loadModelFacts` or for unknown models. */
 export function modelFacts(model: string): ModelFacts {
   if (!table) return {}
-  const spec = (Object.hasOwn(table, model) ? table[model] : undefined) ?? table[model.replace(/-\d{4}-\d{2}-\d{2}$/, '')]
+  const spec =
+    (Object.hasOwn(table, model) ? table[model] : undefined) ?? table[model.replace(/-\d{4}-\d{2}-\d{2}$/, '')]
   if (!spec) return {}
   return {
     ...(typeof spec.context_window === 'number' && {contextWindow: spec.context_window}),

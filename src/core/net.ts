@@ -6,7 +6,10 @@ import {isIPv4, isIPv6} from 'node:net'
  * IPv4-mapped 127.x are; wildcards (0.0.0.0, ::), other addresses and other names are not.
  */
 export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1')
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
   if (h === 'localhost' || h.endsWith('.localhost')) return true
   if (isIPv4(h)) return h.startsWith('127.')
   if (isIPv6(h)) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\.\d+\.\d+\.\d+$/.test(h)

@@ -49,19 +49,32 @@ const warnOnStderr = (message: string) => process.stderr.write(`Warning: ${messa
  * another user is refused, since that user could read or swap every file in it. `uid` is
  * the owner to expect (the process's own; a parameter for tests).
  */
-export function ensureStateDir(dir: string, warn: (message: string) => void = warnOnStderr, uid: number | undefined = process.getuid?.()): void {
+export function ensureStateDir(
+  dir: string,
+  warn: (message: string) => void = warnOnStderr,
+  uid: number | undefined = process.getuid?.(),
+): void {
   mkdirSync(dir, {recursive: true, mode: 0o700})
   // Windows has no owners or modes of this kind
   if (uid === undefined) return
   const stats = statSync(dir)
-  if (!stats.isDirectory()) throw new UnsafeStateError(`The state directory ${dir} is not a directory.`, 'Point GPTCONV_HOME at a directory of your own.')
+  if (!stats.isDirectory())
+    throw new UnsafeStateError(
+      `The state directory ${dir} is not a directory.`,
+      'Point GPTCONV_HOME at a directory of your own.',
+    )
   if (stats.uid !== uid) {
-    throw new UnsafeStateError(`The state directory ${dir} belongs to another user (uid ${stats.uid}, not ${uid}); gptconv keeps secrets there and will not use it.`, 'Use a directory of your own: export GPTCONV_HOME=~/.config/gptconv (or chown the directory to yourself).')
+    throw new UnsafeStateError(
+      `The state directory ${dir} belongs to another user (uid ${stats.uid}, not ${uid}); gptconv keeps secrets there and will not use it.`,
+      'Use a directory of your own: export GPTCONV_HOME=~/.config/gptconv (or chown the directory to yourself).',
+    )
   }
 
   if ((stats.mode & 0o077) !== 0) {
     chmodSync(dir, 0o700)
-    warn(`The state directory ${dir} was open to other users (mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}); gptconv made it 0700, since secrets live there.`)
+    warn(
+      `The state directory ${dir} was open to other users (mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}); gptconv made it 0700, since secrets live there.`,
+    )
   }
 }
 
@@ -84,7 +97,10 @@ export function refuseSymlink(path: string): void {
 }
 
 export function symlinkError(path: string, target?: string): UnsafeStateError {
-  return new UnsafeStateError(`${path} is a symbolic link${target === undefined ? '' : ` (to ${target})`}; gptconv does not write its state through links.`, `Remove the link (rm ${path}); gptconv creates the file itself, mode 0600.`)
+  return new UnsafeStateError(
+    `${path} is a symbolic link${target === undefined ? '' : ` (to ${target})`}; gptconv does not write its state through links.`,
+    `Remove the link (rm ${path}); gptconv creates the file itself, mode 0600.`,
+  )
 }
 
 /** Every state file and directory that must not be a link, checked at once (the daemon's start, `serve`). */

@@ -24,10 +24,21 @@ export function windowName(minutes: number): string {
   return `${minutes}m`
 }
 
-function window(usedPercent: number | undefined, minutes: number | undefined, resetAt: number | undefined, resetAfterS: number | undefined, now: number): Window | undefined {
+function window(
+  usedPercent: number | undefined,
+  minutes: number | undefined,
+  resetAt: number | undefined,
+  resetAfterS: number | undefined,
+  now: number,
+): Window | undefined {
   if (usedPercent === undefined) return undefined
-  const reset = resetAt !== undefined ? resetAt * 1000 : resetAfterS !== undefined ? now + resetAfterS * 1000 : undefined
-  return {window: minutes === undefined ? 'window' : windowName(minutes), usedPercent, resetsAt: reset === undefined ? null : new Date(reset).toISOString()}
+  const reset =
+    resetAt !== undefined ? resetAt * 1000 : resetAfterS !== undefined ? now + resetAfterS * 1000 : undefined
+  return {
+    window: minutes === undefined ? 'window' : windowName(minutes),
+    usedPercent,
+    resetsAt: reset === undefined ? null : new Date(reset).toISOString(),
+  }
 }
 
 function header(headers: HeaderBag, name: string): string | undefined {
@@ -46,9 +57,20 @@ export function limitsFromHeaders(headers: HeaderBag, now = Date.now()): PlanLim
   return windows.length === 0 ? undefined : {windows, seenAt: new Date(now).toISOString()}
 }
 
-type FrameWindow = {used_percent?: unknown; window_minutes?: unknown; reset_at?: unknown; reset_after_seconds?: unknown; limit_window_seconds?: unknown}
+type FrameWindow = {
+  used_percent?: unknown
+  window_minutes?: unknown
+  reset_at?: unknown
+  reset_after_seconds?: unknown
+  limit_window_seconds?: unknown
+}
 
-function fromWindows(primary: FrameWindow | undefined, secondary: FrameWindow | undefined, plan: unknown, now: number): PlanLimits | undefined {
+function fromWindows(
+  primary: FrameWindow | undefined,
+  secondary: FrameWindow | undefined,
+  plan: unknown,
+  now: number,
+): PlanLimits | undefined {
   const windows: Window[] = []
   for (const w of [primary, secondary]) {
     if (!w || typeof w !== 'object') continue
@@ -70,7 +92,10 @@ export function limitsFromFrame(frame: unknown, now = Date.now()): PlanLimits | 
 
 /** The `GET …/wham/usage` document. */
 export function limitsFromUsage(document: unknown, now = Date.now()): PlanLimits | undefined {
-  const d = document as {plan_type?: unknown; rate_limit?: {primary_window?: FrameWindow; secondary_window?: FrameWindow}} | null
+  const d = document as {
+    plan_type?: unknown
+    rate_limit?: {primary_window?: FrameWindow; secondary_window?: FrameWindow}
+  } | null
   return fromWindows(d?.rate_limit?.primary_window, d?.rate_limit?.secondary_window, d?.plan_type, now)
 }
 

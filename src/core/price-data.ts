@@ -17,11 +17,16 @@ import {writeStateFile} from './state-files.js'
  * newer than an old refresh) — the package's `updatePrices` hook swaps the data in.
  */
 
-export type PriceData = {source: 'bundled'; package: string} | {source: 'refreshed'; package: string; fetchedAt: string; url: string}
+export type PriceData =
+  {source: 'bundled'; package: string} | {source: 'refreshed'; package: string; fetchedAt: string; url: string}
 type Cache = {fetchedAt: string; url: string; package: string; providers: Provider[]}
 
 const require = createRequire(import.meta.url)
-const PACKAGE_VERSION = (JSON.parse(readFileSync(join(dirname(require.resolve('@pydantic/genai-prices')), '..', 'package.json'), 'utf8')) as {version: string}).version
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(join(dirname(require.resolve('@pydantic/genai-prices')), '..', 'package.json'), 'utf8')) as {
+    version: string
+  }
+).version
 
 export const priceDataPath = (ctx: Context) => join(ctx.paths.dir, 'prices.json')
 
@@ -49,8 +54,13 @@ function useBundled(): PriceData {
  * next `usePriceData` reads the cache file again.
  */
 function checkProviders(value: unknown): Provider[] {
-  const ok = (p: unknown) => typeof p === 'object' && p !== null && typeof (p as Provider).id === 'string' && Array.isArray((p as Provider).models)
-  if (!Array.isArray(value) || value.length === 0 || !value.every(ok)) throw new Error('not a list of providers with models')
+  const ok = (p: unknown) =>
+    typeof p === 'object' &&
+    p !== null &&
+    typeof (p as Provider).id === 'string' &&
+    Array.isArray((p as Provider).models)
+  if (!Array.isArray(value) || value.length === 0 || !value.every(ok))
+    throw new Error('not a list of providers with models')
   try {
     setData(value as Provider[])
   } finally {
@@ -65,14 +75,18 @@ function load(ctx: Context, path: string): PriceData {
   try {
     const cache = JSON.parse(readFileSync(path, 'utf8')) as Cache
     if (cache.package !== PACKAGE_VERSION) {
-      ctx.warn(`The prices fetched by \`gptconv prices refresh\` on ${cache.fetchedAt} were for @pydantic/genai-prices ${cache.package}; ${PACKAGE_VERSION} is installed, and its own prices are used. Run \`gptconv prices refresh\` again for newer ones.`)
+      ctx.warn(
+        `The prices fetched by \`gptconv prices refresh\` on ${cache.fetchedAt} were for @pydantic/genai-prices ${cache.package}; ${PACKAGE_VERSION} is installed, and its own prices are used. Run \`gptconv prices refresh\` again for newer ones.`,
+      )
       return useBundled()
     }
 
     setData(checkProviders(cache.providers))
     return {source: 'refreshed', package: PACKAGE_VERSION, fetchedAt: cache.fetchedAt, url: cache.url}
   } catch (error) {
-    ctx.warn(`Cannot use the fetched prices in ${path} (${errorMessage(error)}); the prices @pydantic/genai-prices ${PACKAGE_VERSION} ships with are used.`)
+    ctx.warn(
+      `Cannot use the fetched prices in ${path} (${errorMessage(error)}); the prices @pydantic/genai-prices ${PACKAGE_VERSION} ships with are used.`,
+    )
     return useBundled()
   }
 }
@@ -98,13 +112,25 @@ export async function usePriceData(ctx: Context): Promise<PriceData> {
 }
 
 /** `gptconv prices refresh`: fetch the price data, check it, and cache it for every reader. */
-export async function refreshPriceData(ctx: Context, options: {url?: string; timeoutMs?: number} = {}): Promise<{path: string; url: string; fetchedAt: string; providers: number; models: number}> {
+export async function refreshPriceData(
+  ctx: Context,
+  options: {url?: string; timeoutMs?: number} = {},
+): Promise<{path: string; url: string; fetchedAt: string; providers: number; models: number}> {
   const url = options.url ?? REMOTE_DATA_JSON_URL
   const timeoutMs = options.timeoutMs ?? 30_000
-  const fail = (why: string) => new GptconvError('GPTCONV_PRICES_REFRESH', `Cannot refresh the prices from ${url}: ${why}. The prices in use are unchanged.`)
+  const fail = (why: string) =>
+    new GptconvError(
+      'GPTCONV_PRICES_REFRESH',
+      `Cannot refresh the prices from ${url}: ${why}. The prices in use are unchanged.`,
+    )
   let providers: Provider[]
   try {
-    const res = await request(url, {headers: {accept: 'application/json', 'user-agent': 'gptconv/0.1'}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs)})
+    const res = await request(url, {
+      headers: {accept: 'application/json', 'user-agent': 'gptconv/0.1'},
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
     const text = await res.body.text()
     if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`)
     await keepBundled()
@@ -117,7 +143,13 @@ export async function refreshPriceData(ctx: Context, options: {url?: string; tim
   ensureStateDir(ctx.paths.dir)
   await writeStateFile(priceDataPath(ctx), JSON.stringify(cache))
   await usePriceData(ctx)
-  return {path: priceDataPath(ctx), url, fetchedAt: cache.fetchedAt, providers: providers.length, models: providers.reduce((n, p) => n + p.models.length, 0)}
+  return {
+    path: priceDataPath(ctx),
+    url,
+    fetchedAt: cache.fetchedAt,
+    providers: providers.length,
+    models: providers.reduce((n, p) => n + p.models.length, 0),
+  }
 }
 
 /** `gptconv prices refresh --reset`: forget fetched prices; the package's own are used again. */

@@ -20,7 +20,14 @@ export type PriceOverrides = Readonly<Record<string, PriceOverride>>
 export type PriceSource = 'override' | 'genai-prices'
 
 /** USD per million tokens. `tiered`: the database charges more above a prompt size; the base price is shown. */
-export type Price = {source: PriceSource; input: number; cachedInput: number; output: number; provider: string | null; tiered?: true}
+export type Price = {
+  source: PriceSource
+  input: number
+  cachedInput: number
+  output: number
+  provider: string | null
+  tiered?: true
+}
 
 type Match = {override: PriceOverride} | {options: PriceOptions}
 
@@ -42,17 +49,32 @@ function databaseMatch(model: string): {options: PriceOptions} | undefined {
   return options && {options}
 }
 
-const overrideOf = (overrides: PriceOverrides, model: string): PriceOverride | undefined => (Object.hasOwn(overrides, model) ? overrides[model] : undefined)
+const overrideOf = (overrides: PriceOverrides, model: string): PriceOverride | undefined =>
+  Object.hasOwn(overrides, model) ? overrides[model] : undefined
 
-const perMillion = (value: number | TieredPrices | undefined): number | undefined => (typeof value === 'object' ? value.base : value)
+const perMillion = (value: number | TieredPrices | undefined): number | undefined =>
+  typeof value === 'object' ? value.base : value
 
 function fromDatabase(prices: ModelPrice, provider: string): Price {
   const input = perMillion(prices.input_mtok) ?? 0
   const tiered = [prices.input_mtok, prices.cache_read_mtok, prices.output_mtok].some((p) => typeof p === 'object')
-  return {source: 'genai-prices', input, cachedInput: perMillion(prices.cache_read_mtok) ?? input, output: perMillion(prices.output_mtok) ?? 0, provider, ...(tiered && {tiered: true as const})}
+  return {
+    source: 'genai-prices',
+    input,
+    cachedInput: perMillion(prices.cache_read_mtok) ?? input,
+    output: perMillion(prices.output_mtok) ?? 0,
+    provider,
+    ...(tiered && {tiered: true as const}),
+  }
 }
 
-const fromOverride = (o: PriceOverride): Price => ({source: 'override', input: o.input, cachedInput: o.cachedInput ?? o.input, output: o.output, provider: null})
+const fromOverride = (o: PriceOverride): Price => ({
+  source: 'override',
+  input: o.input,
+  cachedInput: o.cachedInput ?? o.input,
+  output: o.output,
+  provider: null,
+})
 
 /** The price of `model`'s tokens at `at` (default: now); undefined when no price is known. */
 export function priceOf(model: string, overrides: PriceOverrides = {}, at = new Date()): Price | undefined {
@@ -96,7 +118,10 @@ export class Pricer {
     const cached = Math.min(r.cached_tokens ?? 0, r.prompt_tokens)
     if ('override' in match) {
       const o = match.override
-      return ((r.prompt_tokens - cached) * o.input + cached * (o.cachedInput ?? o.input) + r.completion_tokens * o.output) / 1e6
+      return (
+        ((r.prompt_tokens - cached) * o.input + cached * (o.cachedInput ?? o.input) + r.completion_tokens * o.output) /
+        1e6
+      )
     }
 
     // input_tokens counts the whole prompt, cached part included: the package prices that part at its cached rate
@@ -149,7 +174,10 @@ export type PriceEntry = Price & {model: string}
  * as (the same model under another provider, which that name never reaches, is left out), at
  * its price in effect at `at`; a name an override takes is listed once, as the override.
  */
-export async function listPrices(overrides: PriceOverrides, options: {all?: boolean; at?: Date} = {}): Promise<PriceEntry[]> {
+export async function listPrices(
+  overrides: PriceOverrides,
+  options: {all?: boolean; at?: Date} = {},
+): Promise<PriceEntry[]> {
   const entries: PriceEntry[] = Object.entries(overrides)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([model, o]) => ({model, ...fromOverride(o)}))
@@ -173,9 +201,17 @@ export async function listPrices(overrides: PriceOverrides, options: {all?: bool
  * `gptconv prices set`: store an override for one exact model name. Any string is a name,
  * `__proto__` included, so the entry is defined as an own property, never assigned.
  */
-export async function setPriceOverride(ctx: Context, model: string, price: PriceOverride): Promise<{model: string; price: PriceOverride; replaced: boolean}> {
+export async function setPriceOverride(
+  ctx: Context,
+  model: string,
+  price: PriceOverride,
+): Promise<{model: string; price: PriceOverride; replaced: boolean}> {
   if (model.trim() === '') throw new UsageError('The model name is empty.')
-  const stored: PriceOverride = {input: price.input, output: price.output, ...(price.cachedInput !== undefined && {cachedInput: price.cachedInput})}
+  const stored: PriceOverride = {
+    input: price.input,
+    output: price.output,
+    ...(price.cachedInput !== undefined && {cachedInput: price.cachedInput}),
+  }
   const replaced = await ctx.config.update((settings) => {
     const had = Object.hasOwn(settings.prices, model)
     Object.defineProperty(settings.prices, model, {value: stored, enumerable: true, writable: true, configurable: true})
@@ -185,13 +221,19 @@ export async function setPriceOverride(ctx: Context, model: string, price: Price
 }
 
 /** `gptconv prices unset`: the model goes back to the database's price, if it has one. */
-export async function unsetPriceOverride(ctx: Context, model: string): Promise<{model: string; removed: PriceOverride}> {
+export async function unsetPriceOverride(
+  ctx: Context,
+  model: string,
+): Promise<{model: string; removed: PriceOverride}> {
   const removed = await ctx.config.update((settings) => {
     if (!Object.hasOwn(settings.prices, model)) return undefined
     const old = settings.prices[model]
     delete settings.prices[model]
     return old
   })
-  if (!removed) throw new NotFoundError('GPTCONV_PRICE_NOT_FOUND', `No price override for "${model}".`, {hint: 'See `gptconv prices list`.'})
+  if (!removed)
+    throw new NotFoundError('GPTCONV_PRICE_NOT_FOUND', `No price override for "${model}".`, {
+      hint: 'See `gptconv prices list`.',
+    })
   return {model, removed}
 }

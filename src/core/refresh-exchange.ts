@@ -1,5 +1,14 @@
 import type {AuthStyle, UpstreamConfig} from './config.js'
-import {CODEX_CLIENT_ID, CODEX_REFRESH_SCOPE, codexClaims, codexIssuer, oauthErrorCode, parseTokens, postToIssuer, tokenEndpoint} from './codex-auth.js'
+import {
+  CODEX_CLIENT_ID,
+  CODEX_REFRESH_SCOPE,
+  codexClaims,
+  codexIssuer,
+  oauthErrorCode,
+  parseTokens,
+  postToIssuer,
+  tokenEndpoint,
+} from './codex-auth.js'
 import {GptconvError, errorMessage} from './errors.js'
 import {accessTokenInfo} from './jwt.js'
 import {upstreamMessage} from './upstream-check.js'
@@ -34,11 +43,15 @@ export type Exchange = {
   notStored?: RefreshNotStoredError
 }
 
-const LOGIN_HINT = 'Sign in again with `gptconv login` (or add a new refresh token with `gptconv tokens add LABEL --kind refresh-token --force`).'
+const LOGIN_HINT =
+  'Sign in again with `gptconv login` (or add a new refresh token with `gptconv tokens add LABEL --kind refresh-token --force`).'
 
 /** The upstream refused the refresh token itself (used, revoked, unknown): it will not work again. */
 export class RefreshRefusedError extends GptconvError {
-  constructor(message: string, hint = 'Sign in again and add the new refresh token with `gptconv tokens add LABEL --kind refresh-token --force`.') {
+  constructor(
+    message: string,
+    hint = 'Sign in again and add the new refresh token with `gptconv tokens add LABEL --kind refresh-token --force`.',
+  ) {
     super('GPTCONV_REFRESH_REFUSED', message, {status: 401, hint})
   }
 }
@@ -56,7 +69,10 @@ export class RefreshNotStoredError extends GptconvError {
     super(
       'GPTCONV_REFRESH_NOT_STORED',
       `The new refresh token of "${label}" could not be stored (${errorMessage(cause).replace(/\.$/, '')}); the old one is spent. This process keeps the new one and keeps trying to store it.`,
-      {status: 503, hint: 'Unlock the keychain or free disk space. If this process ends before the token is stored, sign in again with `gptconv login`.'},
+      {
+        status: 503,
+        hint: 'Unlock the keychain or free disk space. If this process ends before the token is stored, sign in again with `gptconv login`.',
+      },
     )
   }
 }
@@ -64,26 +80,55 @@ export class RefreshNotStoredError extends GptconvError {
 export function authStyleOf(upstream: UpstreamConfig): RefreshStyle {
   if (upstream.protocol === 'codex') return 'codex'
   if (upstream.authStyle) return upstream.authStyle
-  return /\/oauth\/token\/?$/.test(new URL(upstream.authUrl ?? 'http://x/').pathname) ? 'openai-auth' : 'refresh-endpoint'
+  return /\/oauth\/token\/?$/.test(new URL(upstream.authUrl ?? 'http://x/').pathname)
+    ? 'openai-auth'
+    : 'refresh-endpoint'
 }
 
 export type ExchangeOptions = {timeoutMs?: number; label?: string}
 
-export async function exchangeRefreshToken(upstream: UpstreamConfig & {name?: string}, refreshToken: string, options: ExchangeOptions = {}): Promise<Exchange> {
-  return authStyleOf(upstream) === 'codex' ? exchangeCodex(upstream, refreshToken, options) : exchangeWeb(upstream, refreshToken, options)
+export async function exchangeRefreshToken(
+  upstream: UpstreamConfig & {name?: string},
+  refreshToken: string,
+  options: ExchangeOptions = {},
+): Promise<Exchange> {
+  return authStyleOf(upstream) === 'codex'
+    ? exchangeCodex(upstream, refreshToken, options)
+    : exchangeWeb(upstream, refreshToken, options)
 }
 
-async function exchangeWeb(upstream: UpstreamConfig & {name?: string}, refreshToken: string, options: ExchangeOptions): Promise<Exchange> {
+async function exchangeWeb(
+  upstream: UpstreamConfig & {name?: string},
+  refreshToken: string,
+  options: ExchangeOptions,
+): Promise<Exchange> {
   if (!upstream.authUrl) {
-    throw new GptconvError('GPTCONV_NO_AUTH_URL', `Upstream ${upstream.name ?? ''} has no --auth-url to exchange refresh tokens at.`, {hint: 'Set it: gptconv upstreams add NAME --protocol chatgpt-web --base-url URL --auth-url URL --force'})
+    throw new GptconvError(
+      'GPTCONV_NO_AUTH_URL',
+      `Upstream ${upstream.name ?? ''} has no --auth-url to exchange refresh tokens at.`,
+      {hint: 'Set it: gptconv upstreams add NAME --protocol chatgpt-web --base-url URL --auth-url URL --force'},
+    )
   }
 
   const style = authStyleOf(upstream)
-  const json = style === 'openai-auth' ? {grant_type: 'refresh_token', client_id: upstream.clientId ?? DEFAULT_CLIENT_ID, redirect_uri: upstream.redirectUri ?? DEFAULT_REDIRECT_URI, refresh_token: refreshToken} : {}
+  const json =
+    style === 'openai-auth'
+      ? {
+          grant_type: 'refresh_token',
+          client_id: upstream.clientId ?? DEFAULT_CLIENT_ID,
+          redirect_uri: upstream.redirectUri ?? DEFAULT_REDIRECT_URI,
+          refresh_token: refreshToken,
+        }
+      : {}
   const headers: Record<string, string> = style === 'refresh-endpoint' ? {authorization: `Bearer ${refreshToken}`} : {}
-  const {status, text} = await postToIssuer(upstream.authUrl, {json}, {secrets: [refreshToken], timeoutMs: options.timeoutMs, headers, onNetwork: (m) => new RefreshFailedError(m)})
+  const {status, text} = await postToIssuer(
+    upstream.authUrl,
+    {json},
+    {secrets: [refreshToken], timeoutMs: options.timeoutMs, headers, onNetwork: (m) => new RefreshFailedError(m)},
+  )
   const message = upstreamMessage(text, [refreshToken]) || `HTTP ${status}`
-  if (status === 400 || status === 401 || status === 403) throw new RefreshRefusedError(`The refresh token was refused (${status}: ${message}).`)
+  if (status === 400 || status === 401 || status === 403)
+    throw new RefreshRefusedError(`The refresh token was refused (${status}: ${message}).`)
   if (status < 200 || status >= 300) throw new RefreshFailedError(`The token endpoint answered ${status}: ${message}.`)
   const tokens = parseTokens(text, (m) => new RefreshFailedError(m))
   let info: ReturnType<typeof accessTokenInfo>
@@ -93,7 +138,12 @@ async function exchangeWeb(upstream: UpstreamConfig & {name?: string}, refreshTo
     throw new RefreshFailedError(`The token endpoint answered with an unusable access token: ${errorMessage(error)}`)
   }
 
-  return {accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: info.expiresAt, account: info.account}
+  return {
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken,
+    expiresAt: info.expiresAt,
+    account: info.account,
+  }
 }
 
 /**
@@ -101,19 +151,34 @@ async function exchangeWeb(upstream: UpstreamConfig & {name?: string}, refreshTo
  * stops retrying on them, codex-rs/login/src/auth/manager.rs), with what they mean.
  */
 const DEAD_CODES: Record<string, string> = {
-  refresh_token_reused: 'it was already used to get a new access token (another program holding the same login, such as Codex CLI with the same auth.json, may have renewed it first)',
+  refresh_token_reused:
+    'it was already used to get a new access token (another program holding the same login, such as Codex CLI with the same auth.json, may have renewed it first)',
   refresh_token_expired: 'it has expired',
   refresh_token_invalidated: 'it was revoked (signed out, or the password was changed)',
 }
 
-async function exchangeCodex(upstream: UpstreamConfig & {name?: string}, refreshToken: string, options: ExchangeOptions): Promise<Exchange> {
-  const json = {client_id: CODEX_CLIENT_ID, grant_type: 'refresh_token', refresh_token: refreshToken, scope: CODEX_REFRESH_SCOPE}
-  const {status, text} = await postToIssuer(tokenEndpoint(codexIssuer(upstream)), {json}, {secrets: [refreshToken], timeoutMs: options.timeoutMs, onNetwork: (m) => new RefreshFailedError(m)})
+async function exchangeCodex(
+  upstream: UpstreamConfig & {name?: string},
+  refreshToken: string,
+  options: ExchangeOptions,
+): Promise<Exchange> {
+  const json = {
+    client_id: CODEX_CLIENT_ID,
+    grant_type: 'refresh_token',
+    refresh_token: refreshToken,
+    scope: CODEX_REFRESH_SCOPE,
+  }
+  const {status, text} = await postToIssuer(
+    tokenEndpoint(codexIssuer(upstream)),
+    {json},
+    {secrets: [refreshToken], timeoutMs: options.timeoutMs, onNetwork: (m) => new RefreshFailedError(m)},
+  )
   const code = oauthErrorCode(text)
   const message = upstreamMessage(text, [refreshToken]) || `HTTP ${status}`
   // A dead-token code or any 401 is final; every other failure may pass (Codex CLI treats them as transient).
   if ((code !== undefined && Object.hasOwn(DEAD_CODES, code)) || status === 401) {
-    const why = code !== undefined && Object.hasOwn(DEAD_CODES, code) ? `${DEAD_CODES[code]} (${code})` : `${status}: ${message}`
+    const why =
+      code !== undefined && Object.hasOwn(DEAD_CODES, code) ? `${DEAD_CODES[code]} (${code})` : `${status}: ${message}`
     const login = `gptconv login${upstream.name ? ` --upstream ${upstream.name}` : ''}${options.label ? ` --label ${options.label}` : ''}`
     throw new RefreshRefusedError(`The refresh token was refused: ${why}. Sign in again with \`${login}\`.`, LOGIN_HINT)
   }

@@ -4,7 +4,13 @@ import type {TokenEntry, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
 import {InvalidSecretError, NotFoundError, errorMessage} from './errors.js'
 import {accessTokenInfo} from './jwt.js'
-import {type Exchange, RefreshFailedError, RefreshNotStoredError, RefreshRefusedError, exchangeRefreshToken} from './refresh-exchange.js'
+import {
+  type Exchange,
+  RefreshFailedError,
+  RefreshNotStoredError,
+  RefreshRefusedError,
+  exchangeRefreshToken,
+} from './refresh-exchange.js'
 import {type SecretStore, accessAccount, storeOfKind} from './secrets/index.js'
 import {TokenBusyError, withTokenLock} from './token-lock.js'
 
@@ -46,7 +52,12 @@ export type RenewOptions = {
   lockWaitMs?: number
 }
 
-const DEFAULTS: Required<RenewOptions> = {storeAttempts: 5, retryDelayMs: 250, backgroundAttempts: 30, lockWaitMs: 90_000}
+const DEFAULTS: Required<RenewOptions> = {
+  storeAttempts: 5,
+  retryDelayMs: 250,
+  backgroundAttempts: 30,
+  lockWaitMs: 90_000,
+}
 const MAX_BACKOFF_MS = 60_000
 
 const inFlight = new Map<string, Promise<Exchange>>()
@@ -56,7 +67,13 @@ const unstored = new Map<string, {token: string; error: RefreshNotStoredError}>(
 const keyOf = (ctx: Context, entry: TokenEntry) => `${ctx.paths.dir}\u0000${entry.label}\u0000${entry.addedAt}`
 
 /** Exchange a stored refresh token now (see above). Concurrent calls for one token share one renewal. */
-export function renewToken(ctx: Context, entry: TokenEntry, upstream: UpstreamConfig & {name?: string}, store: SecretStore = storeOfKind(entry.store, {env: ctx.env, warn: ctx.warn}), options: RenewOptions = {}): Promise<Exchange> {
+export function renewToken(
+  ctx: Context,
+  entry: TokenEntry,
+  upstream: UpstreamConfig & {name?: string},
+  store: SecretStore = storeOfKind(entry.store, {env: ctx.env, warn: ctx.warn}),
+  options: RenewOptions = {},
+): Promise<Exchange> {
   const key = keyOf(ctx, entry)
   let running = inFlight.get(key)
   if (!running) {
@@ -65,9 +82,12 @@ export function renewToken(ctx: Context, entry: TokenEntry, upstream: UpstreamCo
       // what the store held before waiting: a change seen after the wait is another process's renewal
       const before = await store.get(accessAccount(entry.label))
       try {
-        return await withTokenLock(ctx, entry, settings.lockWaitMs, () => renewLocked(ctx, {entry, upstream, store, key, before, settings}))
+        return await withTokenLock(ctx, entry, settings.lockWaitMs, () =>
+          renewLocked(ctx, {entry, upstream, store, key, before, settings}),
+        )
       } catch (error) {
-        if (error instanceof TokenBusyError) throw new RefreshFailedError(`Cannot renew "${entry.label}" now: ${error.message}.`)
+        if (error instanceof TokenBusyError)
+          throw new RefreshFailedError(`Cannot renew "${entry.label}" now: ${error.message}.`)
         throw error
       }
     })().finally(() => inFlight.delete(key))
@@ -77,13 +97,25 @@ export function renewToken(ctx: Context, entry: TokenEntry, upstream: UpstreamCo
   return running
 }
 
-type Renewal = {entry: TokenEntry; upstream: UpstreamConfig & {name?: string}; store: SecretStore; key: string; before: string | null; settings: Required<RenewOptions>}
+type Renewal = {
+  entry: TokenEntry
+  upstream: UpstreamConfig & {name?: string}
+  store: SecretStore
+  key: string
+  before: string | null
+  settings: Required<RenewOptions>
+}
 
 async function renewLocked(ctx: Context, r: Renewal): Promise<Exchange> {
   const {entry, store, key} = r
   const held = unstored.get(key)
   const refreshToken = held?.token ?? (await store.get(entry.label))
-  if (refreshToken === null) throw new NotFoundError('GPTCONV_SECRET_MISSING', `The refresh token of "${entry.label}" is missing from the secret store.`, {hint: `Add it again: gptconv tokens add ${entry.label} --kind refresh-token --force`})
+  if (refreshToken === null)
+    throw new NotFoundError(
+      'GPTCONV_SECRET_MISSING',
+      `The refresh token of "${entry.label}" is missing from the secret store.`,
+      {hint: `Add it again: gptconv tokens add ${entry.label} --kind refresh-token --force`},
+    )
   if (!held) {
     const shared = await renewedMeanwhile(store, entry.label, r.before)
     if (shared) return shared
@@ -91,7 +123,9 @@ async function renewLocked(ctx: Context, r: Renewal): Promise<Exchange> {
 
   let exchange: Exchange
   try {
-    exchange = await exchangeRefreshToken({...r.upstream, name: r.upstream.name ?? entry.upstream}, refreshToken, {label: entry.label})
+    exchange = await exchangeRefreshToken({...r.upstream, name: r.upstream.name ?? entry.upstream}, refreshToken, {
+      label: entry.label,
+    })
   } catch (error) {
     // a refused token held in memory is dead too: nothing left to store
     if (held && error instanceof RefreshRefusedError) unstored.delete(key)
@@ -99,7 +133,8 @@ async function renewLocked(ctx: Context, r: Renewal): Promise<Exchange> {
   }
 
   let notStored: RefreshNotStoredError | undefined
-  if (exchange.refreshToken && exchange.refreshToken !== refreshToken) notStored = await keepRotated(ctx, r, exchange.refreshToken)
+  if (exchange.refreshToken && exchange.refreshToken !== refreshToken)
+    notStored = await keepRotated(ctx, r, exchange.refreshToken)
   else if (held) notStored = held.error // not rotated this time: the one held is still the live one, still being stored
   try {
     await store.set(accessAccount(entry.label), exchange.accessToken)
@@ -112,13 +147,24 @@ async function renewLocked(ctx: Context, r: Renewal): Promise<Exchange> {
 }
 
 /** The access token another process cached while this one waited for the lock, if it is still good for a minute. */
-async function renewedMeanwhile(store: SecretStore, label: string, before: string | null): Promise<Exchange | undefined> {
+async function renewedMeanwhile(
+  store: SecretStore,
+  label: string,
+  before: string | null,
+): Promise<Exchange | undefined> {
   const now = await store.get(accessAccount(label))
   if (now === null || now === before) return undefined
   try {
     const info = accessTokenInfo(now)
     if (info.expiresAt.getTime() - 60_000 <= Date.now()) return undefined
-    return {accessToken: now, expiresAt: info.expiresAt, account: info.account, ...(info.chatgptAccountId && {chatgptAccountId: info.chatgptAccountId}), ...(info.planType && {plan: info.planType}), shared: true}
+    return {
+      accessToken: now,
+      expiresAt: info.expiresAt,
+      account: info.account,
+      ...(info.chatgptAccountId && {chatgptAccountId: info.chatgptAccountId}),
+      ...(info.planType && {plan: info.planType}),
+      shared: true,
+    }
   } catch (error) {
     if (error instanceof InvalidSecretError) return undefined
     throw error
@@ -149,7 +195,9 @@ async function keepRotated(ctx: Context, r: Renewal, token: string): Promise<Ref
 /** One more try at storing a held refresh token, later, under the token's lock; stops once it is stored or replaced by a newer one. */
 function storeLater(ctx: Context, r: Renewal, token: string, attempt: number): void {
   if (attempt >= r.settings.backgroundAttempts) {
-    ctx.warn(`Gave up storing the new refresh token of "${r.entry.label}" for now; it stays in this process's memory and is used for the next renewal. If this process ends first, sign in again with \`gptconv login\`.`)
+    ctx.warn(
+      `Gave up storing the new refresh token of "${r.entry.label}" for now; it stays in this process's memory and is used for the next renewal. If this process ends first, sign in again with \`gptconv login\`.`,
+    )
     return
   }
 
@@ -177,7 +225,13 @@ export function holdsUnstoredToken(ctx: Context, entry: TokenEntry): boolean {
 }
 
 /** The cached access token of a refresh-token entry, when it is still valid for `marginMs`. */
-export async function cachedAccessToken(ctx: Context, entry: TokenEntry, marginMs: number): Promise<{accessToken: string; expiresAt: Date; account?: string; chatgptAccountId?: string; planType?: string} | undefined> {
+export async function cachedAccessToken(
+  ctx: Context,
+  entry: TokenEntry,
+  marginMs: number,
+): Promise<
+  {accessToken: string; expiresAt: Date; account?: string; chatgptAccountId?: string; planType?: string} | undefined
+> {
   const token = await storeOfKind(entry.store, {env: ctx.env}).get(accessAccount(entry.label))
   if (!token) return undefined
   try {

@@ -4,7 +4,14 @@ import {UsageError} from './errors.js'
 
 /** `gptconv config …`: dotted keys into the settings sections (docs/reference.md §1). */
 
-type Schema = {type?: string; enum?: readonly string[]; properties?: Record<string, Schema>; additionalProperties?: Schema | boolean; items?: Schema; default?: unknown}
+type Schema = {
+  type?: string
+  enum?: readonly string[]
+  properties?: Record<string, Schema>
+  additionalProperties?: Schema | boolean
+  items?: Schema
+  default?: unknown
+}
 
 export type SettingsView = Pick<Settings, (typeof SETTING_SECTIONS)[number]>
 
@@ -19,7 +26,10 @@ export function settingKeys(): string[] {
   return keys
 }
 
-const sectionSchema = (section: string): Schema | undefined => ((SETTING_SECTIONS as readonly string[]).includes(section) ? (SETTINGS_SCHEMA[section as keyof typeof SETTINGS_SCHEMA] as Schema) : undefined)
+const sectionSchema = (section: string): Schema | undefined =>
+  (SETTING_SECTIONS as readonly string[]).includes(section)
+    ? (SETTINGS_SCHEMA[section as keyof typeof SETTINGS_SCHEMA] as Schema)
+    : undefined
 
 /**
  * A dotted key's parts. Inside a map (`aliases`) the rest of the key is one name, dots and
@@ -29,7 +39,8 @@ function keyParts(key: string): string[] {
   const parts = key.split('.')
   let schema = sectionSchema(parts[0])
   for (let i = 1; i < parts.length; i++) {
-    if (schema && !schema.properties && typeof schema.additionalProperties === 'object') return [...parts.slice(0, i), parts.slice(i).join('.')]
+    if (schema && !schema.properties && typeof schema.additionalProperties === 'object')
+      return [...parts.slice(0, i), parts.slice(i).join('.')]
     schema = schema?.properties?.[parts[i]]
   }
 
@@ -41,15 +52,22 @@ function schemaOf(key: string): Schema {
   let schema: Schema | undefined = sectionSchema(section)
   for (const part of rest) {
     if (!schema) break
-    schema = (schema.properties && Object.hasOwn(schema.properties, part) ? schema.properties[part] : undefined) ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined)
+    schema =
+      (schema.properties && Object.hasOwn(schema.properties, part) ? schema.properties[part] : undefined) ??
+      (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined)
   }
 
-  if (!schema) throw new UsageError(`Unknown setting "${key}".`, {code: 'GPTCONV_UNKNOWN_SETTING', hint: `Known settings: ${settingKeys().join(', ')}.`})
+  if (!schema)
+    throw new UsageError(`Unknown setting "${key}".`, {
+      code: 'GPTCONV_UNKNOWN_SETTING',
+      hint: `Known settings: ${settingKeys().join(', ')}.`,
+    })
   return schema
 }
 
 function parseValue(key: string, raw: string, schema: Schema): unknown {
-  const fail = (what: string) => new UsageError(`${key} takes ${what}, not "${raw}".`, {code: 'GPTCONV_CONFIG_INVALID_VALUE'})
+  const fail = (what: string) =>
+    new UsageError(`${key} takes ${what}, not "${raw}".`, {code: 'GPTCONV_CONFIG_INVALID_VALUE'})
   if (schema.enum) {
     if (!schema.enum.includes(raw)) throw fail(`one of ${schema.enum.join(', ')}`)
     return raw
@@ -59,7 +77,8 @@ function parseValue(key: string, raw: string, schema: Schema): unknown {
     case 'integer':
     case 'number': {
       const n = Number(raw)
-      if (raw.trim() === '' || !Number.isFinite(n) || (schema.type === 'integer' && !Number.isInteger(n))) throw fail(schema.type === 'integer' ? 'a whole number' : 'a number')
+      if (raw.trim() === '' || !Number.isFinite(n) || (schema.type === 'integer' && !Number.isInteger(n)))
+        throw fail(schema.type === 'integer' ? 'a whole number' : 'a number')
       return n
     }
 
@@ -70,7 +89,10 @@ function parseValue(key: string, raw: string, schema: Schema): unknown {
 
     case 'array': {
       if (raw.trim().startsWith('[')) return parseJson(raw, fail)
-      return raw.split(',').map((s) => s.trim()).filter(Boolean)
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
     }
 
     case 'object': {
@@ -122,7 +144,8 @@ export async function setSetting(ctx: Context, key: string, raw: string): Promis
 /** Remove a setting: a leaf goes back to its default, an alias disappears. */
 export async function unsetSetting(ctx: Context, key: string): Promise<unknown> {
   const schema = schemaOf(key)
-  if (!key.includes('.')) throw new UsageError(`Unset one key inside "${key}", e.g. ${settingKeys().find((k) => k.startsWith(key))}.`)
+  if (!key.includes('.'))
+    throw new UsageError(`Unset one key inside "${key}", e.g. ${settingKeys().find((k) => k.startsWith(key))}.`)
   await ctx.config.update((s) => {
     const {parent, leaf} = walk(s, key)
     delete parent[leaf]

@@ -26,7 +26,12 @@ export function tokenLockPath(ctx: Context, entry: Pick<TokenEntry, 'label' | 'a
 }
 
 /** Run `fn` holding the token's lock; waits at most `waitMs` for it, then throws TokenBusyError. */
-export async function withTokenLock<T>(ctx: Context, entry: Pick<TokenEntry, 'label' | 'addedAt'>, waitMs: number, fn: () => Promise<T>): Promise<T> {
+export async function withTokenLock<T>(
+  ctx: Context,
+  entry: Pick<TokenEntry, 'label' | 'addedAt'>,
+  waitMs: number,
+  fn: () => Promise<T>,
+): Promise<T> {
   const path = tokenLockPath(ctx, entry)
   ensureStateDir(ctx.paths.dir)
   let release: () => Promise<void>
@@ -39,7 +44,10 @@ export async function withTokenLock<T>(ctx: Context, entry: Pick<TokenEntry, 'la
       onCompromised: (error) => ctx.warn(`The renewal lock of "${entry.label}" was lost: ${errorMessage(error)}`),
     })
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new TokenBusyError(`another gptconv process has been renewing "${entry.label}" for over ${Math.round(waitMs / 1000)} s`)
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED')
+      throw new TokenBusyError(
+        `another gptconv process has been renewing "${entry.label}" for over ${Math.round(waitMs / 1000)} s`,
+      )
     throw error
   }
 

@@ -2,7 +2,11 @@
  * Token counts for usage estimates, with gpt-tokenizer (pure JS, ships its encodings).
  * The encodings are large, so they load on first use.
  */
-export type Encoding = {encode(text: string): number[]; decode(tokens: Iterable<number>): string; countTokens(text: string): number}
+export type Encoding = {
+  encode(text: string): number[]
+  decode(tokens: Iterable<number>): string
+  countTokens(text: string): number
+}
 
 const loaded = new Map<string, Promise<Encoding>>()
 
@@ -17,7 +21,11 @@ export function encodingFor(model: string): Promise<Encoding> {
   const name = encodingName(model)
   let encoding = loaded.get(name)
   if (!encoding) {
-    encoding = (name === 'cl100k_base' ? import('gpt-tokenizer/encoding/cl100k_base') : import('gpt-tokenizer/encoding/o200k_base')).then((e) => bounded(e as Encoding))
+    encoding = (
+      name === 'cl100k_base'
+        ? import('gpt-tokenizer/encoding/cl100k_base')
+        : import('gpt-tokenizer/encoding/o200k_base')
+    ).then((e) => bounded(e as Encoding))
     loaded.set(name, encoding)
   }
 
@@ -39,7 +47,7 @@ export function* segments(text: string): Generator<string> {
   for (const match of text.matchAll(LONG_RUN)) {
     if (match.index > last) yield text.slice(last, match.index)
     const end = match.index + match[0].length
-    for (let i = match.index; i < end; ) {
+    for (let i = match.index; i < end;) {
       let next = Math.min(i + WINDOW, end)
       // never split a surrogate pair
       if (next < end && isHighSurrogate(text.charCodeAt(next - 1))) next++
@@ -93,7 +101,7 @@ class Slicer {
 async function countYielding(encoding: Encoding, text: string, slicer: Slicer): Promise<number> {
   if (text.length <= PIECE) return encoding.countTokens(text)
   let total = 0
-  for (let at = 0; at < text.length; ) {
+  for (let at = 0; at < text.length;) {
     let end = Math.min(text.length, at + PIECE)
     if (end < text.length) {
       const space = text.lastIndexOf(' ', end)
@@ -117,7 +125,13 @@ export async function countText(text: string, model: string): Promise<number> {
 export function contentText(content: unknown): string {
   if (typeof content === 'string') return content
   if (!Array.isArray(content)) return ''
-  return content.map((part) => (typeof part === 'object' && part !== null && typeof (part as {text?: unknown}).text === 'string' ? (part as {text: string}).text : '')).join('')
+  return content
+    .map((part) =>
+      typeof part === 'object' && part !== null && typeof (part as {text?: unknown}).text === 'string'
+        ? (part as {text: string}).text
+        : '',
+    )
+    .join('')
 }
 
 /** Prompt tokens of a chat request, counted the way OpenAI's cookbook does: 3 per message + 3 for the reply's priming. */
@@ -132,7 +146,11 @@ export async function countChatPrompt(messages: unknown, model: string): Promise
  * Tokens of each message (3 for its framing, its role and text, 1 for a name), with pauses
  * for the event loop; `cache` remembers the count of a message object already counted.
  */
-export async function countMessages(messages: readonly unknown[], model: string, cache?: WeakMap<object, number>): Promise<number[]> {
+export async function countMessages(
+  messages: readonly unknown[],
+  model: string,
+  cache?: WeakMap<object, number>,
+): Promise<number[]> {
   const encoding = await encodingFor(model)
   const slicer = new Slicer()
   const counts: number[] = []
@@ -146,7 +164,14 @@ export async function countMessages(messages: readonly unknown[], model: string,
     if (count === undefined) {
       const m = message as {role?: unknown; content?: unknown; name?: unknown; tool_calls?: unknown}
       const calls = Array.isArray(m.tool_calls) ? JSON.stringify(m.tool_calls) : ''
-      count = 3 + (await countYielding(encoding, `${typeof m.role === 'string' ? m.role : ''}${contentText(m.content)}${calls}`, slicer)) + (typeof m.name === 'string' ? 1 : 0)
+      count =
+        3 +
+        (await countYielding(
+          encoding,
+          `${typeof m.role === 'string' ? m.role : ''}${contentText(m.content)}${calls}`,
+          slicer,
+        )) +
+        (typeof m.name === 'string' ? 1 : 0)
       cache?.set(message, count)
     }
 

@@ -63,14 +63,26 @@ const LABEL = /^[A-Za-z0-9][\w.@+-]{0,63}$/
 
 export function validateLabel(label: string): void {
   if (!LABEL.test(label)) {
-    throw new UsageError(`Invalid label "${label}".`, {hint: 'Use 1-64 letters, digits and . _ @ + - (starting with a letter or digit), e.g. "work" or "alice@example.com".'})
+    throw new UsageError(`Invalid label "${label}".`, {
+      hint: 'Use 1-64 letters, digits and . _ @ + - (starting with a letter or digit), e.g. "work" or "alice@example.com".',
+    })
   }
 }
 
 /** Offline checks of a secret; returns what can be read from it. Never echoes the secret. */
-export function validateSecret(kind: TokenKind, secret: string, warn: (m: string) => void): {expiresAt?: Date; account?: string; chatgptAccountId?: string; planType?: string} {
-  if (!secret) throw new InvalidSecretError('The secret is empty.', {hint: 'Pipe it in (printf %s "$KEY" | gptconv tokens add …), type it at the prompt, or use --from-env VAR.'})
-  if (/\s/.test(secret)) throw new InvalidSecretError('The secret contains whitespace or a line break; a token is one word.', {hint: 'Pass exactly one secret, e.g. printf %s "$KEY" | gptconv tokens add …'})
+export function validateSecret(
+  kind: TokenKind,
+  secret: string,
+  warn: (m: string) => void,
+): {expiresAt?: Date; account?: string; chatgptAccountId?: string; planType?: string} {
+  if (!secret)
+    throw new InvalidSecretError('The secret is empty.', {
+      hint: 'Pipe it in (printf %s "$KEY" | gptconv tokens add …), type it at the prompt, or use --from-env VAR.',
+    })
+  if (/\s/.test(secret))
+    throw new InvalidSecretError('The secret contains whitespace or a line break; a token is one word.', {
+      hint: 'Pass exactly one secret, e.g. printf %s "$KEY" | gptconv tokens add …',
+    })
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001F\u007F]/.test(secret)) throw new InvalidSecretError('The secret contains control characters.')
 
@@ -85,34 +97,55 @@ export function validateSecret(kind: TokenKind, secret: string, warn: (m: string
     return info
   }
 
-  if (decodeJwt(secret)) warn(`This ${kind} looks like a JWT, which is what ChatGPT access tokens are; if it is one, add it with --kind access-token.`)
+  if (decodeJwt(secret))
+    warn(
+      `This ${kind} looks like a JWT, which is what ChatGPT access tokens are; if it is one, add it with --kind access-token.`,
+    )
   return {}
 }
 
 /** ChatGPT tokens serve a ChatGPT-web proxy or a ChatGPT plan through the Codex backend. */
-const PROTOCOLS_OF: Record<TokenKind, Protocol[]> = {'api-key': ['openai'], 'access-token': ['chatgpt-web', 'codex'], 'refresh-token': ['chatgpt-web', 'codex']}
+const PROTOCOLS_OF: Record<TokenKind, Protocol[]> = {
+  'api-key': ['openai'],
+  'access-token': ['chatgpt-web', 'codex'],
+  'refresh-token': ['chatgpt-web', 'codex'],
+}
 
 function upstreamFor(settings: Settings, kind: TokenKind, requested: string | undefined, preferred?: Protocol): string {
   const allowed = PROTOCOLS_OF[kind]
   const protocol = preferred && allowed.includes(preferred) ? preferred : allowed[0]
   if (requested) {
     const upstream = own(settings.upstreams, requested)
-    if (!upstream) throw new NotFoundError('GPTCONV_UPSTREAM_NOT_FOUND', `No upstream named "${requested}".`, {hint: `See \`gptconv upstreams list\`, or add it with \`gptconv upstreams add ${requested} --protocol ${protocol}${protocol === 'codex' ? '' : ' --base-url URL'}\`.`})
+    if (!upstream)
+      throw new NotFoundError('GPTCONV_UPSTREAM_NOT_FOUND', `No upstream named "${requested}".`, {
+        hint: `See \`gptconv upstreams list\`, or add it with \`gptconv upstreams add ${requested} --protocol ${protocol}${protocol === 'codex' ? '' : ' --base-url URL'}\`.`,
+      })
     const wanted = preferred ? [protocol] : allowed
-    if (!wanted.includes(upstream.protocol)) throw new UsageError(`A ${kind} needs an upstream of protocol ${wanted.join(' or ')}, and "${requested}" is ${upstream.protocol}.`, {hint: 'Pick another --upstream.'})
+    if (!wanted.includes(upstream.protocol))
+      throw new UsageError(
+        `A ${kind} needs an upstream of protocol ${wanted.join(' or ')}, and "${requested}" is ${upstream.protocol}.`,
+        {hint: 'Pick another --upstream.'},
+      )
     return requested
   }
 
-  const matching = Object.entries(settings.upstreams).filter(([, u]) => u.protocol === protocol).map(([name]) => name)
+  const matching = Object.entries(settings.upstreams)
+    .filter(([, u]) => u.protocol === protocol)
+    .map(([name]) => name)
   if (protocol === 'openai' && matching.includes('openai')) return 'openai'
   if (matching.length === 1) return matching[0]
   if (matching.length === 0) {
     throw new UsageError(`A ${kind} needs an upstream of protocol ${protocol}, and none is configured.`, {
-      hint: protocol === 'codex' ? 'Add one first: `gptconv upstreams add chatgpt --protocol codex`, then pass --upstream chatgpt.' : `Add one first, e.g. \`gptconv upstreams add web --protocol ${protocol} --base-url https://your-proxy.example\`, then pass --upstream web.`,
+      hint:
+        protocol === 'codex'
+          ? 'Add one first: `gptconv upstreams add chatgpt --protocol codex`, then pass --upstream chatgpt.'
+          : `Add one first, e.g. \`gptconv upstreams add web --protocol ${protocol} --base-url https://your-proxy.example\`, then pass --upstream web.`,
     })
   }
 
-  throw new UsageError(`Several ${protocol} upstreams are configured (${matching.join(', ')}); say which one.`, {hint: `Pass --upstream ${matching[0]}.`})
+  throw new UsageError(`Several ${protocol} upstreams are configured (${matching.join(', ')}); say which one.`, {
+    hint: `Pass --upstream ${matching[0]}.`,
+  })
 }
 
 export async function addToken(ctx: Context, input: AddTokenInput): Promise<TokenView> {
@@ -122,7 +155,9 @@ export async function addToken(ctx: Context, input: AddTokenInput): Promise<Toke
   const upstream = upstreamFor(settings, input.kind, input.upstream, input.protocol)
   const previous = own(settings.tokens, input.label)
   if (previous && !input.force) {
-    throw new ConflictError('GPTCONV_TOKEN_EXISTS', `A token labelled "${input.label}" already exists.`, {hint: 'Pass --force to replace it, or choose another label.'})
+    throw new ConflictError('GPTCONV_TOKEN_EXISTS', `A token labelled "${input.label}" already exists.`, {
+      hint: 'Pass --force to replace it, or choose another label.',
+    })
   }
 
   // a locked keychain must not push new secrets into a plain file beside the ones kept there
@@ -171,14 +206,25 @@ const CLIENT_KEY_PREFIX = 'sk-gptconv-'
  * gptconv tokens add …` would store it — and a secret kept under another label (the pool
  * would count one key twice). Candidates are found by their masked form, then compared.
  */
-async function refuseKnownSecret(ctx: Context, settings: Settings, input: AddTokenInput, store: SecretStore): Promise<void> {
+async function refuseKnownSecret(
+  ctx: Context,
+  settings: Settings,
+  input: AddTokenInput,
+  store: SecretStore,
+): Promise<void> {
   const {CLIENT_KEY_ACCOUNT, storeOfKind} = await secrets()
   const read = (s: SecretStore, account: string) => s.get(account).catch(() => null)
-  const own = [await read(store, CLIENT_KEY_ACCOUNT), store.kind === 'keychain' ? await read(storeOfKind('file', {env: ctx.env}), CLIENT_KEY_ACCOUNT) : null]
+  const own = [
+    await read(store, CLIENT_KEY_ACCOUNT),
+    store.kind === 'keychain' ? await read(storeOfKind('file', {env: ctx.env}), CLIENT_KEY_ACCOUNT) : null,
+  ]
   if (input.secret.startsWith(CLIENT_KEY_PREFIX) || own.includes(input.secret)) {
-    throw new InvalidSecretError('This is gptconv\'s own local client key (what `gptconv env` puts in OPENAI_API_KEY), not a key for an upstream.', {
-      hint: 'Add the key your provider gave you. After `eval "$(gptconv env)"`, OPENAI_API_KEY holds the local key: pipe the real one from where you keep it, e.g. printf %s "$REAL_KEY" | gptconv tokens add LABEL --kind api-key',
-    })
+    throw new InvalidSecretError(
+      "This is gptconv's own local client key (what `gptconv env` puts in OPENAI_API_KEY), not a key for an upstream.",
+      {
+        hint: 'Add the key your provider gave you. After `eval "$(gptconv env)"`, OPENAI_API_KEY holds the local key: pipe the real one from where you keep it, e.g. printf %s "$REAL_KEY" | gptconv tokens add LABEL --kind api-key',
+      },
+    )
   }
 
   const masked = mask(input.secret)
@@ -201,20 +247,31 @@ async function forgetSecrets(ctx: Context, previous: TokenEntry, current: Secret
 export function listTokens(ctx: Context, labels: string[] = []): TokenView[] {
   const {tokens, upstreams} = ctx.config.read()
   const runtime = readRuntimeState(ctx.paths.runtime).tokens
-  return entriesFor(tokens, labels).map((entry) => viewOf(entry, own(runtime, entry.label), own(upstreams, entry.upstream)))
+  return entriesFor(tokens, labels).map((entry) =>
+    viewOf(entry, own(runtime, entry.label), own(upstreams, entry.upstream)),
+  )
 }
 
 export function entriesFor(tokens: Record<string, TokenEntry>, labels: string[]): TokenEntry[] {
   if (labels.length === 0) return Object.values(tokens).sort((a, b) => a.label.localeCompare(b.label))
   const unknown = labels.filter((l) => own(tokens, l) === undefined)
   if (unknown.length > 0) {
-    throw new NotFoundError('GPTCONV_TOKEN_NOT_FOUND', `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`, {hint: 'See `gptconv tokens list` for the labels.'})
+    throw new NotFoundError(
+      'GPTCONV_TOKEN_NOT_FOUND',
+      `No token labelled ${unknown.map((l) => `"${l}"`).join(', ')}.`,
+      {hint: 'See `gptconv tokens list` for the labels.'},
+    )
   }
 
   return [...new Set(labels)].map((l) => tokens[l] as TokenEntry)
 }
 
-function viewOf(entry: TokenEntry, runtime: TokenRuntime | undefined, upstream: UpstreamConfig | undefined, now = Date.now()): TokenView {
+function viewOf(
+  entry: TokenEntry,
+  runtime: TokenRuntime | undefined,
+  upstream: UpstreamConfig | undefined,
+  now = Date.now(),
+): TokenView {
   const current = runtime && runtime.addedAt === entry.addedAt ? runtime : undefined
   const block = upstream && originBlock(entry, upstream, recordedBinding(entry, current))
   let state: TokenState = 'ok'
@@ -265,7 +322,10 @@ export function maskAccountId(id: string): string {
 
 /** Remove tokens: secrets first (so a locked keychain leaves the index intact to retry), then the index. */
 export async function removeTokens(ctx: Context, labels: string[]): Promise<string[]> {
-  if (labels.length === 0) throw new UsageError('Name at least one token label to remove.', {hint: 'See `gptconv tokens list` for the labels.'})
+  if (labels.length === 0)
+    throw new UsageError('Name at least one token label to remove.', {
+      hint: 'See `gptconv tokens list` for the labels.',
+    })
   const entries = entriesFor(ctx.config.read().tokens, labels)
   for (const entry of entries) {
     const store = (await secrets()).storeOfKind(entry.store, {env: ctx.env})
@@ -286,17 +346,25 @@ export async function removeTokens(ctx: Context, labels: string[]): Promise<stri
  * KeychainUnavailableError, having changed nothing, when the keychain cannot be used.
  */
 export async function requireUsableStores(ctx: Context, settings: Settings): Promise<void> {
-  const inKeychain = Object.values(settings.tokens).filter((t) => t.store === 'keychain').map((t) => t.label)
+  const inKeychain = Object.values(settings.tokens)
+    .filter((t) => t.store === 'keychain')
+    .map((t) => t.label)
   if (inKeychain.length === 0) return
   const {KeychainStore, keychainService} = await secrets()
   try {
     await new KeychainStore(keychainService(ctx.env)).probe()
   } catch (error) {
     if (!(error instanceof KeychainUnavailableError)) throw error
-    const which = inKeychain.length === 1 ? `token "${inKeychain[0]}" is` : `${inKeychain.length} tokens (${inKeychain.join(', ')}) are`
-    throw new KeychainUnavailableError(`The ${which} kept in the OS keychain, which cannot be used: ${error.message.replace(/^No usable OS keychain: /, '')}`, {
-      hint: 'Unlock your keychain (on Linux: a running, unlocked Secret Service such as gnome-keyring) and try again. Nothing was changed.',
-    })
+    const which =
+      inKeychain.length === 1
+        ? `token "${inKeychain[0]}" is`
+        : `${inKeychain.length} tokens (${inKeychain.join(', ')}) are`
+    throw new KeychainUnavailableError(
+      `The ${which} kept in the OS keychain, which cannot be used: ${error.message.replace(/^No usable OS keychain: /, '')}`,
+      {
+        hint: 'Unlock your keychain (on Linux: a running, unlocked Secret Service such as gnome-keyring) and try again. Nothing was changed.',
+      },
+    )
   }
 }
 
@@ -306,9 +374,13 @@ export async function readSecret(ctx: Context, entry: TokenEntry): Promise<strin
   if (block) throw new ConflictError('GPTCONV_TOKEN_BLOCKED', `Token "${entry.label}" is ${block.reason}.`)
   const secret = await (await secrets()).storeOfKind(entry.store, {env: ctx.env}).get(entry.label)
   if (secret === null) {
-    throw new NotFoundError('GPTCONV_SECRET_MISSING', `The secret of "${entry.label}" is missing from the ${entry.store === 'keychain' ? 'OS keychain' : 'secrets file'}${entry.store === 'keychain' ? ' (or the keychain is locked)' : ''}.`, {
-      hint: `Unlock the keychain, or add the token again with \`gptconv tokens add ${entry.label} --kind ${entry.kind} --force\`.`,
-    })
+    throw new NotFoundError(
+      'GPTCONV_SECRET_MISSING',
+      `The secret of "${entry.label}" is missing from the ${entry.store === 'keychain' ? 'OS keychain' : 'secrets file'}${entry.store === 'keychain' ? ' (or the keychain is locked)' : ''}.`,
+      {
+        hint: `Unlock the keychain, or add the token again with \`gptconv tokens add ${entry.label} --kind ${entry.kind} --force\`.`,
+      },
+    )
   }
 
   return secret
@@ -317,5 +389,8 @@ export async function readSecret(ctx: Context, entry: TokenEntry): Promise<strin
 /** Why a token may not be used where its upstream points now (core/binding.ts), or undefined. */
 export function blockOf(ctx: Context, entry: TokenEntry): ReturnType<typeof originBlock> {
   const upstream = own(ctx.config.read().upstreams, entry.upstream)
-  return upstream && originBlock(entry, upstream, recordedBinding(entry, own(readRuntimeState(ctx.paths.runtime).tokens, entry.label)))
+  return (
+    upstream &&
+    originBlock(entry, upstream, recordedBinding(entry, own(readRuntimeState(ctx.paths.runtime).tokens, entry.label)))
+  )
 }

@@ -14,9 +14,18 @@ export function upstreamMessage(body: string, secrets: string[]): string {
   let message = redact(body.trim(), secrets).slice(0, 300)
   try {
     // OpenAI {error: {message}}, OAuth {error, error_description}, the web backend {detail}, others {message}
-    const parsed = JSON.parse(body) as {error?: {message?: unknown} | string; error_description?: unknown; detail?: unknown; message?: unknown}
-    const oauth = typeof parsed.error === 'string' ? parsed.error + (typeof parsed.error_description === 'string' ? `: ${parsed.error_description}` : '') : undefined
-    const candidate = oauth ?? (typeof parsed.error === 'object' ? parsed.error?.message : undefined) ?? parsed.detail ?? parsed.message
+    const parsed = JSON.parse(body) as {
+      error?: {message?: unknown} | string
+      error_description?: unknown
+      detail?: unknown
+      message?: unknown
+    }
+    const oauth =
+      typeof parsed.error === 'string'
+        ? parsed.error + (typeof parsed.error_description === 'string' ? `: ${parsed.error_description}` : '')
+        : undefined
+    const candidate =
+      oauth ?? (typeof parsed.error === 'object' ? parsed.error?.message : undefined) ?? parsed.detail ?? parsed.message
     if (typeof candidate === 'string' && candidate) message = candidate
   } catch {
     // not JSON: keep the excerpt
@@ -50,7 +59,12 @@ export async function checkApiKey(baseUrl: string, secret: string, timeoutMs = 1
         // fall through: a 200 that is not a model list
       }
 
-      if (count === undefined) return {ok: false, status: 'error', detail: 'the upstream answered 200 but not with a model list; is the base URL right?'}
+      if (count === undefined)
+        return {
+          ok: false,
+          status: 'error',
+          detail: 'the upstream answered 200 but not with a model list; is the base URL right?',
+        }
       return {ok: true, status: 'valid', detail: `${count} model${count === 1 ? '' : 's'} available`, models: count}
     }
 
@@ -65,7 +79,8 @@ export async function checkApiKey(baseUrl: string, secret: string, timeoutMs = 1
 export function describeNetworkError(error: unknown): string {
   const err = error as {code?: string; name?: string; cause?: {code?: string}}
   const code = err.code ?? err.cause?.code
-  if (err.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'no answer in time'
+  if (err.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return 'no answer in time'
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'connect timeout'
   if (code === 'ECONNREFUSED') return 'connection refused'
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'

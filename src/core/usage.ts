@@ -38,7 +38,8 @@ export function parseSince(value: string, now = Date.now()): Date {
   throw new UsageError(`--since takes a duration like 7d, 24h, 30m or 2w, or a date like 2026-01-31, not "${value}".`)
 }
 
-const keyOf = (r: UsageRecord, by: Group) => (by === 'day' ? r.ts.slice(0, 10) : by === 'token' ? r.token : r.model || '(unknown)')
+const keyOf = (r: UsageRecord, by: Group) =>
+  by === 'day' ? r.ts.slice(0, 10) : by === 'token' ? r.token : r.model || '(unknown)'
 
 /** A record with what it cost; undefined when its model has no price. */
 type Priced = {record: UsageRecord; usd: number | undefined}
@@ -57,7 +58,10 @@ function totals(list: readonly Priced[]): Omit<UsageRow, 'key'> {
     total_tokens: prompt + completion,
     estimated_requests: sum((p) => (p.record.estimated ? 1 : 0)),
     unpriced_requests: sum((p) => (p.usd === undefined ? 1 : 0)),
-    cost_usd: roundUsd(sum((p) => p.usd ?? 0), 6),
+    cost_usd: roundUsd(
+      sum((p) => p.usd ?? 0),
+      6,
+    ),
   }
 }
 
@@ -75,6 +79,8 @@ export async function usageReport(ctx: Context, options: {since: Date; by: Group
   }
 
   const rows = [...groups].map(([key, list]) => ({key, ...totals(list)}))
-  rows.sort((a, b) => (options.by === 'day' ? a.key.localeCompare(b.key) : b.total_tokens - a.total_tokens || a.key.localeCompare(b.key)))
+  rows.sort((a, b) =>
+    options.by === 'day' ? a.key.localeCompare(b.key) : b.total_tokens - a.total_tokens || a.key.localeCompare(b.key),
+  )
   return {since: options.since.toISOString(), by: options.by, rows, total: totals(priced), unpriced: pricer.unpriced}
 }

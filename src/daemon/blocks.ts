@@ -12,7 +12,10 @@ export function blockReporter(registry: Registry, log: Logger): () => void {
       const key = `${block.label}\u0000${block.addedAt}\u0000${block.to}`
       if (reported.has(key)) continue
       reported.add(key)
-      log.error({token: block.label, upstream: block.upstream, from: block.from, to: block.to}, `token "${block.label}" is ${block.reason}`)
+      log.error(
+        {token: block.label, upstream: block.upstream, from: block.from, to: block.to},
+        `token "${block.label}" is ${block.reason}`,
+      )
     }
   }
 }

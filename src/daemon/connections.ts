@@ -12,13 +12,24 @@ import type {Logger} from './logger.js'
  * no longer apply (Node times only requests still arriving), so a long streamed answer is
  * not cut. Connections are capped by a ConnectionGuard, below the open-file limit.
  */
-export function guardedServer(conf: Settings['server'], log: Logger, handler: RequestListener): {server: Server; guard: ConnectionGuard; maxConnections: number} {
+export function guardedServer(
+  conf: Settings['server'],
+  log: Logger,
+  handler: RequestListener,
+): {server: Server; guard: ConnectionGuard; maxConnections: number} {
   const maxConnections = connectionCap(conf.maxConnections, openFileLimit())
   if (maxConnections < conf.maxConnections) {
-    log.warn({maxConnections, configured: conf.maxConnections}, `server.maxConnections is ${conf.maxConnections}, more than the open-file limit allows (each connection may hold an upstream socket too); at most ${maxConnections} are kept open. Raise the limit (ulimit -n) for more.`)
+    log.warn(
+      {maxConnections, configured: conf.maxConnections},
+      `server.maxConnections is ${conf.maxConnections}, more than the open-file limit allows (each connection may hold an upstream socket too); at most ${maxConnections} are kept open. Raise the limit (ulimit -n) for more.`,
+    )
   }
 
-  const timeouts = {headersTimeout: Math.min(conf.headersTimeoutMs, conf.requestTimeoutMs), requestTimeout: conf.requestTimeoutMs, connectionsCheckingInterval: 1000}
+  const timeouts = {
+    headersTimeout: Math.min(conf.headersTimeoutMs, conf.requestTimeoutMs),
+    requestTimeout: conf.requestTimeoutMs,
+    connectionsCheckingInterval: 1000,
+  }
   const server = createServer({keepAliveTimeout: 65_000, ...timeouts}, handler)
   return {server, guard: new ConnectionGuard(server, maxConnections), maxConnections}
 }
@@ -97,7 +108,9 @@ export class ConnectionGuard {
  */
 export function openFileLimit(): number | undefined {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'))
     const soft = line?.split(/\s{2,}/)[1]
     if (soft !== undefined) return soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft)
   } catch {

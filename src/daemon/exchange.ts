@@ -61,13 +61,30 @@ export async function exchange(rc: RequestContext, spec: ExchangeSpec): Promise<
   const parts = spec.pivots.length > 0 ? spec.pivots.length : 1
   if (parts > 1 && spec.native) throw new TypeError('`native` is for single-part requests')
   const {maxMessages} = rc.daemon.registry.settings.server
-  if (spec.pivots.some((p) => p.messages.length > maxMessages)) throw badRequest(`The request has more than ${maxMessages} messages (server.maxMessages).`, 'messages', 'too_many_messages')
-  if (spec.token === undefined) rc.daemon.registry.requireModel(spec.endpoint, spec.model, {native: spec.native !== undefined, pivot: spec.pivots[0]})
+  if (spec.pivots.some((p) => p.messages.length > maxMessages))
+    throw badRequest(
+      `The request has more than ${maxMessages} messages (server.maxMessages).`,
+      'messages',
+      'too_many_messages',
+    )
+  if (spec.token === undefined)
+    rc.daemon.registry.requireModel(spec.endpoint, spec.model, {
+      native: spec.native !== undefined,
+      pivot: spec.pivots[0],
+    })
   return spec.stream ? streamed(rc, spec, parts) : complete(rc, spec, parts)
 }
 
 function callSpec(spec: ExchangeSpec, part: number, signal: AbortSignal, stream: boolean): CallSpec {
-  return {endpoint: spec.endpoint, model: spec.model, native: spec.native, pivot: spec.pivots[part], stream, signal, token: spec.token}
+  return {
+    endpoint: spec.endpoint,
+    model: spec.model,
+    native: spec.native,
+    pivot: spec.pivots[part],
+    stream,
+    signal,
+    token: spec.token,
+  }
 }
 
 async function complete(rc: RequestContext, spec: ExchangeSpec, parts: number): Promise<Exchanged> {
@@ -75,15 +92,29 @@ async function complete(rc: RequestContext, spec: ExchangeSpec, parts: number): 
   const controller = parts > 1 ? linkedController(rc.signal) : undefined
   const results = await fanOut(parts, async (part) => {
     const startedMs = performance.now()
-    const result = await daemon.caller.answer(callSpec(spec, part, controller?.signal ?? rc.signal, false)).catch((error: unknown) => {
-      controller?.abort(error)
-      throw error
-    })
+    const result = await daemon.caller
+      .answer(callSpec(spec, part, controller?.signal ?? rc.signal, false))
+      .catch((error: unknown) => {
+        controller?.abort(error)
+        throw error
+      })
     noteServed(rc, result)
     const reported = result.mode === 'native' ? usageOfBody(result.json) : result.chat.usage
-    const usage = reported ?? (await estimate(spec.pivots[part] ?? spec.native, result.mode === 'native' ? answerText(result.json) : answerText(result.chat), spec.model))
+    const usage =
+      reported ??
+      (await estimate(
+        spec.pivots[part] ?? spec.native,
+        result.mode === 'native' ? answerText(result.json) : answerText(result.chat),
+        spec.model,
+      ))
     if (result.mode === 'pivot' && !reported) result.chat.usage = usage
-    daemon.recordUsage(result, {endpoint: spec.endpoint, model: spec.model, usage: ledgerUsage(usage, !reported || result.estimatesUsage), status: 200, startedMs})
+    daemon.recordUsage(result, {
+      endpoint: spec.endpoint,
+      model: spec.model,
+      usage: ledgerUsage(usage, !reported || result.estimatesUsage),
+      status: 200,
+      startedMs,
+    })
     return result
   })
 
@@ -92,7 +123,11 @@ async function complete(rc: RequestContext, spec: ExchangeSpec, parts: number): 
   if (parts === 1 && first.mode === 'native') {
     if (spec.write) spec.write({body: first.json, text: first.text}, headers)
     else {
-      res.writeHead(200, {...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(first.text))})
+      res.writeHead(200, {
+        ...headers,
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(first.text)),
+      })
       res.end(first.text)
     }
 
@@ -104,7 +139,12 @@ async function complete(rc: RequestContext, spec: ExchangeSpec, parts: number): 
   if (spec.write) spec.write({body}, {...headers, ...extra})
   else {
     const text = JSON.stringify(body)
-    res.writeHead(200, {...headers, ...extra, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text))})
+    res.writeHead(200, {
+      ...headers,
+      ...extra,
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(text)),
+    })
     res.end(text)
   }
 
@@ -146,7 +186,13 @@ async function streamed(rc: RequestContext, spec: ExchangeSpec, parts: number): 
           const usage = stage.usage ?? (await estimate(spec.pivots[part] ?? spec.native, stage.text(), spec.model))
           total = addUsage(total, usage)
           if (part === 0) text = stage.text()
-          daemon.recordUsage(attempt, {endpoint: spec.endpoint, model: spec.model, usage: ledgerUsage(usage, !stage.usage || attempt.estimatesUsage), status: ok ? 200 : 'error', startedMs})
+          daemon.recordUsage(attempt, {
+            endpoint: spec.endpoint,
+            model: spec.model,
+            usage: ledgerUsage(usage, !stage.usage || attempt.estimatesUsage),
+            status: ok ? 200 : 'error',
+            startedMs,
+          })
         }
       }
     })
@@ -168,7 +214,8 @@ export function noteServed(rc: RequestContext, served: Served & {attempts: numbe
 
 /** The text of a chat completion (or a legacy one): of one choice, or of all. */
 export function answerText(json: unknown, index?: number): string {
-  const choices = (json as {choices?: Array<{index?: number; text?: unknown; message?: {content?: unknown}}>} | null)?.choices
+  const choices = (json as {choices?: Array<{index?: number; text?: unknown; message?: {content?: unknown}}>} | null)
+    ?.choices
   if (!Array.isArray(choices)) return ''
   let text = ''
   for (const c of choices) {
@@ -181,7 +228,11 @@ export function answerText(json: unknown, index?: number): string {
 }
 
 /** Usage counted with the tokenizer, for answers whose upstream reported none. */
-export async function estimate(request: {messages?: unknown} | undefined, completion: string, model: string): Promise<ChatUsage> {
+export async function estimate(
+  request: {messages?: unknown} | undefined,
+  completion: string,
+  model: string,
+): Promise<ChatUsage> {
   const prompt = await countChatPrompt(request?.messages, model)
   const answer = await countText(completion, model)
   return {prompt_tokens: prompt, completion_tokens: answer, total_tokens: prompt + answer}
@@ -212,7 +263,6 @@ function linkedController(signal: AbortSignal): AbortController {
   return controller
 }
 
-
 /** The model a client named, after `aliases` (noted for the access log). */
 export function resolveModel(rc: RequestContext, name: string): string {
   const model = rc.daemon.registry.resolveAlias(name)
@@ -225,13 +275,23 @@ export function resolveModel(rc: RequestContext, name: string): string {
  * request's messages, and the answer is remembered once it completed. Always through the
  * pivot: the messages sent are not the client's body any more.
  */
-export async function exchangeInSession(rc: RequestContext, sessionId: string, spec: ExchangeSpec, maxTokens: number | undefined): Promise<Exchanged> {
+export async function exchangeInSession(
+  rc: RequestContext,
+  sessionId: string,
+  spec: ExchangeSpec,
+  maxTokens: number | undefined,
+): Promise<Exchanged> {
   const {daemon} = rc
   const pivot = spec.pivots[0]
   const key = SessionStore.key(daemon.clientKey, sessionId)
-  return daemon.sessions.turn(key, pivot.messages, {model: spec.model, defaultModel: daemon.registry.settings.defaultModel, maxTokens}, async (turn) => {
-    const result = await exchange(rc, {...spec, native: undefined, pivots: [{...pivot, messages: turn.messages}]})
-    if (result.ok) turn.commit(result.text)
-    return result
-  })
+  return daemon.sessions.turn(
+    key,
+    pivot.messages,
+    {model: spec.model, defaultModel: daemon.registry.settings.defaultModel, maxTokens},
+    async (turn) => {
+      const result = await exchange(rc, {...spec, native: undefined, pivots: [{...pivot, messages: turn.messages}]})
+      if (result.ok) turn.commit(result.text)
+      return result
+    },
+  )
 }

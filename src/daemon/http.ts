@@ -28,7 +28,8 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   }
 
   const shape = scanJson(text)
-  if (shape.depth > MAX_DEPTH) throw new ApiError(400, 'invalid_json', `The request body is nested deeper than ${MAX_DEPTH} levels.`)
+  if (shape.depth > MAX_DEPTH)
+    throw new ApiError(400, 'invalid_json', `The request body is nested deeper than ${MAX_DEPTH} levels.`)
   let parsed: unknown
   try {
     parsed = JSON.parse(text) as unknown
@@ -38,7 +39,13 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
 
   // JSON.parse keeps the last of two equal keys, but the raw body goes upstream as it is, and
   // an upstream that keeps the first would serve what gptconv never checked (a model the token may not use)
-  if (shape.duplicate !== undefined) throw new ApiError(400, 'duplicate_key', `The request body has the key ${JSON.stringify(shape.duplicate)} more than once; send each key once.`, {param: shape.duplicate})
+  if (shape.duplicate !== undefined)
+    throw new ApiError(
+      400,
+      'duplicate_key',
+      `The request body has the key ${JSON.stringify(shape.duplicate)} more than once; send each key once.`,
+      {param: shape.duplicate},
+    )
   if (typeof parsed === 'object' && parsed !== null) rawBodies.set(parsed, text)
   return parsed
 }
@@ -110,10 +117,20 @@ function discard(req: IncomingMessage, limit: number): Promise<void> {
 }
 
 function tooLarge(limit: number): ApiError {
-  return new ApiError(413, 'request_too_large', `The request body is larger than the limit of ${limit} bytes (server.bodyLimitBytes).`, {headers: {connection: 'close'}})
+  return new ApiError(
+    413,
+    'request_too_large',
+    `The request body is larger than the limit of ${limit} bytes (server.bodyLimitBytes).`,
+    {headers: {connection: 'close'}},
+  )
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const payload = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))
   res.writeHead(status, {...headers, 'content-type': 'application/json', 'content-length': String(payload.length)})
   res.end(payload)
@@ -123,7 +140,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export function clientErrorOf(err: Error & {code?: string}): ApiError {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return new ApiError(431, 'request_header_too_large', 'The request line and headers are too large (the limit is 16 KiB); send long values in the body.')
+      return new ApiError(
+        431,
+        'request_header_too_large',
+        'The request line and headers are too large (the limit is 16 KiB); send long values in the body.',
+      )
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new ApiError(408, 'request_timeout', 'The request was not received in time.')
     default:
@@ -151,7 +172,11 @@ export function answerClientError(err: Error & {code?: string}, socket: Duplex):
   setTimeout(() => socket.destroy(), 1000).unref()
 }
 
-export const SSE_HEADERS = {'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no'} as const
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+} as const
 
 /** One upstream attempt's way to the client: `wrote` tells whether anything reached it. */
 export type AttemptWriter = {

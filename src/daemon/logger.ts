@@ -20,7 +20,14 @@ const NAMED: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
  * neither forge a line nor reach the terminal as an ANSI or OSC sequence.
  */
 export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => NAMED[c] ?? (c.charCodeAt(0) <= 0xff ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))
+  return text.replace(
+    UNPRINTABLE,
+    (c) =>
+      NAMED[c] ??
+      (c.charCodeAt(0) <= 0xff
+        ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`
+        : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  )
 }
 
 /**
@@ -35,11 +42,16 @@ export function formatLogLine(line: string): string {
     return printable(line)
   }
 
-  return typeof entry === 'object' && entry !== null ? printable(humanLine(entry as Record<string, unknown>)) : printable(line)
+  return typeof entry === 'object' && entry !== null
+    ? printable(humanLine(entry as Record<string, unknown>))
+    : printable(line)
 }
 
 function humanLine(entry: Record<string, unknown>): string {
-  const time = typeof entry.time === 'string' || typeof entry.time === 'number' ? new Date(entry.time).toLocaleTimeString('en-GB', {hour12: false}) : ''
+  const time =
+    typeof entry.time === 'string' || typeof entry.time === 'number'
+      ? new Date(entry.time).toLocaleTimeString('en-GB', {hour12: false})
+      : ''
   const level = (LEVELS[entry.level as number] ?? String(entry.level)).toUpperCase().padEnd(5)
   const extras = Object.entries(entry)
     .filter(([k]) => !OMIT.has(k))
@@ -55,10 +67,15 @@ export function createLogger(options: {level: LogLevel; file?: string; pretty?: 
   // no redaction paths: gptconv never hands headers or secrets to the logger (the tests scan every line for them);
   // epoch-ms time and no pid/hostname keep the per-request line small (it is written on every request)
   const base = {level: options.level, base: null}
-  if (options.pretty) return pino(base, {write: (line: string) => process.stdout.write(formatLogLine(line.trimEnd()) + '\n')})
+  if (options.pretty)
+    return pino(base, {write: (line: string) => process.stdout.write(formatLogLine(line.trimEnd()) + '\n')})
   // lines are gathered up to 4 KiB (a write per request costs a syscall) and flushed at least every 250 ms
   // the log file is opened here: never through a link, mode 0600
-  const destination = pino.destination({dest: options.file === undefined ? 1 : openAppend(options.file), sync: false, minLength: 4096})
+  const destination = pino.destination({
+    dest: options.file === undefined ? 1 : openAppend(options.file),
+    sync: false,
+    minLength: 4096,
+  })
   setInterval(() => destination.flush(), 250).unref()
   return pino(base, destination)
 }

@@ -31,14 +31,42 @@ async function main(): Promise<void> {
   const options = JSON.parse(process.env.GPTCONV_DAEMON_OPTIONS ?? '{}') as DaemonLaunch
   const ctx = createContext()
   const settings = ctx.config.read()
-  const log = createLogger({level: options.logLevel ?? settings.logLevel, file: options.logFile, pretty: !options.logFile && process.stdout.isTTY})
-  const daemon = await startDaemon({ctx: {...ctx, warn: (m) => log.warn(m)}, log, host: options.host, port: options.port, demo: options.demo, allowRemote: options.allowRemote})
+  const log = createLogger({
+    level: options.logLevel ?? settings.logLevel,
+    file: options.logFile,
+    pretty: !options.logFile && process.stdout.isTTY,
+  })
+  const daemon = await startDaemon({
+    ctx: {...ctx, warn: (m) => log.warn(m)},
+    log,
+    host: options.host,
+    port: options.port,
+    demo: options.demo,
+    allowRemote: options.allowRemote,
+  })
   const origin = clientOrigin(daemon.host, daemon.port)
   const listen = listenAddress(daemon.host, daemon.port)
-  const info: DaemonInfo = {pid: process.pid, origin, url: apiUrl(origin, settings.server.apiPrefix), host: daemon.host, port: daemon.port, listen, remote: daemon.remote, apiPrefix: settings.server.apiPrefix, startedAt: new Date().toISOString(), version: VERSION, demo: Boolean(options.demo), ...(options.logFile && {logFile: options.logFile})}
+  const info: DaemonInfo = {
+    pid: process.pid,
+    origin,
+    url: apiUrl(origin, settings.server.apiPrefix),
+    host: daemon.host,
+    port: daemon.port,
+    listen,
+    remote: daemon.remote,
+    apiPrefix: settings.server.apiPrefix,
+    startedAt: new Date().toISOString(),
+    version: VERSION,
+    demo: Boolean(options.demo),
+    ...(options.logFile && {logFile: options.logFile}),
+  }
   await writeDaemonFile(ctx, info)
-  log.info({url: info.url, listen, remote: daemon.remote, tokens: daemon.state.registry.tokens.length, demo: info.demo}, 'gptconv listening')
-  if (options.banner) process.stderr.write(banner(info, daemon.state.registry.tokens.length, options.invocation ?? 'gptconv'))
+  log.info(
+    {url: info.url, listen, remote: daemon.remote, tokens: daemon.state.registry.tokens.length, demo: info.demo},
+    'gptconv listening',
+  )
+  if (options.banner)
+    process.stderr.write(banner(info, daemon.state.registry.tokens.length, options.invocation ?? 'gptconv'))
 
   let stopping = false
   const stop = (signal: string) => {
@@ -66,7 +94,9 @@ function banner(info: DaemonInfo, tokens: number, cli: string): string {
   const lines = [
     `● gptconv ${VERSION} listening on ${info.url}${info.demo ? ' with the offline demo upstream' : ''} — ${tokens} token${tokens === 1 ? '' : 's'}`,
     info.remote ? `  ⚠ WARNING: ${remoteWarning(info.listen ?? info.host)}` : '',
-    tokens === 0 ? `  No tokens yet: add one with \`printf %s "$KEY" | ${cli} tokens add LABEL --kind api-key\`, or restart with --demo.` : '',
+    tokens === 0
+      ? `  No tokens yet: add one with \`printf %s "$KEY" | ${cli} tokens add LABEL --kind api-key\`, or restart with --demo.`
+      : '',
     `  Point clients at it (in another terminal${cli.startsWith('./') ? `, from ${process.cwd()}` : ''}):`,
     `    eval "$(${cli} env)"`,
     `    curl -s $OPENAI_BASE_URL/chat/completions -H "Authorization: Bearer $OPENAI_API_KEY" -H 'content-type: application/json' \\`,
@@ -79,7 +109,12 @@ function banner(info: DaemonInfo, tokens: number, cli: string): string {
 
 main().catch((error: unknown) => {
   // what went wrong, for the serve command (foreground: the terminal; --detach: the log it shows)
-  const message = error instanceof GptconvError ? `${error.message}${error.hint ? `\n  Try this: ${error.hint}` : ''}` : (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `The address is in use: ${errorMessage(error)}. Pick another with --port.` : errorMessage(error)
+  const message =
+    error instanceof GptconvError
+      ? `${error.message}${error.hint ? `\n  Try this: ${error.hint}` : ''}`
+      : (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+        ? `The address is in use: ${errorMessage(error)}. Pick another with --port.`
+        : errorMessage(error)
   process.stderr.write(`gptconv daemon: ${message}\n`)
   process.exit(1)
 })

@@ -64,7 +64,11 @@ export class Metrics {
   modelLabel(model: string): string {
     const given = this.#labels.get(model)
     if (given !== undefined) return given
-    if (this.#labels.size >= MAX_MODEL_LABELS || !(this.#configured.has(model) || this.#listed.has(model) || knownModel(model))) return OTHER
+    if (
+      this.#labels.size >= MAX_MODEL_LABELS ||
+      !(this.#configured.has(model) || this.#listed.has(model) || knownModel(model))
+    )
+      return OTHER
     this.#labels.set(model, model)
     return model
   }
@@ -82,10 +86,31 @@ export class Metrics {
   constructor(pool: CredentialPool) {
     const registers = [this.registry]
     collectDefaultMetrics({register: this.registry, prefix: 'gptconv_'})
-    this.requests = new Counter({name: 'gptconv_requests_total', help: 'Requests answered, by route and HTTP status', labelNames: ['route', 'status'], registers})
-    this.duration = new Histogram({name: 'gptconv_request_duration_seconds', help: 'Time from request to the end of the response', labelNames: ['route'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers})
-    this.tokens = new Counter({name: 'gptconv_tokens_total', help: `Tokens used, by upstream, model (unknown models: "${OTHER}") and type (prompt or completion)`, labelNames: ['upstream', 'model', 'type'], registers})
-    this.attempts = new Counter({name: 'gptconv_upstream_attempts_total', help: 'Upstream attempts by upstream and outcome', labelNames: ['upstream', 'outcome'], registers})
+    this.requests = new Counter({
+      name: 'gptconv_requests_total',
+      help: 'Requests answered, by route and HTTP status',
+      labelNames: ['route', 'status'],
+      registers,
+    })
+    this.duration = new Histogram({
+      name: 'gptconv_request_duration_seconds',
+      help: 'Time from request to the end of the response',
+      labelNames: ['route'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers,
+    })
+    this.tokens = new Counter({
+      name: 'gptconv_tokens_total',
+      help: `Tokens used, by upstream, model (unknown models: "${OTHER}") and type (prompt or completion)`,
+      labelNames: ['upstream', 'model', 'type'],
+      registers,
+    })
+    this.attempts = new Counter({
+      name: 'gptconv_upstream_attempts_total',
+      help: 'Upstream attempts by upstream and outcome',
+      labelNames: ['upstream', 'outcome'],
+      registers,
+    })
     new Gauge({
       name: 'gptconv_in_flight',
       help: 'Requests in flight per upstream',
@@ -143,7 +168,11 @@ function inFlightByUpstream(pool: CredentialPool): Map<string, number> {
 /** Every model name the config mentions: the default, aliases and their targets, upstreams' lists and model maps, tokens' lists. */
 export function configuredModels(registry: DaemonRegistry): Set<string> {
   const {settings} = registry
-  const models = new Set<string>([settings.defaultModel, ...Object.keys(settings.aliases), ...Object.values(settings.aliases)])
+  const models = new Set<string>([
+    settings.defaultModel,
+    ...Object.keys(settings.aliases),
+    ...Object.values(settings.aliases),
+  ])
   for (const upstream of registry.upstreams) {
     for (const model of upstream.models ?? []) models.add(model)
     for (const [from, to] of Object.entries(upstream.modelMap ?? {})) models.add(from).add(to)

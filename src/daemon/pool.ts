@@ -38,7 +38,10 @@ const MINUTE = 60_000
 
 export class PoolExhaustedError extends ApiError {
   constructor(retryAfterS: number, why: string) {
-    super(429, 'pool_exhausted', `No token is free for this request (${why}). Retry after ${retryAfterS} s.`, {type: 'rate_limit_error', headers: {'retry-after': String(retryAfterS)}})
+    super(429, 'pool_exhausted', `No token is free for this request (${why}). Retry after ${retryAfterS} s.`, {
+      type: 'rate_limit_error',
+      headers: {'retry-after': String(retryAfterS)},
+    })
   }
 }
 
@@ -107,14 +110,20 @@ export class CredentialPool {
    * (the ones an earlier attempt of this request already tried). Waits in the FIFO queue
    * while all are busy or cooling down.
    */
-  acquire(filter: (token: PoolToken) => boolean, options: {signal?: AbortSignal; exclude?: ReadonlySet<string>; deadline?: number; model?: string} = {}): Promise<Lease> {
+  acquire(
+    filter: (token: PoolToken) => boolean,
+    options: {signal?: AbortSignal; exclude?: ReadonlySet<string>; deadline?: number; model?: string} = {},
+  ): Promise<Lease> {
     const exclude = options.exclude ?? new Set<string>()
     const {model} = options
     const usable = this.#usable(filter)
     if (usable.length === 0) return Promise.reject(this.#unavailable(filter))
     const lease = this.#tryLease(filter, exclude, model)
     if (lease) return Promise.resolve(lease)
-    if (this.#queue.length >= this.#options.queueLimit) return Promise.reject(new PoolExhaustedError(this.#retryAfterS(filter, model), `the queue is full: ${this.#queue.length} waiting`))
+    if (this.#queue.length >= this.#options.queueLimit)
+      return Promise.reject(
+        new PoolExhaustedError(this.#retryAfterS(filter, model), `the queue is full: ${this.#queue.length} waiting`),
+      )
     options.signal?.throwIfAborted()
     // a request that already waited (an earlier attempt hit a cooling token) keeps its overall deadline
     const deadline = Math.min(this.#options.now() + this.#options.queueTimeoutMs, options.deadline ?? Infinity)
@@ -137,7 +146,12 @@ export class CredentialPool {
         reject,
         timer: setTimeout(() => {
           this.#remove(waiter)
-          reject(new PoolExhaustedError(this.#retryAfterS(filter, model), `waited ${this.#options.queueTimeoutMs} ms in the queue`))
+          reject(
+            new PoolExhaustedError(
+              this.#retryAfterS(filter, model),
+              `waited ${this.#options.queueTimeoutMs} ms in the queue`,
+            ),
+          )
         }, wait),
         cleanup: () => options.signal?.removeEventListener('abort', onAbort),
       }
@@ -154,7 +168,9 @@ export class CredentialPool {
       const s = this.#stats.get(token.label)!
       const until = this.#restsUntil(token, model)
       if (until <= deadline) return undefined
-      reasons.push(`${token.label} rests until ${new Date(until).toISOString()}${s.coolingReason ? ` (${s.coolingReason})` : ''}`)
+      reasons.push(
+        `${token.label} rests until ${new Date(until).toISOString()}${s.coolingReason ? ` (${s.coolingReason})` : ''}`,
+      )
     }
 
     return `every token that could serve it is rate limited: ${reasons.join('; ')}`
@@ -170,14 +186,26 @@ export class CredentialPool {
         label: token.label,
         kind: token.kind,
         upstream: token.upstream,
-        state: token.blocked ? 'blocked' : s.disabled ? 'disabled' : expired ? 'expired' : cooling ? 'cooling-down' : 'ok',
+        state: token.blocked
+          ? 'blocked'
+          : s.disabled
+            ? 'disabled'
+            : expired
+              ? 'expired'
+              : cooling
+                ? 'cooling-down'
+                : 'ok',
         inFlight: this.#groupInFlight.get(groupOf(token)) ?? 0,
         concurrency: Number.isFinite(token.concurrency) ? token.concurrency : null,
         rpm: token.rpm ?? null,
         requestsLastMinute: s.recent.filter((t) => t > now - MINUTE).length,
         coolingUntil: cooling ? new Date(s.coolingUntil).toISOString() : null,
         coolingReason: cooling ? (s.coolingReason ?? null) : null,
-        modelsCooling: Object.fromEntries([...s.modelCooling].filter(([, until]) => until > now).map(([model, until]) => [model, new Date(until).toISOString()])),
+        modelsCooling: Object.fromEntries(
+          [...s.modelCooling]
+            .filter(([, until]) => until > now)
+            .map(([model, until]) => [model, new Date(until).toISOString()]),
+        ),
         failingUntil: s.failingUntil > now ? new Date(s.failingUntil).toISOString() : null,
         limits: s.limits ?? null,
         disabled: s.disabled ?? null,
@@ -248,7 +276,13 @@ export class CredentialPool {
 
   #usable(filter: (token: PoolToken) => boolean): PoolToken[] {
     const now = this.#options.now()
-    return this.#tokens.filter((t) => filter(t) && !t.blocked && !this.#stats.get(t.label)!.disabled && (t.expiresAt === undefined || t.expiresAt > now))
+    return this.#tokens.filter(
+      (t) =>
+        filter(t) &&
+        !t.blocked &&
+        !this.#stats.get(t.label)!.disabled &&
+        (t.expiresAt === undefined || t.expiresAt > now),
+    )
   }
 
   #unavailable(filter: (token: PoolToken) => boolean): ApiError {
@@ -258,10 +292,16 @@ export class CredentialPool {
       const s = this.#stats.get(t.label)!
       if (t.blocked) return `${t.label}: ${t.blocked}`
       if (s.disabled) return `${t.label}: disabled (${s.disabled.reason})`
-      if (t.kind === 'refresh-token') return `${t.label}: no valid access token yet (its renewal is pending or failing; see \`gptconv logs\`)`
+      if (t.kind === 'refresh-token')
+        return `${t.label}: no valid access token yet (its renewal is pending or failing; see \`gptconv logs\`)`
       return `${t.label}: expired at ${new Date(t.expiresAt ?? now).toISOString()}`
     })
-    return new ApiError(503, 'no_available_tokens', `Every token that could serve this request is unusable — ${why.join('; ')}. Add or renew a token with \`gptconv tokens add\`.`, {type: 'server_error'})
+    return new ApiError(
+      503,
+      'no_available_tokens',
+      `Every token that could serve this request is unusable — ${why.join('; ')}. Add or renew a token with \`gptconv tokens add\`.`,
+      {type: 'server_error'},
+    )
   }
 
   #free(token: PoolToken, now: number, model: string | undefined): boolean {
@@ -279,14 +319,23 @@ export class CredentialPool {
   }
 
   /** Choose among free tokens: untried first, then not failing lately, then fewest in flight, then least recently used. */
-  #tryLease(filter: (token: PoolToken) => boolean, exclude: ReadonlySet<string>, model: string | undefined): Lease | undefined {
+  #tryLease(
+    filter: (token: PoolToken) => boolean,
+    exclude: ReadonlySet<string>,
+    model: string | undefined,
+  ): Lease | undefined {
     const now = this.#options.now()
     let best: PoolToken | undefined
     let bestRank: number[] = []
     for (const token of this.#tokens) {
       if (!filter(token) || !this.#free(token, now, model)) continue
       const s = this.#stats.get(token.label)!
-      const rank = [exclude.has(token.label) ? 1 : 0, s.failingUntil > now ? 1 : 0, this.#groupInFlight.get(groupOf(token)) ?? 0, s.lastUsedAt]
+      const rank = [
+        exclude.has(token.label) ? 1 : 0,
+        s.failingUntil > now ? 1 : 0,
+        this.#groupInFlight.get(groupOf(token)) ?? 0,
+        s.lastUsedAt,
+      ]
       if (best && !lexLess(rank, bestRank)) continue
       best = token
       bestRank = rank
@@ -340,7 +389,8 @@ export class CredentialPool {
       case 'rate-limited': {
         // at least a second, so that a `Retry-After: 0` cannot make a request spin on one token
         const until = now + Math.max(1000, outcome.retryAfterMs ?? this.#options.cooldownMs)
-        if (outcome.model !== undefined) s.modelCooling.set(outcome.model, Math.max(s.modelCooling.get(outcome.model) ?? 0, until))
+        if (outcome.model !== undefined)
+          s.modelCooling.set(outcome.model, Math.max(s.modelCooling.get(outcome.model) ?? 0, until))
         else {
           s.coolingUntil = Math.max(s.coolingUntil, until)
           s.coolingReason = outcome.reason
@@ -403,10 +453,13 @@ export class CredentialPool {
     if (next === Infinity || next >= this.#wakeAt) return
     clearTimeout(this.#wakeTimer)
     this.#wakeAt = next
-    this.#wakeTimer = setTimeout(() => {
-      this.#wakeAt = Infinity
-      this.#drain()
-    }, Math.max(0, next - now) + 1)
+    this.#wakeTimer = setTimeout(
+      () => {
+        this.#wakeAt = Infinity
+        this.#drain()
+      },
+      Math.max(0, next - now) + 1,
+    )
     this.#wakeTimer.unref()
   }
 

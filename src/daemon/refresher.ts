@@ -66,16 +66,29 @@ export class TokenRefresher {
     const token = this.registry.token(label)
     const entry = own(this.registry.settings.tokens, label)
     const upstream = token && this.registry.upstream(token.upstream)
-    if (!token || !entry || !upstream || token.kind !== 'refresh-token') return {ok: false, detail: `"${label}" is not a refresh-token token of this daemon`}
+    if (!token || !entry || !upstream || token.kind !== 'refresh-token')
+      return {ok: false, detail: `"${label}" is not a refresh-token token of this daemon`}
     if (token.blocked) return {ok: false, detail: `"${label}" is ${token.blocked}`}
     try {
       const exchange = await renewToken({...this.ctx, warn: (m) => this.log.warn(m)}, entry, upstream)
       this.#apply(label, exchange.accessToken, exchange.expiresAt.getTime(), exchange.account, exchange.refreshToken)
       this.pool.enable(label)
-      this.log.info({token: label, expiresAt: exchange.expiresAt.toISOString(), rotated: Boolean(exchange.refreshToken), shared: Boolean(exchange.shared)}, 'access token renewed')
+      this.log.info(
+        {
+          token: label,
+          expiresAt: exchange.expiresAt.toISOString(),
+          rotated: Boolean(exchange.refreshToken),
+          shared: Boolean(exchange.shared),
+        },
+        'access token renewed',
+      )
       // the daemon holds a refresh token the store refused and keeps trying to store it: worth saying to whoever asked
       const unstored = exchange.notStored ? `; but ${exchange.notStored.message} [${exchange.notStored.code}]` : ''
-      return {ok: true, detail: `access token valid until ${exchange.expiresAt.toISOString()}${unstored}`, expiresAt: exchange.expiresAt.toISOString()}
+      return {
+        ok: true,
+        detail: `access token valid until ${exchange.expiresAt.toISOString()}${unstored}`,
+        expiresAt: exchange.expiresAt.toISOString(),
+      }
     } catch (error) {
       const detail = errorMessage(error)
       if (error instanceof RefreshRefusedError) {

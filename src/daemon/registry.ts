@@ -21,12 +21,20 @@ export type {Endpoint} from './upstream/adapter.js'
 export type Forms = {native: boolean; pivot?: ChatRequest}
 
 export type LiveUpstream = UpstreamConfig & {name: string}
-export type LiveToken = PoolToken & {models?: string[]; account?: string; grantedUsd?: number; /** ChatGPT-plan tokens: the account (workspace) the backend wants named */ chatgptAccountId?: string}
+export type LiveToken = PoolToken & {
+  models?: string[]
+  account?: string
+  grantedUsd?: number
+  /** ChatGPT-plan tokens: the account (workspace) the backend wants named */ chatgptAccountId?: string
+}
 
 type Access = {token: string; expiresAt: number; account?: string; chatgptAccountId?: string}
 
 /** What `--demo` (or a test) adds beside the configured upstreams and tokens; never persisted. */
-export type ExtraTokens = {upstreams: Record<string, UpstreamConfig>; tokens: Array<{entry: TokenEntry; secret: string}>}
+export type ExtraTokens = {
+  upstreams: Record<string, UpstreamConfig>
+  tokens: Array<{entry: TokenEntry; secret: string}>
+}
 
 /**
  * The daemon's live view of settings, upstreams and tokens, secrets included (in memory
@@ -52,7 +60,12 @@ export class Registry {
   static async load(ctx: Context, extra?: ExtraTokens): Promise<Registry> {
     const registry = new Registry(ctx.config.read())
     for (const [label, runtime] of Object.entries(readRuntimeState(ctx.paths.runtime).tokens)) {
-      if (runtime.origin !== undefined) registry.#firstSeen.set(label, {origin: runtime.origin, ...(runtime.authOrigin !== undefined && {authOrigin: runtime.authOrigin}), addedAt: runtime.addedAt})
+      if (runtime.origin !== undefined)
+        registry.#firstSeen.set(label, {
+          origin: runtime.origin,
+          ...(runtime.authOrigin !== undefined && {authOrigin: runtime.authOrigin}),
+          addedAt: runtime.addedAt,
+        })
     }
 
     await registry.#rebuild(ctx, registry.settings, extra)
@@ -68,27 +81,36 @@ export class Registry {
 
   async #rebuild(ctx: Context, settings: Settings, extra?: ExtraTokens): Promise<void> {
     const upstreams = new Map<string, LiveUpstream>()
-    for (const [name, u] of Object.entries({...settings.upstreams, ...extra?.upstreams})) upstreams.set(name, {name, ...u})
+    for (const [name, u] of Object.entries({...settings.upstreams, ...extra?.upstreams}))
+      upstreams.set(name, {name, ...u})
     const tokens = new Map<string, LiveToken>()
     const secrets = new Map<string, string>()
     const firstSeen = new Map<string, Binding & {addedAt: string}>()
     const blocks = new Map<string, OriginBlock & {addedAt: string}>()
-    const entries = [...Object.values(settings.tokens).map((entry) => ({entry, secret: undefined as string | undefined})), ...(extra?.tokens ?? [])]
+    const entries = [
+      ...Object.values(settings.tokens).map((entry) => ({entry, secret: undefined as string | undefined})),
+      ...(extra?.tokens ?? []),
+    ]
     for (const {entry, secret} of entries) {
       const upstream = upstreams.get(entry.upstream)
       if (!upstream) continue
       const known = this.#tokens.get(entry.label)
-      const value = secret ?? (known?.addedAt === entry.addedAt ? this.#secrets.get(entry.label) : await readSecret(ctx, entry))
+      const value =
+        secret ?? (known?.addedAt === entry.addedAt ? this.#secrets.get(entry.label) : await readSecret(ctx, entry))
       if (value === undefined) continue
       const access = this.#access.get(entry.label)
       const block = this.#bind(entry, upstream, firstSeen)
       if (block) blocks.set(entry.label, {...block, addedAt: entry.addedAt})
-      tokens.set(entry.label, liveToken(entry, upstream, access?.addedAt === entry.addedAt ? access : undefined, block?.reason))
+      tokens.set(
+        entry.label,
+        liveToken(entry, upstream, access?.addedAt === entry.addedAt ? access : undefined, block?.reason),
+      )
       // a blocked token's secret is kept all the same: it is scrubbed from what the daemon logs and returns
       secrets.set(entry.label, value)
     }
 
-    for (const [label, access] of this.#access) if (tokens.get(label)?.addedAt !== access.addedAt) this.#access.delete(label)
+    for (const [label, access] of this.#access)
+      if (tokens.get(label)?.addedAt !== access.addedAt) this.#access.delete(label)
     this.#upstreams = upstreams
     this.#tokens = tokens
     this.#secrets = secrets
@@ -100,12 +122,20 @@ export class Registry {
    * May this token go where its upstream points now? An entry without a binding of its own
    * (written before bindings existed) is bound to the origin it is first seen with here.
    */
-  #bind(entry: TokenEntry, upstream: LiveUpstream, firstSeen: Map<string, Binding & {addedAt: string}>): OriginBlock | undefined {
+  #bind(
+    entry: TokenEntry,
+    upstream: LiveUpstream,
+    firstSeen: Map<string, Binding & {addedAt: string}>,
+  ): OriginBlock | undefined {
     let recorded = recordedBinding(entry)
     if (recorded === undefined) {
       const seen = this.#firstSeen.get(entry.label)
       recorded = seen?.addedAt === entry.addedAt ? seen : bindingFor(entry.kind, upstream)
-      firstSeen.set(entry.label, {origin: recorded.origin, ...(recorded.authOrigin !== undefined && {authOrigin: recorded.authOrigin}), addedAt: entry.addedAt})
+      firstSeen.set(entry.label, {
+        origin: recorded.origin,
+        ...(recorded.authOrigin !== undefined && {authOrigin: recorded.authOrigin}),
+        addedAt: entry.addedAt,
+      })
     }
 
     return originBlock(entry, upstream, recorded)
@@ -164,7 +194,14 @@ export class Registry {
     if (refreshToken) this.#secrets.set(label, refreshToken)
     const upstream = this.#upstreams.get(token.upstream)
     const account = chatgptAccountId ?? access.account
-    if (upstream) this.#tokens.set(label, {...token, expiresAt: access.expiresAt, ...(access.account && {account: access.account}), ...(chatgptAccountId && {chatgptAccountId}), ...(account && {group: `account:${upstream.name}:${account}`})})
+    if (upstream)
+      this.#tokens.set(label, {
+        ...token,
+        expiresAt: access.expiresAt,
+        ...(access.account && {account: access.account}),
+        ...(chatgptAccountId && {chatgptAccountId}),
+        ...(account && {group: `account:${upstream.name}:${account}`}),
+      })
   }
 
   /** The model a client asked for, after `aliases`. */
@@ -213,16 +250,31 @@ export class Registry {
     if (this.tokens.some((t) => filter(t))) return
     if (forms.pivot) {
       const pivot = forms.pivot
-      const refusal = this.tokens.map((t) => this.#upstreams.get(t.upstream)).map((u) => u && adapterOf(u).refuses?.(pivot)).find(Boolean)
-      const byModel = (t: PoolToken) => !this.#tokens.get(t.label)?.models || this.#tokens.get(t.label)!.models!.includes(model)
-      if (refusal && this.tokens.some((t) => byModel(t) && this.serves(this.#upstreams.get(t.upstream)!, model))) throw badRequest(refusal[1], refusal[0], refusal[2])
+      const refusal = this.tokens
+        .map((t) => this.#upstreams.get(t.upstream))
+        .map((u) => u && adapterOf(u).refuses?.(pivot))
+        .find(Boolean)
+      const byModel = (t: PoolToken) =>
+        !this.#tokens.get(t.label)?.models || this.#tokens.get(t.label)!.models!.includes(model)
+      if (refusal && this.tokens.some((t) => byModel(t) && this.serves(this.#upstreams.get(t.upstream)!, model)))
+        throw badRequest(refusal[1], refusal[0], refusal[2])
     }
 
     if (this.#tokens.size === 0) {
-      throw new ApiError(503, 'no_tokens', 'gptconv has no tokens yet. Add one with `gptconv tokens add LABEL --kind api-key`, or start with `gptconv serve --demo`.', {type: 'server_error'})
+      throw new ApiError(
+        503,
+        'no_tokens',
+        'gptconv has no tokens yet. Add one with `gptconv tokens add LABEL --kind api-key`, or start with `gptconv serve --demo`.',
+        {type: 'server_error'},
+      )
     }
 
-    throw new ApiError(404, 'model_not_found', `The model \`${model}\` does not exist or no token of gptconv serves it${endpoint === 'chat' ? '' : ` on ${endpoint}`}.`, {param: 'model'})
+    throw new ApiError(
+      404,
+      'model_not_found',
+      `The model \`${model}\` does not exist or no token of gptconv serves it${endpoint === 'chat' ? '' : ` on ${endpoint}`}.`,
+      {param: 'model'},
+    )
   }
 }
 
@@ -235,7 +287,12 @@ function claims(token: string): {chatgptAccountId?: string} {
   }
 }
 
-function liveToken(entry: TokenEntry, upstream: LiveUpstream, access?: Omit<Access, 'token'>, blocked?: string): LiveToken {
+function liveToken(
+  entry: TokenEntry,
+  upstream: LiveUpstream,
+  access?: Omit<Access, 'token'>,
+  blocked?: string,
+): LiveToken {
   // a ChatGPT account (web or plan) answers one request at a time, whichever of its tokens is used
   const web = upstream.protocol !== 'openai'
   const chatgptAccountId = access?.chatgptAccountId ?? entry.chatgptAccountId
@@ -263,7 +320,10 @@ function liveToken(entry: TokenEntry, upstream: LiveUpstream, access?: Omit<Acce
 async function readSecret(ctx: Context, entry: TokenEntry): Promise<string | undefined> {
   try {
     const secret = await storeOfKind(entry.store, {env: ctx.env}).get(entry.label)
-    if (secret === null) ctx.warn(`token "${entry.label}": its secret is missing from the ${entry.store === 'keychain' ? 'keychain (or the keychain is locked)' : 'secrets file'}; not used`)
+    if (secret === null)
+      ctx.warn(
+        `token "${entry.label}": its secret is missing from the ${entry.store === 'keychain' ? 'keychain (or the keychain is locked)' : 'secrets file'}; not used`,
+      )
     return secret ?? undefined
   } catch (error) {
     ctx.warn(`token "${entry.label}": ${errorMessage(error)}; not used`)

@@ -140,7 +140,8 @@ export class ResponseStore {
   async sweep(): Promise<void> {
     await this.#load()
     const now = Date.now()
-    for (const [key, entry] of [...this.#entries]) if (now - entry.createdAt > this.limits.ttlMs) await this.#remove(key)
+    for (const [key, entry] of [...this.#entries])
+      if (now - entry.createdAt > this.limits.ttlMs) await this.#remove(key)
   }
 
   close(): void {

@@ -25,7 +25,14 @@ export type Handler = (rc: RequestContext) => Promise<void>
 /** How a route's errors are shaped: OpenAI's `{"error": {…}}` (the default), the `/session` API's `{code, message, data}`, or Anthropic's `{"type": "error", "error": {…}}`. */
 export type Envelope = 'openai' | 'session' | 'anthropic'
 
-export type Route = {name: string; method: 'GET' | 'POST' | 'DELETE'; pattern: string; auth: boolean; handler: Handler; envelope?: Envelope}
+export type Route = {
+  name: string
+  method: 'GET' | 'POST' | 'DELETE'
+  pattern: string
+  auth: boolean
+  handler: Handler
+  envelope?: Envelope
+}
 
 type Compiled = Route & {parts: string[]}
 
@@ -51,7 +58,13 @@ export class Router {
       allowed.push(route.method)
     }
 
-    if (allowed.length > 0) throw new ApiError(405, 'method_not_allowed', `${method} is not supported on ${path}; use ${allowed.join(' or ')}.`, {headers: {allow: allowed.join(', ')}})
+    if (allowed.length > 0)
+      throw new ApiError(
+        405,
+        'method_not_allowed',
+        `${method} is not supported on ${path}; use ${allowed.join(' or ')}.`,
+        {headers: {allow: allowed.join(', ')}},
+      )
     throw new ApiError(404, 'unknown_url', `Unrecognized request URL (${method} ${path}).`)
   }
 }
@@ -68,7 +81,10 @@ function matchParts(pattern: string[], parts: string[]): Record<string, string> 
   for (let i = 0; i < pattern.length; i++) {
     if (pattern[i].startsWith('*')) {
       try {
-        params[pattern[i].slice(1)] = parts.slice(i).map((p) => decodeURIComponent(p)).join('/')
+        params[pattern[i].slice(1)] = parts
+          .slice(i)
+          .map((p) => decodeURIComponent(p))
+          .join('/')
       } catch {
         return undefined
       }

@@ -34,8 +34,15 @@ export function checkHost(req: IncomingMessage, allowedHosts: readonly string[],
   if (name === 'localhost' || name.endsWith('.localhost')) return
   if (isIP(name) !== 0 && (!remote || isLoopback(name) || name === arrivedAt(req))) return
   if (allowedHosts.some((allowed) => hostName(allowed) === name)) return
-  const answers = remote ? 'loopback names and addresses, the address a request arrived at' : 'loopback names, IP addresses'
-  throw new ApiError(403, 'host_not_allowed', `Host "${name}" is not allowed. gptconv answers only to ${answers} and the hosts in server.allowedHosts (gptconv config set server.allowedHosts ${name}).`, {type: 'invalid_request_error'})
+  const answers = remote
+    ? 'loopback names and addresses, the address a request arrived at'
+    : 'loopback names, IP addresses'
+  throw new ApiError(
+    403,
+    'host_not_allowed',
+    `Host "${name}" is not allowed. gptconv answers only to ${answers} and the hosts in server.allowedHosts (gptconv config set server.allowedHosts ${name}).`,
+    {type: 'invalid_request_error'},
+  )
 }
 
 /** The local address a request came in on, as a Host header would name it (no IPv4-mapped prefix). */
@@ -51,10 +58,16 @@ export function checkOrigin(req: IncomingMessage, allowedOrigins: readonly strin
   if (origin === undefined) return undefined
   const normalized = normalizeOrigin(origin)
   if (allowedOrigins.some((allowed) => allowed === '*' || normalizeOrigin(allowed) === normalized)) return origin
-  throw new ApiError(403, 'origin_not_allowed', `Browser origin "${origin}" is not allowed. Allow it with: gptconv config set server.allowedOrigins ${normalized}`, {type: 'invalid_request_error'})
+  throw new ApiError(
+    403,
+    'origin_not_allowed',
+    `Browser origin "${origin}" is not allowed. Allow it with: gptconv config set server.allowedOrigins ${normalized}`,
+    {type: 'invalid_request_error'},
+  )
 }
 
-export const EXPOSED_HEADERS = 'x-request-id, openai-processing-ms, openai-version, openai-organization, x-ratelimit-limit-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-requests, x-ratelimit-remaining-tokens, x-ratelimit-reset-requests, x-ratelimit-reset-tokens, retry-after'
+export const EXPOSED_HEADERS =
+  'x-request-id, openai-processing-ms, openai-version, openai-organization, x-ratelimit-limit-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-requests, x-ratelimit-remaining-tokens, x-ratelimit-reset-requests, x-ratelimit-reset-tokens, retry-after'
 
 export function corsHeaders(origin: string): Record<string, string> {
   return {'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': EXPOSED_HEADERS}
@@ -73,15 +86,27 @@ export function preflightHeaders(req: IncomingMessage, origin: string): Record<s
 export function checkClientKey(req: IncomingMessage, clientKey: string): void {
   const header = req.headers.authorization
   const apiKey = req.headers['x-api-key']
-  const presented = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1] ?? (typeof apiKey === 'string' && apiKey !== '' ? apiKey.trim() : undefined)
+  const presented =
+    header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1] ??
+    (typeof apiKey === 'string' && apiKey !== '' ? apiKey.trim() : undefined)
   if (!presented) {
-    throw new ApiError(401, 'missing_api_key', 'No client key: send "Authorization: Bearer <key>". `eval "$(gptconv env)"` sets OPENAI_API_KEY for you.', {type: 'invalid_request_error'})
+    throw new ApiError(
+      401,
+      'missing_api_key',
+      'No client key: send "Authorization: Bearer <key>". `eval "$(gptconv env)"` sets OPENAI_API_KEY for you.',
+      {type: 'invalid_request_error'},
+    )
   }
 
   const a = Buffer.from(presented)
   const b = keyBytes(clientKey)
   if (a.length !== b.length || !timingSafeEqual(a, b)) {
-    throw new ApiError(401, 'invalid_api_key', 'Incorrect client key. Use the key printed by `gptconv env` (this is gptconv\'s local key, not an upstream key).', {type: 'invalid_request_error'})
+    throw new ApiError(
+      401,
+      'invalid_api_key',
+      "Incorrect client key. Use the key printed by `gptconv env` (this is gptconv's local key, not an upstream key).",
+      {type: 'invalid_request_error'},
+    )
   }
 }
 

@@ -87,17 +87,56 @@ function routes(prefix: string): Route[] {
     {name: 'responses', method: 'POST', pattern: `${p}/responses`, auth: true, handler: createResponse},
     {name: 'responses.get', method: 'GET', pattern: `${p}/responses/:id`, auth: true, handler: getResponse},
     {name: 'responses.delete', method: 'DELETE', pattern: `${p}/responses/:id`, auth: true, handler: deleteResponse},
-    {name: 'responses.input_items', method: 'GET', pattern: `${p}/responses/:id/input_items`, auth: true, handler: listInputItems},
-    {name: 'messages', method: 'POST', pattern: `${p}/messages`, auth: true, handler: createMessage, envelope: 'anthropic'},
-    {name: 'messages.count_tokens', method: 'POST', pattern: `${p}/messages/count_tokens`, auth: true, handler: countMessageTokens, envelope: 'anthropic'},
+    {
+      name: 'responses.input_items',
+      method: 'GET',
+      pattern: `${p}/responses/:id/input_items`,
+      auth: true,
+      handler: listInputItems,
+    },
+    {
+      name: 'messages',
+      method: 'POST',
+      pattern: `${p}/messages`,
+      auth: true,
+      handler: createMessage,
+      envelope: 'anthropic',
+    },
+    {
+      name: 'messages.count_tokens',
+      method: 'POST',
+      pattern: `${p}/messages/count_tokens`,
+      auth: true,
+      handler: countMessageTokens,
+      envelope: 'anthropic',
+    },
     {name: 'embeddings', method: 'POST', pattern: `${p}/embeddings`, auth: true, handler: embeddings},
     {name: 'images', method: 'POST', pattern: `${p}/images/generations`, auth: true, handler: imageGenerations},
     {name: 'session', method: 'POST', pattern: '/session', auth: true, handler: postSession, envelope: 'session'},
-    {name: 'session.delete', method: 'DELETE', pattern: '/session/:id', auth: true, handler: deleteSession, envelope: 'session'},
+    {
+      name: 'session.delete',
+      method: 'DELETE',
+      pattern: '/session/:id',
+      auth: true,
+      handler: deleteSession,
+      envelope: 'session',
+    },
     // chat UIs ask for these with and without the API prefix
     ...[...new Set([p, ''])].flatMap((q): Route[] => [
-      {name: 'billing.subscription', method: 'GET', pattern: `${q}/dashboard/billing/subscription`, auth: true, handler: billingSubscription},
-      {name: 'billing.usage', method: 'GET', pattern: `${q}/dashboard/billing/usage`, auth: true, handler: billingUsage},
+      {
+        name: 'billing.subscription',
+        method: 'GET',
+        pattern: `${q}/dashboard/billing/subscription`,
+        auth: true,
+        handler: billingSubscription,
+      },
+      {
+        name: 'billing.usage',
+        method: 'GET',
+        pattern: `${q}/dashboard/billing/usage`,
+        auth: true,
+        handler: billingUsage,
+      },
     ]),
   ]
 }
@@ -123,6 +162,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const extra = mergeExtra(options.extra, demo?.extra)
   const registry = await Registry.load(ctx, extra)
   const settings = registry.settings
+  // eslint-disable-next-line prefer-const -- the pool's callback refers to the writer, which needs the pool
   let writer: RuntimeStateWriter | undefined
   const pool = new CredentialPool({...settings.pool, onChange: () => writer?.schedule()})
   writer = new RuntimeStateWriter(ctx.paths.runtime, pool, log, 250, () => registry.firstSeen())
@@ -135,7 +175,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const metricSet = new Metrics(pool)
   metricSet.configure(configuredModels(registry))
   const refresher = new TokenRefresher(ctx, registry, pool, log)
-  const sessions = new SessionStore(ctx.paths.sessions, settings.sessions.ttlMinutes * 60_000, log, settings.sessions.maxMessages)
+  const sessions = new SessionStore(
+    ctx.paths.sessions,
+    settings.sessions.ttlMinutes * 60_000,
+    log,
+    settings.sessions.maxMessages,
+  )
   const responses = new ResponseStore(ctx.paths.responses, responseLimits(settings), log)
   const state: DaemonState = {
     ctx,
@@ -150,7 +195,18 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     log,
     clientKey: key,
     startedAt: Date.now(),
-    connections: () => new Promise((resolve) => server.getConnections((_error, clients) => resolve({requests: active.size, clients: clients ?? 0, maxClients: maxConnections, closedForRoom: guard.closed, upstream: client.stats()}))),
+    connections: () =>
+      new Promise((resolve) =>
+        server.getConnections((_error, clients) =>
+          resolve({
+            requests: active.size,
+            clients: clients ?? 0,
+            maxClients: maxConnections,
+            closedForRoom: guard.closed,
+            upstream: client.stats(),
+          }),
+        ),
+      ),
     version: VERSION,
     recordUsage: ledgerRecorder(ledger, metricSet),
   }
@@ -179,7 +235,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       guard.idle(req.socket)
       active.delete(controller)
       if (active.size === 0) idle.schedule()
-      if (!res.writableFinished) controller.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
+      if (!res.writableFinished)
+        controller.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
       if (closing) server.closeIdleConnections()
     })
     const target = req.url ?? '/'
@@ -205,13 +262,22 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     let route = 'unmatched'
     let envelope: Envelope = 'openai'
     try {
-      if (closing) throw new ApiError(503, 'shutting_down', 'gptconv is shutting down.', {type: 'server_error', headers: {connection: 'close'}})
+      if (closing)
+        throw new ApiError(503, 'shutting_down', 'gptconv is shutting down.', {
+          type: 'server_error',
+          headers: {connection: 'close'},
+        })
       const {server: conf} = registry.settings
       checkHost(req, conf.allowedHosts, remote)
       const origin = checkOrigin(req, conf.allowedOrigins)
       if (origin) for (const [name, value] of Object.entries(corsHeaders(origin))) res.setHeader(name, value)
       if (req.method === 'OPTIONS') {
-        if (!origin) throw new ApiError(400, 'not_a_preflight', 'OPTIONS is only answered for CORS preflight requests from a configured origin.')
+        if (!origin)
+          throw new ApiError(
+            400,
+            'not_a_preflight',
+            'OPTIONS is only answered for CORS preflight requests from a configured origin.',
+          )
         res.writeHead(204, preflightHeaders(req, origin))
         res.end()
         route = 'preflight'
@@ -238,7 +304,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       const status = res.headersSent ? res.statusCode : 499
       metricSet.request(route, status, (performance.now() - started) / 1000)
       if (route !== 'healthz' && route !== 'metrics') {
-        log.info({id: rc.requestId, method: req.method, path, status, ms: Math.round(performance.now() - started), ...rc.meta}, 'request')
+        log.info(
+          {id: rc.requestId, method: req.method, path, status, ms: Math.round(performance.now() - started), ...rc.meta},
+          'request',
+        )
       }
     }
   }
@@ -246,7 +315,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   /** The one error boundary: whatever a route threw, in the envelope of its wire. */
   function respondError(rc: RequestContext, error: unknown, envelope: Envelope): void {
     if (clientGone(rc.signal)) return
-    if (!(error instanceof GptconvError)) log.error({id: rc.requestId, err: redact((error as Error)?.stack ?? String(error), registry.secrets())}, 'unexpected error')
+    if (!(error instanceof GptconvError))
+      log.error(
+        {id: rc.requestId, err: redact((error as Error)?.stack ?? String(error), registry.secrets())},
+        'unexpected error',
+      )
     const out = toOpenAIError(error)
     if (rc.res.headersSent) {
       // a stream ends with its wire's in-band error inside the exchange; anything else cannot say more
@@ -254,7 +327,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       return
     }
 
-    const body = envelope === 'session' ? {code: out.status, message: out.body.error.message, data: null} : envelope === 'anthropic' ? {...anthropicErrorBody(out.status, out.body.error.message), request_id: rc.requestId} : out.body
+    const body =
+      envelope === 'session'
+        ? {code: out.status, message: out.body.error.message, data: null}
+        : envelope === 'anthropic'
+          ? {...anthropicErrorBody(out.status, out.body.error.message), request_id: rc.requestId}
+          : out.body
     sendJson(rc.res, out.status, body, {'x-request-id': rc.requestId, ...out.headers})
   }
 
@@ -282,11 +360,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         forgetModels(state)
         log.info({tokens: registry.tokens.length, upstreams: registry.upstreams.length}, 'config reloaded')
       })
-      .catch((error: unknown) => log.error({err: (error as Error).message}, 'config change ignored: the new config cannot be used'))
+      .catch((error: unknown) =>
+        log.error({err: (error as Error).message}, 'config change ignored: the new config cannot be used'),
+      )
   })
 
   const address = server.address() as AddressInfo
-  if (remote) log.warn({listen: listenAddress(address.address, address.port)}, remoteWarning(listenAddress(address.address, address.port)))
+  if (remote)
+    log.warn(
+      {listen: listenAddress(address.address, address.port)},
+      remoteWarning(listenAddress(address.address, address.port)),
+    )
   let closed: Promise<void> | undefined
   return {
     url: `http://${listenAddress(address.address, address.port)}`,
@@ -306,7 +390,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         const deadline = Date.now() + registry.settings.pool.drainTimeoutMs
         while (active.size > 0 && Date.now() < deadline) await sleep(25)
         // what is still open is told so: an in-band error event ends each stream (a second at most)
-        for (const controller of active) controller.abort(new ApiError(503, 'shutting_down', 'gptconv is shutting down.'))
+        for (const controller of active)
+          controller.abort(new ApiError(503, 'shutting_down', 'gptconv is shutting down.'))
         const cut = Date.now() + 1000
         while (active.size > 0 && Date.now() < cut) await sleep(10)
         server.closeAllConnections()

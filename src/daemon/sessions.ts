@@ -40,7 +40,12 @@ const counted = new WeakMap<object, number>()
  * Each message is counted once; the cut is found with a running sum from the newest turn
  * back, and lands at a user message so the history still starts with one.
  */
-export async function composeMessages(session: {system: ChatMessage[]; history: ChatMessage[]}, incoming: ChatMessage[], model: string, maxTokens: number | undefined): Promise<{messages: ChatMessage[]; system: ChatMessage[]}> {
+export async function composeMessages(
+  session: {system: ChatMessage[]; history: ChatMessage[]},
+  incoming: ChatMessage[],
+  model: string,
+  maxTokens: number | undefined,
+): Promise<{messages: ChatMessage[]; system: ChatMessage[]}> {
   const requestSystem = incoming.filter((m) => m.role === 'system' || m.role === 'developer')
   const system = requestSystem.length > 0 ? requestSystem : session.system
   const fresh = incoming.filter((m) => m.role !== 'system' && m.role !== 'developer')
@@ -92,23 +97,33 @@ export class SessionStore {
   }
 
   /** Run one turn of a session, after the turns before it; `commit` inside `run` records the answer. */
-  async turn<T>(key: string, incoming: ChatMessage[], options: {model?: string; defaultModel: string; maxTokens?: number}, run: (turn: Turn) => Promise<T>): Promise<T> {
+  async turn<T>(
+    key: string,
+    incoming: ChatMessage[],
+    options: {model?: string; defaultModel: string; maxTokens?: number},
+    run: (turn: Turn) => Promise<T>,
+  ): Promise<T> {
     const previous = this.#locks.get(key) ?? Promise.resolve()
-    const current = previous.catch(() => {}).then(async () => {
-      const session = this.#live(key)
-      const model = options.model ?? session?.model ?? options.defaultModel
-      const composed = await composeMessages(session ?? {system: [], history: []}, incoming, model, options.maxTokens)
-      return run({
-        messages: composed.messages,
-        model,
-        commit: (reply) => {
-          // the (trimmed) history, this turn's messages, the answer
-          const history = capHistory([...composed.messages.slice(composed.system.length), {role: 'assistant', content: reply}], this.maxMessages)
-          this.#sessions.set(key, {system: composed.system, history, model, lastUsed: Date.now()})
-          this.#schedule()
-        },
+    const current = previous
+      .catch(() => {})
+      .then(async () => {
+        const session = this.#live(key)
+        const model = options.model ?? session?.model ?? options.defaultModel
+        const composed = await composeMessages(session ?? {system: [], history: []}, incoming, model, options.maxTokens)
+        return run({
+          messages: composed.messages,
+          model,
+          commit: (reply) => {
+            // the (trimmed) history, this turn's messages, the answer
+            const history = capHistory(
+              [...composed.messages.slice(composed.system.length), {role: 'assistant', content: reply}],
+              this.maxMessages,
+            )
+            this.#sessions.set(key, {system: composed.system, history, model, lastUsed: Date.now()})
+            this.#schedule()
+          },
+        })
       })
-    })
     this.#locks.set(key, current)
     try {
       return await current
@@ -152,7 +167,7 @@ export class SessionStore {
 
   #sweep(): void {
     let changed = false
-    for (const key of [...this.#sessions.keys()]) changed = (this.#live(key) === undefined) || changed
+    for (const key of [...this.#sessions.keys()]) changed = this.#live(key) === undefined || changed
     if (changed) this.#schedule()
   }
 
@@ -166,10 +181,12 @@ export class SessionStore {
     try {
       const data = JSON.parse(readFileSync(this.path, 'utf8')) as SessionsFile
       for (const [key, session] of Object.entries(data.sessions ?? {})) {
-        if (Array.isArray(session?.history) && Date.now() - session.lastUsed <= this.ttlMs) this.#sessions.set(key, session)
+        if (Array.isArray(session?.history) && Date.now() - session.lastUsed <= this.ttlMs)
+          this.#sessions.set(key, session)
       }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({err: (error as Error).message}, 'the sessions file cannot be read; starting without sessions')
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.log.warn({err: (error as Error).message}, 'the sessions file cannot be read; starting without sessions')
     }
   }
 }

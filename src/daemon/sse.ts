@@ -62,7 +62,8 @@ export class SseParser {
     }
 
     this.#buffer = this.#buffer.slice(start)
-    if (this.#buffer.length + this.#size > this.#max) throw new SseParseError(`an upstream event exceeded ${this.#max} bytes`)
+    if (this.#buffer.length + this.#size > this.#max)
+      throw new SseParseError(`an upstream event exceeded ${this.#max} bytes`)
     return this.#take()
   }
 

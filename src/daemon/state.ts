@@ -14,13 +14,25 @@ import type {Served, UpstreamCaller} from './upstream/call.js'
 import {own} from '../core/own.js'
 
 /** Tokens of one finished request, as the ledger records them. */
-export type Usage = {prompt_tokens: number; completion_tokens: number; cached_tokens?: number; reasoning_tokens?: number; estimated: boolean}
+export type Usage = {
+  prompt_tokens: number
+  completion_tokens: number
+  cached_tokens?: number
+  reasoning_tokens?: number
+  estimated: boolean
+}
 
 /** Chat usage (reported, or estimated) as the ledger's usage. */
 export function ledgerUsage(usage: ChatUsage, estimated: boolean): Usage {
   const cached = usage.prompt_tokens_details?.cached_tokens
   const reasoning = usage.completion_tokens_details?.reasoning_tokens
-  return {prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, ...(cached && {cached_tokens: cached}), ...(reasoning && {reasoning_tokens: reasoning}), estimated}
+  return {
+    prompt_tokens: usage.prompt_tokens,
+    completion_tokens: usage.completion_tokens,
+    ...(cached && {cached_tokens: cached}),
+    ...(reasoning && {reasoning_tokens: reasoning}),
+    estimated,
+  }
 }
 
 /** Everything a route needs, built once by the server. */
@@ -38,10 +50,19 @@ export type DaemonState = {
   readonly clientKey: string
   readonly startedAt: number
   /** requests being answered, open client connections (their cap, and how many were closed to make room), upstream connection pools: for /admin/pool */
-  connections(): Promise<{requests: number; clients: number; maxClients: number; closedForRoom: number; upstream: Record<string, unknown>}>
+  connections(): Promise<{
+    requests: number
+    clients: number
+    maxClients: number
+    closedForRoom: number
+    upstream: Record<string, unknown>
+  }>
   readonly version: string
   /** append a finished request to the usage ledger and the token counters */
-  recordUsage(served: Served, request: {endpoint: string; model: string; usage: Usage; status: UsageRecord['status']; startedMs: number}): void
+  recordUsage(
+    served: Served,
+    request: {endpoint: string; model: string; usage: Usage; status: UsageRecord['status']; startedMs: number},
+  ): void
 }
 
 export function ledgerRecorder(ledger: LedgerWriter, metrics: Metrics): DaemonState['recordUsage'] {
@@ -108,7 +129,11 @@ export class RuntimeStateWriter {
     const tokens = this.pool.runtime()
     for (const [label, binding] of this.firstSeen()) {
       const token = own(tokens, label)
-      if (token?.addedAt === binding.addedAt) Object.assign(token, {origin: binding.origin, ...(binding.authOrigin !== undefined && {authOrigin: binding.authOrigin})})
+      if (token?.addedAt === binding.addedAt)
+        Object.assign(token, {
+          origin: binding.origin,
+          ...(binding.authOrigin !== undefined && {authOrigin: binding.authOrigin}),
+        })
     }
 
     return tokens

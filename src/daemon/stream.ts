@@ -96,7 +96,8 @@ export class PivotStage implements AnswerStage {
       for (const choice of chunk.choices) {
         if (choice.index !== 0 || this.#text.length > TEXT_LIMIT) continue
         if (typeof choice.delta.content === 'string') this.#text += choice.delta.content
-        for (const call of choice.delta.tool_calls ?? []) if (call.function?.arguments) this.#text += call.function.arguments
+        for (const call of choice.delta.tool_calls ?? [])
+          if (call.function?.arguments) this.#text += call.function.arguments
       }
     }
 
@@ -157,7 +158,12 @@ export class AnswerSink extends Writable {
       if (this.stage.bytesEnd) {
         const rest = this.stage.bytesEnd()
         const trailer = this.#end()
-        text = trailer === '' ? rest : typeof rest === 'string' ? rest + trailer : Buffer.concat([rest, Buffer.from(trailer)])
+        text =
+          trailer === ''
+            ? rest
+            : typeof rest === 'string'
+              ? rest + trailer
+              : Buffer.concat([rest, Buffer.from(trailer)])
       } else {
         text = this.stage.process(this.#parser.end())
         text += this.#end()
@@ -180,8 +186,19 @@ export class AnswerSink extends Writable {
 export function streamFailure(error: unknown, upstream: string): GptconvError {
   if (error instanceof GptconvError) return error
   const code = (error as {code?: string}).code
-  if (code === 'UND_ERR_BODY_TIMEOUT') return new ApiError(504, 'upstream_timeout', `Upstream ${upstream} stopped sending in the middle of the answer (idle timeout).`, {type: 'server_error'})
-  return new ApiError(502, 'upstream_stream_error', `Upstream ${upstream} broke off the answer: ${describeNetworkError(error)}.`, {type: 'server_error'})
+  if (code === 'UND_ERR_BODY_TIMEOUT')
+    return new ApiError(
+      504,
+      'upstream_timeout',
+      `Upstream ${upstream} stopped sending in the middle of the answer (idle timeout).`,
+      {type: 'server_error'},
+    )
+  return new ApiError(
+    502,
+    'upstream_stream_error',
+    `Upstream ${upstream} broke off the answer: ${describeNetworkError(error)}.`,
+    {type: 'server_error'},
+  )
 }
 
 /** The client hung up, so nothing more can be sent. (A shutdown aborts requests too, and its error is still sent.) */

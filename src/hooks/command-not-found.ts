@@ -24,9 +24,13 @@ const hook: Hook<'command_not_found'> = async function (options) {
   const suggestion = suggestCommand(this.config, words)
   if (suggestion && !json && process.stdin.isTTY && process.stderr.isTTY) {
     const declined = new Error('declined')
-    const context = {...this, warn() {}, error(): never {
-      throw declined
-    }}
+    const context = {
+      ...this,
+      warn() {},
+      error(): never {
+        throw declined
+      },
+    }
     try {
       return await didYouMean.call(context, options)
     } catch (error) {
@@ -43,7 +47,9 @@ function extraArguments(config: Interfaces.Config, words: string[]): UsageError 
     if (!config.findCommand(words.slice(0, n).join(':'))) continue
     const command = words.slice(0, n).join(' ')
     const rest = words.slice(n)
-    return new UsageError(`Unexpected argument${rest.length > 1 ? 's' : ''}: ${rest.join(' ')}`, {hint: `\`gptconv ${command}\` takes no arguments; see \`gptconv ${command} --help\`.`})
+    return new UsageError(`Unexpected argument${rest.length > 1 ? 's' : ''}: ${rest.join(' ')}`, {
+      hint: `\`gptconv ${command}\` takes no arguments; see \`gptconv ${command} --help\`.`,
+    })
   }
 
   return undefined
@@ -51,8 +57,12 @@ function extraArguments(config: Interfaces.Config, words: string[]): UsageError 
 
 function notACommand(config: Interfaces.Config, words: string[], suggestion: Suggestion | undefined): UsageError {
   const topic = config.findTopic(words[0]) ? words[0] : undefined
-  const list = topic ? `Run \`gptconv ${topic} --help\` for its commands.` : 'Run `gptconv --help` for the list of commands.'
-  const guess = suggestion ? `Did you mean \`gptconv ${[toConfiguredId(suggestion.id, config), ...suggestion.rest].join(' ')}\`? ` : ''
+  const list = topic
+    ? `Run \`gptconv ${topic} --help\` for its commands.`
+    : 'Run `gptconv --help` for the list of commands.'
+  const guess = suggestion
+    ? `Did you mean \`gptconv ${[toConfiguredId(suggestion.id, config), ...suggestion.rest].join(' ')}\`? `
+    : ''
   return new UsageError(`"${words.join(' ')}" is not a gptconv command.`, {hint: `${guess}${list}`})
 }
 

@@ -44,22 +44,48 @@ for (const mode of ['without a daemon (the pool in-process)', 'through a running
       assert.equal((await cli(['chat', '--session', 's1', 'My name is Ada'])).code, 0)
       const r = await cli(['chat', '--session', 's1', 'and then?', '--no-stream', '--system', 'Be brief'])
       assert.equal(r.stdout, 'Hello from the fake upstream: and then?\n')
-      assert.deepEqual(sent().messages.map((m) => m.role), ['system', 'user', 'assistant', 'user'])
+      assert.deepEqual(
+        sent().messages.map((m) => m.role),
+        ['system', 'user', 'assistant', 'user'],
+      )
       assert.equal(sent().messages[1].content, 'My name is Ada')
       await cli(['chat', '--session', 's1', '--reset', 'fresh start'])
-      assert.deepEqual(sent().messages.map((m) => m.content), ['fresh start'])
+      assert.deepEqual(
+        sent().messages.map((m) => m.content),
+        ['fresh start'],
+      )
     })
 
     it('prints JSON with --json', async () => {
       const r = await cli(['chat', 'json please', '--model', 'gpt-4o', '--json'])
-      const answer = JSON.parse(r.stdout) as {model: string; content: string; finish_reason: string; usage: {total_tokens: number}; via: string}
-      assert.deepEqual([answer.model, answer.content, answer.finish_reason], ['gpt-4o', 'Hello from the fake upstream: json please', 'stop'])
+      const answer = JSON.parse(r.stdout) as {
+        model: string
+        content: string
+        finish_reason: string
+        usage: {total_tokens: number}
+        via: string
+      }
+      assert.deepEqual(
+        [answer.model, answer.content, answer.finish_reason],
+        ['gpt-4o', 'Hello from the fake upstream: json please', 'stop'],
+      )
       assert.ok(answer.usage.total_tokens > 0)
       assert.equal(answer.via, mode === 'through a running daemon' ? 'daemon' : 'in-process')
     })
 
     it('fails in a way scripts can see: exit 1, the reason on stderr, nothing on stdout', async () => {
-      fake.fault('*', {type: 'status', status: 400, body: {error: {message: 'context too long', type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded'}}})
+      fake.fault('*', {
+        type: 'status',
+        status: 400,
+        body: {
+          error: {
+            message: 'context too long',
+            type: 'invalid_request_error',
+            param: 'messages',
+            code: 'context_length_exceeded',
+          },
+        },
+      })
       const r = await cli(['chat', 'too long'])
       assert.equal(r.code, 1)
       assert.equal(r.stdout, '')

@@ -18,9 +18,20 @@ describe('gptconv config', () => {
   it('sets, gets and lists settings', async () => {
     assert.equal((await cli('config', 'set', 'server.port', '9123')).stdout.trim(), 'server.port = 9123')
     assert.equal((await cli('config', 'get', 'server.port')).stdout.trim(), '9123')
-    assert.deepEqual(JSON.parse((await cli('config', 'get', 'server.port', '--json')).stdout), {key: 'server.port', value: 9123})
+    assert.deepEqual(JSON.parse((await cli('config', 'get', 'server.port', '--json')).stdout), {
+      key: 'server.port',
+      value: 9123,
+    })
     const all = JSON.parse((await cli('config', 'list', '--json')).stdout) as Record<string, Record<string, unknown>>
-    assert.deepEqual(Object.keys(all).sort(), ['aliases', 'defaultModel', 'logLevel', 'pool', 'responses', 'server', 'sessions'])
+    assert.deepEqual(Object.keys(all).sort(), [
+      'aliases',
+      'defaultModel',
+      'logLevel',
+      'pool',
+      'responses',
+      'server',
+      'sessions',
+    ])
     assert.equal(all.server.port, 9123)
     assert.equal(all.pool.maxAttempts, 3)
     assert.match((await cli('config', 'list')).stdout, /^pool\.queueTimeoutMs = 60000$/m)
@@ -48,12 +59,42 @@ describe('gptconv upstreams', () => {
   })
 
   it('adds upstreams with a model map, normalizing the base URL', async () => {
-    const r = await cli('upstreams', 'add', 'reseller', '--protocol', 'openai', '--base-url', 'https://api.example.com/v1/', '--model-map', 'gpt-4=gpt-4o, gpt-3.5-turbo=gpt-4o-mini', '--json')
+    const r = await cli(
+      'upstreams',
+      'add',
+      'reseller',
+      '--protocol',
+      'openai',
+      '--base-url',
+      'https://api.example.com/v1/',
+      '--model-map',
+      'gpt-4=gpt-4o, gpt-3.5-turbo=gpt-4o-mini',
+      '--json',
+    )
     assert.equal(r.code, 0, r.stderr)
-    assert.deepEqual(JSON.parse(r.stdout), {name: 'reseller', protocol: 'openai', baseUrl: 'https://api.example.com/v1', modelMap: {'gpt-4': 'gpt-4o', 'gpt-3.5-turbo': 'gpt-4o-mini'}, tokens: 0})
-    const web = await cli('upstreams', 'add', 'web', '--protocol', 'chatgpt-web', '--base-url', 'http://127.0.0.1:3000', '--auth-url', 'http://127.0.0.1:3000/auth/refresh_token')
+    assert.deepEqual(JSON.parse(r.stdout), {
+      name: 'reseller',
+      protocol: 'openai',
+      baseUrl: 'https://api.example.com/v1',
+      modelMap: {'gpt-4': 'gpt-4o', 'gpt-3.5-turbo': 'gpt-4o-mini'},
+      tokens: 0,
+    })
+    const web = await cli(
+      'upstreams',
+      'add',
+      'web',
+      '--protocol',
+      'chatgpt-web',
+      '--base-url',
+      'http://127.0.0.1:3000',
+      '--auth-url',
+      'http://127.0.0.1:3000/auth/refresh_token',
+    )
     assert.equal(web.code, 0, web.stderr)
-    assert.match((await cli('upstreams', 'list')).stdout, /^web\s+chatgpt-web\s+http:\/\/127\.0\.0\.1:3000\s+http:\/\/127\.0\.0\.1:3000\/auth\/refresh_token\s+-\s+any\s+0$/m)
+    assert.match(
+      (await cli('upstreams', 'list')).stdout,
+      /^web\s+chatgpt-web\s+http:\/\/127\.0\.0\.1:3000\s+http:\/\/127\.0\.0\.1:3000\/auth\/refresh_token\s+-\s+any\s+0$/m,
+    )
   })
 
   it('rejects bad input with usage errors', async () => {
@@ -80,6 +121,8 @@ describe('gptconv upstreams', () => {
     assert.match(r.stderr, /used by the token r1/)
     assert.match(r.stderr, /gptconv tokens remove r1/)
     assert.equal((await cli('tokens', 'remove', 'r1')).code, 0)
-    assert.deepEqual(JSON.parse((await cli('upstreams', 'remove', 'reseller', '--json')).stdout), {removed: ['reseller']})
+    assert.deepEqual(JSON.parse((await cli('upstreams', 'remove', 'reseller', '--json')).stdout), {
+      removed: ['reseller'],
+    })
   })
 })

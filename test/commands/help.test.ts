@@ -5,7 +5,9 @@ import {after, describe, it} from 'node:test'
 
 import {ROOT, runCli, tempHome} from '../helpers/cli.js'
 
-type Manifest = {commands: Record<string, {examples?: unknown[]; summary?: string; flags: Record<string, {description?: string}>}>}
+type Manifest = {
+  commands: Record<string, {examples?: unknown[]; summary?: string; flags: Record<string, {description?: string}>}>
+}
 
 describe('every command', () => {
   const home = tempHome()
@@ -13,7 +15,19 @@ describe('every command', () => {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as Manifest
 
   it('is in the generated manifest', () => {
-    for (const id of ['tokens:add', 'tokens:list', 'tokens:refresh', 'tokens:remove', 'upstreams:add', 'upstreams:list', 'upstreams:remove', 'config:get', 'config:set', 'config:list', 'config:path']) {
+    for (const id of [
+      'tokens:add',
+      'tokens:list',
+      'tokens:refresh',
+      'tokens:remove',
+      'upstreams:add',
+      'upstreams:list',
+      'upstreams:remove',
+      'config:get',
+      'config:set',
+      'config:list',
+      'config:path',
+    ]) {
       assert.ok(manifest.commands[id], id)
     }
   })
@@ -23,7 +37,8 @@ describe('every command', () => {
       assert.ok(command.summary, `${id} summary`)
       assert.ok((command.examples?.length ?? 0) > 0, `${id} examples`)
       assert.ok(command.flags.json, `${id} --json`)
-      for (const [name, flag] of Object.entries(command.flags)) assert.ok(flag.description, `${id} --${name} description`)
+      for (const [name, flag] of Object.entries(command.flags))
+        assert.ok(flag.description, `${id} --${name} description`)
     }
   })
 

@@ -24,12 +24,23 @@ describe('commands spelled the way the CLI was run', () => {
   symlinkSync(process.execPath, join(bare, 'node'))
   symlinkSync(process.execPath, join(linked, 'node'))
   symlinkSync(BIN, join(linked, 'gptconv'))
-  const env = (path: string) => ({PATH: path, HOME: home.dir, GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', NO_COLOR: '1', OCLIF_SKIP_NEW_VERSION_CHECK: 'true'})
+  const env = (path: string) => ({
+    PATH: path,
+    HOME: home.dir,
+    GPTCONV_HOME: home.dir,
+    GPTCONV_SECRET_STORE: 'file',
+    NO_COLOR: '1',
+    OCLIF_SKIP_NEW_VERSION_CHECK: 'true',
+  })
   after(() => home.cleanup())
 
   /** `serve --demo --port 0` in the foreground until its banner is complete, then SIGTERM; the banner. */
   function banner(cwd: string, path: string): Promise<string> {
-    const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0'], {cwd, env: env(path), stdio: ['ignore', 'ignore', 'pipe']})
+    const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0'], {
+      cwd,
+      env: env(path),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
     let stderr = ''
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -79,14 +90,21 @@ describe('commands spelled the way the CLI was run', () => {
 
   it('serve --detach names the logs command the same way', async () => {
     const start = await new Promise<{code: number | null; stdout: string}>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0', '--detach'], {cwd: ROOT, env: env(bare), stdio: ['ignore', 'pipe', 'ignore']})
+      const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0', '--detach'], {
+        cwd: ROOT,
+        env: env(bare),
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
       let stdout = ''
       child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
       child.once('exit', (code) => resolve({code, stdout}))
     })
     try {
       assert.equal(start.code, 0)
-      assert.match(start.stdout, /^gptconv is running in the background at http:\/\/127\.0\.0\.1:\d+\/v1 \(pid \d+\); logs: \.\/bin\/run\.js logs -f\n$/)
+      assert.match(
+        start.stdout,
+        /^gptconv is running in the background at http:\/\/127\.0\.0\.1:\d+\/v1 \(pid \d+\); logs: \.\/bin\/run\.js logs -f\n$/,
+      )
     } finally {
       assert.equal((await runCli(['stop'], {home: home.dir})).code, 0)
     }

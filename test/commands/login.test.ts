@@ -9,18 +9,33 @@ import {ROOT, runCli, tempHome} from '../helpers/cli.js'
 import {call} from '../helpers/fake-codex-client.js'
 import {FakeCodex, codexAccount} from '../helpers/fake-codex.js'
 
-type Run = {child: ChildProcess; stderr: () => string; stdout: () => string; waitFor: (re: RegExp) => Promise<RegExpMatchArray>; exit: Promise<number>}
+type Run = {
+  child: ChildProcess
+  stderr: () => string
+  stdout: () => string
+  waitFor: (re: RegExp) => Promise<RegExpMatchArray>
+  exit: Promise<number>
+}
 
 /** The built CLI with piped stdio (no TTY: no browser is ever opened), its stderr watched as it comes. */
 function spawnCli(args: string[], home: string): Run {
-  const env = {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GPTCONV_HOME: home, GPTCONV_SECRET_STORE: 'file', NO_COLOR: '1', OCLIF_SKIP_NEW_VERSION_CHECK: 'true'}
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    GPTCONV_HOME: home,
+    GPTCONV_SECRET_STORE: 'file',
+    NO_COLOR: '1',
+    OCLIF_SKIP_NEW_VERSION_CHECK: 'true',
+  }
   const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
   let out = ''
   let err = ''
   child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')))
   child.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')))
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-  const exit = new Promise<number>((resolve) => child.once('exit', (code) => (clearTimeout(killer), resolve(code ?? 1))))
+  const exit = new Promise<number>((resolve) =>
+    child.once('exit', (code) => (clearTimeout(killer), resolve(code ?? 1))),
+  )
   const waitFor = async (re: RegExp) => {
     for (let i = 0; i < 600; i++) {
       const match = re.exec(err)
@@ -56,7 +71,10 @@ describe('gptconv login', {timeout: 120_000}, () => {
 
   before(async () => {
     fake = await FakeCodex.start({auth: {account: {email: 'carol@example.com', planType: 'plus'}}})
-    const add = await runCli(['upstreams', 'add', 'plan', '--protocol', 'codex', '--base-url', fake.baseUrl, '--auth-url', fake.authUrl], {home: home.dir})
+    const add = await runCli(
+      ['upstreams', 'add', 'plan', '--protocol', 'codex', '--base-url', fake.baseUrl, '--auth-url', fake.authUrl],
+      {home: home.dir},
+    )
     assert.equal(add.code, 0, add.stderr)
   })
   after(async () => {
@@ -75,13 +93,28 @@ describe('gptconv login', {timeout: 120_000}, () => {
     assert.match(refresh, /^rt_/)
     assert.deepEqual(
       {...view, addedAt: '', expiresAt: ''},
-      {label: 'carol@example.com', kind: 'refresh-token', upstream: 'plan', state: 'ok', expiresAt: '', lastUsedAt: null, secret: `rt_…${refresh.slice(-4)}`, store: 'file', account: 'carol@example.com', chatgptAccount: `…${account.accountId.slice(-4)}`, plan: 'plus', addedAt: ''},
+      {
+        label: 'carol@example.com',
+        kind: 'refresh-token',
+        upstream: 'plan',
+        state: 'ok',
+        expiresAt: '',
+        lastUsedAt: null,
+        secret: `rt_…${refresh.slice(-4)}`,
+        store: 'file',
+        account: 'carol@example.com',
+        chatgptAccount: `…${account.accountId.slice(-4)}`,
+        plan: 'plus',
+        addedAt: '',
+      },
     )
     const entry = read<Config>('config.json').tokens['carol@example.com']
     assert.deepEqual([entry.chatgptAccountId, entry.plan, entry.expiresAt], [account.accountId, 'plus', view.expiresAt])
     assert.ok(Math.abs(Date.parse(entry.expiresAt as string) - (Date.now() + 864_000_000)) < 60_000)
     // the cached access token is the live one the backend takes
-    const models = await call(`${fake.baseUrl}/models?client_version=0.160.0`, {headers: fake.authHeaders({access_token: access, account_id: account.accountId})})
+    const models = await call(`${fake.baseUrl}/models?client_version=0.160.0`, {
+      headers: fake.authHeaders({access_token: access, account_id: account.accountId}),
+    })
     assert.equal(models.status, 200)
 
     assert.match(run.stderr(), /Sign in to ChatGPT in your browser:/)
@@ -97,9 +130,17 @@ describe('gptconv login', {timeout: 120_000}, () => {
     const run = spawnCli(['login', '--upstream', 'plan', '--callback-port', '0'], home.dir)
     await followLink(run)
     assert.equal(await run.exit, 0, run.stderr())
-    assert.match(run.stdout(), /^Signed in as carol@example\.com \(ChatGPT plus\)\. Stored as refresh-token "carol@example\.com" \(rt_…\w{4}\) on upstream plan; gptconv renews its access by itself\.\n$/)
-    const list = JSON.parse((await runCli(['tokens', 'list', '--json'], {home: home.dir})).stdout) as Array<{label: string}>
-    assert.deepEqual(list.map((t) => t.label), ['carol@example.com'])
+    assert.match(
+      run.stdout(),
+      /^Signed in as carol@example\.com \(ChatGPT plus\)\. Stored as refresh-token "carol@example\.com" \(rt_…\w{4}\) on upstream plan; gptconv renews its access by itself\.\n$/,
+    )
+    const list = JSON.parse((await runCli(['tokens', 'list', '--json'], {home: home.dir})).stdout) as Array<{
+      label: string
+    }>
+    assert.deepEqual(
+      list.map((t) => t.label),
+      ['carol@example.com'],
+    )
   })
 
   it('with a device code: prints the code and the page, waits for approval', async () => {
@@ -130,7 +171,15 @@ describe('gptconv login', {timeout: 120_000}, () => {
     const web = await runCli(['login', '--upstream', 'openai'], {home: home.dir})
     assert.equal(web.code, 2)
     assert.match(web.stderr, /Upstream "openai" is openai; a ChatGPT-plan login needs a codex upstream\./)
-    assert.equal((await runCli(['tokens', 'add', 'work', '--kind', 'api-key'], {home: home.dir, input: 'sk-test-key-for-the-label-clash-0001'})).code, 0)
+    assert.equal(
+      (
+        await runCli(['tokens', 'add', 'work', '--kind', 'api-key'], {
+          home: home.dir,
+          input: 'sk-test-key-for-the-label-clash-0001',
+        })
+      ).code,
+      0,
+    )
     const run = spawnCli(['login', '--callback-port', '0', '--label', 'work'], home.dir)
     await followLink(run)
     assert.equal(await run.exit, 1)

@@ -19,35 +19,61 @@ describe('unknown commands', () => {
   it('a typo: exit 2 and the command it probably meant', async () => {
     const r = await cli('tokns', 'list')
     assert.equal(r.code, 2)
-    assert.equal(r.stderr, 'Error: "tokns list" is not a gptconv command.\nTry this: Did you mean `gptconv tokens list`? Run `gptconv --help` for the list of commands.\n')
+    assert.equal(
+      r.stderr,
+      'Error: "tokns list" is not a gptconv command.\nTry this: Did you mean `gptconv tokens list`? Run `gptconv --help` for the list of commands.\n',
+    )
     assert.equal(r.stdout, '')
   })
 
   it('a typo with --json: the same as JSON on stdout', async () => {
     const r = await cli('tokns', 'list', '--json')
     assert.equal(r.code, 2)
-    assert.deepEqual(JSON.parse(r.stdout), {error: {message: '"tokns list" is not a gptconv command.', code: 'GPTCONV_USAGE', hint: 'Did you mean `gptconv tokens list`? Run `gptconv --help` for the list of commands.', exit: 2}})
+    assert.deepEqual(JSON.parse(r.stdout), {
+      error: {
+        message: '"tokns list" is not a gptconv command.',
+        code: 'GPTCONV_USAGE',
+        hint: 'Did you mean `gptconv tokens list`? Run `gptconv --help` for the list of commands.',
+        exit: 2,
+      },
+    })
   })
 
   it('a typo followed by arguments keeps them in the suggestion', async () => {
     const r = await cli('confg', 'get', 'server.port')
     assert.equal(r.code, 2)
-    assert.equal(r.stderr, 'Error: "confg get server.port" is not a gptconv command.\nTry this: Did you mean `gptconv config get server.port`? Run `gptconv --help` for the list of commands.\n')
+    assert.equal(
+      r.stderr,
+      'Error: "confg get server.port" is not a gptconv command.\nTry this: Did you mean `gptconv config get server.port`? Run `gptconv --help` for the list of commands.\n',
+    )
   })
 
   it('nothing close: no guess', async () => {
     const r = await cli('frobnicate')
     assert.equal(r.code, 2)
-    assert.equal(r.stderr, 'Error: "frobnicate" is not a gptconv command.\nTry this: Run `gptconv --help` for the list of commands.\n')
+    assert.equal(
+      r.stderr,
+      'Error: "frobnicate" is not a gptconv command.\nTry this: Run `gptconv --help` for the list of commands.\n',
+    )
   })
 
   it('an argument to a command that takes none: still "Unexpected argument", with and without --json', async () => {
     const r = await cli('status', 'extra')
     assert.equal(r.code, 2)
-    assert.equal(r.stderr, 'Error: Unexpected argument: extra\nTry this: `gptconv status` takes no arguments; see `gptconv status --help`.\n')
+    assert.equal(
+      r.stderr,
+      'Error: Unexpected argument: extra\nTry this: `gptconv status` takes no arguments; see `gptconv status --help`.\n',
+    )
     const json = await cli('config', 'path', 'extra', '--json')
     assert.equal(json.code, 2)
-    assert.deepEqual(JSON.parse(json.stdout), {error: {message: 'Unexpected argument: extra', code: 'GPTCONV_USAGE', hint: '`gptconv config path` takes no arguments; see `gptconv config path --help`.', exit: 2}})
+    assert.deepEqual(JSON.parse(json.stdout), {
+      error: {
+        message: 'Unexpected argument: extra',
+        code: 'GPTCONV_USAGE',
+        hint: '`gptconv config path` takes no arguments; see `gptconv config path --help`.',
+        exit: 2,
+      },
+    })
   })
 
   describe('on an interactive terminal', {skip: scriptAvailable()}, () => {
@@ -64,7 +90,10 @@ describe('unknown commands', () => {
       await run.waitFor('Did you mean tokens list?')
       run.type('n\r')
       assert.equal(await run.exit, 2, run.output())
-      assert.match(run.output(), /Error: "tokns list" is not a gptconv command\.\r?\nTry this: Did you mean `gptconv tokens list`\?/)
+      assert.match(
+        run.output(),
+        /Error: "tokns list" is not a gptconv command\.\r?\nTry this: Did you mean `gptconv tokens list`\?/,
+      )
       assert.doesNotMatch(run.output(), /No tokens yet/)
     })
 

@@ -8,7 +8,15 @@ import {after, before, describe, it} from 'node:test'
 
 import {runCli, tempHome} from '../helpers/cli.js'
 
-type Entry = {model: string; source: string; input: number; cachedInput: number; output: number; provider: string | null; tiered?: true}
+type Entry = {
+  model: string
+  source: string
+  input: number
+  cachedInput: number
+  output: number
+  provider: string | null
+  tiered?: true
+}
 
 describe('gptconv prices', () => {
   const home = tempHome()
@@ -26,11 +34,25 @@ describe('gptconv prices', () => {
   })
 
   it('sets overrides for any model name: dots, slashes, colons, __proto__, constructor', async () => {
-    assert.deepEqual(await json('set', 'my-org/llama-3.1:70b', '--input', '0.2', '--output', '0.6', '--cached-input', '0.05'), {model: 'my-org/llama-3.1:70b', price: {input: 0.2, output: 0.6, cachedInput: 0.05}, replaced: false})
-    assert.deepEqual(await json('set', '__proto__', '--input', '1', '--output', '2'), {model: '__proto__', price: {input: 1, output: 2}, replaced: false})
+    assert.deepEqual(
+      await json('set', 'my-org/llama-3.1:70b', '--input', '0.2', '--output', '0.6', '--cached-input', '0.05'),
+      {model: 'my-org/llama-3.1:70b', price: {input: 0.2, output: 0.6, cachedInput: 0.05}, replaced: false},
+    )
+    assert.deepEqual(await json('set', '__proto__', '--input', '1', '--output', '2'), {
+      model: '__proto__',
+      price: {input: 1, output: 2},
+      replaced: false,
+    })
     const text = await cli('set', 'constructor', '--input', '3', '--output', '4')
-    assert.equal(text.stdout, 'Set a price for "constructor": $3 input, $3 cached input, $4 output, per million tokens.\n')
-    assert.deepEqual(await json('set', 'constructor', '--input', '3.5', '--output', '4'), {model: 'constructor', price: {input: 3.5, output: 4}, replaced: true})
+    assert.equal(
+      text.stdout,
+      'Set a price for "constructor": $3 input, $3 cached input, $4 output, per million tokens.\n',
+    )
+    assert.deepEqual(await json('set', 'constructor', '--input', '3.5', '--output', '4'), {
+      model: 'constructor',
+      price: {input: 3.5, output: 4},
+      replaced: true,
+    })
     assert.deepEqual(await json<Entry[]>('list'), [
       {model: '__proto__', source: 'override', input: 1, cachedInput: 1, output: 2, provider: null},
       {model: 'constructor', source: 'override', input: 3.5, cachedInput: 3.5, output: 4, provider: null},
@@ -44,27 +66,60 @@ describe('gptconv prices', () => {
   it('lists every known price with --all, overrides first and taking their names', async () => {
     await json('set', 'gpt-4o', '--input', '5', '--output', '20')
     const all = await json<Entry[]>('list', '--all')
-    assert.deepEqual(all.slice(0, 4).map((e) => [e.model, e.source]), [['__proto__', 'override'], ['constructor', 'override'], ['gpt-4o', 'override'], ['my-org/llama-3.1:70b', 'override']])
-    assert.deepEqual(all.filter((e) => e.model === 'gpt-4o'), [{model: 'gpt-4o', source: 'override', input: 5, cachedInput: 5, output: 20, provider: null}])
-    assert.deepEqual(all.find((e) => e.model === 'gpt-4o-mini'), {model: 'gpt-4o-mini', source: 'genai-prices', input: 0.15, cachedInput: 0.075, output: 0.6, provider: 'openai'})
-    assert.deepEqual(all.find((e) => e.model === 'gpt-4.1'), {model: 'gpt-4.1', source: 'genai-prices', input: 2, cachedInput: 0.5, output: 8, provider: 'openai'})
+    assert.deepEqual(
+      all.slice(0, 4).map((e) => [e.model, e.source]),
+      [
+        ['__proto__', 'override'],
+        ['constructor', 'override'],
+        ['gpt-4o', 'override'],
+        ['my-org/llama-3.1:70b', 'override'],
+      ],
+    )
+    assert.deepEqual(
+      all.filter((e) => e.model === 'gpt-4o'),
+      [{model: 'gpt-4o', source: 'override', input: 5, cachedInput: 5, output: 20, provider: null}],
+    )
+    assert.deepEqual(
+      all.find((e) => e.model === 'gpt-4o-mini'),
+      {model: 'gpt-4o-mini', source: 'genai-prices', input: 0.15, cachedInput: 0.075, output: 0.6, provider: 'openai'},
+    )
+    assert.deepEqual(
+      all.find((e) => e.model === 'gpt-4.1'),
+      {model: 'gpt-4.1', source: 'genai-prices', input: 2, cachedInput: 0.5, output: 8, provider: 'openai'},
+    )
     assert.ok(all.length > 100, `${all.length} prices`)
-    assert.match((await cli('list', '--all')).stdout, /^gpt-4o-mini\s+openai\s+\$0\.15\s+\$0\.075\s+\$0\.6\s+genai-prices$/m)
+    assert.match(
+      (await cli('list', '--all')).stdout,
+      /^gpt-4o-mini\s+openai\s+\$0\.15\s+\$0\.075\s+\$0\.6\s+genai-prices$/m,
+    )
   })
 
   it('removes an override, and fails with a code when there is none', async () => {
     assert.deepEqual(await json('unset', '__proto__'), {model: '__proto__', removed: {input: 1, output: 2}})
     const again = await cli('unset', '__proto__', '--json')
     assert.equal(again.code, 1)
-    assert.deepEqual(JSON.parse(again.stdout), {error: {message: 'No price override for "__proto__".', code: 'GPTCONV_PRICE_NOT_FOUND', hint: 'See `gptconv prices list`.', exit: 1}})
-    assert.deepEqual((await json<Entry[]>('list')).map((e) => e.model), ['constructor', 'gpt-4o', 'my-org/llama-3.1:70b'])
+    assert.deepEqual(JSON.parse(again.stdout), {
+      error: {
+        message: 'No price override for "__proto__".',
+        code: 'GPTCONV_PRICE_NOT_FOUND',
+        hint: 'See `gptconv prices list`.',
+        exit: 1,
+      },
+    })
+    assert.deepEqual(
+      (await json<Entry[]>('list')).map((e) => e.model),
+      ['constructor', 'gpt-4o', 'my-org/llama-3.1:70b'],
+    )
   })
 
   it('refuses a negative or missing price with exit 2', async () => {
     assert.equal((await cli('set', 'x', '--input', '-1', '--output', '1')).code, 2)
     assert.equal((await cli('set', 'x', '--input', '1')).code, 2)
     assert.equal((await cli('set', 'x', '--input', 'cheap', '--output', '1')).code, 2)
-    assert.deepEqual((await json<Entry[]>('list')).map((e) => e.model), ['constructor', 'gpt-4o', 'my-org/llama-3.1:70b'])
+    assert.deepEqual(
+      (await json<Entry[]>('list')).map((e) => e.model),
+      ['constructor', 'gpt-4o', 'my-org/llama-3.1:70b'],
+    )
   })
 })
 
@@ -80,18 +135,36 @@ describe('gptconv prices refresh', () => {
 
   before(async () => {
     // the package's own data with one price changed, as a newer copy of its data file would be
-    const providers = JSON.parse(JSON.stringify(await waitForUpdate())) as Array<{id: string; models: Array<{id: string; prices: Record<string, unknown>}>}>
+    const providers = JSON.parse(JSON.stringify(await waitForUpdate())) as Array<{
+      id: string
+      models: Array<{id: string; prices: Record<string, unknown>}>
+    }>
     const model = providers.find((p) => p.id === 'openai')!.models.find((m) => m.id === 'gpt-4o')!
     model.prices = {...model.prices, input_mtok: 7}
     const body = JSON.stringify(providers)
     server = createServer((req, res) => {
       if (req.url === '/data.json') res.writeHead(200, {'content-type': 'application/json'}).end(body)
-      else if (req.url === '/broken.json') res.writeHead(200, {'content-type': 'application/json'}).end('{"providers": "soon"}')
+      else if (req.url === '/broken.json')
+        res.writeHead(200, {'content-type': 'application/json'}).end('{"providers": "soon"}')
       else res.writeHead(404).end('no')
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    writeFileSync(join(home.dir, 'usage.jsonl'), JSON.stringify({ts: new Date().toISOString(), token: 'a', upstream: 'u', model: 'gpt-4o', endpoint: 'chat', prompt_tokens: 1_000_000, completion_tokens: 0, estimated: false, status: 200, ms: 1}) + '\n')
+    writeFileSync(
+      join(home.dir, 'usage.jsonl'),
+      JSON.stringify({
+        ts: new Date().toISOString(),
+        token: 'a',
+        upstream: 'u',
+        model: 'gpt-4o',
+        endpoint: 'chat',
+        prompt_tokens: 1_000_000,
+        completion_tokens: 0,
+        estimated: false,
+        status: 200,
+        ms: 1,
+      }) + '\n',
+    )
   })
   after(() => {
     server.close()
@@ -105,7 +178,14 @@ describe('gptconv prices refresh', () => {
     const result = JSON.parse(r.stdout) as {path: string; url: string; providers: number; models: number}
     assert.deepEqual([result.path, result.url], [join(home.dir, 'prices.json'), `${base}/data.json`])
     assert.ok(result.models > 1000, `${result.models} models`)
-    assert.deepEqual((await gpt4o()).price, {model: 'gpt-4o', source: 'genai-prices', input: 7, cachedInput: 1.25, output: 10, provider: 'openai'})
+    assert.deepEqual((await gpt4o()).price, {
+      model: 'gpt-4o',
+      source: 'genai-prices',
+      input: 7,
+      cachedInput: 1.25,
+      output: 10,
+      provider: 'openai',
+    })
     const usage = JSON.parse((await cli('usage', '--json')).stdout) as {total: {cost_usd: number}}
     assert.equal(usage.total.cost_usd, 7)
   })
@@ -127,7 +207,10 @@ describe('gptconv prices refresh', () => {
     writeFileSync(path, JSON.stringify({...JSON.parse(kept), package: '0.0.1', fetchedAt: '2025-01-01T00:00:00.000Z'}))
     const {stderr, price} = await gpt4o()
     assert.equal(price?.input, 2.5)
-    assert.match(stderr, /fetched by `gptconv prices refresh` on 2025-01-01T00:00:00\.000Z were for @pydantic\/genai-prices 0\.0\.1/)
+    assert.match(
+      stderr,
+      /fetched by `gptconv prices refresh` on 2025-01-01T00:00:00\.000Z were for @pydantic\/genai-prices 0\.0\.1/,
+    )
     writeFileSync(path, kept)
   })
 

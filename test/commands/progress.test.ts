@@ -32,8 +32,15 @@ describe('progress and signals', {skip: scriptAvailable()}, () => {
     })
     await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve))
     const port = (hung.address() as AddressInfo).port
-    assert.equal((await cli(['upstreams', 'add', 'dead', '--protocol', 'openai', '--base-url', 'http://127.0.0.1:9/v1'])).code, 0)
-    assert.equal((await cli(['upstreams', 'add', 'hung', '--protocol', 'openai', '--base-url', `http://127.0.0.1:${port}/v1`])).code, 0)
+    assert.equal(
+      (await cli(['upstreams', 'add', 'dead', '--protocol', 'openai', '--base-url', 'http://127.0.0.1:9/v1'])).code,
+      0,
+    )
+    assert.equal(
+      (await cli(['upstreams', 'add', 'hung', '--protocol', 'openai', '--base-url', `http://127.0.0.1:${port}/v1`]))
+        .code,
+      0,
+    )
     assert.equal((await cli(['tokens', 'add', 'd', '--kind', 'api-key', '--upstream', 'dead'], DEAD_KEY)).code, 0)
     assert.equal((await cli(['tokens', 'add', 'h', '--kind', 'api-key', '--upstream', 'hung'], HUNG_KEY)).code, 0)
   })
@@ -43,7 +50,10 @@ describe('progress and signals', {skip: scriptAvailable()}, () => {
     home.cleanup()
   })
 
-  for (const command of [['tokens', 'refresh', 'd'], ['balance', 'd']]) {
+  for (const command of [
+    ['tokens', 'refresh', 'd'],
+    ['balance', 'd'],
+  ]) {
     it(`\`${command.join(' ')}\` on a terminal of 0 columns ends by itself with a few plain lines`, async () => {
       const run = runInTerminal(command, {home: home.dir, columns: 0})
       assert.equal(await run.exit, 1, run.output().slice(0, 2000))
@@ -67,7 +77,10 @@ describe('progress and signals', {skip: scriptAvailable()}, () => {
     await run.waitFor('\u001B[?25l') // the spinner hid the cursor
     run.type('\u0003')
     assert.equal(await run.exit, 130)
-    assert.ok(run.output().lastIndexOf(SHOW_CURSOR) > run.output().lastIndexOf('Checking h…'), 'the cursor is shown after the last frame')
+    assert.ok(
+      run.output().lastIndexOf(SHOW_CURSOR) > run.output().lastIndexOf('Checking h…'),
+      'the cursor is shown after the last frame',
+    )
   })
 
   it('SIGTERM ends a command showing a spinner (143)', async () => {
@@ -84,6 +97,9 @@ describe('progress and signals', {skip: scriptAvailable()}, () => {
     const json = await cli(['tokens', 'refresh', 'd', '--json'])
     assert.equal(json.code, 1)
     assert.equal(json.stderr, '')
-    assert.deepEqual((JSON.parse(json.stdout) as Array<{label: string; status: string}>).map((r) => [r.label, r.status]), [['d', 'unreachable']])
+    assert.deepEqual(
+      (JSON.parse(json.stdout) as Array<{label: string; status: string}>).map((r) => [r.label, r.status]),
+      [['d', 'unreachable']],
+    )
   })
 })

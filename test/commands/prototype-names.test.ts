@@ -9,7 +9,8 @@ import {runCli, tempHome} from '../helpers/cli.js'
  */
 describe('object-prototype names in the CLI', () => {
   let home: ReturnType<typeof tempHome>
-  const cli = (args: string[], input?: string) => runCli(args, {home: home.dir, env: {GPTCONV_SECRET_STORE: 'file'}, input})
+  const cli = (args: string[], input?: string) =>
+    runCli(args, {home: home.dir, env: {GPTCONV_SECRET_STORE: 'file'}, input})
 
   before(() => {
     home = tempHome()
@@ -17,11 +18,17 @@ describe('object-prototype names in the CLI', () => {
   after(() => home.cleanup())
 
   it('a token labelled constructor can be added, listed and removed; removing toString says there is none', async () => {
-    const added = await cli(['tokens', 'add', 'constructor', '--kind', 'api-key', '--json'], 'sk-proto-key-abcdefghijklmnopqrstu0000')
+    const added = await cli(
+      ['tokens', 'add', 'constructor', '--kind', 'api-key', '--json'],
+      'sk-proto-key-abcdefghijklmnopqrstu0000',
+    )
     assert.equal(added.code, 0, added.stderr + added.stdout)
     assert.equal((JSON.parse(added.stdout) as {label: string}).label, 'constructor')
     const listed = JSON.parse((await cli(['tokens', 'list', '--json'])).stdout) as Array<{label: string}>
-    assert.deepEqual(listed.map((t) => t.label), ['constructor'])
+    assert.deepEqual(
+      listed.map((t) => t.label),
+      ['constructor'],
+    )
     const missing = await cli(['tokens', 'remove', 'toString'])
     assert.equal(missing.code, 1)
     assert.match(missing.stderr, /No token labelled "toString"/)
@@ -34,10 +41,14 @@ describe('object-prototype names in the CLI', () => {
   it('aliases may be named __proto__ or carry dots, and are stored as they were named', async () => {
     assert.equal((await cli(['config', 'set', 'aliases.__proto__', 'gpt-4o-mini'])).code, 0)
     assert.equal((await cli(['config', 'set', 'aliases.claude-3.5-haiku', 'gpt-4o'])).code, 0)
-    const get = async (key: string) => (JSON.parse((await cli(['config', 'get', key, '--json'])).stdout) as {value: unknown}).value
+    const get = async (key: string) =>
+      (JSON.parse((await cli(['config', 'get', key, '--json'])).stdout) as {value: unknown}).value
     const aliases = (await get('aliases')) as Record<string, string>
     assert.equal(Object.getPrototypeOf(aliases), Object.prototype)
-    assert.deepEqual(Object.entries(aliases).sort(), [['__proto__', 'gpt-4o-mini'], ['claude-3.5-haiku', 'gpt-4o']])
+    assert.deepEqual(Object.entries(aliases).sort(), [
+      ['__proto__', 'gpt-4o-mini'],
+      ['claude-3.5-haiku', 'gpt-4o'],
+    ])
     assert.equal(await get('aliases.claude-3.5-haiku'), 'gpt-4o')
     assert.equal((await cli(['config', 'unset', 'aliases.claude-3.5-haiku'])).code, 0)
     assert.equal(await get('aliases.claude-3.5-haiku'), null)

@@ -17,12 +17,28 @@ describe('gptconv tokens refresh with a ChatGPT-plan token', {timeout: 120_000},
     return {code: r.code, results: JSON.parse(r.stdout) as Result[], stderr: r.stderr}
   }
 
-  const secrets = () => (JSON.parse(readFileSync(join(home.dir, 'secrets.json'), 'utf8')) as {secrets: Record<string, string>}).secrets
+  const secrets = () =>
+    (JSON.parse(readFileSync(join(home.dir, 'secrets.json'), 'utf8')) as {secrets: Record<string, string>}).secrets
 
   before(async () => {
     // every exchange takes a while, so the processes below overlap; refresh tokens rotate (the default)
     fake = await FakeCodex.start({auth: {account: {email: 'erin@example.com', planType: 'plus'}, tokenDelayMs: 4000}})
-    assert.equal((await cli(['upstreams', 'add', 'plan', '--protocol', 'codex', '--base-url', fake.baseUrl, '--auth-url', fake.authUrl])).code, 0)
+    assert.equal(
+      (
+        await cli([
+          'upstreams',
+          'add',
+          'plan',
+          '--protocol',
+          'codex',
+          '--base-url',
+          fake.baseUrl,
+          '--auth-url',
+          fake.authUrl,
+        ])
+      ).code,
+      0,
+    )
   })
   after(async () => {
     await fake?.close()
@@ -30,10 +46,22 @@ describe('gptconv tokens refresh with a ChatGPT-plan token', {timeout: 120_000},
   })
 
   it('several processes at once: exactly one exchange, every one of them succeeds', async () => {
-    assert.equal((await cli(['tokens', 'add', 'erin', '--kind', 'refresh-token', '--upstream', 'plan'], fake.issueTokens().refresh_token)).code, 0)
+    assert.equal(
+      (
+        await cli(
+          ['tokens', 'add', 'erin', '--kind', 'refresh-token', '--upstream', 'plan'],
+          fake.issueTokens().refresh_token,
+        )
+      ).code,
+      0,
+    )
     const before = fake.auth.exchangeCount('refresh_token')
     const runs = await Promise.all([refresh('erin'), refresh('erin'), refresh('erin')])
-    assert.equal(fake.auth.exchangeCount('refresh_token') - before, 1, 'a second exchange would present the token the first had just spent')
+    assert.equal(
+      fake.auth.exchangeCount('refresh_token') - before,
+      1,
+      'a second exchange would present the token the first had just spent',
+    )
     for (const run of runs) {
       assert.equal(run.code, 0, `${JSON.stringify(run.results)} ${run.stderr}`)
       assert.deepEqual([run.results[0].ok, run.results[0].status], [true, 'renewed'])
@@ -46,7 +74,11 @@ describe('gptconv tokens refresh with a ChatGPT-plan token', {timeout: 120_000},
     assert.equal(fake.auth.tokenRequests.filter((r) => r.status === 401).length, 0)
 
     // the entry learned the account and plan from the new token
-    const entry = (JSON.parse(readFileSync(join(home.dir, 'config.json'), 'utf8')) as {tokens: Record<string, {plan?: string; chatgptAccountId?: string}>}).tokens.erin
+    const entry = (
+      JSON.parse(readFileSync(join(home.dir, 'config.json'), 'utf8')) as {
+        tokens: Record<string, {plan?: string; chatgptAccountId?: string}>
+      }
+    ).tokens.erin
     assert.equal(entry.plan, 'plus')
     assert.ok(entry.chatgptAccountId)
 
@@ -64,7 +96,10 @@ describe('gptconv tokens refresh with a ChatGPT-plan token', {timeout: 120_000},
     const {code, results} = await refresh('erin')
     assert.equal(code, 1)
     assert.equal(results[0].status, 'invalid')
-    assert.equal(results[0].detail, 'The refresh token was refused: it was revoked (signed out, or the password was changed) (refresh_token_invalidated). Sign in again with `gptconv login --upstream plan --label erin`.')
+    assert.equal(
+      results[0].detail,
+      'The refresh token was refused: it was revoked (signed out, or the password was changed) (refresh_token_invalidated). Sign in again with `gptconv login --upstream plan --label erin`.',
+    )
     assert.equal(secrets().erin, stored)
   })
 })

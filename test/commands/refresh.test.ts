@@ -23,8 +23,19 @@ describe('gptconv tokens refresh', () => {
       const key = (req.headers.authorization ?? '').replace(/^Bearer /, '')
       seen.push(`${req.method} ${req.url}`)
       res.setHeader('content-type', 'application/json')
-      if (key === GOOD) res.end(JSON.stringify({object: 'list', data: [{id: 'gpt-4o', object: 'model', created: 1, owned_by: 'x'}]}))
-      else res.writeHead(401).end(JSON.stringify({error: {message: `Incorrect API key provided: ${key}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key'}}))
+      if (key === GOOD)
+        res.end(JSON.stringify({object: 'list', data: [{id: 'gpt-4o', object: 'model', created: 1, owned_by: 'x'}]}))
+      else
+        res.writeHead(401).end(
+          JSON.stringify({
+            error: {
+              message: `Incorrect API key provided: ${key}.`,
+              type: 'invalid_request_error',
+              param: null,
+              code: 'invalid_api_key',
+            },
+          }),
+        )
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`
@@ -58,7 +69,10 @@ describe('gptconv tokens refresh', () => {
     const results = JSON.parse(r.stdout) as Array<{label: string; ok: boolean; status: string}>
     assert.deepEqual(
       results.map((x) => [x.label, x.ok, x.status]),
-      [['bad', false, 'invalid'], ['good', true, 'valid']],
+      [
+        ['bad', false, 'invalid'],
+        ['good', true, 'valid'],
+      ],
     )
     assert.ok(!r.stdout.includes(BAD))
   })
@@ -68,6 +82,9 @@ describe('gptconv tokens refresh', () => {
     await cli(['tokens', 'add', 'dead', '--kind', 'api-key', '--upstream', 'dead'], DEAD)
     const r = await cli(['tokens', 'refresh', 'dead', '--json'])
     assert.equal(r.code, 1)
-    assert.deepEqual((JSON.parse(r.stdout) as Array<{status: string; detail: string}>).map((x) => [x.status, x.detail]), [['unreachable', 'connection refused']])
+    assert.deepEqual(
+      (JSON.parse(r.stdout) as Array<{status: string; detail: string}>).map((x) => [x.status, x.detail]),
+      [['unreachable', 'connection refused']],
+    )
   })
 })

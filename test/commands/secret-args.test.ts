@@ -16,16 +16,20 @@ const KEY = 'sk-proj-argtestabcdefghijklmnopqrstuvwxyz0123456789WXYZ'
 const JWT = accessToken({email: 'eve@example.com'})
 // a random key without a known prefix (32 characters of upper case, lower case and digits)
 const RANDOM = 'Q7fLx2RmZ9tKp4VwN8cJ3hYb6GdS1eTu'
-const HINT = 'Secrets are never taken from arguments (shell history, `ps`): pipe it on stdin, e.g. printf %s "$KEY" | gptconv tokens add LABEL --kind api-key (or name the variable that holds it: --from-env KEY).'
+const HINT =
+  'Secrets are never taken from arguments (shell history, `ps`): pipe it on stdin, e.g. printf %s "$KEY" | gptconv tokens add LABEL --kind api-key (or name the variable that holds it: --from-env KEY).'
 
 function allText(dir: string): string {
   return readdirSync(dir)
-    .map((name) => (statSync(join(dir, name)).isDirectory() ? allText(join(dir, name)) : readFileSync(join(dir, name), 'utf8')))
+    .map((name) =>
+      statSync(join(dir, name)).isDirectory() ? allText(join(dir, name)) : readFileSync(join(dir, name), 'utf8'),
+    )
     .join('\n')
 }
 
 function assertNotEchoed(r: CliResult, ...secrets: string[]): void {
-  for (const secret of secrets) assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), `echoed:\n${r.stdout}\n${r.stderr}`)
+  for (const secret of secrets)
+    assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), `echoed:\n${r.stdout}\n${r.stderr}`)
 }
 
 describe('a secret typed as an argument', () => {
@@ -43,7 +47,9 @@ describe('a secret typed as an argument', () => {
   it('after the label, with --json: the same error as JSON', async () => {
     const r = await cli('tokens', 'add', 'work', KEY, '--kind', 'api-key', '--json')
     assert.equal(r.code, 2)
-    assert.deepEqual(JSON.parse(r.stdout), {error: {message: 'Unexpected argument: sk-proj-…WXYZ.', code: 'GPTCONV_USAGE', hint: HINT, exit: 2}})
+    assert.deepEqual(JSON.parse(r.stdout), {
+      error: {message: 'Unexpected argument: sk-proj-…WXYZ.', code: 'GPTCONV_USAGE', hint: HINT, exit: 2},
+    })
     assertNotEchoed(r, KEY)
   })
 
@@ -61,7 +67,10 @@ describe('a secret typed as an argument', () => {
   it('in the place of the label: refused before anything is read or stored', async () => {
     const r = await cli('tokens', 'add', KEY, '--kind', 'api-key')
     assert.equal(r.code, 2)
-    assert.equal(r.stderr, `Error: The label sk-proj-…WXYZ looks like a secret; the label is a name for it, such as "work".\nTry this: ${HINT}\n`)
+    assert.equal(
+      r.stderr,
+      `Error: The label sk-proj-…WXYZ looks like a secret; the label is a name for it, such as "work".\nTry this: ${HINT}\n`,
+    )
     assertNotEchoed(r, KEY)
   })
 
@@ -71,7 +80,9 @@ describe('a secret typed as an argument', () => {
     assert.equal(r.stderr, `Error: Unexpected argument: sk-proj-…WXYZ\nTry this: ${HINT}\n`)
     const json = await cli('status', KEY, '--json')
     assert.equal(json.code, 2)
-    assert.deepEqual(JSON.parse(json.stdout), {error: {message: 'Unexpected argument: sk-proj-…WXYZ', code: 'GPTCONV_USAGE', hint: HINT, exit: 2}})
+    assert.deepEqual(JSON.parse(json.stdout), {
+      error: {message: 'Unexpected argument: sk-proj-…WXYZ', code: 'GPTCONV_USAGE', hint: HINT, exit: 2},
+    })
     assertNotEchoed(r, KEY)
     assertNotEchoed(json, KEY)
   })
@@ -86,10 +97,21 @@ describe('a secret typed as an argument', () => {
   it('given to --from-env instead of a variable name: not echoed, with or without --json', async () => {
     const r = await cli('tokens', 'add', 'work', '--kind', 'api-key', '--from-env', KEY)
     assert.equal(r.code, 2)
-    assert.equal(r.stderr, `Error: --from-env takes the name of an environment variable (letters, digits and _, not starting with a digit), not a value.\nTry this: ${HINT}\n`)
+    assert.equal(
+      r.stderr,
+      `Error: --from-env takes the name of an environment variable (letters, digits and _, not starting with a digit), not a value.\nTry this: ${HINT}\n`,
+    )
     const json = await cli('tokens', 'add', 'work', '--kind', 'api-key', '--from-env', RANDOM, '--json')
     assert.equal(json.code, 2)
-    assert.deepEqual(JSON.parse(json.stdout), {error: {message: '--from-env was given …1eTu, which looks like a secret rather than the name of an environment variable.', code: 'GPTCONV_USAGE', hint: HINT, exit: 2}})
+    assert.deepEqual(JSON.parse(json.stdout), {
+      error: {
+        message:
+          '--from-env was given …1eTu, which looks like a secret rather than the name of an environment variable.',
+        code: 'GPTCONV_USAGE',
+        hint: HINT,
+        exit: 2,
+      },
+    })
     assertNotEchoed(r, KEY)
     assertNotEchoed(json, RANDOM)
   })

@@ -34,13 +34,21 @@ describe('gptconv serve --demo --detach, status, env, logs, stop', () => {
     const start = await cli('serve', '--demo', '--port', '0', '--detach')
     assert.equal(start.code, 0, start.stderr)
     assert.match(start.stdout, /running in the background at http:\/\/127\.0\.0\.1:\d+\/v1 \(pid \d+\)/)
-    const status = JSON.parse((await cli('status', '--json')).stdout) as {running: boolean; url: string; tokens: number; demo: boolean}
+    const status = JSON.parse((await cli('status', '--json')).stdout) as {
+      running: boolean
+      url: string
+      tokens: number
+      demo: boolean
+    }
     assert.deepEqual([status.running, status.tokens, status.demo], [true, 1, true])
     const env = JSON.parse((await cli('env', '--json')).stdout) as {OPENAI_BASE_URL: string; OPENAI_API_KEY: string}
     assert.equal(env.OPENAI_BASE_URL, status.url)
     assert.match(env.OPENAI_API_KEY, /^sk-gptconv-/)
     const exports = (await cli('env')).stdout
-    assert.equal(exports.trim(), `export OPENAI_BASE_URL='${status.url}' OPENAI_API_BASE='${status.url}' OPENAI_API_KEY='${env.OPENAI_API_KEY}'`)
+    assert.equal(
+      exports.trim(),
+      `export OPENAI_BASE_URL='${status.url}' OPENAI_API_BASE='${status.url}' OPENAI_API_KEY='${env.OPENAI_API_KEY}'`,
+    )
     const res = await fetch(`${env.OPENAI_BASE_URL}/chat/completions`, {
       method: 'POST',
       headers: {authorization: `Bearer ${env.OPENAI_API_KEY}`, 'content-type': 'application/json'},
@@ -90,13 +98,23 @@ describe('a running daemon follows the CLI and drains on SIGTERM', () => {
   let url = ''
   let key = ''
   const ask = (content: string, stream = false) =>
-    fetch(`${url}/chat/completions`, {method: 'POST', headers: {authorization: `Bearer ${key}`, 'content-type': 'application/json'}, body: JSON.stringify({model: 'gpt-4o-mini', stream, messages: [{role: 'user', content}]})})
+    fetch(`${url}/chat/completions`, {
+      method: 'POST',
+      headers: {authorization: `Bearer ${key}`, 'content-type': 'application/json'},
+      body: JSON.stringify({model: 'gpt-4o-mini', stream, messages: [{role: 'user', content}]}),
+    })
 
   before(async () => {
     fake = await FakeOpenAI.start({keys: [KEY]})
     await cli(['upstreams', 'add', 'fake', '--protocol', 'openai', '--base-url', fake.baseUrl])
     daemon = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'serve', '--port', '0'], {
-      env: {PATH: process.env.PATH, HOME: home.dir, GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', NO_COLOR: '1'},
+      env: {
+        PATH: process.env.PATH,
+        HOME: home.dir,
+        GPTCONV_HOME: home.dir,
+        GPTCONV_SECRET_STORE: 'file',
+        NO_COLOR: '1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const status = await waitFor(async () => {
@@ -124,7 +142,10 @@ describe('a running daemon follows the CLI and drains on SIGTERM', () => {
       const r = await ask('new token')
       return r.status === 200 ? r : undefined
     }, 5000)
-    assert.match(((await res.json()) as {choices: Array<{message: {content: string}}>}).choices[0].message.content, /new token/)
+    assert.match(
+      ((await res.json()) as {choices: Array<{message: {content: string}}>}).choices[0].message.content,
+      /new token/,
+    )
     assert.equal(fake.requests.at(-1)!.key, KEY)
   })
 

@@ -18,7 +18,12 @@ describe('CLI commands that write state: a closed state directory, no writes thr
     try {
       const r = await runCli(['tokens', 'add', 'k', '--kind', 'api-key'], {home: home.dir, input: KEY})
       assert.equal(r.code, 0, r.stderr)
-      assert.match(r.stderr, new RegExp(`Warning: The state directory ${home.dir} was open to other users \\(mode 0777\\); gptconv made it 0700, since secrets live there\\.`))
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `Warning: The state directory ${home.dir} was open to other users \\(mode 0777\\); gptconv made it 0700, since secrets live there\\.`,
+        ),
+      )
       assert.equal(mode(home.dir), 0o700)
       assert.equal(mode(join(home.dir, 'config.json')), 0o600)
       assert.equal(mode(join(home.dir, 'secrets.json')), 0o600)
@@ -36,7 +41,12 @@ describe('CLI commands that write state: a closed state directory, no writes thr
     try {
       const r = await runCli(['tokens', 'add', 'k', '--kind', 'api-key'], {home: home.dir, input: KEY})
       assert.equal(r.code, 1)
-      assert.match(r.stderr, new RegExp(`${join(home.dir, 'secrets.json').replaceAll('.', '\\.')} is a symbolic link \\(to ${target.replaceAll('.', '\\.')}\\); gptconv does not write its state through links\\.`))
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `${join(home.dir, 'secrets.json').replaceAll('.', '\\.')} is a symbolic link \\(to ${target.replaceAll('.', '\\.')}\\); gptconv does not write its state through links\\.`,
+        ),
+      )
       assert.equal(readFileSync(target, 'utf8'), content)
       assert.ok(!r.stdout.includes(KEY) && !r.stderr.includes(KEY))
     } finally {
@@ -67,7 +77,10 @@ describe('CLI commands that write state: a closed state directory, no writes thr
     try {
       const r = await runCli(['serve', '--demo', '--port', '0', '--detach'], {home: home.dir})
       assert.equal(r.code, 1)
-      assert.match(r.stderr, /daemon\.log is a symbolic link \(to .*public\.log\); gptconv does not write its state through links\./)
+      assert.match(
+        r.stderr,
+        /daemon\.log is a symbolic link \(to .*public\.log\); gptconv does not write its state through links\./,
+      )
       assert.equal(readFileSync(target, 'utf8'), '')
       assert.equal((await runCli(['status', '--json'], {home: home.dir})).code, 1)
     } finally {

@@ -19,7 +19,8 @@ function filesUnder(dir: string): Array<{path: string; text: string}> {
 
 describe('gptconv tokens (file store)', () => {
   const home = tempHome()
-  const cli = (args: string[], options: {input?: string; env?: Record<string, string | undefined>} = {}) => runCli(args, {home: home.dir, ...options})
+  const cli = (args: string[], options: {input?: string; env?: Record<string, string | undefined>} = {}) =>
+    runCli(args, {home: home.dir, ...options})
   after(() => home.cleanup())
 
   it('adds a key piped on stdin and warns that it went to a plain file', async () => {
@@ -38,8 +39,24 @@ describe('gptconv tokens (file store)', () => {
     const list = JSON.parse(r.stdout) as Array<Record<string, unknown>>
     assert.equal(list.length, 1)
     assert.deepEqual(
-      {label: list[0].label, kind: list[0].kind, upstream: list[0].upstream, state: list[0].state, expiresAt: list[0].expiresAt, lastUsedAt: list[0].lastUsedAt, secret: list[0].secret},
-      {label: 'work', kind: 'api-key', upstream: 'openai', state: 'ok', expiresAt: null, lastUsedAt: null, secret: 'sk-…0042'},
+      {
+        label: list[0].label,
+        kind: list[0].kind,
+        upstream: list[0].upstream,
+        state: list[0].state,
+        expiresAt: list[0].expiresAt,
+        lastUsedAt: list[0].lastUsedAt,
+        secret: list[0].secret,
+      },
+      {
+        label: 'work',
+        kind: 'api-key',
+        upstream: 'openai',
+        state: 'ok',
+        expiresAt: null,
+        lastUsedAt: null,
+        secret: 'sk-…0042',
+      },
     )
     assert.ok(!r.stdout.includes(KEY))
   })
@@ -53,9 +70,14 @@ describe('gptconv tokens (file store)', () => {
   })
 
   it('reads a secret from --from-env and decodes access tokens', async () => {
-    assert.equal((await cli(['upstreams', 'add', 'web', '--protocol', 'chatgpt-web', '--base-url', 'http://127.0.0.1:9'])).code, 0)
+    assert.equal(
+      (await cli(['upstreams', 'add', 'web', '--protocol', 'chatgpt-web', '--base-url', 'http://127.0.0.1:9'])).code,
+      0,
+    )
     const token = accessToken({email: 'bob@example.com'})
-    const r = await cli(['tokens', 'add', 'bob', '--kind', 'access-token', '--from-env', 'BOB_TOKEN', '--json'], {env: {BOB_TOKEN: token}})
+    const r = await cli(['tokens', 'add', 'bob', '--kind', 'access-token', '--from-env', 'BOB_TOKEN', '--json'], {
+      env: {BOB_TOKEN: token},
+    })
     assert.equal(r.code, 0, r.stderr)
     const view = JSON.parse(r.stdout) as {account: string; upstream: string; expiresAt: string; secret: string}
     assert.equal(view.account, 'bob@example.com')
@@ -65,7 +87,11 @@ describe('gptconv tokens (file store)', () => {
   })
 
   it('never accepts a secret as a flag or argument', async () => {
-    for (const args of [['tokens', 'add', 'x', '--kind', 'api-key', '--token', KEY], ['tokens', 'add', 'x', '--kind', 'api-key', '--secret', KEY], ['tokens', 'add', 'x', KEY, '--kind', 'api-key']]) {
+    for (const args of [
+      ['tokens', 'add', 'x', '--kind', 'api-key', '--token', KEY],
+      ['tokens', 'add', 'x', '--kind', 'api-key', '--secret', KEY],
+      ['tokens', 'add', 'x', KEY, '--kind', 'api-key'],
+    ]) {
       const r = await cli(args, {input: KEY})
       assert.equal(r.code, 2, `${args.join(' ')} → ${r.stderr}`)
     }
@@ -80,7 +106,12 @@ describe('gptconv tokens (file store)', () => {
     const bad = await cli(['tokens', 'add', 'x', '--kind', 'api-key', '--json'], {input: 'two words'})
     assert.equal(bad.code, 1)
     assert.deepEqual(JSON.parse(bad.stdout), {
-      error: {message: 'The secret contains whitespace or a line break; a token is one word.', code: 'GPTCONV_INVALID_SECRET', hint: 'Pass exactly one secret, e.g. printf %s "$KEY" | gptconv tokens add …', exit: 1},
+      error: {
+        message: 'The secret contains whitespace or a line break; a token is one word.',
+        code: 'GPTCONV_INVALID_SECRET',
+        hint: 'Pass exactly one secret, e.g. printf %s "$KEY" | gptconv tokens add …',
+        exit: 1,
+      },
     })
     const parse = await cli(['tokens', 'list', '--bogus', '--json'])
     assert.equal(parse.code, 2)
@@ -118,7 +149,11 @@ describe('gptconv with a corrupted config file', () => {
   })
 
   it('names the file, keeps a copy, prints no stack trace and writes nothing', async () => {
-    for (const args of [['tokens', 'list'], ['tokens', 'add', 'w', '--kind', 'api-key'], ['config', 'set', 'server.port', '1']]) {
+    for (const args of [
+      ['tokens', 'list'],
+      ['tokens', 'add', 'w', '--kind', 'api-key'],
+      ['config', 'set', 'server.port', '1'],
+    ]) {
       const r = await runCli(args, {home: home.dir, input: KEY})
       assert.equal(r.code, 1, args.join(' '))
       assert.match(r.stderr, new RegExp(`The config file ${join(home.dir, 'config.json')} is not valid JSON`))
@@ -136,7 +171,7 @@ describe('gptconv tokens add refuses the local client key and secrets stored und
   const cli = (args: string[], input?: string) => runCli(args, {home: home.dir, input})
   after(() => home.cleanup())
   const CLIENT_KEY_ERROR = [
-    'Error: This is gptconv\'s own local client key (what `gptconv env` puts in OPENAI_API_KEY), not a key for an upstream.',
+    "Error: This is gptconv's own local client key (what `gptconv env` puts in OPENAI_API_KEY), not a key for an upstream.",
     'Code: GPTCONV_INVALID_SECRET',
     'Try this: Add the key your provider gave you. After `eval "$(gptconv env)"`, OPENAI_API_KEY holds the local key: pipe the real one from where you keep it, e.g. printf %s "$REAL_KEY" | gptconv tokens add LABEL --kind api-key',
     '',
@@ -146,8 +181,22 @@ describe('gptconv tokens add refuses the local client key and secrets stored und
     // the two lines a reader types, in one shell
     const script = `eval "$(node ${ROOT}/bin/run.js env)" && printf %s "$OPENAI_API_KEY" | node ${ROOT}/bin/run.js tokens add work --kind api-key`
     const r = await new Promise<{code: number; stdout: string; stderr: string}>((resolve) => {
-      execFile('/bin/sh', ['-c', script], {env: {PATH: process.env.PATH, HOME: home.dir, GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', NO_COLOR: '1', OCLIF_SKIP_NEW_VERSION_CHECK: 'true'}, timeout: 30_000}, (error, stdout, stderr) =>
-        resolve({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr}),
+      execFile(
+        '/bin/sh',
+        ['-c', script],
+        {
+          env: {
+            PATH: process.env.PATH,
+            HOME: home.dir,
+            GPTCONV_HOME: home.dir,
+            GPTCONV_SECRET_STORE: 'file',
+            NO_COLOR: '1',
+            OCLIF_SKIP_NEW_VERSION_CHECK: 'true',
+          },
+          timeout: 30_000,
+        },
+        (error, stdout, stderr) =>
+          resolve({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr}),
       )
     })
     assert.equal(r.code, 1)
@@ -164,7 +213,8 @@ describe('gptconv tokens add refuses the local client key and secrets stored und
     assert.equal(r.code, 1)
     assert.deepEqual(JSON.parse(r.stdout), {
       error: {
-        message: "This is gptconv's own local client key (what `gptconv env` puts in OPENAI_API_KEY), not a key for an upstream.",
+        message:
+          "This is gptconv's own local client key (what `gptconv env` puts in OPENAI_API_KEY), not a key for an upstream.",
         code: 'GPTCONV_INVALID_SECRET',
         hint: 'Add the key your provider gave you. After `eval "$(gptconv env)"`, OPENAI_API_KEY holds the local key: pipe the real one from where you keep it, e.g. printf %s "$REAL_KEY" | gptconv tokens add LABEL --kind api-key',
         exit: 1,
@@ -180,7 +230,10 @@ describe('gptconv tokens add refuses the local client key and secrets stored und
       r.stderr,
       'Error: This secret is already stored as "work".\nCode: GPTCONV_SECRET_EXISTS\nTry this: Change that token with `gptconv tokens add work --kind api-key --force`, or remove it first with `gptconv tokens remove work`.\n',
     )
-    assert.deepEqual((JSON.parse((await cli(['tokens', 'list', '--json'])).stdout) as Array<{label: string}>).map((t) => t.label), ['work'])
+    assert.deepEqual(
+      (JSON.parse((await cli(['tokens', 'list', '--json'])).stdout) as Array<{label: string}>).map((t) => t.label),
+      ['work'],
+    )
   })
 
   it('--force on the same label still replaces it', async () => {

@@ -13,7 +13,14 @@ import {type CliResult, ROOT, runCli, tempHome} from '../helpers/cli.js'
  */
 
 type Manifest = {
-  commands: Record<string, {strict?: boolean; args?: Record<string, {required?: boolean}>; flags: Record<string, {type: 'boolean' | 'option'; required?: boolean; options?: string[]; helpValue?: string}>}>
+  commands: Record<
+    string,
+    {
+      strict?: boolean
+      args?: Record<string, {required?: boolean}>
+      flags: Record<string, {type: 'boolean' | 'option'; required?: boolean; options?: string[]; helpValue?: string}>
+    }
+  >
 }
 
 const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as Manifest
@@ -85,19 +92,24 @@ async function inBatches<T>(cases: T[], fn: (c: T) => Promise<void>): Promise<vo
     )
   }
 
-  if (failures.length > 0) assert.fail(`${failures.length} of ${cases.length} case(s) failed:\n\n${failures.join('\n\n')}`)
+  if (failures.length > 0)
+    assert.fail(`${failures.length} of ${cases.length} case(s) failed:\n\n${failures.join('\n\n')}`)
 }
 
 /** The command with its required arguments and flags filled in, so that only what a case adds is wrong. */
 function validArgv(id: string, allArgs = false): string[] {
   const command = manifest.commands[id]
   const argv = id.split(':')
-  for (const [name, arg] of Object.entries(command.args ?? {})) if (arg.required || allArgs) argv.push(`placeholder-${name}`)
+  for (const [name, arg] of Object.entries(command.args ?? {}))
+    if (arg.required || allArgs) argv.push(`placeholder-${name}`)
   for (const [name, flag] of Object.entries(command.flags)) {
     if (!flag.required) continue
     argv.push(`--${name}`)
     // an amount in USD (the `usd` flag of src/cli/flags.ts shows its value as X) must be a number
-    if (flag.type === 'option') argv.push(flag.options?.[0] ?? (name.includes('url') ? 'https://example.invalid/v1' : flag.helpValue === 'X' ? '1' : 'x'))
+    if (flag.type === 'option')
+      argv.push(
+        flag.options?.[0] ?? (name.includes('url') ? 'https://example.invalid/v1' : flag.helpValue === 'X' ? '1' : 'x'),
+      )
   }
 
   return argv
@@ -117,7 +129,21 @@ describe('usage errors exit 2', () => {
   const ids = Object.keys(manifest.commands).sort()
 
   it('the manifest lists the commands', () => {
-    for (const id of ['balance', 'chat', 'env', 'logs', 'serve', 'status', 'stop', 'usage', 'config:get', 'config:set', 'tokens:add', 'upstreams:add']) assert.ok(manifest.commands[id], id)
+    for (const id of [
+      'balance',
+      'chat',
+      'env',
+      'logs',
+      'serve',
+      'status',
+      'stop',
+      'usage',
+      'config:get',
+      'config:set',
+      'tokens:add',
+      'upstreams:add',
+    ])
+      assert.ok(manifest.commands[id], id)
   })
 
   it('every command refuses an unknown flag', async () => {
@@ -186,7 +212,9 @@ describe('usage errors exit 2', () => {
   ]
 
   it('refuses missing arguments, invalid values and extra arguments', async () => {
-    await inBatches(CASES, ([args, message]) => inFreshHome(async (home) => assertUsageError(args, await cli(args, home), message)))
+    await inBatches(CASES, ([args, message]) =>
+      inFreshHome(async (home) => assertUsageError(args, await cli(args, home), message)),
+    )
   })
 
   it('refuses them with --json too, as a JSON error on stdout', async () => {
@@ -216,7 +244,10 @@ describe('usage errors exit 2', () => {
         const list = await cli(['tokens', 'list', '--json'], home)
         assert.equal(list.code, 0, show(['tokens', 'list', '--json'], list))
         assert.deepEqual(JSON.parse(list.stdout), [], `a token was stored by: gptconv ${args.join(' ')}`)
-        assert.ok(!allText(home).includes('sk-abc'), `the refused secret was written to the state directory by: gptconv ${args.join(' ')}`)
+        assert.ok(
+          !allText(home).includes('sk-abc'),
+          `the refused secret was written to the state directory by: gptconv ${args.join(' ')}`,
+        )
       }),
     )
   })

@@ -11,7 +11,8 @@ import {runCli, tempHome} from '../helpers/cli.js'
 
 describe('usage error messages', () => {
   const home = tempHome()
-  const cli = (...args: string[]) => runCli(args, {home: home.dir, input: '', env: {OCLIF_COLUMNS: undefined, COLUMNS: '80'}})
+  const cli = (...args: string[]) =>
+    runCli(args, {home: home.dir, input: '', env: {OCLIF_COLUMNS: undefined, COLUMNS: '80'}})
   after(() => home.cleanup())
 
   it('a missing required flag: which one, its values and an example (exit 2)', async () => {
@@ -62,14 +63,32 @@ describe('usage error messages', () => {
   it('a value that does not parse: one sentence, no stray tab', async () => {
     const r = await cli('serve', '--port', 'abc')
     assert.equal(r.code, 2)
-    assert.equal(r.stderr, 'Error: Invalid value for --port: expected an integer but received: abc.\nTry this: See `gptconv serve --help`.\n')
+    assert.equal(
+      r.stderr,
+      'Error: Invalid value for --port: expected an integer but received: abc.\nTry this: See `gptconv serve --help`.\n',
+    )
     const json = await cli('serve', '--port', 'abc', '--json')
     assert.equal(json.code, 2)
-    assert.deepEqual(JSON.parse(json.stdout), {error: {message: 'Invalid value for --port: expected an integer but received: abc.', code: 'GPTCONV_USAGE', hint: 'See `gptconv serve --help`.', exit: 2}})
+    assert.deepEqual(JSON.parse(json.stdout), {
+      error: {
+        message: 'Invalid value for --port: expected an integer but received: abc.',
+        code: 'GPTCONV_USAGE',
+        hint: 'See `gptconv serve --help`.',
+        exit: 2,
+      },
+    })
   })
 
   it('a long failure message stays on one line', async () => {
-    const r = await cli('tokens', 'add', 'x', '--kind', 'api-key', '--from-env', 'A_VARIABLE_WITH_A_RATHER_LONG_NAME_THAT_NOBODY_HAS_SET')
+    const r = await cli(
+      'tokens',
+      'add',
+      'x',
+      '--kind',
+      'api-key',
+      '--from-env',
+      'A_VARIABLE_WITH_A_RATHER_LONG_NAME_THAT_NOBODY_HAS_SET',
+    )
     assert.equal(r.code, 2)
     assert.equal(
       r.stderr,

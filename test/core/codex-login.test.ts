@@ -23,7 +23,13 @@ function startBrowserLogin(fake: FakeCodex, options: {timeoutMs?: number; signal
   let resolveUrl!: (e: Extract<LoginEvent, {type: 'authorize'}>) => void
   const authorize = new Promise<Extract<LoginEvent, {type: 'authorize'}>>((resolve) => (resolveUrl = resolve))
   const events: LoginEvent[] = []
-  const login = browserLogin({issuer: fake.authUrl, port: 0, timeoutMs: options.timeoutMs ?? 10_000, signal: options.signal, onEvent: (e) => (events.push(e), e.type === 'authorize' && resolveUrl(e))})
+  const login = browserLogin({
+    issuer: fake.authUrl,
+    port: 0,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    signal: options.signal,
+    onEvent: (e) => (events.push(e), e.type === 'authorize' && resolveUrl(e)),
+  })
   login.catch(() => {})
   return {login, authorize, events}
 }
@@ -40,9 +46,13 @@ describe('ChatGPT-plan login', {timeout: 60_000}, () => {
     await fake?.close()
   })
 
-  it('builds Codex CLI\'s authorize URL', () => {
+  it("builds Codex CLI's authorize URL", () => {
     assert.equal(
-      authorizeUrl('https://auth.openai.com', {redirectUri: 'http://localhost:1455/auth/callback', challenge: 'CH', state: 'ST'}),
+      authorizeUrl('https://auth.openai.com', {
+        redirectUri: 'http://localhost:1455/auth/callback',
+        challenge: 'CH',
+        state: 'ST',
+      }),
       'https://auth.openai.com/oauth/authorize?response_type=code&client_id=app_EMoamEEZ73f0CkXaXp7hrann&redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback&scope=openid%20profile%20email%20offline_access%20api.connectors.read%20api.connectors.invoke&code_challenge=CH&code_challenge_method=S256&id_token_add_organizations=true&codex_cli_simplified_flow=true&state=ST&originator=codex_cli_rs',
     )
     const pkce = newPkce()
@@ -71,12 +81,29 @@ describe('ChatGPT-plan login', {timeout: 60_000}, () => {
     const query = fake.auth.authorizeRequests.at(-1)!
     assert.deepEqual(
       {...query, code_challenge: '', state: ''},
-      {response_type: 'code', client_id: CODEX_CLIENT_ID, redirect_uri: redirectUri, scope: CODEX_SCOPE, code_challenge: '', code_challenge_method: 'S256', id_token_add_organizations: 'true', codex_cli_simplified_flow: 'true', state: '', originator: 'codex_cli_rs'},
+      {
+        response_type: 'code',
+        client_id: CODEX_CLIENT_ID,
+        redirect_uri: redirectUri,
+        scope: CODEX_SCOPE,
+        code_challenge: '',
+        code_challenge_method: 'S256',
+        id_token_add_organizations: 'true',
+        codex_cli_simplified_flow: 'true',
+        state: '',
+        originator: 'codex_cli_rs',
+      },
     )
     const exchange = fake.auth.tokenRequests.at(-1)!
-    assert.deepEqual([exchange.grantType, exchange.format, exchange.status, exchange.fields.redirect_uri], ['authorization_code', 'form', 200, redirectUri])
+    assert.deepEqual(
+      [exchange.grantType, exchange.format, exchange.status, exchange.fields.redirect_uri],
+      ['authorization_code', 'form', 200, redirectUri],
+    )
     assert.equal(exchange.fields.code, page.location.searchParams.get('code'), 'the forged code was never exchanged')
-    assert.deepEqual(events.map((e) => e.type), ['authorize', 'exchanging'])
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['authorize', 'exchanging'],
+    )
     // the callback server is gone
     await assert.rejects(call(`http://127.0.0.1:${port}/auth/callback`, {signal: AbortSignal.timeout(2000)}))
   })
@@ -97,18 +124,25 @@ describe('ChatGPT-plan login', {timeout: 60_000}, () => {
     }
   })
 
-  it('browser: a failed code exchange ends the login with the endpoint\'s answer', async () => {
+  it("browser: a failed code exchange ends the login with the endpoint's answer", async () => {
     const {login, authorize} = startBrowserLogin(fake)
     fake.auth.tokenFault({type: 'status', status: 500})
     const page = await followAuthorize((await authorize).url)
     assert.equal(page.status, 502)
-    await assert.rejects(login, /The sign-in could not be completed: the token endpoint answered 500: Internal server error/)
+    await assert.rejects(
+      login,
+      /The sign-in could not be completed: the token endpoint answered 500: Internal server error/,
+    )
   })
 
   it('browser: times out, and can be cancelled', async () => {
     const timedOut = startBrowserLogin(fake, {timeoutMs: 1500})
     const {redirectUri} = await timedOut.authorize
-    await assert.rejects(timedOut.login, (e: unknown) => code(e) === 'GPTCONV_LOGIN_TIMEOUT' && /^No sign-in arrived within 2 s\.$/.test((e as Error).message))
+    await assert.rejects(
+      timedOut.login,
+      (e: unknown) =>
+        code(e) === 'GPTCONV_LOGIN_TIMEOUT' && /^No sign-in arrived within 2 s\.$/.test((e as Error).message),
+    )
     await assert.rejects(call(redirectUri.replace('localhost', '127.0.0.1'), {signal: AbortSignal.timeout(2000)}))
 
     const controller = new AbortController()
@@ -123,7 +157,12 @@ describe('ChatGPT-plan login', {timeout: 60_000}, () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
     try {
       const port = (blocker.address() as {port: number}).port
-      await assert.rejects(browserLogin({issuer: fake.authUrl, port, timeoutMs: 5000}), (e: unknown) => code(e) === 'GPTCONV_LOGIN_PORT' && new RegExp(`localhost port ${port}: .*EADDRINUSE`).test((e as Error).message))
+      await assert.rejects(
+        browserLogin({issuer: fake.authUrl, port, timeoutMs: 5000}),
+        (e: unknown) =>
+          code(e) === 'GPTCONV_LOGIN_PORT' &&
+          new RegExp(`localhost port ${port}: .*EADDRINUSE`).test((e as Error).message),
+      )
     } finally {
       blocker.close()
     }
@@ -141,11 +180,18 @@ describe('ChatGPT-plan login', {timeout: 60_000}, () => {
       },
     })
     const issued = fake.auth.device.codes[before]
-    assert.deepEqual(events[0], {type: 'device', verificationUrl: `${fake.authUrl}/codex/device`, userCode: issued.userCode})
+    assert.deepEqual(events[0], {
+      type: 'device',
+      verificationUrl: `${fake.authUrl}/codex/device`,
+      userCode: issued.userCode,
+    })
     assert.ok(issued.polls >= 2, 'polled while pending')
     assert.match(tokens.refreshToken, /^rt_/)
     const exchange = fake.auth.tokenRequests.at(-1)!
-    assert.deepEqual([exchange.grantType, exchange.status, exchange.fields.redirect_uri], ['authorization_code', 200, `${fake.authUrl}/deviceauth/callback`])
+    assert.deepEqual(
+      [exchange.grantType, exchange.status, exchange.fields.redirect_uri],
+      ['authorization_code', 200, `${fake.authUrl}/deviceauth/callback`],
+    )
   })
 
   it('device: 404 also means pending; an unconfirmed code times out', async () => {
@@ -156,6 +202,10 @@ describe('ChatGPT-plan login', {timeout: 60_000}, () => {
       fake.auth.set({devicePendingStatus: undefined, deviceApproveAfterPolls: undefined})
     }
 
-    await assert.rejects(deviceLogin({issuer: fake.authUrl, pollIntervalMs: 50, timeoutMs: 1000}), (e: unknown) => code(e) === 'GPTCONV_LOGIN_TIMEOUT' && (e as Error).message === 'The code was not confirmed within 1 s.')
+    await assert.rejects(
+      deviceLogin({issuer: fake.authUrl, pollIntervalMs: 50, timeoutMs: 1000}),
+      (e: unknown) =>
+        code(e) === 'GPTCONV_LOGIN_TIMEOUT' && (e as Error).message === 'The code was not confirmed within 1 s.',
+    )
   })
 })

@@ -51,7 +51,14 @@ describe('codex refresh tokens', {timeout: 60_000}, () => {
   let fake: FakeCodex
   const upstream = () => ({name: 'plan', protocol: 'codex' as const, baseUrl: fake.baseUrl, authUrl: fake.authUrl})
   /** A token entry of its own per test: renewals are merged and locked per label and addedAt. */
-  const entry = (): TokenEntry => ({label: 'alice@example.com', kind: 'refresh-token', upstream: 'plan', store: 'file', masked: 'rt_…', addedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, ++serial)).toISOString()})
+  const entry = (): TokenEntry => ({
+    label: 'alice@example.com',
+    kind: 'refresh-token',
+    upstream: 'plan',
+    store: 'file',
+    masked: 'rt_…',
+    addedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, ++serial)).toISOString(),
+  })
   const fast = {retryDelayMs: 1, lockWaitMs: 5000}
 
   before(async () => {
@@ -62,20 +69,31 @@ describe('codex refresh tokens', {timeout: 60_000}, () => {
     home.cleanup()
   })
 
-  it('sends Codex CLI\'s JSON refresh grant, stores the rotated token, caches the access token, and reads account and plan', async () => {
+  it("sends Codex CLI's JSON refresh grant, stores the rotated token, caches the access token, and reads account and plan", async () => {
     const store = new FlakyStore('alice@example.com')
     const first = fake.issueTokens().refresh_token
     store.values.set('alice@example.com', first)
     const before = fake.auth.tokenRequests.length
     const exchange = await renewToken(ctx, entry(), upstream(), store, fast)
     const sent = fake.auth.tokenRequests.slice(before)
-    assert.deepEqual(sent.map((r) => [r.grantType, r.format, r.status]), [['refresh_token', 'json', 200]])
-    assert.deepEqual(sent[0].fields, {client_id: CODEX_CLIENT_ID, grant_type: 'refresh_token', refresh_token: first, scope: 'openid profile email'})
+    assert.deepEqual(
+      sent.map((r) => [r.grantType, r.format, r.status]),
+      [['refresh_token', 'json', 200]],
+    )
+    assert.deepEqual(sent[0].fields, {
+      client_id: CODEX_CLIENT_ID,
+      grant_type: 'refresh_token',
+      refresh_token: first,
+      scope: 'openid profile email',
+    })
     assert.deepEqual(store.writes, ['alice@example.com', 'alice@example.com#access'])
     assert.equal(store.values.get('alice@example.com'), exchange.refreshToken)
     assert.notEqual(exchange.refreshToken, first)
     assert.equal(store.values.get('alice@example.com#access'), exchange.accessToken)
-    assert.deepEqual([exchange.account, exchange.chatgptAccountId, exchange.plan], ['alice@example.com', codexAccount({email: 'alice@example.com'}).accountId, 'pro'])
+    assert.deepEqual(
+      [exchange.account, exchange.chatgptAccountId, exchange.plan],
+      ['alice@example.com', codexAccount({email: 'alice@example.com'}).accountId, 'pro'],
+    )
     assert.ok(Math.abs(exchange.expiresAt.getTime() - (Date.now() + 864_000_000)) < 10_000)
   })
 
@@ -87,7 +105,12 @@ describe('codex refresh tokens', {timeout: 60_000}, () => {
       store.values.set('alice@example.com', token)
       await assert.rejects(renewToken(ctx, entry(), upstream(), store, fast), (e: unknown) => {
         assert.ok(e instanceof RefreshRefusedError, String(e))
-        assert.match(e.message, new RegExp(`\\(refresh_token_${why}\\)\\. Sign in again with \`gptconv login --upstream plan --label alice@example\\.com\`\\.$`))
+        assert.match(
+          e.message,
+          new RegExp(
+            `\\(refresh_token_${why}\\)\\. Sign in again with \`gptconv login --upstream plan --label alice@example\\.com\`\\.$`,
+          ),
+        )
         assert.ok(!e.message.includes(token))
         return true
       })
@@ -108,7 +131,11 @@ describe('codex refresh tokens', {timeout: 60_000}, () => {
       const store = new FlakyStore('alice@example.com')
       store.values.set('alice@example.com', fake.issueTokens().refresh_token)
       fake.auth.tokenFault({type: 'status', status, body})
-      await assert.rejects(renewToken(ctx, entry(), upstream(), store, fast), verdict === 'refused' ? RefreshRefusedError : RefreshFailedError, `${status} ${JSON.stringify(body)}`)
+      await assert.rejects(
+        renewToken(ctx, entry(), upstream(), store, fast),
+        verdict === 'refused' ? RefreshRefusedError : RefreshFailedError,
+        `${status} ${JSON.stringify(body)}`,
+      )
     }
 
     const store = new FlakyStore('alice@example.com')
@@ -135,7 +162,10 @@ describe('codex refresh tokens', {timeout: 60_000}, () => {
 
     const first = await renewToken(ctx, target, upstream(), store, options)
     assert.equal(first.notStored?.code, 'GPTCONV_REFRESH_NOT_STORED')
-    assert.match(warnings.join('\n'), /The new refresh token of "alice@example\.com" could not be stored \(No space left on device\); the old one is spent\./)
+    assert.match(
+      warnings.join('\n'),
+      /The new refresh token of "alice@example\.com" could not be stored \(No space left on device\); the old one is spent\./,
+    )
     assert.ok(!warnings.join('\n').includes(first.refreshToken!))
     assert.equal(store.values.get('alice@example.com'), original, 'the store still has the spent one')
     assert.equal(holdsUnstoredToken(ctx, target), true)
@@ -156,16 +186,26 @@ describe('codex refresh tokens', {timeout: 60_000}, () => {
     const fourth = await renewToken(ctx, target, upstream(), store, options)
     assert.equal(fake.auth.tokenRequests.at(-1)!.fields.refresh_token, third.refreshToken)
     assert.equal(fourth.notStored, undefined)
-    assert.equal(fake.auth.tokenRequests.filter((r) => r.status === 401).length, reusedBefore, 'no spent token was ever presented')
+    assert.equal(
+      fake.auth.tokenRequests.filter((r) => r.status === 401).length,
+      reusedBefore,
+      'no spent token was ever presented',
+    )
   })
 
   it('the held token is stored in the background once the store works again', async () => {
     const target = entry()
     const store = new FlakyStore('alice@example.com', 4)
     store.values.set('alice@example.com', fake.issueTokens().refresh_token)
-    const exchange = await renewToken(ctx, target, upstream(), store, {...fast, storeAttempts: 2, retryDelayMs: 1, backgroundAttempts: 5})
+    const exchange = await renewToken(ctx, target, upstream(), store, {
+      ...fast,
+      storeAttempts: 2,
+      retryDelayMs: 1,
+      backgroundAttempts: 5,
+    })
     assert.ok(exchange.notStored)
-    for (let i = 0; i < 200 && holdsUnstoredToken(ctx, target); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    for (let i = 0; i < 200 && holdsUnstoredToken(ctx, target); i++)
+      await new Promise((resolve) => setTimeout(resolve, 10))
     assert.equal(holdsUnstoredToken(ctx, target), false)
     assert.equal(store.values.get('alice@example.com'), exchange.refreshToken)
   })
@@ -181,10 +221,13 @@ describe('codex refresh tokens', {timeout: 60_000}, () => {
     store.values.set('alice@example.com', fake.issueTokens().refresh_token)
     const exchange = await renewToken(ctx, entry(), upstream(), store, fast)
     assert.equal(store.values.get('alice@example.com'), exchange.refreshToken)
-    assert.match(warnings.at(-1)!, /The new access token of "alice@example\.com" could not be cached in the secret store: keychain locked/)
+    assert.match(
+      warnings.at(-1)!,
+      /The new access token of "alice@example\.com" could not be cached in the secret store: keychain locked/,
+    )
   })
 
-  it('after waiting for another process\'s renewal, uses the access token it cached instead of exchanging again', async () => {
+  it("after waiting for another process's renewal, uses the access token it cached instead of exchanging again", async () => {
     const target = entry()
     const store = new FlakyStore('alice@example.com')
     const tokens = fake.issueTokens()
@@ -210,7 +253,12 @@ describe('codex refresh tokens', {timeout: 60_000}, () => {
     const store = new FlakyStore('alice@example.com')
     store.values.set('alice@example.com', fake.issueTokens().refresh_token)
     await withTokenLock(ctx, target, 5000, async () => {
-      await assert.rejects(renewToken(ctx, target, upstream(), store, {lockWaitMs: 400}), (e: unknown) => e instanceof RefreshFailedError && /another gptconv process has been renewing "alice@example\.com" for over 0 s/.test(e.message))
+      await assert.rejects(
+        renewToken(ctx, target, upstream(), store, {lockWaitMs: 400}),
+        (e: unknown) =>
+          e instanceof RefreshFailedError &&
+          /another gptconv process has been renewing "alice@example\.com" for over 0 s/.test(e.message),
+      )
     })
   })
 })

@@ -55,7 +55,8 @@ describe('ConfigFile', () => {
       file.update((s) => {
         s.server.port = 70_000
       }),
-      (error: unknown) => error instanceof UsageError && /server\.port/.test(error.message) && /65535/.test(error.message),
+      (error: unknown) =>
+        error instanceof UsageError && /server\.port/.test(error.message) && /65535/.test(error.message),
     )
     assert.equal(readFileSync(file.path, 'utf8'), before)
   })
@@ -98,7 +99,10 @@ describe('ConfigFile', () => {
     writeFileSync(file.path, JSON.stringify({server: {port: 'eighty'}, tokens: {x: {label: 'x'}}}))
     assert.throws(
       () => file.read(),
-      (error: unknown) => error instanceof ConfigCorruptError && /`server\.port` must be integer/.test(error.message) && /tokens\.x/.test(error.message),
+      (error: unknown) =>
+        error instanceof ConfigCorruptError &&
+        /`server\.port` must be integer/.test(error.message) &&
+        /tokens\.x/.test(error.message),
     )
   })
 

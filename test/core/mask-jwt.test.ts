@@ -28,7 +28,11 @@ describe('mask', () => {
 describe('jwt', () => {
   it('decodes a payload and finds expiry and account', () => {
     const exp = Math.floor(Date.now() / 1000) + 3600
-    const token = fakeJwt({exp, 'https://api.openai.com/profile': {email: 'alice@example.com'}, 'https://api.openai.com/auth': {chatgpt_account_id: 'acct-1'}})
+    const token = fakeJwt({
+      exp,
+      'https://api.openai.com/profile': {email: 'alice@example.com'},
+      'https://api.openai.com/auth': {chatgpt_account_id: 'acct-1'},
+    })
     assert.equal(decodeJwt(token)?.exp, exp)
     const info = accessTokenInfo(token)
     assert.equal(info.expiresAt.getTime(), exp * 1000)
@@ -36,7 +40,10 @@ describe('jwt', () => {
   })
 
   it('falls back to the account id, then sub', () => {
-    assert.equal(accessTokenInfo(fakeJwt({exp: 2e9, 'https://api.openai.com/auth': {chatgpt_account_id: 'acct-1'}})).account, 'acct-1')
+    assert.equal(
+      accessTokenInfo(fakeJwt({exp: 2e9, 'https://api.openai.com/auth': {chatgpt_account_id: 'acct-1'}})).account,
+      'acct-1',
+    )
     assert.equal(accessTokenInfo(fakeJwt({exp: 2e9, sub: 'auth0|x'})).account, 'auth0|x')
   })
 

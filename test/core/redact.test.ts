@@ -7,7 +7,10 @@ const KEY = 'sk-Leaky-Key-ABCDefghIJKLmnopQRST7777'
 
 describe('redact: every form of a secret', () => {
   it('masks the secret in any letter case', () => {
-    assert.equal(redact(`a ${KEY} b ${KEY.toLowerCase()} c ${KEY.toUpperCase()}`, [KEY]), 'a sk-…7777 b sk-…7777 c sk-…7777')
+    assert.equal(
+      redact(`a ${KEY} b ${KEY.toLowerCase()} c ${KEY.toUpperCase()}`, [KEY]),
+      'a sk-…7777 b sk-…7777 c sk-…7777',
+    )
   })
 
   it('masks its base64 and base64url encodings at each of the three byte alignments', () => {

@@ -35,8 +35,20 @@ describe('renewToken: a rotated refresh token is kept before anything else', () 
   const warnings: string[] = []
   const ctx = createContext({env: {GPTCONV_HOME: home.dir}, warn: (m) => warnings.push(m)})
   let web: FakeChatGPTWeb
-  const entry: TokenEntry = {label: 'dana', kind: 'refresh-token', upstream: 'web', store: 'file', masked: 'rt_…', addedAt: '2026-01-01T00:00:00.000Z'}
-  const upstream = () => ({name: 'web', protocol: 'chatgpt-web' as const, baseUrl: web.origin, authUrl: `${web.origin}/oauth/token`})
+  const entry: TokenEntry = {
+    label: 'dana',
+    kind: 'refresh-token',
+    upstream: 'web',
+    store: 'file',
+    masked: 'rt_…',
+    addedAt: '2026-01-01T00:00:00.000Z',
+  }
+  const upstream = () => ({
+    name: 'web',
+    protocol: 'chatgpt-web' as const,
+    baseUrl: web.origin,
+    authUrl: `${web.origin}/oauth/token`,
+  })
 
   before(async () => {
     web = await FakeChatGPTWeb.start()
@@ -78,8 +90,15 @@ describe('renewToken: a rotated refresh token is kept before anything else', () 
     store.values.set('dana', web.issueRefreshToken('dana@example.com'))
     const before = web.exchanges.length
     const target = {...entry, addedAt: '2026-01-04T00:00:00.000Z'}
-    const [a, b] = await Promise.all([renewToken(ctx, target, upstream(), store), renewToken(ctx, target, upstream(), store)])
+    const [a, b] = await Promise.all([
+      renewToken(ctx, target, upstream(), store),
+      renewToken(ctx, target, upstream(), store),
+    ])
     assert.equal(a, b)
-    assert.equal(web.exchanges.length - before, 1, 'one exchange: a second would present a refresh token the first had just rotated away')
+    assert.equal(
+      web.exchanges.length - before,
+      1,
+      'one exchange: a second would present a refresh token the first had just rotated away',
+    )
   })
 })

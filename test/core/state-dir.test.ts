@@ -28,7 +28,9 @@ describe('the state directory: ours and closed to others', () => {
     chmodSync(dir, 0o777)
     ensureStateDir(dir, (m) => warnings.push(m))
     assert.equal(mode(dir), 0o700)
-    assert.deepEqual(warnings, [`The state directory ${dir} was open to other users (mode 0777); gptconv made it 0700, since secrets live there.`])
+    assert.deepEqual(warnings, [
+      `The state directory ${dir} was open to other users (mode 0777); gptconv made it 0700, since secrets live there.`,
+    ])
   })
 
   it('refuses a directory owned by another user, and leaves it as it is', () => {
@@ -36,12 +38,18 @@ describe('the state directory: ours and closed to others', () => {
     mkdirSync(dir)
     chmodSync(dir, 0o755)
     const owner = statSync(dir).uid
-    assert.throws(() => ensureStateDir(dir, () => {}, owner + 1), (error: unknown) => {
-      assert.ok(error instanceof UnsafeStateError)
-      assert.equal(error.code, 'GPTCONV_STATE_UNSAFE')
-      assert.equal(error.message, `The state directory ${dir} belongs to another user (uid ${owner}, not ${owner + 1}); gptconv keeps secrets there and will not use it.`)
-      return true
-    })
+    assert.throws(
+      () => ensureStateDir(dir, () => {}, owner + 1),
+      (error: unknown) => {
+        assert.ok(error instanceof UnsafeStateError)
+        assert.equal(error.code, 'GPTCONV_STATE_UNSAFE')
+        assert.equal(
+          error.message,
+          `The state directory ${dir} belongs to another user (uid ${owner}, not ${owner + 1}); gptconv keeps secrets there and will not use it.`,
+        )
+        return true
+      },
+    )
     assert.equal(mode(dir), 0o755)
   })
 })
@@ -55,7 +63,10 @@ describe('state files: never through a link, mode 0600', () => {
     writeFileSync(target, 'theirs\n', {mode: 0o644})
     const link = join(root.dir, 'secrets.json')
     symlinkSync(target, link)
-    await assert.rejects(writeStateFile(link, 'secret\n'), {code: 'GPTCONV_STATE_UNSAFE', message: `${link} is a symbolic link (to ${target}); gptconv does not write its state through links.`})
+    await assert.rejects(writeStateFile(link, 'secret\n'), {
+      code: 'GPTCONV_STATE_UNSAFE',
+      message: `${link} is a symbolic link (to ${target}); gptconv does not write its state through links.`,
+    })
     assert.equal(readFileSync(target, 'utf8'), 'theirs\n')
     assert.throws(() => refuseSymlink(link), {code: 'GPTCONV_STATE_UNSAFE'})
   })
@@ -65,7 +76,10 @@ describe('state files: never through a link, mode 0600', () => {
     writeFileSync(target, '', {mode: 0o644})
     const link = join(root.dir, 'daemon.log')
     symlinkSync(target, link)
-    assert.throws(() => openAppend(link), {code: 'GPTCONV_STATE_UNSAFE', message: `${link} is a symbolic link; gptconv does not write its state through links.`})
+    assert.throws(() => openAppend(link), {
+      code: 'GPTCONV_STATE_UNSAFE',
+      message: `${link} is a symbolic link; gptconv does not write its state through links.`,
+    })
     assert.equal(readFileSync(target, 'utf8'), '')
   })
 

@@ -8,7 +8,10 @@ describe('tokenizer: long runs without a word boundary', () => {
     const text = `hello ${'x'.repeat(3000)} world${' '.repeat(1500)}end`
     const pieces = [...segments(text)]
     assert.equal(pieces.join(''), text)
-    assert.ok(pieces.every((p) => p.length <= 512 || !/\S{1024,}|\s{1024,}/.test(p)), 'no long run left')
+    assert.ok(
+      pieces.every((p) => p.length <= 512 || !/\S{1024,}|\s{1024,}/.test(p)),
+      'no long run left',
+    )
     assert.deepEqual([...segments('short text')], ['short text'])
     assert.deepEqual([...segments('x'.repeat(1023))], ['x'.repeat(1023)])
   })

@@ -27,8 +27,26 @@ describe('tokens use-cases (file store)', () => {
   it('adds an api-key: secret in the store, masked index in the config', async () => {
     const view = await addToken(ctx, {label: 'work', kind: 'api-key', secret: KEY, concurrency: 2, grantedUsd: 120})
     assert.deepEqual(
-      {label: view.label, kind: view.kind, upstream: view.upstream, state: view.state, secret: view.secret, store: view.store, concurrency: view.concurrency, grantedUsd: view.grantedUsd},
-      {label: 'work', kind: 'api-key', upstream: 'openai', state: 'ok', secret: 'sk-…0001', store: 'file', concurrency: 2, grantedUsd: 120},
+      {
+        label: view.label,
+        kind: view.kind,
+        upstream: view.upstream,
+        state: view.state,
+        secret: view.secret,
+        store: view.store,
+        concurrency: view.concurrency,
+        grantedUsd: view.grantedUsd,
+      },
+      {
+        label: 'work',
+        kind: 'api-key',
+        upstream: 'openai',
+        state: 'ok',
+        secret: 'sk-…0001',
+        store: 'file',
+        concurrency: 2,
+        grantedUsd: 120,
+      },
     )
     assert.equal(await storeOfKind('file', {env: ctx.env}).get('work'), KEY)
     assert.ok(!readFileSync(ctx.paths.config, 'utf8').includes(KEY), 'the config file never holds the secret')
@@ -38,19 +56,34 @@ describe('tokens use-cases (file store)', () => {
   it('refuses a duplicate label unless forced', async () => {
     await addToken(ctx, {label: 'work', kind: 'api-key', secret: KEY})
     await assert.rejects(addToken(ctx, {label: 'work', kind: 'api-key', secret: KEY}), ConflictError)
-    const replaced = await addToken(ctx, {label: 'work', kind: 'api-key', secret: 'sk-test-replacement-key-0000000002', force: true})
+    const replaced = await addToken(ctx, {
+      label: 'work',
+      kind: 'api-key',
+      secret: 'sk-test-replacement-key-0000000002',
+      force: true,
+    })
     assert.equal(replaced.secret, 'sk-…0002')
     assert.equal(await storeOfKind('file', {env: ctx.env}).get('work'), 'sk-test-replacement-key-0000000002')
   })
 
   it('reads expiry and account from an access token and needs a chatgpt-web upstream', async () => {
-    await assert.rejects(addToken(ctx, {label: 'alice', kind: 'access-token', secret: accessToken()}), (e: unknown) => e instanceof UsageError && /none is configured/.test(e.message))
+    await assert.rejects(
+      addToken(ctx, {label: 'alice', kind: 'access-token', secret: accessToken()}),
+      (e: unknown) => e instanceof UsageError && /none is configured/.test(e.message),
+    )
     await addUpstream(ctx, {name: 'web', protocol: 'chatgpt-web', baseUrl: 'http://127.0.0.1:9/'})
-    const view = await addToken(ctx, {label: 'alice', kind: 'access-token', secret: accessToken({email: 'alice@example.com'})})
+    const view = await addToken(ctx, {
+      label: 'alice',
+      kind: 'access-token',
+      secret: accessToken({email: 'alice@example.com'}),
+    })
     assert.equal(view.upstream, 'web')
     assert.equal(view.account, 'alice@example.com')
     assert.ok(view.expiresAt && Date.parse(view.expiresAt) > Date.now())
-    await assert.rejects(addToken(ctx, {label: 'k', kind: 'api-key', secret: KEY, upstream: 'web'}), /needs an upstream of protocol openai/)
+    await assert.rejects(
+      addToken(ctx, {label: 'k', kind: 'api-key', secret: KEY, upstream: 'web'}),
+      /needs an upstream of protocol openai/,
+    )
     await assert.rejects(addToken(ctx, {label: 'k', kind: 'api-key', secret: KEY, upstream: 'nope'}), NotFoundError)
   })
 
@@ -73,11 +106,19 @@ describe('tokens use-cases (file store)', () => {
 
   it('merges the daemon runtime state, ignoring state of a replaced token', async () => {
     const work = await addToken(ctx, {label: 'work', kind: 'api-key', secret: KEY})
-    const home2 = await addToken(ctx, {label: 'home', kind: 'api-key', secret: 'sk-test-abcdefghijklmnopqrstuvwxyz0002'})
+    const home2 = await addToken(ctx, {
+      label: 'home',
+      kind: 'api-key',
+      secret: 'sk-test-abcdefghijklmnopqrstuvwxyz0002',
+    })
     const until = new Date(Date.now() + 60_000).toISOString()
     await writeRuntimeState(ctx.paths.runtime, {
       tokens: {
-        work: {addedAt: work.addedAt, disabled: {reason: 'upstream said 401: invalid_api_key', at: new Date().toISOString()}, lastUsedAt: '2026-01-01T00:00:00.000Z'},
+        work: {
+          addedAt: work.addedAt,
+          disabled: {reason: 'upstream said 401: invalid_api_key', at: new Date().toISOString()},
+          lastUsedAt: '2026-01-01T00:00:00.000Z',
+        },
         home: {addedAt: home2.addedAt, coolingUntil: until},
         gone: {addedAt: 'x', coolingUntil: until},
       },

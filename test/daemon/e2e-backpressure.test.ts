@@ -19,8 +19,14 @@ const KEY = 'sk-backpressure-key-abcdefghijklmn5555'
  */
 describe('backpressure: many streams into one slow client', () => {
   it('16 prompts streamed to a client that pauses: the whole answer arrives, without a listener per waiting stream', async () => {
-    const fake = await FakeOpenAI.start({keys: [KEY], answer: (_body, k) => `${'lorem ipsum dolor sit amet '.repeat(400)}end ${k}`})
-    const gw = await startTestDaemon({upstreams: {fake: {protocol: 'openai', baseUrl: fake.baseUrl}}, tokens: [{label: 'k', secret: KEY, upstream: 'fake'}]})
+    const fake = await FakeOpenAI.start({
+      keys: [KEY],
+      answer: (_body, k) => `${'lorem ipsum dolor sit amet '.repeat(400)}end ${k}`,
+    })
+    const gw = await startTestDaemon({
+      upstreams: {fake: {protocol: 'openai', baseUrl: fake.baseUrl}},
+      tokens: [{label: 'k', secret: KEY, upstream: 'fake'}],
+    })
     const warnings: string[] = []
     const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`)
     process.on('warning', onWarning)
@@ -29,27 +35,38 @@ describe('backpressure: many streams into one slow client', () => {
       const body = JSON.stringify({model: 'gpt-3.5-turbo-instruct', prompt: prompts, max_tokens: 5000, stream: true})
       const url = new URL(`${gw.url}/completions`)
       const text = await new Promise<string>((resolve, reject) => {
-        const req = request(url, {method: 'POST', headers: {authorization: `Bearer ${gw.clientKey}`, 'content-type': 'application/json'}}, (res) => {
-          res.pause() // the client does not read: the daemon's writes back up
-          void sleep(1500).then(() => {
-            let out = ''
-            res.setEncoding('utf8')
-            res.on('data', (chunk: string) => (out += chunk))
-            res.on('end', () => resolve(out))
-            res.on('error', reject)
-            res.resume()
-          })
-        })
+        const req = request(
+          url,
+          {method: 'POST', headers: {authorization: `Bearer ${gw.clientKey}`, 'content-type': 'application/json'}},
+          (res) => {
+            res.pause() // the client does not read: the daemon's writes back up
+            void sleep(1500).then(() => {
+              let out = ''
+              res.setEncoding('utf8')
+              res.on('data', (chunk: string) => (out += chunk))
+              res.on('end', () => resolve(out))
+              res.on('error', reject)
+              res.resume()
+            })
+          },
+        )
         req.on('error', reject)
         req.end(body)
       })
       const events = parseSseBody(text)
       assert.equal(events.done, true, 'the stream ended with [DONE]')
-      const finished = new Set((events.events as Array<{choices: Array<{index: number; finish_reason: string | null}>}>).flatMap((e) => e.choices.filter((c) => c.finish_reason).map((c) => c.index)))
+      const finished = new Set(
+        (events.events as Array<{choices: Array<{index: number; finish_reason: string | null}>}>).flatMap((e) =>
+          e.choices.filter((c) => c.finish_reason).map((c) => c.index),
+        ),
+      )
       assert.equal(finished.size, 16, 'every prompt finished')
       assert.ok(text.length > 16 * 400 * 20, `the answer is large enough to back up the socket (${text.length} bytes)`)
       await sleep(50)
-      assert.deepEqual(warnings.filter((w) => w.includes('MaxListeners')), [])
+      assert.deepEqual(
+        warnings.filter((w) => w.includes('MaxListeners')),
+        [],
+      )
     } finally {
       process.off('warning', onWarning)
       await gw.stop()
@@ -88,7 +105,10 @@ describe('ResponseTarget: one drain listener for every waiting writer', () => {
     assert.equal(res.listenerCount('close'), 1)
     assert.equal(woken.length, 0)
     res.emit('drain')
-    assert.deepEqual(woken, Array.from({length: 16}, (_, i) => i))
+    assert.deepEqual(
+      woken,
+      Array.from({length: 16}, (_, i) => i),
+    )
     target.writer({}).write('data: more\n\n', () => woken.push(99))
     assert.equal(res.listenerCount('drain'), 1, 'still one listener')
     res.destroyed = true

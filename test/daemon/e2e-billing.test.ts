@@ -13,7 +13,15 @@ const ymd = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 const ajv = new Ajv({allErrors: true})
 const subscriptionShape = ajv.compile({
   type: 'object',
-  required: ['object', 'has_payment_method', 'hard_limit_usd', 'soft_limit_usd', 'system_hard_limit_usd', 'access_until', 'plan'],
+  required: [
+    'object',
+    'has_payment_method',
+    'hard_limit_usd',
+    'soft_limit_usd',
+    'system_hard_limit_usd',
+    'access_until',
+    'plan',
+  ],
   properties: {
     object: {const: 'billing_subscription'},
     has_payment_method: {type: 'boolean'},
@@ -30,7 +38,24 @@ const usageShape = ajv.compile({
   properties: {
     object: {const: 'list'},
     total_usage: {type: 'number'},
-    daily_costs: {type: 'array', items: {type: 'object', required: ['timestamp', 'line_items'], properties: {timestamp: {type: 'number'}, line_items: {type: 'array', items: {type: 'object', required: ['name', 'cost'], properties: {name: {type: 'string'}, cost: {type: 'number'}}}}}}},
+    daily_costs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['timestamp', 'line_items'],
+        properties: {
+          timestamp: {type: 'number'},
+          line_items: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['name', 'cost'],
+              properties: {name: {type: 'string'}, cost: {type: 'number'}},
+            },
+          },
+        },
+      },
+    },
   },
 })
 
@@ -45,14 +70,44 @@ describe('daemon billing emulation', () => {
         {label: 'c', secret: 'sk-billing-c-abcdefghijklmnopqrstu03', upstream: 'x'},
       ],
     })
-    const rec = (ts: number, token: string, p: number, c: number) => JSON.stringify({ts: new Date(ts).toISOString(), token, upstream: 'x', model: 'gpt-4o', endpoint: 'chat', prompt_tokens: p, completion_tokens: c, estimated: false, status: 200, ms: 1}) + '\n'
+    const rec = (ts: number, token: string, p: number, c: number) =>
+      JSON.stringify({
+        ts: new Date(ts).toISOString(),
+        token,
+        upstream: 'x',
+        model: 'gpt-4o',
+        endpoint: 'chat',
+        prompt_tokens: p,
+        completion_tokens: c,
+        estimated: false,
+        status: 200,
+        ms: 1,
+      }) + '\n'
     // and a record whose model is not a string, which must not take the endpoint down
-    const bad = JSON.stringify({ts: new Date().toISOString(), token: 'a', upstream: 'x', model: null, endpoint: 'chat', prompt_tokens: 1, completion_tokens: 1, estimated: false, status: 200, ms: 1}) + '\n'
-    appendFileSync(gw.ctx.paths.ledger, rec(Date.now() - DAY, 'a', 100_000, 10_000) + rec(Date.now(), 'b', 100_000, 0) + rec(Date.now() - 300 * DAY, 'a', 1_000_000, 0) + bad)
+    const bad =
+      JSON.stringify({
+        ts: new Date().toISOString(),
+        token: 'a',
+        upstream: 'x',
+        model: null,
+        endpoint: 'chat',
+        prompt_tokens: 1,
+        completion_tokens: 1,
+        estimated: false,
+        status: 200,
+        ms: 1,
+      }) + '\n'
+    appendFileSync(
+      gw.ctx.paths.ledger,
+      rec(Date.now() - DAY, 'a', 100_000, 10_000) +
+        rec(Date.now(), 'b', 100_000, 0) +
+        rec(Date.now() - 300 * DAY, 'a', 1_000_000, 0) +
+        bad,
+    )
   })
   after(() => gw?.stop())
 
-  it('answers the subscription with the pool\'s granted total, with and without /v1', async () => {
+  it("answers the subscription with the pool's granted total, with and without /v1", async () => {
     for (const path of ['/dashboard/billing/subscription', '/v1/dashboard/billing/subscription']) {
       const body = (await (await gw.api(path)).json()) as {hard_limit_usd: number}
       assert.ok(subscriptionShape(body), JSON.stringify(subscriptionShape.errors))
@@ -65,18 +120,29 @@ describe('daemon billing emulation', () => {
     const end = ymd(Date.now() + DAY)
     for (const path of ['/dashboard/billing/usage', '/v1/dashboard/billing/usage']) {
       const res = await gw.api(`${path}?start_date=${start}&end_date=${end}`)
-      const body = (await res.json()) as {total_usage: number; daily_costs: Array<{line_items: Array<{name: string; cost: number}>}>}
+      const body = (await res.json()) as {
+        total_usage: number
+        daily_costs: Array<{line_items: Array<{name: string; cost: number}>}>
+      }
       // read before the schema check, whose type guard would widen `body`
       const days = body.daily_costs
       assert.ok(usageShape(body), JSON.stringify(usageShape.errors))
       // gpt-4o lists at $2.50 in / $10 out per million: $0.35 (a) + $0.25 (b) = 60 cents; the 300-day-old record is outside
       assert.equal(body.total_usage, 60)
-      assert.deepEqual(days.flatMap((d) => d.line_items.map((i) => i.name)), ['gpt-4o', 'gpt-4o'])
+      assert.deepEqual(
+        days.flatMap((d) => d.line_items.map((i) => i.name)),
+        ['gpt-4o', 'gpt-4o'],
+      )
     }
   })
 
   it('checks the window like OpenAI did: dates required, at most 100 days', async () => {
-    for (const query of ['', '?start_date=2026-01-01', `?start_date=2025-01-01&end_date=2025-06-01`, '?start_date=2025-13-01&end_date=2025-12-01']) {
+    for (const query of [
+      '',
+      '?start_date=2026-01-01',
+      `?start_date=2025-01-01&end_date=2025-06-01`,
+      '?start_date=2025-13-01&end_date=2025-12-01',
+    ]) {
       const res = await gw.api(`/v1/dashboard/billing/usage${query}`)
       assert.equal(res.status, 400, query)
       assert.equal(((await res.json()) as {error: {type: string}}).error.type, 'invalid_request_error')

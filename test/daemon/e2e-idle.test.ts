@@ -13,7 +13,8 @@ import {parseSseBody} from '../helpers/openapi.js'
 describe('an upstream that goes quiet in the middle of a stream', () => {
   let server: Server
   let gw: TestDaemon
-  const chunk = (content: string) => `data: ${JSON.stringify({id: 'chatcmpl-q', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{index: 0, delta: {content}, logprobs: null, finish_reason: null}]})}\n\n`
+  const chunk = (content: string) =>
+    `data: ${JSON.stringify({id: 'chatcmpl-q', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{index: 0, delta: {content}, logprobs: null, finish_reason: null}]})}\n\n`
 
   before(async () => {
     server = createServer((req, res) => {
@@ -38,11 +39,17 @@ describe('an upstream that goes quiet in the middle of a stream', () => {
 
   it('relays what arrived, then sends one upstream_timeout error event and ends', async () => {
     const started = Date.now()
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'm', stream: true, messages: [{role: 'user', content: 'x'}]}})
+    const res = await gw.api('/v1/chat/completions', {
+      method: 'POST',
+      json: {model: 'm', stream: true, messages: [{role: 'user', content: 'x'}]},
+    })
     const body = parseSseBody(await res.text())
     assert.ok(Date.now() - started < 3000)
     assert.equal(body.done, false)
-    assert.deepEqual(body.events.slice(0, 2).map((e) => (e as {choices: Array<{delta: {content: string}}>}).choices[0].delta.content), ['Hello', ' there'])
+    assert.deepEqual(
+      body.events.slice(0, 2).map((e) => (e as {choices: Array<{delta: {content: string}}>}).choices[0].delta.content),
+      ['Hello', ' there'],
+    )
     assert.equal((body.events[2] as {error: {code: string}}).error.code, 'upstream_timeout')
     assert.equal(body.events.length, 3)
   })

@@ -12,7 +12,22 @@ import {assertSchema, parseSseBody} from '../helpers/openapi.js'
 
 const KEY = 'sk-legacy-key-abcdefghijklmnopqrst7777'
 const NATIVE = 'sk-native-key-abcdefghijklmnopqrs8888'
-type Legacy = {id: string; object: string; choices: Array<{text: string; index: number; finish_reason: string | null; logprobs: {tokens: string[]; token_logprobs: number[]; top_logprobs: Array<Record<string, number>>; text_offset: number[]} | null}>; usage?: {prompt_tokens: number; completion_tokens: number; total_tokens: number}}
+type Legacy = {
+  id: string
+  object: string
+  choices: Array<{
+    text: string
+    index: number
+    finish_reason: string | null
+    logprobs: {
+      tokens: string[]
+      token_logprobs: number[]
+      top_logprobs: Array<Record<string, number>>
+      text_offset: number[]
+    } | null
+  }>
+  usage?: {prompt_tokens: number; completion_tokens: number; total_tokens: number}
+}
 
 /** Per index, the concatenated text and the last finish_reason of a legacy stream. */
 function collect(events: unknown[]): Map<number, {text: string; finish: string | null}> {
@@ -58,12 +73,17 @@ describe('legacy /v1/completions on a chat-only upstream', () => {
   })
 
   it('string prompt: a legacy answer, max_tokens 16 sent upstream, headers forwarded', async () => {
-    const {data, response} = await sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: 'Say A'}).withResponse()
+    const {data, response} = await sdk.completions
+      .create({model: 'gpt-3.5-turbo-instruct', prompt: 'Say A'})
+      .withResponse()
     assertSchema('CreateCompletionResponse', data)
     assert.equal(data.object, 'text_completion')
     assert.match(data.id, /^cmpl-/)
     assert.equal(Number.isInteger(data.created), true)
-    assert.deepEqual(data.choices.map((c) => [c.index, c.text, c.finish_reason, c.logprobs]), [[0, defaultAnswer({messages: [{role: 'user', content: 'Say A'}]}, 0), 'stop', null]])
+    assert.deepEqual(
+      data.choices.map((c) => [c.index, c.text, c.finish_reason, c.logprobs]),
+      [[0, defaultAnswer({messages: [{role: 'user', content: 'Say A'}]}, 0), 'stop', null]],
+    )
     assert.ok(data.usage && data.usage.total_tokens === data.usage.prompt_tokens + data.usage.completion_tokens)
     const upstream = fake.requests.at(-1)!
     assert.equal(upstream.path, '/v1/chat/completions')
@@ -93,7 +113,16 @@ describe('legacy /v1/completions on a chat-only upstream', () => {
   it('streams the same text chunk by chunk, one id, one [DONE], usage only when asked', async () => {
     const whole = await sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: ['Say A', 'Say B'], n: 2})
     for (const includeUsage of [false, true]) {
-      const res = await gw.api('/v1/completions', {method: 'POST', json: {model: 'gpt-3.5-turbo-instruct', prompt: ['Say A', 'Say B'], n: 2, stream: true, ...(includeUsage && {stream_options: {include_usage: true}})}})
+      const res = await gw.api('/v1/completions', {
+        method: 'POST',
+        json: {
+          model: 'gpt-3.5-turbo-instruct',
+          prompt: ['Say A', 'Say B'],
+          n: 2,
+          stream: true,
+          ...(includeUsage && {stream_options: {include_usage: true}}),
+        },
+      })
       const text = await res.text()
       assert.equal(text.match(/data: \[DONE\]/g)?.length, 1)
       const body = parseSseBody(text)
@@ -104,7 +133,8 @@ describe('legacy /v1/completions on a chat-only upstream', () => {
       assert.equal(usageEvents.length, includeUsage ? 1 : 0)
       if (includeUsage) assert.deepEqual((body.events.at(-1) as Legacy).choices, [])
       const streamed = collect(body.events)
-      for (const choice of whole.choices) assert.deepEqual(streamed.get(choice.index), {text: choice.text, finish: choice.finish_reason})
+      for (const choice of whole.choices)
+        assert.deepEqual(streamed.get(choice.index), {text: choice.text, finish: choice.finish_reason})
     }
 
     const sdkStream = await sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: 'Say A', stream: true})
@@ -114,15 +144,26 @@ describe('legacy /v1/completions on a chat-only upstream', () => {
   })
 
   it('the old v3 SDK createCompletion works, non-stream and stream', async () => {
-    const res = await v3.createCompletion({model: 'gpt-3.5-turbo-instruct', prompt: ['Say A', 'Say B'], n: 2, max_tokens: 4})
-    assert.deepEqual(res.data.choices.map((c) => [c.index, c.text, c.finish_reason]), [
-      [0, 'Hello from the fake', 'length'],
-      [1, 'Hello from the fake', 'length'],
-      [2, 'Hello from the fake', 'length'],
-      [3, 'Hello from the fake', 'length'],
-    ])
+    const res = await v3.createCompletion({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: ['Say A', 'Say B'],
+      n: 2,
+      max_tokens: 4,
+    })
+    assert.deepEqual(
+      res.data.choices.map((c) => [c.index, c.text, c.finish_reason]),
+      [
+        [0, 'Hello from the fake', 'length'],
+        [1, 'Hello from the fake', 'length'],
+        [2, 'Hello from the fake', 'length'],
+        [3, 'Hello from the fake', 'length'],
+      ],
+    )
     assert.equal((fake.requests.at(-1)!.body as {max_tokens: number}).max_tokens, 4)
-    const streamed = await v3.createCompletion({model: 'gpt-3.5-turbo-instruct', prompt: 'Say A', stream: true}, {responseType: 'stream'})
+    const streamed = await v3.createCompletion(
+      {model: 'gpt-3.5-turbo-instruct', prompt: 'Say A', stream: true},
+      {responseType: 'stream'},
+    )
     let raw = ''
     for await (const chunk of streamed.data as unknown as IncomingMessage) raw += String(chunk)
     const body = parseSseBody(raw)
@@ -133,13 +174,22 @@ describe('legacy /v1/completions on a chat-only upstream', () => {
   it('echo prefixes the prompt; stop cuts the answer', async () => {
     const echoed = await sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: 'Say A', echo: true})
     assert.equal(echoed.choices[0].text, 'Say AHello from the fake upstream: Say A')
-    const stopped = await sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: 'Say A', stop: [' upstream']})
+    const stopped = await sdk.completions.create({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: 'Say A',
+      stop: [' upstream'],
+    })
     assert.deepEqual([stopped.choices[0].text, stopped.choices[0].finish_reason], ['Hello from the fake', 'stop'])
     assert.deepEqual((fake.requests.at(-1)!.body as {stop: string[]}).stop, [' upstream'])
   })
 
   it('logprobs: N comes back in the legacy shape, with the sampled token among the top ones', async () => {
-    const data = await sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: 'Say A', logprobs: 2, max_tokens: 3})
+    const data = await sdk.completions.create({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: 'Say A',
+      logprobs: 2,
+      max_tokens: 3,
+    })
     const upstream = fake.requests.at(-1)!.body as {logprobs: boolean; top_logprobs: number}
     assert.deepEqual([upstream.logprobs, upstream.top_logprobs], [true, 2])
     const lp = data.choices[0].logprobs!
@@ -162,41 +212,82 @@ describe('legacy /v1/completions on a chat-only upstream', () => {
     await setUpstreamUrl(gw.ctx, {name: 'chat', baseUrl: fake.baseUrl, moveTokens: true})
     await new Promise((resolve) => setTimeout(resolve, 400))
     const data = await sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: 'rank', n: 1, best_of: 3})
-    assert.deepEqual(data.choices.map((c) => c.text), ['short'])
+    assert.deepEqual(
+      data.choices.map((c) => c.text),
+      ['short'],
+    )
     assert.equal((fake.requests.at(-1)!.body as {n: number}).n, 3)
-    const res = await gw.api('/v1/completions', {method: 'POST', json: {model: 'gpt-3.5-turbo-instruct', prompt: 'rank', n: 2, best_of: 3, stream: true}})
+    const res = await gw.api('/v1/completions', {
+      method: 'POST',
+      json: {model: 'gpt-3.5-turbo-instruct', prompt: 'rank', n: 2, best_of: 3, stream: true},
+    })
     const body = parseSseBody(await res.text())
     assert.equal(body.done, true)
     assert.equal(body.events.length, 1, 'one event carrying the whole answer')
-    assert.deepEqual((body.events[0] as Legacy).choices.map((c) => [c.index, c.text, c.finish_reason]), [[0, 'short', 'stop'], [1, 'medium length answer', 'stop']])
+    assert.deepEqual(
+      (body.events[0] as Legacy).choices.map((c) => [c.index, c.text, c.finish_reason]),
+      [
+        [0, 'short', 'stop'],
+        [1, 'medium length answer', 'stop'],
+      ],
+    )
   })
 
   it('token-array prompts are decoded with the model encoding', async () => {
     const encoding = await encodingFor('gpt-3.5-turbo-instruct')
     await sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: encoding.encode('Hello tokens')})
-    assert.deepEqual((fake.requests.at(-1)!.body as {messages: unknown}).messages, [{role: 'user', content: 'Hello tokens'}])
+    assert.deepEqual((fake.requests.at(-1)!.body as {messages: unknown}).messages, [
+      {role: 'user', content: 'Hello tokens'},
+    ])
   })
 
   it('max_tokens 0 with echo answers locally: the prompt, no upstream call', async () => {
-    const data = await sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: 'Just me', max_tokens: 0, echo: true})
-    assert.deepEqual(data.choices.map((c) => [c.text, c.finish_reason]), [['Just me', 'length']])
+    const data = await sdk.completions.create({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: 'Just me',
+      max_tokens: 0,
+      echo: true,
+    })
+    assert.deepEqual(
+      data.choices.map((c) => [c.text, c.finish_reason]),
+      [['Just me', 'length']],
+    )
     assert.equal(fake.requests.length, 0)
   })
 
   it('refuses suffix with a 400 naming it', async () => {
-    await assert.rejects(sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: 'a', suffix: 'b'}), (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === 'suffix')
+    await assert.rejects(
+      sdk.completions.create({model: 'gpt-3.5-turbo-instruct', prompt: 'a', suffix: 'b'}),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === 'suffix',
+    )
   })
 
   it('passes through to an upstream marked legacy: passthrough', async () => {
     const data = await sdk.completions.create({model: 'davinci-002', prompt: ['x', 'y'], n: 2, echo: true, logprobs: 1})
     assertSchema('CreateCompletionResponse', data)
     assert.equal(native.requests.at(-1)!.path, '/v1/completions')
-    assert.deepEqual(native.requests.at(-1)!.body, {model: 'davinci-002', prompt: ['x', 'y'], n: 2, echo: true, logprobs: 1})
+    assert.deepEqual(native.requests.at(-1)!.body, {
+      model: 'davinci-002',
+      prompt: ['x', 'y'],
+      n: 2,
+      echo: true,
+      logprobs: 1,
+    })
     assert.equal(data.choices.length, 4)
-    const stream = await gw.api('/v1/completions', {method: 'POST', json: {model: 'davinci-002', prompt: 'x', stream: true}})
+    const stream = await gw.api('/v1/completions', {
+      method: 'POST',
+      json: {model: 'davinci-002', prompt: 'x', stream: true},
+    })
     const body = parseSseBody(await stream.text())
     assert.equal(body.done, true)
-    assert.equal(body.events.filter((e) => (e as Legacy).usage).length, 0, 'the usage chunk gptconv asked for is removed again')
-    assert.equal((native.requests.at(-1)!.body as {stream_options: {include_usage: boolean}}).stream_options.include_usage, true)
+    assert.equal(
+      body.events.filter((e) => (e as Legacy).usage).length,
+      0,
+      'the usage chunk gptconv asked for is removed again',
+    )
+    assert.equal(
+      (native.requests.at(-1)!.body as {stream_options: {include_usage: boolean}}).stream_options.include_usage,
+      true,
+    )
   })
 })

@@ -15,7 +15,17 @@ const ONE = 'sk-pool-key-1-abcdefghijklmnopqrst3333'
 const chat = (content = 'hi') => ({model: 'gpt-4o-mini', messages: [{role: 'user' as const, content}]})
 const streamChat = (content: string) => ({...chat(content), stream: true as const})
 
-type Snapshot = {queue: number; tokens: Array<{label: string; inFlight: number; state: string; coolingUntil: string | null; disabled: {reason: string} | null; failures: number}>}
+type Snapshot = {
+  queue: number
+  tokens: Array<{
+    label: string
+    inFlight: number
+    state: string
+    coolingUntil: string | null
+    disabled: {reason: string} | null
+    failures: number
+  }>
+}
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -37,13 +47,24 @@ describe('the pool behind the daemon', () => {
   before(async () => {
     fake = await FakeOpenAI.start({keys: [A, B, ONE], latencyMs: 40})
     gw = await startTestDaemon({
-      upstreams: {fake: {protocol: 'openai', baseUrl: fake.baseUrl, models: ['gpt-4o-mini']}, solo: {protocol: 'openai', baseUrl: fake.baseUrl, models: ['solo-model']}},
+      upstreams: {
+        fake: {protocol: 'openai', baseUrl: fake.baseUrl, models: ['gpt-4o-mini']},
+        solo: {protocol: 'openai', baseUrl: fake.baseUrl, models: ['solo-model']},
+      },
       tokens: [
         {label: 'a', secret: A, upstream: 'fake'},
         {label: 'b', secret: B, upstream: 'fake'},
         {label: 'one', secret: ONE, upstream: 'solo', concurrency: 1},
       ],
-      settings: {pool: {firstByteTimeoutMs: 400, idleTimeoutMs: 400, queueTimeoutMs: 5000, drainTimeoutMs: 2000, cooldownMs: 300}},
+      settings: {
+        pool: {
+          firstByteTimeoutMs: 400,
+          idleTimeoutMs: 400,
+          queueTimeoutMs: 5000,
+          drainTimeoutMs: 2000,
+          cooldownMs: 300,
+        },
+      },
     })
     sdk = new OpenAI({baseURL: gw.url, apiKey: gw.clientKey, maxRetries: 0})
   })
@@ -86,18 +107,31 @@ describe('the pool behind the daemon', () => {
   it('a 429 on the only key queues the request until Retry-After, then it succeeds', async () => {
     fake.fault(ONE, {type: 'status', status: 429, headers: {'retry-after': '1'}})
     const started = Date.now()
-    const answer = await sdk.chat.completions.create({model: 'solo-model', messages: [{role: 'user', content: 'patience'}]})
+    const answer = await sdk.chat.completions.create({
+      model: 'solo-model',
+      messages: [{role: 'user', content: 'patience'}],
+    })
     assert.ok(answer.choices[0].message.content)
     assert.ok(Date.now() - started >= 900, 'waited for the cooldown')
     assert.equal(fake.requests.filter((r) => r.key === ONE).length, 2)
   })
 
   it('a 5xx, a hang, a garbage body and a body cut before it is complete all fail over to another key', async () => {
-    for (const fault of [{type: 'status', status: 500}, {type: 'hang'}, {type: 'garbage'}, {type: 'die-before-body'}, {type: 'die-mid-stream', afterChunks: 1}] as const) {
+    for (const fault of [
+      {type: 'status', status: 500},
+      {type: 'hang'},
+      {type: 'garbage'},
+      {type: 'die-before-body'},
+      {type: 'die-mid-stream', afterChunks: 1},
+    ] as const) {
       // whichever key is chosen first fails once; the retry goes to the other
       fake.fault('*', fault, 1)
       const answer = await sdk.chat.completions.create(chat(`failover ${fault.type}`))
-      assert.equal(answer.choices[0].message.content, `Hello from the fake upstream: failover ${fault.type}`, fault.type)
+      assert.equal(
+        answer.choices[0].message.content,
+        `Hello from the fake upstream: failover ${fault.type}`,
+        fault.type,
+      )
     }
 
     const snapshot = await pool()
@@ -106,7 +140,10 @@ describe('the pool behind the daemon', () => {
 
   it('a hanging upstream on the only key ends in a 504 envelope after maxAttempts', async () => {
     fake.fault(ONE, {type: 'hang'}, 5)
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'solo-model', messages: [{role: 'user', content: 'hang'}]}})
+    const res = await gw.api('/v1/chat/completions', {
+      method: 'POST',
+      json: {model: 'solo-model', messages: [{role: 'user', content: 'hang'}]},
+    })
     assert.equal(res.status, 504)
     const body = (await res.json()) as {error: {code: string; type: string; message: string}}
     assert.equal(body.error.code, 'upstream_timeout')
@@ -133,7 +170,9 @@ describe('the pool behind the daemon', () => {
 
   it('stream gaps under pool.idleTimeoutMs are fine; silence longer than it on every attempt is a 504', async () => {
     fake.fault('*', {type: 'slow', chunkDelayMs: 250})
-    const ok = parseSseBody(await (await gw.api('/v1/chat/completions', {method: 'POST', json: streamChat('slow but steady')})).text())
+    const ok = parseSseBody(
+      await (await gw.api('/v1/chat/completions', {method: 'POST', json: streamChat('slow but steady')})).text(),
+    )
     assert.equal(ok.done, true)
     // undici's body timer is coarse (about 0.5 s ticks): make the silence clearly longer than the timeout
     fake.fault('*', {type: 'slow', chunkDelayMs: 2500}, 3)
@@ -157,7 +196,11 @@ describe('the pool behind the daemon', () => {
   it('an aborted client stream frees its slot at once and aborts the upstream request', async () => {
     fake.fault(ONE, {type: 'slow', chunkDelayMs: 200})
     const controller = new AbortController()
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'solo-model', messages: [{role: 'user', content: 'slow'}], stream: true}, signal: controller.signal})
+    const res = await gw.api('/v1/chat/completions', {
+      method: 'POST',
+      json: {model: 'solo-model', messages: [{role: 'user', content: 'slow'}], stream: true},
+      signal: controller.signal,
+    })
     const reader = res.body!.getReader()
     await reader.read()
     assert.equal((await token('one')).inFlight, 1)
@@ -170,12 +213,26 @@ describe('the pool behind the daemon', () => {
 
   it('a 401 disables the key with the reason persisted for `tokens list`, and the request still succeeds', async () => {
     // an upstream that echoes the whole key back (some do): gptconv must mask it everywhere
-    fake.fault(B, {type: 'status', status: 401, body: {error: {message: `Incorrect API key provided: ${B}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key'}}})
+    fake.fault(B, {
+      type: 'status',
+      status: 401,
+      body: {
+        error: {
+          message: `Incorrect API key provided: ${B}.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_api_key',
+        },
+      },
+    })
     for (let i = 0; i < 4; i++) await sdk.chat.completions.create(chat(`after 401 #${i}`))
     const b = await token('b')
     assert.equal(b.state, 'disabled')
     assert.match(b.disabled!.reason, /upstream answered 401: Incorrect API key provided/)
-    assert.ok(b.disabled!.reason.includes('sk-…2222') && !b.disabled!.reason.includes(B), 'the key is masked in the reason')
+    assert.ok(
+      b.disabled!.reason.includes('sk-…2222') && !b.disabled!.reason.includes(B),
+      'the key is masked in the reason',
+    )
     assert.ok(!gw.logs.some((line) => line.includes(B)), 'nor in any log line')
     await waitFor(() => listTokens(gw.ctx, ['b'])[0].state === 'disabled')
     assert.match(listTokens(gw.ctx, ['b'])[0].reason ?? '', /401/)

@@ -38,7 +38,9 @@ describe('the official SDK against gptconv (OpenAI passthrough)', () => {
   })
 
   it('chat, non-stream: the SDK gets the upstream answer, with its request id', async () => {
-    const {data, response, request_id} = await sdk.chat.completions.create({model: 'gpt-4o-mini', messages: [{role: 'user', content: 'Say hi'}]}).withResponse()
+    const {data, response, request_id} = await sdk.chat.completions
+      .create({model: 'gpt-4o-mini', messages: [{role: 'user', content: 'Say hi'}]})
+      .withResponse()
     assert.equal(data.object, 'chat.completion')
     assert.equal(data.choices[0].message.content, 'Hello from the fake upstream: Say hi')
     assert.match(request_id ?? '', /^req_/)
@@ -48,7 +50,11 @@ describe('the official SDK against gptconv (OpenAI passthrough)', () => {
   })
 
   it('chat, stream: deltas arrive as chunks, concatenate to the full answer, and no usage chunk leaks', async () => {
-    const stream = await sdk.chat.completions.create({model: 'gpt-4o-mini', messages: [{role: 'user', content: 'Stream please'}], stream: true})
+    const stream = await sdk.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{role: 'user', content: 'Stream please'}],
+      stream: true,
+    })
     let text = ''
     let chunks = 0
     for await (const chunk of stream) {
@@ -66,7 +72,16 @@ describe('the official SDK against gptconv (OpenAI passthrough)', () => {
   })
 
   it('chat, stream with include_usage: exactly one usage chunk, last, with choices: []', async () => {
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'gpt-4o-mini', messages: [{role: 'user', content: 'count'}], stream: true, stream_options: {include_usage: true}, n: 2}})
+    const res = await gw.api('/v1/chat/completions', {
+      method: 'POST',
+      json: {
+        model: 'gpt-4o-mini',
+        messages: [{role: 'user', content: 'count'}],
+        stream: true,
+        stream_options: {include_usage: true},
+        n: 2,
+      },
+    })
     assert.equal(res.status, 200)
     assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/)
     const body = parseSseBody(await res.text())
@@ -75,14 +90,17 @@ describe('the official SDK against gptconv (OpenAI passthrough)', () => {
     const usageChunks = body.events.filter((e) => (e as {usage?: unknown}).usage)
     assert.equal(usageChunks.length, 1)
     assert.deepEqual((body.events.at(-1) as {choices: unknown[]}).choices, [])
-    const indexes = new Set(body.events.flatMap((e) => (e as {choices: Array<{index: number}>}).choices.map((c) => c.index)))
+    const indexes = new Set(
+      body.events.flatMap((e) => (e as {choices: Array<{index: number}>}).choices.map((c) => c.index)),
+    )
     assert.deepEqual([...indexes].sort(), [0, 1])
   })
 
   it('models: list and retrieve, OpenAI list format', async () => {
     const list = await sdk.models.list()
     const ids = list.data.map((m) => m.id)
-    for (const id of ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small', 'gpt-4', 'fast']) assert.ok(ids.includes(id), id)
+    for (const id of ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small', 'gpt-4', 'fast'])
+      assert.ok(ids.includes(id), id)
     const raw = await (await gw.api('/v1/models')).json()
     assertSchema('ListModelsResponse', raw)
     const one = await sdk.models.retrieve('gpt-4o')
@@ -95,8 +113,17 @@ describe('the official SDK against gptconv (OpenAI passthrough)', () => {
     const viaSdk = await sdk.embeddings.create({model: 'text-embedding-3-small', input: 'hello'})
     const expected = fakeEmbedding('hello')
     assert.deepEqual(viaSdk.data[0].embedding, expected)
-    assert.equal((fake.requests.at(-1)!.body as {encoding_format?: string}).encoding_format, 'base64', 'the SDK asked for base64 and gptconv passed it on')
-    const floats = await (await gw.api('/v1/embeddings', {method: 'POST', json: {model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'float'}})).json()
+    assert.equal(
+      (fake.requests.at(-1)!.body as {encoding_format?: string}).encoding_format,
+      'base64',
+      'the SDK asked for base64 and gptconv passed it on',
+    )
+    const floats = await (
+      await gw.api('/v1/embeddings', {
+        method: 'POST',
+        json: {model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'float'},
+      })
+    ).json()
     assertSchema('CreateEmbeddingResponse', floats)
     assert.equal((floats as {data: unknown[]}).data.length, 2)
   })
@@ -107,7 +134,10 @@ describe('the official SDK against gptconv (OpenAI passthrough)', () => {
     assert.match(urls.data?.[0].url ?? '', /^https:\/\//)
     const b64 = await sdk.images.generate({model: 'dall-e-2', prompt: 'a dog', n: 2, response_format: 'b64_json'})
     assertSchema('ImagesResponse', b64)
-    assert.deepEqual(b64.data?.map((d) => d.b64_json), [FAKE_PNG_BASE64, FAKE_PNG_BASE64])
+    assert.deepEqual(
+      b64.data?.map((d) => d.b64_json),
+      [FAKE_PNG_BASE64, FAKE_PNG_BASE64],
+    )
   })
 
   it('aliases and the upstream modelMap rename the model on the way up', async () => {
@@ -136,7 +166,12 @@ describe('the official SDK against gptconv (OpenAI passthrough)', () => {
     assert.equal(last.status, 200)
     assert.ok(last.prompt_tokens > 0 && last.completion_tokens > 0)
     assert.equal(last.estimated, false)
-    assert.ok(records.some((r) => r.endpoint === 'chat' && r.estimated === false && r.status === 200 && r.completion_tokens > 0), 'streams too')
+    assert.ok(
+      records.some(
+        (r) => r.endpoint === 'chat' && r.estimated === false && r.status === 200 && r.completion_tokens > 0,
+      ),
+      'streams too',
+    )
     assert.ok(records.some((r) => r.endpoint === 'embeddings'))
   })
 

@@ -10,7 +10,15 @@ import {assertSchema, parseSseBody} from '../helpers/openapi.js'
 const ALICE = 'alice@example.com'
 const BOB = 'bob@example.com'
 
-type Admin = {tokens: Array<{label: string; state: string; coolingReason: string | null; modelsCooling: Record<string, string>; disabled: {reason: string} | null}>}
+type Admin = {
+  tokens: Array<{
+    label: string
+    state: string
+    coolingReason: string | null
+    modelsCooling: Record<string, string>
+    disabled: {reason: string} | null
+  }>
+}
 
 /**
  * Today's ChatGPT web backend, end to end: the shapes it streams (echoed history, thinking
@@ -18,7 +26,7 @@ type Admin = {tokens: Array<{label: string; state: string; coolingReason: string
  * moderation block, an in-band error), and its HTTP refusals (challenges, caps, a too-long
  * message, a revoked token) — with two accounts, so that what moves to another token can.
  */
-describe('chatgpt-web upstream: today\'s backend', () => {
+describe("chatgpt-web upstream: today's backend", () => {
   let web: FakeChatGPTWeb
   let gw: TestDaemon
   let sdk: OpenAI
@@ -50,17 +58,25 @@ describe('chatgpt-web upstream: today\'s backend', () => {
     await web?.close()
   })
 
-  const ask = (content: string, model = 'gpt-4o') => sdk.chat.completions.create({model, messages: [{role: 'user', content}]})
+  const ask = (content: string, model = 'gpt-4o') =>
+    sdk.chat.completions.create({model, messages: [{role: 'user', content}]})
   const askStream = async (content: string, model = 'gpt-4o') => {
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model, messages: [{role: 'user', content}], stream: true}})
+    const res = await gw.api('/v1/chat/completions', {
+      method: 'POST',
+      json: {model, messages: [{role: 'user', content}], stream: true},
+    })
     return {status: res.status, body: parseSseBody(await res.text())}
   }
 
-  const streamText = (events: unknown[]) => events.map((e) => (e as {choices?: Array<{delta: {content?: string}}>}).choices?.[0]?.delta.content ?? '').join('')
+  const streamText = (events: unknown[]) =>
+    events.map((e) => (e as {choices?: Array<{delta: {content?: string}}>}).choices?.[0]?.delta.content ?? '').join('')
 
   for (const format of ['cumulative', 'patch'] as const) {
     it(`${format}: echoed history, thinking messages, marks and interleaved events leave exactly the answer`, async () => {
-      const shapes: WebShape[] = format === 'patch' ? ['echo', 'events', 'mixed-batch', 'truncate', 'thinking', 'marks'] : ['echo', 'events', 'thinking', 'marks']
+      const shapes: WebShape[] =
+        format === 'patch'
+          ? ['echo', 'events', 'mixed-batch', 'truncate', 'thinking', 'marks']
+          : ['echo', 'events', 'thinking', 'marks']
       web.set({format, shapes})
       const whole = await ask('What is my name?')
       assertSchema('CreateChatCompletionResponse', whole)
@@ -72,7 +88,7 @@ describe('chatgpt-web upstream: today\'s backend', () => {
     })
   }
 
-  it('maps dotted model names to the web\'s dashed slugs', async () => {
+  it("maps dotted model names to the web's dashed slugs", async () => {
     await ask('hi', 'gpt-4.1')
     assert.equal(web.conversations.at(-1)!.body.model, 'gpt-4-1')
   })
@@ -81,9 +97,17 @@ describe('chatgpt-web upstream: today\'s backend', () => {
     web.fault('*', {type: 'handoff'})
     const moved = await ask('Anyone?')
     assert.equal(moved.choices[0].message.content, defaultWebAnswer('Anyone?'))
-    assert.notEqual(web.conversations.at(-1)!.account, web.conversations.at(-2)!.account, 'the second attempt went to the other account')
+    assert.notEqual(
+      web.conversations.at(-1)!.account,
+      web.conversations.at(-2)!.account,
+      'the second attempt went to the other account',
+    )
     web.fault('*', {type: 'handoff'}, 3)
-    await assert.rejects(ask('Every time'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 502, 'three handoffs, three attempts: a 502, never an empty 200')
+    await assert.rejects(
+      ask('Every time'),
+      (e: unknown) => e instanceof OpenAI.APIError && e.status === 502,
+      'three handoffs, three attempts: a 502, never an empty 200',
+    )
     const fine = await ask('Now?')
     assert.equal(fine.choices[0].message.content, defaultWebAnswer('Now?'))
   })
@@ -94,13 +118,20 @@ describe('chatgpt-web upstream: today\'s backend', () => {
     assert.equal(whole.choices[0].finish_reason, 'content_filter')
     web.fault('*', {type: 'moderation', afterSegments: 2})
     const {body} = await askStream('Something blocked')
-    const finishes = body.events.map((e) => (e as {choices?: Array<{finish_reason: string | null}>}).choices?.[0]?.finish_reason).filter(Boolean)
+    const finishes = body.events
+      .map((e) => (e as {choices?: Array<{finish_reason: string | null}>}).choices?.[0]?.finish_reason)
+      .filter(Boolean)
     assert.deepEqual(finishes, ['content_filter'])
     assert.equal(body.done, true)
   })
 
   it('an in-band error after some text: the stream ends with an error event; a non-stream answer is a 5xx', async () => {
-    web.fault('*', {type: 'error-after-text', message: 'Something went wrong while generating the response.', code: 'internal_error', afterSegments: 2})
+    web.fault('*', {
+      type: 'error-after-text',
+      message: 'Something went wrong while generating the response.',
+      code: 'internal_error',
+      afterSegments: 2,
+    })
     const {status, body} = await askStream('Fail midway')
     assert.equal(status, 200)
     assert.equal(body.done, false)
@@ -116,31 +147,55 @@ describe('chatgpt-web upstream: today\'s backend', () => {
     web.fault(ALICE, webHttpFault('challenge'))
     web.fault(BOB, webHttpFault('challenge'))
     web.fault(ALICE, webHttpFault('unusual-activity'))
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'gpt-4o', messages: [{role: 'user', content: 'Behind a challenge'}]}})
-    assert.equal(res.status, 429, 'both accounts rest for minutes: the client hears it at once, not after a minute in the queue')
+    const res = await gw.api('/v1/chat/completions', {
+      method: 'POST',
+      json: {model: 'gpt-4o', messages: [{role: 'user', content: 'Behind a challenge'}]},
+    })
+    assert.equal(
+      res.status,
+      429,
+      'both accounts rest for minutes: the client hears it at once, not after a minute in the queue',
+    )
     assert.ok(Number(res.headers.get('retry-after')) >= 500)
     await res.body?.cancel()
     const states = (await admin()).tokens
-    assert.deepEqual(states.map((t) => t.state), ['cooling-down', 'cooling-down'], 'no token disabled by a challenge')
+    assert.deepEqual(
+      states.map((t) => t.state),
+      ['cooling-down', 'cooling-down'],
+      'no token disabled by a challenge',
+    )
     assert.ok(states.every((t) => /challenge|Unusual activity/i.test(t.coolingReason ?? '')))
     await new Promise((resolve) => setTimeout(resolve, 400)) // the daemon writes its runtime state within 250 ms
     const listed = listTokens(gw.ctx)
-    assert.deepEqual(listed.map((t) => t.state), ['cooling-down', 'cooling-down'])
+    assert.deepEqual(
+      listed.map((t) => t.state),
+      ['cooling-down', 'cooling-down'],
+    )
     assert.match(listed[0].reason ?? '', /challenge|Unusual activity/i)
   })
 
-  it('a model cap rests the token for that model only, and tells the client the backend\'s words', async () => {
+  it("a model cap rests the token for that model only, and tells the client the backend's words", async () => {
     web.fault(ALICE, webHttpFault('model-cap', {clearsInS: 300}))
     web.fault(BOB, webHttpFault('model-cap', {clearsInS: 120}))
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'gpt-4o', messages: [{role: 'user', content: 'Capped'}]}})
+    const res = await gw.api('/v1/chat/completions', {
+      method: 'POST',
+      json: {model: 'gpt-4o', messages: [{role: 'user', content: 'Capped'}]},
+    })
     assert.equal(res.status, 429)
     const retryAfter = Number(res.headers.get('retry-after'))
     assert.ok(retryAfter >= 100 && retryAfter <= 121, `Retry-After ${retryAfter}: when the first cap clears`)
     const body = (await res.json()) as {error: {message: string}}
     assert.match(body.error.message, /You have sent too many messages to the model/)
     const states = (await admin()).tokens
-    assert.deepEqual(states.map((t) => t.state), ['ok', 'ok'], 'the tokens themselves are fine')
-    assert.ok(states.every((t) => t.modelsCooling['gpt-4o']), 'gpt-4o rests on both')
+    assert.deepEqual(
+      states.map((t) => t.state),
+      ['ok', 'ok'],
+      'the tokens themselves are fine',
+    )
+    assert.ok(
+      states.every((t) => t.modelsCooling['gpt-4o']),
+      'gpt-4o rests on both',
+    )
     const other = await ask('Another model', 'gpt-4o-mini')
     assert.equal(other.choices[0].message.content, defaultWebAnswer('Another model'))
   })
@@ -148,7 +203,10 @@ describe('chatgpt-web upstream: today\'s backend', () => {
   it('a message too long for the backend is a 413 with its words, not retried on another token', async () => {
     web.fault('*', webHttpFault('too-long'), 2)
     const before = web.conversations.length
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'gpt-4o', messages: [{role: 'user', content: 'Very long'}]}})
+    const res = await gw.api('/v1/chat/completions', {
+      method: 'POST',
+      json: {model: 'gpt-4o', messages: [{role: 'user', content: 'Very long'}]},
+    })
     assert.equal(res.status, 413)
     assert.match(((await res.json()) as {error: {message: string}}).error.message, /too long/)
     assert.equal(web.conversations.length - before, 1)

@@ -9,24 +9,48 @@ import {MAX_MODEL_LABELS, Metrics, OTHER} from '../../src/daemon/metrics.js'
 import {CredentialPool} from '../../src/daemon/pool.js'
 import {checkHost} from '../../src/daemon/security.js'
 
-const request = (host: string, localAddress: string) => ({headers: {host}, socket: {localAddress}}) as unknown as IncomingMessage
+const request = (host: string, localAddress: string) =>
+  ({headers: {host}, socket: {localAddress}}) as unknown as IncomingMessage
 
 describe('loopback and remote listening', () => {
   it('knows loopback addresses and names from the rest', () => {
-    for (const host of ['127.0.0.1', '127.8.9.10', '::1', '[::1]', '::ffff:127.0.0.1', 'localhost', 'api.localhost', 'LOCALHOST']) assert.equal(isLoopback(host), true, host)
-    for (const host of ['0.0.0.0', '::', '[::]', '192.168.1.5', '10.0.0.1', 'example.com', 'my-laptop', '::ffff:10.0.0.1']) assert.equal(isLoopback(host), false, host)
+    for (const host of [
+      '127.0.0.1',
+      '127.8.9.10',
+      '::1',
+      '[::1]',
+      '::ffff:127.0.0.1',
+      'localhost',
+      'api.localhost',
+      'LOCALHOST',
+    ])
+      assert.equal(isLoopback(host), true, host)
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '[::]',
+      '192.168.1.5',
+      '10.0.0.1',
+      'example.com',
+      'my-laptop',
+      '::ffff:10.0.0.1',
+    ])
+      assert.equal(isLoopback(host), false, host)
     assert.equal(listenAddress('::', 8787), '[::]:8787')
     assert.equal(listenAddress('0.0.0.0', 8787), '0.0.0.0:8787')
   })
 
   it('refuses a non-loopback address unless allowed, with the flag and the setting in the hint', () => {
-    assert.throws(() => refuseRemote('0.0.0.0', false), (error: Error & {code?: string; exitCode?: number; hint?: string}) => {
-      assert.equal(error.code, 'GPTCONV_REMOTE_REFUSED')
-      assert.equal(error.exitCode, 2)
-      assert.match(error.message, /^Refusing to listen on 0\.0\.0\.0: it is not a loopback address/)
-      assert.match(error.hint!, /gptconv serve --allow-remote \(or gptconv config set server\.allowRemote true\)/)
-      return true
-    })
+    assert.throws(
+      () => refuseRemote('0.0.0.0', false),
+      (error: Error & {code?: string; exitCode?: number; hint?: string}) => {
+        assert.equal(error.code, 'GPTCONV_REMOTE_REFUSED')
+        assert.equal(error.exitCode, 2)
+        assert.match(error.message, /^Refusing to listen on 0\.0\.0\.0: it is not a loopback address/)
+        assert.match(error.hint!, /gptconv serve --allow-remote \(or gptconv config set server\.allowRemote true\)/)
+        return true
+      },
+    )
     assert.doesNotThrow(() => refuseRemote('0.0.0.0', true))
     assert.doesNotThrow(() => refuseRemote('127.0.0.1', false))
   })
@@ -38,7 +62,11 @@ describe('loopback and remote listening', () => {
     assert.doesNotThrow(() => checkHost(request('127.0.0.1:8787', '10.9.8.7'), allowed, true))
     assert.doesNotThrow(() => checkHost(request('[::1]:8787', '10.9.8.7'), allowed, true))
     assert.doesNotThrow(() => checkHost(request('gw.internal:8787', '10.9.8.7'), allowed, true))
-    assert.throws(() => checkHost(request('10.1.1.1:8787', '10.9.8.7'), allowed, true), {code: 'host_not_allowed', message: 'Host "10.1.1.1" is not allowed. gptconv answers only to loopback names and addresses, the address a request arrived at and the hosts in server.allowedHosts (gptconv config set server.allowedHosts 10.1.1.1).'})
+    assert.throws(() => checkHost(request('10.1.1.1:8787', '10.9.8.7'), allowed, true), {
+      code: 'host_not_allowed',
+      message:
+        'Host "10.1.1.1" is not allowed. gptconv answers only to loopback names and addresses, the address a request arrived at and the hosts in server.allowedHosts (gptconv config set server.allowedHosts 10.1.1.1).',
+    })
     // on loopback, any IP literal is fine: a rebinding page reaches the daemon only under a name
     assert.doesNotThrow(() => checkHost(request('10.1.1.1:8787', '127.0.0.1'), allowed, false))
   })

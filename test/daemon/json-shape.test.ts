@@ -20,7 +20,12 @@ describe('scanJson: nesting depth and duplicate top-level keys in one pass', () 
   })
 
   it('does not count values, nested objects, arrays or text inside strings', () => {
-    assert.deepEqual(scanJson('{"model":"model","m":{"model":1,"model":2},"l":[{"model":1},{"model":2}],"s":"\\"model\\":1,\\"model\\":2"}'), {depth: 3})
+    assert.deepEqual(
+      scanJson(
+        '{"model":"model","m":{"model":1,"model":2},"l":[{"model":1},{"model":2}],"s":"\\"model\\":1,\\"model\\":2"}',
+      ),
+      {depth: 3},
+    )
     assert.deepEqual(scanJson('[{"a":1},{"a":1}]'), {depth: 2})
   })
 

@@ -5,7 +5,14 @@ import {describe, it} from 'node:test'
 import {ApiError} from '../../src/daemon/errors.js'
 import {CredentialPool, type PoolOptions, type PoolToken, PoolExhaustedError} from '../../src/daemon/pool.js'
 
-const token = (label: string, extra: Partial<PoolToken> = {}): PoolToken => ({label, addedAt: 't0', kind: 'api-key', upstream: 'u', concurrency: Number.POSITIVE_INFINITY, ...extra})
+const token = (label: string, extra: Partial<PoolToken> = {}): PoolToken => ({
+  label,
+  addedAt: 't0',
+  kind: 'api-key',
+  upstream: 'u',
+  concurrency: Number.POSITIVE_INFINITY,
+  ...extra,
+})
 const any = () => true
 const pool = (tokens: PoolToken[], options: Partial<PoolOptions> = {}) => {
   const p = new CredentialPool({queueTimeoutMs: 1000, queueLimit: 100, cooldownMs: 1000, ...options})
@@ -64,7 +71,14 @@ describe('CredentialPool', () => {
   it('times out a waiter with 429 pool_exhausted and Retry-After', async () => {
     const p = pool([token('one', {concurrency: 1})], {queueTimeoutMs: 60})
     const held = await p.acquire(any)
-    await assert.rejects(p.acquire(any), (e: unknown) => e instanceof PoolExhaustedError && e.status === 429 && e.code === 'pool_exhausted' && e.headers['retry-after'] === '1')
+    await assert.rejects(
+      p.acquire(any),
+      (e: unknown) =>
+        e instanceof PoolExhaustedError &&
+        e.status === 429 &&
+        e.code === 'pool_exhausted' &&
+        e.headers['retry-after'] === '1',
+    )
     assert.equal(p.queueLength, 0)
     held.release({type: 'ok'})
   })
@@ -96,14 +110,25 @@ describe('CredentialPool', () => {
   it('says how long to wait when every token cools down', async () => {
     const p = pool([token('a')], {queueTimeoutMs: 50})
     ;(await p.acquire(any)).release({type: 'rate-limited', retryAfterMs: 20_000})
-    await assert.rejects(p.acquire(any), (e: unknown) => e instanceof PoolExhaustedError && Number(e.headers['retry-after']) >= 19)
+    await assert.rejects(
+      p.acquire(any),
+      (e: unknown) => e instanceof PoolExhaustedError && Number(e.headers['retry-after']) >= 19,
+    )
   })
 
   it('disables a refused token, and answers 503 naming why when none is left', async () => {
     const p = pool([token('a'), token('b')])
     ;(await p.acquire((t) => t.label === 'a')).release({type: 'refused', reason: 'upstream answered 401: bad key'})
     ;(await p.acquire(any)).release({type: 'refused', reason: 'upstream answered 403: banned'})
-    await assert.rejects(p.acquire(any), (e: unknown) => e instanceof ApiError && e.status === 503 && e.code === 'no_available_tokens' && /a: disabled \(upstream answered 401: bad key\)/.test(e.message) && /b: disabled/.test(e.message))
+    await assert.rejects(
+      p.acquire(any),
+      (e: unknown) =>
+        e instanceof ApiError &&
+        e.status === 503 &&
+        e.code === 'no_available_tokens' &&
+        /a: disabled \(upstream answered 401: bad key\)/.test(e.message) &&
+        /b: disabled/.test(e.message),
+    )
     assert.deepEqual(p.runtime().a.disabled?.reason, 'upstream answered 401: bad key')
     p.enable('a')
     ;(await p.acquire(any)).release({type: 'ok'})
@@ -162,7 +187,9 @@ describe('CredentialPool', () => {
   })
 
   it('shares one concurrency slot across a group (one ChatGPT account)', async () => {
-    const p = pool([token('x1', {concurrency: 1, group: 'acct'}), token('x2', {concurrency: 1, group: 'acct'})], {queueTimeoutMs: 50})
+    const p = pool([token('x1', {concurrency: 1, group: 'acct'}), token('x2', {concurrency: 1, group: 'acct'})], {
+      queueTimeoutMs: 50,
+    })
     const held = await p.acquire(any)
     await assert.rejects(p.acquire(any), PoolExhaustedError)
     held.release({type: 'ok'})
@@ -172,7 +199,10 @@ describe('CredentialPool', () => {
     const p = pool([token('old', {expiresAt: Date.now() - 1}), token('new')])
     const lease = await p.acquire(any)
     assert.equal(lease.token.label, 'new')
-    await assert.rejects(p.acquire((t) => t.label === 'old'), /expired at/)
+    await assert.rejects(
+      p.acquire((t) => t.label === 'old'),
+      /expired at/,
+    )
   })
 
   it('keeps runtime state across a reload, but not for a replaced token', async () => {
@@ -192,7 +222,10 @@ describe('CredentialPool', () => {
       b: {addedAt: 't0', coolingUntil: until},
       c: {addedAt: 'older', disabled: {reason: 'stale', at: until}},
     })
-    assert.deepEqual(p.snapshot().map((t) => t.state), ['disabled', 'cooling-down', 'ok'])
+    assert.deepEqual(
+      p.snapshot().map((t) => t.state),
+      ['disabled', 'cooling-down', 'ok'],
+    )
   })
 
   it('gives up waiting when the client goes away', async () => {

@@ -15,7 +15,8 @@ async function parse(chunks: Array<string | Buffer>, max?: number): Promise<SseE
 
 describe('SseParser', () => {
   it('parses events split anywhere, with LF, CRLF or CR line ends', async () => {
-    const text = 'data: {"a":1}\n\ndata: {"b":\r\ndata: 2}\r\n\r\n: keep-alive\n\nevent: error\ndata: x\r\rdata: [DONE]\n\n'
+    const text =
+      'data: {"a":1}\n\ndata: {"b":\r\ndata: 2}\r\n\r\n: keep-alive\n\nevent: error\ndata: x\r\rdata: [DONE]\n\n'
     const whole = await parse([text])
     assert.deepEqual(whole, [{data: '{"a":1}'}, {data: '{"b":\n2}'}, {event: 'error', data: 'x'}, {data: '[DONE]'}])
     const bytewise = await parse([...Buffer.from(text)].map((b) => Buffer.from([b])))
@@ -24,7 +25,9 @@ describe('SseParser', () => {
 
   it('keeps multi-byte characters split across chunks intact', async () => {
     const bytes = Buffer.from('data: 你好【0†source】\n\n')
-    assert.deepEqual(await parse([bytes.subarray(0, 8), bytes.subarray(8, 9), bytes.subarray(9)]), [{data: '你好【0†source】'}])
+    assert.deepEqual(await parse([bytes.subarray(0, 8), bytes.subarray(8, 9), bytes.subarray(9)]), [
+      {data: '你好【0†source】'},
+    ])
   })
 
   it('returns the events each input chunk completed', () => {
@@ -58,8 +61,14 @@ describe('Router', () => {
   })
 
   it('answers 405 with Allow for a known path, 404 otherwise', () => {
-    assert.throws(() => router.match('GET', '/v1/chat/completions'), (e: unknown) => e instanceof ApiError && e.status === 405 && e.headers.allow === 'POST')
-    assert.throws(() => router.match('POST', '/v2/chat'), (e: unknown) => e instanceof ApiError && e.status === 404 && e.code === 'unknown_url')
+    assert.throws(
+      () => router.match('GET', '/v1/chat/completions'),
+      (e: unknown) => e instanceof ApiError && e.status === 405 && e.headers.allow === 'POST',
+    )
+    assert.throws(
+      () => router.match('POST', '/v2/chat'),
+      (e: unknown) => e instanceof ApiError && e.status === 404 && e.code === 'unknown_url',
+    )
   })
 })
 
@@ -73,15 +82,25 @@ describe('Host and Origin checks', () => {
   })
 
   it('accepts loopback names, IP literals and configured hosts; refuses the rest', () => {
-    for (const host of ['127.0.0.1:8787', 'localhost:8787', 'app.localhost', '[::1]:1', '10.0.0.5:8787']) checkHost(req({host}), [])
+    for (const host of ['127.0.0.1:8787', 'localhost:8787', 'app.localhost', '[::1]:1', '10.0.0.5:8787'])
+      checkHost(req({host}), [])
     checkHost(req({host: 'gw.internal:8787'}), ['gw.internal'])
-    assert.throws(() => checkHost(req({host: 'evil.example:8787'}), []), (e: unknown) => e instanceof ApiError && e.status === 403 && e.code === 'host_not_allowed')
+    assert.throws(
+      () => checkHost(req({host: 'evil.example:8787'}), []),
+      (e: unknown) => e instanceof ApiError && e.status === 403 && e.code === 'host_not_allowed',
+    )
   })
 
   it('accepts requests without Origin and configured origins; refuses foreign ones', () => {
     assert.equal(checkOrigin(req({}), []), undefined)
-    assert.equal(checkOrigin(req({origin: 'http://localhost:3000'}), ['http://localhost:3000/']), 'http://localhost:3000')
-    assert.throws(() => checkOrigin(req({origin: 'https://evil.example'}), ['http://localhost:3000']), (e: unknown) => e instanceof ApiError && e.code === 'origin_not_allowed')
+    assert.equal(
+      checkOrigin(req({origin: 'http://localhost:3000'}), ['http://localhost:3000/']),
+      'http://localhost:3000',
+    )
+    assert.throws(
+      () => checkOrigin(req({origin: 'https://evil.example'}), ['http://localhost:3000']),
+      (e: unknown) => e instanceof ApiError && e.code === 'origin_not_allowed',
+    )
     assert.throws(() => checkOrigin(req({origin: 'null'}), []), ApiError)
   })
 })

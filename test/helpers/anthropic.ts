@@ -11,7 +11,12 @@ import {assertSchema} from './openapi.js'
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 /** A valid Messages body with `extra` merged in. */
-export const body = (extra: Record<string, unknown> = {}) => ({model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [{role: 'user', content: 'Hi'}], ...extra})
+export const body = (extra: Record<string, unknown> = {}) => ({
+  model: 'claude-sonnet-4-5',
+  max_tokens: 1024,
+  messages: [{role: 'user', content: 'Hi'}],
+  ...extra,
+})
 
 /** The chat request of a body; it must be a valid OpenAI chat request. */
 export const chatOf = (extra: Record<string, unknown> = {}) => {
@@ -20,7 +25,8 @@ export const chatOf = (extra: Record<string, unknown> = {}) => {
   return chat
 }
 
-export const messagesOf = (messages: unknown[], extra: Record<string, unknown> = {}) => chatOf({messages, ...extra}).messages
+export const messagesOf = (messages: unknown[], extra: Record<string, unknown> = {}) =>
+  chatOf({messages, ...extra}).messages
 
 /** For assert.throws: a 400 naming `param`, whose message starts with it (Anthropic's error body has no param field) or equals `message`. */
 export const bad = (param: string, message?: string) => (e: unknown) => {
@@ -36,12 +42,36 @@ export const bad = (param: string, message?: string) => (e: unknown) => {
 export const tool = (name: string, properties: Record<string, unknown> = {x: {type: 'string'}}) => ({
   name,
   description: `${name} tool`,
-  input_schema: {$schema: 'http://json-schema.org/draft-07/schema#', type: 'object', properties, required: Object.keys(properties), additionalProperties: false},
+  input_schema: {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    type: 'object',
+    properties,
+    required: Object.keys(properties),
+    additionalProperties: false,
+  },
 })
 
 /** A request as Claude Code sends it (shapes from 2.1.x captures), trimmed to what matters here. */
 export function claudeCodeRequest() {
-  const names = ['Task', 'Bash', 'Glob', 'Grep', 'LS', 'ExitPlanMode', 'Read', 'Edit', 'MultiEdit', 'Write', 'NotebookEdit', 'WebFetch', 'TodoWrite', 'WebSearch', 'BashOutput', 'KillShell', 'SlashCommand']
+  const names = [
+    'Task',
+    'Bash',
+    'Glob',
+    'Grep',
+    'LS',
+    'ExitPlanMode',
+    'Read',
+    'Edit',
+    'MultiEdit',
+    'Write',
+    'NotebookEdit',
+    'WebFetch',
+    'TodoWrite',
+    'WebSearch',
+    'BashOutput',
+    'KillShell',
+    'SlashCommand',
+  ]
   const mcp = ['mcp__ide__getDiagnostics', 'mcp__github__create_pull_request']
   return {
     model: 'claude-sonnet-4-5-20250929',
@@ -49,10 +79,20 @@ export function claudeCodeRequest() {
     stream: true,
     system: [
       {type: 'text', text: 'x-anthropic-billing-header: cc_version=2.1.88.a3f; cc_entrypoint=cli; cch=5e1f0;'},
-      {type: 'text', text: "You are Claude Code, Anthropic's official CLI for Claude.", cache_control: {type: 'ephemeral'}},
-      {type: 'text', text: 'You are an interactive CLI tool that helps users with software engineering tasks.', cache_control: {type: 'ephemeral'}},
+      {
+        type: 'text',
+        text: "You are Claude Code, Anthropic's official CLI for Claude.",
+        cache_control: {type: 'ephemeral'},
+      },
+      {
+        type: 'text',
+        text: 'You are an interactive CLI tool that helps users with software engineering tasks.',
+        cache_control: {type: 'ephemeral'},
+      },
     ],
-    tools: [...names, ...mcp].map((name) => tool(name, {command: {type: 'string', description: 'what to run'}, timeout: {type: 'number'}})),
+    tools: [...names, ...mcp].map((name) =>
+      tool(name, {command: {type: 'string', description: 'what to run'}, timeout: {type: 'number'}}),
+    ),
     messages: [
       {
         role: 'user',
@@ -80,7 +120,9 @@ export function claudeCodeRequest() {
     thinking: {type: 'adaptive'},
     output_config: {effort: 'high'},
     context_management: {edits: [{type: 'clear_thinking_20251015', keep: 'all'}]},
-    metadata: {user_id: 'user_1a2b3c_account_0f0e0d0c-0000-4000-8000-000000000001_session_5a5b5c5d-0000-4000-8000-000000000002'},
+    metadata: {
+      user_id: 'user_1a2b3c_account_0f0e0d0c-0000-4000-8000-000000000001_session_5a5b5c5d-0000-4000-8000-000000000002',
+    },
   }
 }
 
@@ -134,11 +176,15 @@ function applyStop(state: Fold, event: SseEvent): void {
 
 function applyMessageDelta(state: Fold, event: SseEvent): void {
   assert.equal(state.open, undefined, 'blocks closed before message_delta')
-  const {delta, usage} = event as unknown as {delta: Pick<Message, 'stop_reason' | 'stop_sequence'>; usage: Record<string, number | null>}
+  const {delta, usage} = event as unknown as {
+    delta: Pick<Message, 'stop_reason' | 'stop_sequence'>
+    usage: Record<string, number | null>
+  }
   state.message.stop_reason = delta.stop_reason
   state.message.stop_sequence = delta.stop_sequence
   state.message.usage.output_tokens = usage.output_tokens!
-  for (const key of ['input_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'] as const) if (usage[key] !== null && usage[key] !== undefined) state.message.usage[key] = usage[key]
+  for (const key of ['input_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'] as const)
+    if (usage[key] !== null && usage[key] !== undefined) state.message.usage[key] = usage[key]
 }
 
 /**
@@ -152,7 +198,11 @@ export function foldAnthropicEvents(events: readonly SseEvent[]): Message {
   assert.equal(events[0]?.type, 'message_start')
   assert.equal(events[1]?.type, 'ping')
   assert.equal(events.at(-1)?.type, 'message_stop')
-  const state: Fold = {message: structuredClone((events[0] as unknown as {message: Message}).message), open: undefined, json: new Map()}
+  const state: Fold = {
+    message: structuredClone((events[0] as unknown as {message: Message}).message),
+    open: undefined,
+    json: new Map(),
+  }
   assert.equal(state.message.content.length, 0)
   for (const event of events.slice(2, -1)) {
     if (event.type === 'content_block_start') {

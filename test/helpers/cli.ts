@@ -19,7 +19,10 @@ export function tempHome(prefix = 'gptconv-test-'): {dir: string; cleanup: () =>
  * is built from scratch: no D-Bus unless `env` brings a private one, so the developer's
  * keychain is out of reach, and the file store unless a test asks for the keychain.
  */
-export function runCli(args: string[], options: {home: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: {home: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number},
+): Promise<CliResult> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: options.home,
@@ -36,10 +39,15 @@ export function runCli(args: string[], options: {home: string; env?: Record<stri
   }
 
   return new Promise((resolvePromise) => {
-    const child = execFile(process.execPath, [BIN, ...args], {env, timeout: options.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024}, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
-      resolvePromise({code, stdout, stderr})
-    })
+    const child = execFile(
+      process.execPath,
+      [BIN, ...args],
+      {env, timeout: options.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024},
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
+        resolvePromise({code, stdout, stderr})
+      },
+    )
     child.stdin?.end(options.input ?? '')
   })
 }

@@ -8,7 +8,16 @@ import type {ExtraTokens} from '../../src/daemon/registry.js'
 import {type RunningDaemon, startDaemon} from '../../src/daemon/server.js'
 import {tempHome} from './cli.js'
 
-export type TestToken = {label: string; secret: string; kind?: TokenKind; upstream?: string; concurrency?: number; rpm?: number; models?: string[]; grantedUsd?: number}
+export type TestToken = {
+  label: string
+  secret: string
+  kind?: TokenKind
+  upstream?: string
+  concurrency?: number
+  rpm?: number
+  models?: string[]
+  grantedUsd?: number
+}
 
 export type TestDaemon = {
   daemon: RunningDaemon
@@ -33,19 +42,40 @@ type DeepPartial<T> = {[K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> 
  * and the file secret store (never a keychain). Tokens are added through the same core
  * use-case `gptconv tokens add` uses.
  */
-export async function startTestDaemon(options: {upstreams?: Record<string, UpstreamConfig>; tokens?: TestToken[]; settings?: DeepPartial<Omit<Settings, 'tokens' | 'upstreams'>>; demo?: boolean; home?: string; extra?: ExtraTokens} = {}): Promise<TestDaemon> {
+export async function startTestDaemon(
+  options: {
+    upstreams?: Record<string, UpstreamConfig>
+    tokens?: TestToken[]
+    settings?: DeepPartial<Omit<Settings, 'tokens' | 'upstreams'>>
+    demo?: boolean
+    home?: string
+    extra?: ExtraTokens
+  } = {},
+): Promise<TestDaemon> {
   const home = {dir: options.home ?? tempHome('gptconv-daemon-').dir}
-  const ctx = createContext({env: {GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-unused'}})
+  const ctx = createContext({
+    env: {GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-unused'},
+  })
   await ctx.config.update((s) => {
     Object.assign(s.upstreams, options.upstreams)
     for (const [section, values] of Object.entries(options.settings ?? {})) {
       const target = s[section as keyof typeof s]
-      if (typeof values === 'object' && values !== null && !Array.isArray(values) && typeof target === 'object') Object.assign(target, values)
+      if (typeof values === 'object' && values !== null && !Array.isArray(values) && typeof target === 'object')
+        Object.assign(target, values)
       else Object.assign(s, {[section]: values})
     }
   })
   for (const token of options.tokens ?? []) {
-    await addToken(ctx, {label: token.label, kind: token.kind ?? 'api-key', secret: token.secret, upstream: token.upstream, concurrency: token.concurrency, rpm: token.rpm, models: token.models, grantedUsd: token.grantedUsd})
+    await addToken(ctx, {
+      label: token.label,
+      kind: token.kind ?? 'api-key',
+      secret: token.secret,
+      upstream: token.upstream,
+      concurrency: token.concurrency,
+      rpm: token.rpm,
+      models: token.models,
+      grantedUsd: token.grantedUsd,
+    })
   }
 
   const logs: string[] = []
@@ -67,7 +97,11 @@ export async function startTestDaemon(options: {upstreams?: Record<string, Upstr
       const headers = new Headers(rest.headers)
       if (!headers.has('authorization')) headers.set('authorization', `Bearer ${clientKey}`)
       if (json !== undefined) headers.set('content-type', 'application/json')
-      return fetch(path.startsWith('http') ? path : `${origin}${path}`, {...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json)})
+      return fetch(path.startsWith('http') ? path : `${origin}${path}`, {
+        ...rest,
+        headers,
+        body: json === undefined ? rest.body : JSON.stringify(json),
+      })
     },
     async stop({keepHome = false} = {}) {
       await daemon.close()

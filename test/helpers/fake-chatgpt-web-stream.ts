@@ -35,7 +35,10 @@ export type WebCitation = {url: string; title: string}
 export type ScriptedEvent = {data: unknown; event?: string}
 
 /** How an answer ends other than normally: after `after` segments. */
-export type Ending = {kind: 'moderation'; after: number} | {kind: 'error'; after: number; message: string; code?: string} | {kind: 'handoff'}
+export type Ending =
+  | {kind: 'moderation'; after: number}
+  | {kind: 'error'; after: number; message: string; code?: string}
+  | {kind: 'handoff'}
 
 export type StreamPlan = {
   format: WebFormat
@@ -50,7 +53,11 @@ export type StreamPlan = {
 }
 
 /** Texts of the thinking shape: the thoughts, the recap, the analysis-channel message. */
-export const THINKING = {thoughts: ['Reading the question.', 'Planning a short answer.'], recap: 'Thought for 2s', analysis: 'The user wants a reply.'}
+export const THINKING = {
+  thoughts: ['Reading the question.', 'Planning a short answer.'],
+  recap: 'Thought for 2s',
+  analysis: 'The user wants a reply.',
+}
 
 type Json = Record<string, unknown>
 
@@ -69,7 +76,14 @@ export function citationsOf(text: string, targets: Record<number, WebCitation>):
       start_ix: start,
       end_ix: start + Array.from(match[0]).length,
       citation_format_type: 'tether_og',
-      metadata: {type: 'webpage', title: target.title, url: target.url, text: '', pub_date: null, extra: {cited_message_idx: n, search_result_idx: null, evidence_text: match[2]}},
+      metadata: {
+        type: 'webpage',
+        title: target.title,
+        url: target.url,
+        text: '',
+        pub_date: null,
+        extra: {cited_message_idx: n, search_result_idx: null, evidence_text: match[2]},
+      },
     })
   }
   return out
@@ -87,7 +101,8 @@ export function lastUserMessage(body: Json): {id: unknown; parts: unknown[]} | u
   const messages = requestMessages(body)
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i]
-    if (isRecord(m.author) && m.author.role === 'user') return {id: m.id, parts: isRecord(m.content) && Array.isArray(m.content.parts) ? m.content.parts : []}
+    if (isRecord(m.author) && m.author.role === 'user')
+      return {id: m.id, parts: isRecord(m.content) && Array.isArray(m.content.parts) ? m.content.parts : []}
   }
   return undefined
 }
@@ -95,7 +110,15 @@ export function lastUserMessage(body: Json): {id: unknown; parts: unknown[]} | u
 /** Marks around every segment (their clean text is the segment), re-cut into 5-character pieces. */
 export function markSegments(segments: string[]): string[] {
   const marked = segments
-    .map((s, i) => [`${s}【${i}†source】`, `\uE203${s}\uE204`, `${s}\uE200cite\uE202turn0search${i}\uE201`, `${s}\uE202turn0news${i}\uE206`][i % 4])
+    .map(
+      (s, i) =>
+        [
+          `${s}【${i}†source】`,
+          `\uE203${s}\uE204`,
+          `${s}\uE200cite\uE202turn0search${i}\uE201`,
+          `${s}\uE202turn0news${i}\uE206`,
+        ][i % 4],
+    )
     .join('')
   const chars = Array.from(marked)
   const out: string[] = []
@@ -133,7 +156,14 @@ class Stream {
     else this.data(streams ? {p: '', o: 'add', v: wrapped} : {v: wrapped})
   }
 
-  message(fields: {id?: string; role?: string; content: Json; finished: boolean; channel?: string; metadata?: Json}): Json {
+  message(fields: {
+    id?: string
+    role?: string
+    content: Json
+    finished: boolean
+    channel?: string
+    metadata?: Json
+  }): Json {
     return {
       id: fields.id ?? randomUUID(),
       author: {role: fields.role ?? 'assistant', name: null, metadata: {}},
@@ -154,7 +184,13 @@ class Stream {
     const metadata: Json = {message_type: 'next', model_slug: this.plan.model}
     if (finished) metadata.finish_details = {type: 'stop', stop: '<|im_end|>'}
     if (this.plan.citations) metadata.citations = citationsOf(text, this.plan.citations)
-    const message = this.message({id, content: {content_type: 'text', parts: [text]}, finished, metadata, ...(this.has('thinking') && {channel: 'final'})})
+    const message = this.message({
+      id,
+      content: {content_type: 'text', parts: [text]},
+      finished,
+      metadata,
+      ...(this.has('thinking') && {channel: 'final'}),
+    })
     return finished ? {...message, end_turn: true} : message
   }
 }
@@ -164,7 +200,13 @@ function echo(s: Stream): void {
   if (!s.has('echo')) {
     if (s.patch) return
     const user = lastUserMessage(s.plan.body)
-    const message = s.message({id: typeof user?.id === 'string' ? user.id : undefined, role: 'user', content: {content_type: 'text', parts: user ? user.parts : ['']}, finished: true, metadata: {timestamp_: 'absolute', message_type: null}})
+    const message = s.message({
+      id: typeof user?.id === 'string' ? user.id : undefined,
+      role: 'user',
+      content: {content_type: 'text', parts: user ? user.parts : ['']},
+      finished: true,
+      metadata: {timestamp_: 'absolute', message_type: null},
+    })
     s.snapshot({...message, create_time: (message.create_time as number) - 0.5})
     return
   }
@@ -172,7 +214,13 @@ function echo(s: Stream): void {
   const messages = requestMessages(s.plan.body)
   messages.forEach((m, i) => {
     const role = isRecord(m.author) ? String(m.author.role) : 'user'
-    const message = s.message({id: typeof m.id === 'string' ? m.id : undefined, role, content: isRecord(m.content) ? m.content : {}, finished: true, metadata: {}})
+    const message = s.message({
+      id: typeof m.id === 'string' ? m.id : undefined,
+      role,
+      content: isRecord(m.content) ? m.content : {},
+      finished: true,
+      metadata: {},
+    })
     if (s.patch && i === messages.length - 1 && role === 'user') s.control('input_message', {input_message: message})
     else s.snapshot(message)
   })
@@ -180,13 +228,26 @@ function echo(s: Stream): void {
 
 /** The thinking shape: a thoughts message, a recap, an analysis-channel message. */
 function thinking(s: Stream): void {
-  const thoughts = (n: number) => ({content_type: 'thoughts', thoughts: THINKING.thoughts.slice(0, n).map((content, i) => ({summary: `Step ${i + 1}`, content}))})
+  const thoughts = (n: number) => ({
+    content_type: 'thoughts',
+    thoughts: THINKING.thoughts.slice(0, n).map((content, i) => ({summary: `Step ${i + 1}`, content})),
+  })
   const id = randomUUID()
   if (s.patch) {
     s.snapshot(s.message({id, content: thoughts(0), finished: false, channel: 'analysis'}), true)
     s.data({p: '/message/content/thoughts', o: 'append', v: [{summary: 'Step 1', content: '', finished: false}]})
     s.data({p: '/message/content/thoughts/0/content', o: 'append', v: THINKING.thoughts[0]})
-    s.data({o: 'patch', v: [{p: '/message/content/thoughts', o: 'append', v: [{summary: 'Step 2', content: THINKING.thoughts[1], finished: true}]}, {p: '/message/status', o: 'replace', v: 'finished_successfully'}]})
+    s.data({
+      o: 'patch',
+      v: [
+        {
+          p: '/message/content/thoughts',
+          o: 'append',
+          v: [{summary: 'Step 2', content: THINKING.thoughts[1], finished: true}],
+        },
+        {p: '/message/status', o: 'replace', v: 'finished_successfully'},
+      ],
+    })
   } else {
     s.snapshot(s.message({id, content: thoughts(1), finished: false, channel: 'analysis'}))
     s.snapshot(s.message({id, content: thoughts(2), finished: true, channel: 'analysis'}))
@@ -195,11 +256,21 @@ function thinking(s: Stream): void {
   s.snapshot(s.message({content: {content_type: 'reasoning_recap', content: THINKING.recap}, finished: true}))
   const analysis = randomUUID()
   if (s.patch) {
-    s.snapshot(s.message({id: analysis, content: {content_type: 'text', parts: ['']}, finished: false, channel: 'analysis'}), true)
+    s.snapshot(
+      s.message({id: analysis, content: {content_type: 'text', parts: ['']}, finished: false, channel: 'analysis'}),
+      true,
+    )
     s.data({p: CONTENT, o: 'append', v: THINKING.analysis})
     s.data({p: '/message/status', o: 'replace', v: 'finished_successfully'})
   } else {
-    s.snapshot(s.message({id: analysis, content: {content_type: 'text', parts: [THINKING.analysis]}, finished: true, channel: 'analysis'}))
+    s.snapshot(
+      s.message({
+        id: analysis,
+        content: {content_type: 'text', parts: [THINKING.analysis]},
+        finished: true,
+        channel: 'analysis',
+      }),
+    )
   }
 }
 
@@ -207,12 +278,20 @@ function thinking(s: Stream): void {
 function ending(s: Stream, id: string): boolean {
   const end = s.plan.ending
   if (end?.kind === 'moderation') {
-    s.control('moderation', {moderation_response: {flagged: true, blocked: true, moderation_id: 'modr-fake'}, message_id: id})
+    s.control('moderation', {
+      moderation_response: {flagged: true, blocked: true, moderation_id: 'modr-fake'},
+      message_id: id,
+    })
     return false
   }
 
   if (end?.kind !== 'error') return false
-  const error = {message: null, conversation_id: s.plan.conversationId, error: end.message, ...(end.code !== undefined && {error_code: end.code})}
+  const error = {
+    message: null,
+    conversation_id: s.plan.conversationId,
+    error: end.message,
+    ...(end.code !== undefined && {error_code: end.code}),
+  }
   s.data(s.patch ? {v: error} : error)
   return true
 }
@@ -221,7 +300,13 @@ function ending(s: Stream, id: string): boolean {
 function interleave(s: Stream, i: number, count: number): void {
   if (!s.has('events')) return
   if (i === 0) s.control('title_generation', {title: 'Fake title'})
-  if (i === Math.floor(count / 2)) s.control('conversation_detail_metadata', {banner_info: null, blocked_features: [], model_limits: [], default_model_slug: 'auto'})
+  if (i === Math.floor(count / 2))
+    s.control('conversation_detail_metadata', {
+      banner_info: null,
+      blocked_features: [],
+      model_limits: [],
+      default_model_slug: 'auto',
+    })
 }
 
 /** The answer's segments as events; false when an error ended the stream. */
@@ -234,11 +319,30 @@ function segments(s: Stream, id: string, pieces: string[]): {text: string; open:
     if (i === stopAt && ending(s, id)) return {text, open: false}
     text += piece
     if (!s.patch) s.snapshot(s.answer(id, text, false))
-    else if (s.has('mixed-batch') && i % 2 === 1) s.data({o: 'patch', v: [{p: CONTENT, o: 'append', v: piece}, {p: '/message/metadata/content_references', o: 'append', v: [{matched_text: ' ', start_idx: text.length, end_idx: text.length, type: 'sources_footnote', sources: []}]}]})
+    else if (s.has('mixed-batch') && i % 2 === 1)
+      s.data({
+        o: 'patch',
+        v: [
+          {p: CONTENT, o: 'append', v: piece},
+          {
+            p: '/message/metadata/content_references',
+            o: 'append',
+            v: [
+              {matched_text: ' ', start_idx: text.length, end_idx: text.length, type: 'sources_footnote', sources: []},
+            ],
+          },
+        ],
+      })
     else s.data(i === 0 ? {p: CONTENT, o: 'append', v: piece} : {v: piece})
     if (s.patch && i === 0 && s.has('truncate')) {
       // a draft tail cut off again in the same batch, so no client ever sees it whatever the text around it
-      s.data({o: 'patch', v: [{p: CONTENT, o: 'append', v: ' (draft)'}, {p: CONTENT, o: 'truncate', v: text.length}]})
+      s.data({
+        o: 'patch',
+        v: [
+          {p: CONTENT, o: 'append', v: ' (draft)'},
+          {p: CONTENT, o: 'truncate', v: text.length},
+        ],
+      })
       s.data({p: CONTENT, o: 'truncate', v: text.length})
       s.data({p: CONTENT, o: 'replace', v: text})
     }
@@ -264,16 +368,33 @@ function answer(s: Stream): void {
     const last = pieces.length > 0 ? pieces[pieces.length - 1] : ''
     const metadata: Json = {finish_details: {type: 'stop'}}
     if (s.plan.citations) metadata.citations = citationsOf(text + last, s.plan.citations)
-    s.data({o: 'patch', v: [{p: CONTENT, o: 'append', v: last}, {p: '/message/status', o: 'replace', v: 'finished_successfully'}, {p: '/message/metadata', o: 'append', v: metadata}]})
+    s.data({
+      o: 'patch',
+      v: [
+        {p: CONTENT, o: 'append', v: last},
+        {p: '/message/status', o: 'replace', v: 'finished_successfully'},
+        {p: '/message/metadata', o: 'append', v: metadata},
+      ],
+    })
   } else {
     const final = s.answer(id, text, true)
     s.snapshot(final)
     s.snapshot(structuredClone(final))
   }
 
-  if (s.has('events')) s.control('moderation', {moderation_response: {flagged: false, blocked: false, moderation_id: 'modr-fake'}, message_id: id})
+  if (s.has('events'))
+    s.control('moderation', {
+      moderation_response: {flagged: false, blocked: false, moderation_id: 'modr-fake'},
+      message_id: id,
+    })
   if (s.patch || s.has('events')) s.control('message_stream_complete')
-  if (s.has('events')) s.control('conversation_detail_metadata', {banner_info: null, blocked_features: [], model_limits: [], default_model_slug: 'auto'})
+  if (s.has('events'))
+    s.control('conversation_detail_metadata', {
+      banner_info: null,
+      blocked_features: [],
+      model_limits: [],
+      default_model_slug: 'auto',
+    })
 }
 
 /** The events of one answer (the fake adds `[DONE]`). */
@@ -282,11 +403,16 @@ export function answerEvents(plan: StreamPlan): ScriptedEvent[] {
   if (s.patch) s.events.push({event: 'delta_encoding', data: '"v1"'})
   echo(s)
   if (plan.ending?.kind === 'handoff') {
-    s.control('stream_handoff', {options: [{type: 'subscribe_ws_topic', topic_id: `conversation-turn-${plan.conversationId}`}]})
+    s.control('stream_handoff', {
+      options: [{type: 'subscribe_ws_topic', topic_id: `conversation-turn-${plan.conversationId}`}],
+    })
     return s.events
   }
 
-  if (s.has('events')) s.control('server_ste_metadata', {metadata: {conduit_prewarmed: true, warmup_state: 'warm', model_slug: plan.model}})
+  if (s.has('events'))
+    s.control('server_ste_metadata', {
+      metadata: {conduit_prewarmed: true, warmup_state: 'warm', model_slug: plan.model},
+    })
   if (s.has('thinking')) thinking(s)
   answer(s)
   return s.events
@@ -303,7 +429,8 @@ export function sseEvents(text: string): ScriptedEvent[] {
       else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''))
     }
 
-    if (event !== undefined || data.length > 0) out.push({...(event !== undefined && {event}), data: data.length > 0 ? data.join('\n') : undefined})
+    if (event !== undefined || data.length > 0)
+      out.push({...(event !== undefined && {event}), data: data.length > 0 ? data.join('\n') : undefined})
   }
 
   return out

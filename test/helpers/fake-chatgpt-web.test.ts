@@ -5,7 +5,17 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {request} from 'undici'
 
-import {AUTH_CLAIM, DONE, FakeChatGPTWeb, PROFILE_CLAIM, WEB_MODEL_SLUGS, citationsOf, splitWords, webAccountId, type FakeWebOptions} from './fake-chatgpt-web.js'
+import {
+  AUTH_CLAIM,
+  DONE,
+  FakeChatGPTWeb,
+  PROFILE_CLAIM,
+  WEB_MODEL_SLUGS,
+  citationsOf,
+  splitWords,
+  webAccountId,
+  type FakeWebOptions,
+} from './fake-chatgpt-web.js'
 import {fakeJwt} from './jwt.js'
 
 type Obj = Record<string, unknown>
@@ -15,13 +25,23 @@ type Block = {event?: string; data?: string}
 const ALICE = 'alice@example.com'
 const BOB = 'bob@example.com'
 
-async function call(fake: FakeChatGPTWeb, method: 'GET' | 'POST', path: string, options: {token?: string; body?: unknown; raw?: string; contentType?: string; signal?: AbortSignal} = {}): Promise<Reply> {
+async function call(
+  fake: FakeChatGPTWeb,
+  method: 'GET' | 'POST',
+  path: string,
+  options: {token?: string; body?: unknown; raw?: string; contentType?: string; signal?: AbortSignal} = {},
+): Promise<Reply> {
   const headers: Record<string, string> = {}
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
   let payload = options.raw
   if (options.body !== undefined) payload = JSON.stringify(options.body)
   if (payload !== undefined) headers['content-type'] = options.contentType ?? 'application/json'
-  const res = await request(`${fake.origin}${path}`, {method, headers, body: payload, signal: options.signal ?? AbortSignal.timeout(5_000)})
+  const res = await request(`${fake.origin}${path}`, {
+    method,
+    headers,
+    body: payload,
+    signal: options.signal ?? AbortSignal.timeout(5_000),
+  })
   const flat: Record<string, string> = {}
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v
   const parts: Buffer[] = []
@@ -54,7 +74,8 @@ function conversationBody(texts: string[] = ['Hello there'], extra: Obj = {}): O
   }
 }
 
-const converse = (fake: FakeChatGPTWeb, token: string, body: unknown = conversationBody(), signal?: AbortSignal) => call(fake, 'POST', '/backend-api/conversation', {token, body, signal})
+const converse = (fake: FakeChatGPTWeb, token: string, body: unknown = conversationBody(), signal?: AbortSignal) =>
+  call(fake, 'POST', '/backend-api/conversation', {token, body, signal})
 
 /** SSE blocks (`event:`/`data:` lines), plus what follows the last blank line. */
 function parseSse(text: string): {blocks: Block[]; trailing: string} {
@@ -80,7 +101,9 @@ function sseOk(reply: Reply): Array<{event?: string; data: unknown}> {
   const {blocks, trailing} = parseSse(reply.text)
   assert.equal(trailing, '')
   assert.deepEqual(blocks.at(-1), {data: '[DONE]'})
-  return blocks.slice(0, -1).map((b) => ({...(b.event === undefined ? {} : {event: b.event}), data: JSON.parse(b.data ?? 'null') as unknown}))
+  return blocks
+    .slice(0, -1)
+    .map((b) => ({...(b.event === undefined ? {} : {event: b.event}), data: JSON.parse(b.data ?? 'null') as unknown}))
 }
 
 function json(reply: Reply): Obj {
@@ -118,7 +141,10 @@ async function withFake(options: FakeWebOptions, fn: (fake: FakeChatGPTWeb) => P
 
 const oauth = (fake: FakeChatGPTWeb, fields: Record<string, string>, form = false) =>
   form
-    ? call(fake, 'POST', '/oauth/token', {raw: new URLSearchParams(fields).toString(), contentType: 'application/x-www-form-urlencoded'})
+    ? call(fake, 'POST', '/oauth/token', {
+        raw: new URLSearchParams(fields).toString(),
+        contentType: 'application/x-www-form-urlencoded',
+      })
     : call(fake, 'POST', '/oauth/token', {body: fields})
 
 const oauthFields = (refreshToken: string) => ({
@@ -128,7 +154,8 @@ const oauthFields = (refreshToken: string) => ({
   refresh_token: refreshToken,
 })
 
-const refreshEndpoint = (fake: FakeChatGPTWeb, refreshToken: string, raw?: string) => call(fake, 'POST', '/auth/refresh_token', {token: refreshToken, raw: raw ?? '{}'})
+const refreshEndpoint = (fake: FakeChatGPTWeb, refreshToken: string, raw?: string) =>
+  call(fake, 'POST', '/auth/refresh_token', {token: refreshToken, raw: raw ?? '{}'})
 
 describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
   it('cumulative stream: user echo, growing whole-text parts, final message twice, [DONE]', async () => {
@@ -161,7 +188,18 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
         assert.equal(event.conversation_id, conversationId)
         assert.equal(event.error, null)
         const message = asObj(event.message)
-        assert.deepEqual(Object.keys(message).sort(), ['author', 'content', 'create_time', 'end_turn', 'id', 'metadata', 'recipient', 'status', 'update_time', 'weight'])
+        assert.deepEqual(Object.keys(message).sort(), [
+          'author',
+          'content',
+          'create_time',
+          'end_turn',
+          'id',
+          'metadata',
+          'recipient',
+          'status',
+          'update_time',
+          'weight',
+        ])
         messageId ??= message.id
         assert.equal(message.id, messageId)
         assert.deepEqual(message.author, {role: 'assistant', name: null, metadata: {}})
@@ -182,7 +220,11 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
           assert.deepEqual(parts, [expected])
           assert.equal(message.status, 'finished_successfully')
           assert.equal(message.end_turn, true)
-          assert.deepEqual(message.metadata, {message_type: 'next', model_slug: 'gpt-4o', finish_details: {type: 'stop', stop: '<|im_end|>'}})
+          assert.deepEqual(message.metadata, {
+            message_type: 'next',
+            model_slug: 'gpt-4o',
+            finish_details: {type: 'stop', stop: '<|im_end|>'},
+          })
         }
       })
       assert.deepEqual(assistants.at(-1), assistants.at(-2), 'the final message is repeated once')
@@ -200,7 +242,9 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
     await withFake({answer: (text, body) => `${String(body.model)} says ${text.toUpperCase()}`}, async (fake) => {
       const token = fake.issueAccessToken(ALICE)
       const cid = randomUUID()
-      let events = sseOk(await converse(fake, token, conversationBody(['abc'], {conversation_id: cid, model: 'gpt-4o-mini'})))
+      let events = sseOk(
+        await converse(fake, token, conversationBody(['abc'], {conversation_id: cid, model: 'gpt-4o-mini'})),
+      )
       const final = asObj(asObj(events.at(-1)?.data).message)
       assert.deepEqual(asObj(final.content).parts, ['gpt-4o-mini says ABC'])
       assert.equal(asObj(final.metadata).model_slug, 'gpt-4o-mini')
@@ -261,7 +305,12 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
         const d = asObj(event.data)
         const ops = d.o === 'patch' ? (d.v as Obj[]) : [d]
         for (const op of ops) {
-          if (typeof op.v === 'string' && (op.p === undefined || op.p === '/message/content/parts/0') && (op.o === undefined || op.o === 'append')) text += op.v
+          if (
+            typeof op.v === 'string' &&
+            (op.p === undefined || op.p === '/message/content/parts/0') &&
+            (op.o === undefined || op.o === 'append')
+          )
+            text += op.v
           if (op.p === '/message/status') status = String(op.v)
         }
       }
@@ -282,7 +331,11 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
       assert.deepEqual((asObj(events[2].data).v as Obj[])[0], {p: '/message/content/parts/0', o: 'append', v: ''})
       fake.set({answer: () => 'a b', format: 'cumulative'})
       events = sseOk(await converse(fake, token))
-      assert.equal(asObj(asObj(asObj(events[0].data).message).author).role, 'user', 'back to cumulative: user echo first')
+      assert.equal(
+        asObj(asObj(asObj(events[0].data).message).author).role,
+        'user',
+        'back to cumulative: user echo first',
+      )
       assert.equal(events.length, 1 + 2 + 2)
     })
   })
@@ -292,19 +345,39 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
     const answer = 'Fact【0†source】 and 中文【2†来源】 unknown【1†source】.'
     const expected = citationsOf(answer, targets)
     assert.equal(expected.length, 2)
-    assert.deepEqual(expected[0], {start_ix: 4, end_ix: 14, citation_format_type: 'tether_og', metadata: {type: 'webpage', title: 'A', url: 'https://a.example/', text: '', pub_date: null, extra: {cited_message_idx: 0, search_result_idx: null, evidence_text: 'source'}}})
-    assert.equal(Array.from(answer).slice(expected[1].start_ix as number, expected[1].end_ix as number).join(''), '【2†来源】')
-    await withFake({answer: () => answer, citations: targets, split: (t) => [t.slice(0, 6), t.slice(6)]}, async (fake) => {
-      const token = fake.issueAccessToken(ALICE)
-      const events = sseOk(await converse(fake, token))
-      const metas = events.slice(1).map((e) => asObj(asObj(asObj(e.data).message).metadata))
-      assert.deepEqual(metas[0].citations, [], 'mark split across segments: not complete yet')
-      assert.deepEqual(metas.at(-1)?.citations, expected)
-      fake.set({format: 'patch'})
-      const patch = sseOk(await converse(fake, token))
-      const ops = asObj(patch.at(-2)?.data).v as Obj[]
-      assert.deepEqual(ops[2].v, {finish_details: {type: 'stop'}, citations: expected})
+    assert.deepEqual(expected[0], {
+      start_ix: 4,
+      end_ix: 14,
+      citation_format_type: 'tether_og',
+      metadata: {
+        type: 'webpage',
+        title: 'A',
+        url: 'https://a.example/',
+        text: '',
+        pub_date: null,
+        extra: {cited_message_idx: 0, search_result_idx: null, evidence_text: 'source'},
+      },
     })
+    assert.equal(
+      Array.from(answer)
+        .slice(expected[1].start_ix as number, expected[1].end_ix as number)
+        .join(''),
+      '【2†来源】',
+    )
+    await withFake(
+      {answer: () => answer, citations: targets, split: (t) => [t.slice(0, 6), t.slice(6)]},
+      async (fake) => {
+        const token = fake.issueAccessToken(ALICE)
+        const events = sseOk(await converse(fake, token))
+        const metas = events.slice(1).map((e) => asObj(asObj(asObj(e.data).message).metadata))
+        assert.deepEqual(metas[0].citations, [], 'mark split across segments: not complete yet')
+        assert.deepEqual(metas.at(-1)?.citations, expected)
+        fake.set({format: 'patch'})
+        const patch = sseOk(await converse(fake, token))
+        const ops = asObj(patch.at(-2)?.data).v as Obj[]
+        assert.deepEqual(ops[2].v, {finish_details: {type: 'stop'}, citations: expected})
+      },
+    )
   })
 
   it('401 {detail} for missing, unknown, expired and revoked access tokens and for refresh tokens; models list', async () => {
@@ -313,7 +386,15 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
       const models = await call(fake, 'GET', '/backend-api/models?history_and_training_disabled=false', {token: valid})
       assert.equal(models.status, 200)
       assert.deepEqual(json(models), {models: WEB_MODEL_SLUGS.map((slug) => ({slug}))})
-      assert.deepEqual(WEB_MODEL_SLUGS, ['auto', 'gpt-5-2', 'gpt-5-2-thinking', 'gpt-4-1', 'gpt-4o', 'gpt-4o-mini', 'o3'])
+      assert.deepEqual(WEB_MODEL_SLUGS, [
+        'auto',
+        'gpt-5-2',
+        'gpt-5-2-thinking',
+        'gpt-4-1',
+        'gpt-4o',
+        'gpt-4o-mini',
+        'o3',
+      ])
 
       const expired = fake.issueAccessToken(ALICE, -5)
       assert.ok((jwtPayload(expired).exp as number) < Date.now() / 1000)
@@ -321,7 +402,10 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
       fake.revoke(revoked)
       const forged = fakeJwt({exp: Math.floor(Date.now() / 1000) + 3600, [PROFILE_CLAIM]: {email: ALICE}})
       const rt = fake.issueRefreshToken(ALICE)
-      assert.match(detailOf(await call(fake, 'POST', '/backend-api/conversation', {body: conversationBody()}), 401), /credentials/)
+      assert.match(
+        detailOf(await call(fake, 'POST', '/backend-api/conversation', {body: conversationBody()}), 401),
+        /credentials/,
+      )
       assert.match(detailOf(await converse(fake, expired), 401), /expired/)
       assert.match(detailOf(await converse(fake, revoked), 401), /invalidated/)
       assert.match(detailOf(await converse(fake, forged), 401), /Could not parse/)
@@ -356,7 +440,10 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
     await withFake({}, async (fake) => {
       const token = fake.issueAccessToken(ALICE)
       const good = conversationBody()
-      const message = (patch: Obj) => ({...conversationBody(), messages: [{...asObj((good.messages as unknown[])[0]), ...patch}]})
+      const message = (patch: Obj) => ({
+        ...conversationBody(),
+        messages: [{...asObj((good.messages as unknown[])[0]), ...patch}],
+      })
       const bad: Array<[unknown, RegExp]> = [
         [{...good, action: 'variant'}, /action/],
         [{...good, messages: []}, /messages/],
@@ -374,7 +461,8 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
         [{...good, history_and_training_disabled: 'yes'}, /history_and_training_disabled/],
         [[1, 2], /object/],
       ]
-      for (const [body, pattern] of bad) assert.match(detailOf(await converse(fake, token, body), 400), pattern, JSON.stringify(body))
+      for (const [body, pattern] of bad)
+        assert.match(detailOf(await converse(fake, token, body), 400), pattern, JSON.stringify(body))
       assert.match(detailOf(await call(fake, 'POST', '/backend-api/conversation', {token, raw: '{nope'}), 400), /JSON/)
       assert.equal(fake.conversations.length, 0)
     })
@@ -396,7 +484,13 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
       const first = await oauth(fake, oauthFields(rt1))
       assert.equal(first.status, 200, first.text)
       const body1 = json(first)
-      assert.deepEqual(Object.keys(body1).sort(), ['access_token', 'expires_in', 'id_token', 'refresh_token', 'token_type'])
+      assert.deepEqual(Object.keys(body1).sort(), [
+        'access_token',
+        'expires_in',
+        'id_token',
+        'refresh_token',
+        'token_type',
+      ])
       assert.equal(body1.expires_in, 900)
       assert.equal(body1.token_type, 'Bearer')
       const rt2 = body1.refresh_token as string
@@ -420,13 +514,16 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
       assert.equal(json(await oauth(fake, oauthFields(rt3))).error, 'invalid_grant')
       assert.equal(json(await oauth(fake, oauthFields('rt_unknown'))).error, 'invalid_grant')
 
-      assert.deepEqual(fake.exchanges.map((e) => [e.style, e.refreshToken, e.ok]), [
-        ['oauth', rt1, true],
-        ['oauth', rt1, false],
-        ['oauth', rt2, true],
-        ['oauth', rt3, false],
-        ['oauth', 'rt_unknown', false],
-      ])
+      assert.deepEqual(
+        fake.exchanges.map((e) => [e.style, e.refreshToken, e.ok]),
+        [
+          ['oauth', rt1, true],
+          ['oauth', rt1, false],
+          ['oauth', rt2, true],
+          ['oauth', rt3, false],
+          ['oauth', 'rt_unknown', false],
+        ],
+      )
       assert.deepEqual(fake.exchanges[0].body, oauthFields(rt1))
       assert.deepEqual(fake.exchanges[1].body, oauthFields(rt1), 'the form body is recorded as fields')
     })
@@ -460,7 +557,13 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
       const first = await refreshEndpoint(fake, rt1)
       assert.equal(first.status, 200, first.text)
       const body = json(first)
-      assert.deepEqual(Object.keys(body).sort(), ['access_token', 'expires_in', 'id_token', 'refresh_token', 'token_type'])
+      assert.deepEqual(Object.keys(body).sort(), [
+        'access_token',
+        'expires_in',
+        'id_token',
+        'refresh_token',
+        'token_type',
+      ])
       assert.equal(body.expires_in, 3600)
       const rt2 = body.refresh_token as string
       assert.match(detailOf(await refreshEndpoint(fake, rt1), 401), /already been used/)
@@ -470,14 +573,17 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
       assert.match(detailOf(await call(fake, 'POST', '/auth/refresh_token', {body: {}}), 401), /Missing/)
       const access = fake.issueAccessToken(BOB)
       detailOf(await refreshEndpoint(fake, access), 401)
-      assert.deepEqual(fake.exchanges.map((e) => [e.style, e.refreshToken, e.ok]), [
-        ['refresh-endpoint', rt1, true],
-        ['refresh-endpoint', rt1, false],
-        ['refresh-endpoint', rt2, true],
-        ['refresh-endpoint', 'rt_nope', false],
-        ['refresh-endpoint', '', false],
-        ['refresh-endpoint', access, false],
-      ])
+      assert.deepEqual(
+        fake.exchanges.map((e) => [e.style, e.refreshToken, e.ok]),
+        [
+          ['refresh-endpoint', rt1, true],
+          ['refresh-endpoint', rt1, false],
+          ['refresh-endpoint', rt2, true],
+          ['refresh-endpoint', 'rt_nope', false],
+          ['refresh-endpoint', '', false],
+          ['refresh-endpoint', access, false],
+        ],
+      )
       assert.deepEqual(fake.exchanges[0].body, {})
       assert.equal(fake.exchanges[2].body, undefined)
     })
@@ -511,7 +617,10 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
       assert.equal(failed.status, 503)
       assert.match(String(json(failed).detail), /503/)
       assert.equal((await refreshEndpoint(fake, rt)).status, 200, 'the faulted exchange did not consume the token')
-      assert.deepEqual(fake.exchanges.map((e) => e.ok), [false, true])
+      assert.deepEqual(
+        fake.exchanges.map((e) => e.ok),
+        [false, true],
+      )
     })
   })
 
@@ -619,7 +728,15 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
       const cid = randomUUID()
       fake.fault('*', {type: 'error-event', message: 'Something went wrong. If this issue persists please contact us.'})
       const events = sseOk(await converse(fake, alice, conversationBody(['x'], {conversation_id: cid})))
-      assert.deepEqual(events, [{data: {message: null, conversation_id: cid, error: 'Something went wrong. If this issue persists please contact us.'}}])
+      assert.deepEqual(events, [
+        {
+          data: {
+            message: null,
+            conversation_id: cid,
+            error: 'Something went wrong. If this issue persists please contact us.',
+          },
+        },
+      ])
     })
   })
 
@@ -636,7 +753,8 @@ describe('FakeChatGPTWeb', {timeout: 30_000}, () => {
         DONE,
       ]
       fake.script(ALICE, events, 2)
-      const expected = 'event: delta_encoding\ndata: "v1"\n\ndata: {"v":"x","nested":{"a":[1,null]}}\n\ndata: data: 20 not json\n\ndata: {"conversation_id": "c"}\n\nevent: ping\n\ndata: [DONE]\n\n'
+      const expected =
+        'event: delta_encoding\ndata: "v1"\n\ndata: {"v":"x","nested":{"a":[1,null]}}\n\ndata: data: 20 not json\n\ndata: {"conversation_id": "c"}\n\nevent: ping\n\ndata: [DONE]\n\n'
       for (let i = 0; i < 2; i++) {
         const reply = await converse(fake, alice)
         assert.equal(reply.status, 200)

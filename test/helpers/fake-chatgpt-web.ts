@@ -2,11 +2,28 @@ import {createHash, randomBytes, randomUUID} from 'node:crypto'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {type Ending, type ScriptedEvent, type WebCitation, type WebFormat, type WebShape, answerEvents, lastUserMessage} from './fake-chatgpt-web-stream.js'
+import {
+  type Ending,
+  type ScriptedEvent,
+  type WebCitation,
+  type WebFormat,
+  type WebShape,
+  answerEvents,
+  lastUserMessage,
+} from './fake-chatgpt-web-stream.js'
 import {fakeJwt} from './jwt.js'
 import {LoopbackServer} from './loopback-server.js'
 
-export {THINKING, citationsOf, markSegments, sseEvents, type ScriptedEvent, type WebCitation, type WebFormat, type WebShape} from './fake-chatgpt-web-stream.js'
+export {
+  THINKING,
+  citationsOf,
+  markSegments,
+  sseEvents,
+  type ScriptedEvent,
+  type WebCitation,
+  type WebFormat,
+  type WebShape,
+} from './fake-chatgpt-web-stream.js'
 
 /**
  * A fake ChatGPT web backend plus its auth server for tests: `node:http` on 127.0.0.1, port 0.
@@ -60,7 +77,8 @@ export type WebFault =
   | {type: 'handoff'}
 
 /** The HTTP errors of today's backend and the proxies in front of it, as status faults. */
-export type WebHttpError = 'challenge' | 'unusual-activity' | 'model-cap' | 'too-long' | 'token-invalidated' | 'token-expired' | 'deactivated'
+export type WebHttpError =
+  'challenge' | 'unusual-activity' | 'model-cap' | 'too-long' | 'token-invalidated' | 'token-expired' | 'deactivated'
 
 /** A status fault with the body (and headers) the real backend sends for `kind`; `clearsInS` for 'model-cap' (default 252). No Retry-After anywhere. */
 export function webHttpFault(kind: WebHttpError, options: {clearsInS?: number} = {}): WebFault {
@@ -68,26 +86,89 @@ export function webHttpFault(kind: WebHttpError, options: {clearsInS?: number} =
     case 'challenge':
       return {type: 'status', status: 403, body: CLOUDFLARE_HTML, headers: {'cf-mitigated': 'challenge'}}
     case 'unusual-activity':
-      return {type: 'status', status: 403, body: {detail: 'Unusual activity has been detected from your device. Try again later. (8f1e2d3c4b5a6978-AMS)'}}
+      return {
+        type: 'status',
+        status: 403,
+        body: {detail: 'Unusual activity has been detected from your device. Try again later. (8f1e2d3c4b5a6978-AMS)'},
+      }
     case 'model-cap':
-      return {type: 'status', status: 429, body: {detail: {clears_in: options.clearsInS ?? 252, code: 'model_cap_exceeded', message: 'You have sent too many messages to the model. Please try again later.'}}}
+      return {
+        type: 'status',
+        status: 429,
+        body: {
+          detail: {
+            clears_in: options.clearsInS ?? 252,
+            code: 'model_cap_exceeded',
+            message: 'You have sent too many messages to the model. Please try again later.',
+          },
+        },
+      }
     case 'too-long':
-      return {type: 'status', status: 413, body: {detail: {message: 'The message you submitted was too long, please reload the conversation and submit something shorter.', code: 'message_length_exceeds_limit'}}}
+      return {
+        type: 'status',
+        status: 413,
+        body: {
+          detail: {
+            message:
+              'The message you submitted was too long, please reload the conversation and submit something shorter.',
+            code: 'message_length_exceeds_limit',
+          },
+        },
+      }
     case 'token-invalidated':
-      return {type: 'status', status: 401, body: {detail: {message: 'Your authentication token has been invalidated. Please try signing in again.', code: 'token_invalidated'}}}
+      return {
+        type: 'status',
+        status: 401,
+        body: {
+          detail: {
+            message: 'Your authentication token has been invalidated. Please try signing in again.',
+            code: 'token_invalidated',
+          },
+        },
+      }
     case 'token-expired':
-      return {type: 'status', status: 401, body: {detail: {message: 'Provided authentication token is expired. Please try signing in again.', code: 'token_expired'}}}
+      return {
+        type: 'status',
+        status: 401,
+        body: {
+          detail: {
+            message: 'Provided authentication token is expired. Please try signing in again.',
+            code: 'token_expired',
+          },
+        },
+      }
     case 'deactivated':
-      return {type: 'status', status: 401, body: {detail: {message: 'Your OpenAI account has been deactivated, please check your email for more information.', code: 'account_deactivated'}}}
+      return {
+        type: 'status',
+        status: 401,
+        body: {
+          detail: {
+            message: 'Your OpenAI account has been deactivated, please check your email for more information.',
+            code: 'account_deactivated',
+          },
+        },
+      }
   }
 }
 
 /** A status fault for the next token exchange(s) (`/oauth/token` or `/auth/refresh_token`); see `WebFault` 'status' for bodies. */
-export type AuthFault = {type: 'status'; status: number; body?: unknown; headers?: Record<string, string>} | {type: 'hang'}
+export type AuthFault =
+  {type: 'status'; status: number; body?: unknown; headers?: Record<string, string>} | {type: 'hang'}
 
-export type RecordedConversation = {account: string; body: Record<string, unknown>; headers: Record<string, string | string[] | undefined>; at: number}
+export type RecordedConversation = {
+  account: string
+  body: Record<string, unknown>
+  headers: Record<string, string | string[] | undefined>
+  at: number
+}
 
-export type RecordedExchange = {style: 'oauth' | 'refresh-endpoint'; body: unknown; refreshToken: string; ok: boolean; at: number}
+export type RecordedExchange = {
+  style: 'oauth' | 'refresh-endpoint'
+  body: unknown
+  refreshToken: string
+  ok: boolean
+  at: number
+}
 
 /** Slugs served by `GET /backend-api/models`. */
 export const WEB_MODEL_SLUGS = ['auto', 'gpt-5-2', 'gpt-5-2-thinking', 'gpt-4-1', 'gpt-4o', 'gpt-4o-mini', 'o3']
@@ -105,7 +186,8 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 const UUID_ANY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const ROLES = ['user', 'assistant', 'system', 'critic', 'tool']
 
-const CLOUDFLARE_HTML = '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body><div id="challenge-stage">Checking if the site connection is secure</div><noscript>Enable JavaScript and cookies to continue</noscript></body></html>'
+const CLOUDFLARE_HTML =
+  '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body><div id="challenge-stage">Checking if the site connection is secure</div><noscript>Enable JavaScript and cookies to continue</noscript></body></html>'
 
 type Json = Record<string, unknown>
 type Queued<T> = {account: string; item: T; remaining: number}
@@ -113,7 +195,10 @@ type Ctx = {req: IncomingMessage; res: ServerResponse; at: number; signal: Abort
 type Auth = {ok: true; account: string} | {ok: false; detail: string}
 
 class DetailError extends Error {
-  constructor(readonly status: number, readonly payload: unknown) {
+  constructor(
+    readonly status: number,
+    readonly payload: unknown,
+  ) {
     super(typeof payload === 'string' ? payload : JSON.stringify(payload))
   }
 }
@@ -163,33 +248,42 @@ function shapeProblem(body: Json): string | undefined {
   for (const [i, m] of body.messages.entries()) {
     const at = `messages[${i}]`
     if (!isRecord(m)) return `${at}: expected an object`
-    if (typeof m.id !== 'string' || !UUID_V4.test(m.id)) return `${at}.id: expected a UUID v4 string, got ${JSON.stringify(m.id)}`
+    if (typeof m.id !== 'string' || !UUID_V4.test(m.id))
+      return `${at}.id: expected a UUID v4 string, got ${JSON.stringify(m.id)}`
     if (!isRecord(m.author) || typeof m.author.role !== 'string') return `${at}.author.role: expected a string`
-    if (!ROLES.includes(m.author.role)) return `${at}.author.role: expected one of ${ROLES.join(', ')}, got ${JSON.stringify(m.author.role)}`
+    if (!ROLES.includes(m.author.role))
+      return `${at}.author.role: expected one of ${ROLES.join(', ')}, got ${JSON.stringify(m.author.role)}`
     if (!isRecord(m.content)) return `${at}.content: expected an object`
-    if (m.content.content_type !== 'text') return `${at}.content.content_type: expected "text", got ${JSON.stringify(m.content.content_type)}`
+    if (m.content.content_type !== 'text')
+      return `${at}.content.content_type: expected "text", got ${JSON.stringify(m.content.content_type)}`
     const parts = m.content.parts
-    if (!Array.isArray(parts) || parts.length === 0 || !parts.every((p) => typeof p === 'string')) return `${at}.content.parts: expected a non-empty array of strings`
+    if (!Array.isArray(parts) || parts.length === 0 || !parts.every((p) => typeof p === 'string'))
+      return `${at}.content.parts: expected a non-empty array of strings`
     if (m.metadata !== undefined && !isRecord(m.metadata)) return `${at}.metadata: expected an object`
   }
-  if (typeof body.parent_message_id !== 'string' || !UUID_ANY.test(body.parent_message_id)) return `parent_message_id: expected a UUID string, got ${JSON.stringify(body.parent_message_id)}`
+  if (typeof body.parent_message_id !== 'string' || !UUID_ANY.test(body.parent_message_id))
+    return `parent_message_id: expected a UUID string, got ${JSON.stringify(body.parent_message_id)}`
   if (typeof body.model !== 'string' || body.model === '') return 'model: expected a non-empty string'
-  if (body.conversation_id !== undefined && body.conversation_id !== null && typeof body.conversation_id !== 'string') return 'conversation_id: expected a string or null'
-  if (body.history_and_training_disabled !== undefined && typeof body.history_and_training_disabled !== 'boolean') return 'history_and_training_disabled: expected a boolean'
+  if (body.conversation_id !== undefined && body.conversation_id !== null && typeof body.conversation_id !== 'string')
+    return 'conversation_id: expected a string or null'
+  if (body.history_and_training_disabled !== undefined && typeof body.history_and_training_disabled !== 'boolean')
+    return 'history_and_training_disabled: expected a boolean'
   return undefined
 }
 
 function endingOf(fault: WebFault | undefined): Ending | undefined {
   if (fault?.type === 'handoff') return {kind: 'handoff'}
   if (fault?.type === 'moderation') return {kind: 'moderation', after: fault.afterSegments ?? 1}
-  if (fault?.type === 'error-after-text') return {kind: 'error', after: fault.afterSegments ?? 1, message: fault.message, code: fault.code}
+  if (fault?.type === 'error-after-text')
+    return {kind: 'error', after: fault.afterSegments ?? 1, message: fault.message, code: fault.code}
   return undefined
 }
 
 function frame(event: ScriptedEvent): string {
   let out = ''
   if (event.event !== undefined) out += `event: ${event.event}\n`
-  if (event.data !== undefined) out += `data: ${typeof event.data === 'string' ? event.data : JSON.stringify(event.data)}\n`
+  if (event.data !== undefined)
+    out += `data: ${typeof event.data === 'string' ? event.data : JSON.stringify(event.data)}\n`
   return `${out}\n`
 }
 
@@ -239,9 +333,11 @@ export class FakeChatGPTWeb {
   }
 
   static async start(options: FakeWebOptions = {}): Promise<FakeChatGPTWeb> {
-    let fake: FakeChatGPTWeb | undefined
-    const http = await LoopbackServer.start((req, res) => fake!.onRequest(req, res))
-    fake = new FakeChatGPTWeb(http, options)
+    // requests reach the server only once it exists
+    const fake: FakeChatGPTWeb = new FakeChatGPTWeb(
+      await LoopbackServer.start((req, res) => fake.onRequest(req, res)),
+      options,
+    )
     return fake
   }
 
@@ -263,7 +359,12 @@ export class FakeChatGPTWeb {
     const exp = iat + Math.round(ttlS)
     const token = fakeJwt({
       [PROFILE_CLAIM]: {email: account, email_verified: true},
-      [AUTH_CLAIM]: {user_id: webUserId(account), chatgpt_account_id: webAccountId(account), chatgpt_plan_type: 'plus', chatgpt_user_id: webUserId(account)},
+      [AUTH_CLAIM]: {
+        user_id: webUserId(account),
+        chatgpt_account_id: webAccountId(account),
+        chatgpt_plan_type: 'plus',
+        chatgpt_user_id: webUserId(account),
+      },
       iss: 'https://auth0.openai.com/',
       sub: `auth0|${hex(account, 'sub').slice(0, 24)}`,
       aud: ['https://api.openai.com/v1', 'https://openai.openai.auth0app.com/userinfo'],
@@ -344,11 +445,14 @@ export class FakeChatGPTWeb {
 
   private authenticate(req: IncomingMessage): Auth {
     const token = bearer(req)
-    if (token === undefined) return {ok: false, detail: 'Authentication credentials were not provided (Authorization: Bearer <access token>).'}
-    if (this.revoked.has(token)) return {ok: false, detail: 'Your authentication token has been invalidated. Please try signing in again.'}
+    if (token === undefined)
+      return {ok: false, detail: 'Authentication credentials were not provided (Authorization: Bearer <access token>).'}
+    if (this.revoked.has(token))
+      return {ok: false, detail: 'Your authentication token has been invalidated. Please try signing in again.'}
     const entry = this.accessTokens.get(token)
     if (!entry) return {ok: false, detail: 'Could not parse your authentication token. Please try signing in again.'}
-    if (entry.exp * 1000 <= Date.now()) return {ok: false, detail: 'Your authentication token has expired. Please try signing in again.'}
+    if (entry.exp * 1000 <= Date.now())
+      return {ok: false, detail: 'Your authentication token has expired. Please try signing in again.'}
     return {ok: true, account: entry.account}
   }
 
@@ -393,7 +497,7 @@ export class FakeChatGPTWeb {
           res.destroy()
           return
         }
-        const message = error instanceof Error ? error.stack ?? error.message : String(error)
+        const message = error instanceof Error ? (error.stack ?? error.message) : String(error)
         this.send(ctx, 500, {detail: `fake ChatGPT web bug: ${message}`})
       })
     })
@@ -427,7 +531,11 @@ export class FakeChatGPTWeb {
     const {res} = ctx
     if (res.destroyed || res.headersSent) return
     const isText = typeof payload === 'string'
-    const contentType = isText ? (payload.trimStart().startsWith('<') ? 'text/html; charset=UTF-8' : 'text/plain; charset=utf-8') : 'application/json'
+    const contentType = isText
+      ? payload.trimStart().startsWith('<')
+        ? 'text/html; charset=UTF-8'
+        : 'text/plain; charset=utf-8'
+      : 'application/json'
     const body = Buffer.from(isText ? payload : JSON.stringify(payload), 'utf8')
     const extra: Record<string, string> = {}
     for (const [k, v] of Object.entries(headers)) extra[k.toLowerCase()] = v
@@ -518,7 +626,12 @@ export class FakeChatGPTWeb {
       return
     }
     if (fault?.type === 'error-event') {
-      await this.stream(ctx, [{data: {message: null, conversation_id: conversationId, error: fault.message}}], true, undefined)
+      await this.stream(
+        ctx,
+        [{data: {message: null, conversation_id: conversationId, error: fault.message}}],
+        true,
+        undefined,
+      )
       return
     }
     const dieAfter = fault?.type === 'die-mid-stream' ? Math.max(0, Math.floor(fault.afterEvents)) : undefined
@@ -545,7 +658,8 @@ export class FakeChatGPTWeb {
 
   private exchange(refreshToken: string): {ok: true; payload: Json} | {ok: false; reason: string} {
     if (this.revoked.has(refreshToken)) return {ok: false, reason: 'The refresh token has been revoked.'}
-    if (this.spent.has(refreshToken)) return {ok: false, reason: 'The refresh token has already been used (it was rotated).'}
+    if (this.spent.has(refreshToken))
+      return {ok: false, reason: 'The refresh token has already been used (it was rotated).'}
     const account = this.refreshTokens.get(refreshToken)
     if (account === undefined) return {ok: false, reason: 'Unknown or invalid refresh token.'}
     const ttl = this.ttl()
@@ -587,7 +701,13 @@ export class FakeChatGPTWeb {
       }
     }
     const presented = fields && typeof fields.refresh_token === 'string' ? fields.refresh_token : ''
-    const record: RecordedExchange = {style: 'oauth', body: fields ?? (text === '' ? undefined : text), refreshToken: presented, ok: false, at: ctx.at}
+    const record: RecordedExchange = {
+      style: 'oauth',
+      body: fields ?? (text === '' ? undefined : text),
+      refreshToken: presented,
+      ok: false,
+      at: ctx.at,
+    }
     this.exchanges.push(record)
     const fault = take(this.authFaults, '*')
     if (fault?.type === 'hang') return // never answers, never rotates (until close())
@@ -595,10 +715,17 @@ export class FakeChatGPTWeb {
       this.statusFault(ctx, fault)
       return
     }
-    if (!fields) throw oauthError('invalid_request', 'The body must be a JSON object or application/x-www-form-urlencoded.')
-    if (fields.grant_type === undefined || fields.grant_type === '') throw oauthError('invalid_request', 'Missing required parameter: grant_type')
-    if (typeof fields.client_id !== 'string' || fields.client_id === '') throw oauthError('invalid_request', 'Missing required parameter: client_id')
-    if (fields.grant_type !== 'refresh_token') throw new DetailError(400, {error: 'unsupported_grant_type', error_description: `Unsupported grant type: ${String(fields.grant_type)}`})
+    if (!fields)
+      throw oauthError('invalid_request', 'The body must be a JSON object or application/x-www-form-urlencoded.')
+    if (fields.grant_type === undefined || fields.grant_type === '')
+      throw oauthError('invalid_request', 'Missing required parameter: grant_type')
+    if (typeof fields.client_id !== 'string' || fields.client_id === '')
+      throw oauthError('invalid_request', 'Missing required parameter: client_id')
+    if (fields.grant_type !== 'refresh_token')
+      throw new DetailError(400, {
+        error: 'unsupported_grant_type',
+        error_description: `Unsupported grant type: ${String(fields.grant_type)}`,
+      })
     if (presented === '') throw oauthError('invalid_request', 'Missing required parameter: refresh_token')
     const result = this.exchange(presented)
     if (!result.ok) throw oauthError('invalid_grant', result.reason)

@@ -3,7 +3,17 @@ import {randomBytes} from 'node:crypto'
 import {describe, it} from 'node:test'
 
 import {call, json, jwtPayload, type Obj} from './fake-codex-client.js'
-import {AUTH_CLAIM, CODEX_CLIENT_ID, CODEX_SCOPE, codexAccount, FakeCodex, type FakeCodexOptions, newPkce, pkceChallenge, REUSED_MESSAGE} from './fake-codex.js'
+import {
+  AUTH_CLAIM,
+  CODEX_CLIENT_ID,
+  CODEX_SCOPE,
+  codexAccount,
+  FakeCodex,
+  type FakeCodexOptions,
+  newPkce,
+  pkceChallenge,
+  REUSED_MESSAGE,
+} from './fake-codex.js'
 
 const CALLBACK = 'http://localhost:1455/auth/callback'
 
@@ -36,17 +46,31 @@ function authorizeQuery(challenge: string, state: string, extra: Record<string, 
 }
 
 const token = (fake: FakeCodex, fields: Record<string, string>) => call(`${fake.authUrl}/oauth/token`, {form: fields})
-const refreshJson = (fake: FakeCodex, refreshToken: string, extra: Obj = {}) => call(`${fake.authUrl}/oauth/token`, {json: {client_id: CODEX_CLIENT_ID, grant_type: 'refresh_token', refresh_token: refreshToken, ...extra}})
+const refreshJson = (fake: FakeCodex, refreshToken: string, extra: Obj = {}) =>
+  call(`${fake.authUrl}/oauth/token`, {
+    json: {client_id: CODEX_CLIENT_ID, grant_type: 'refresh_token', refresh_token: refreshToken, ...extra},
+  })
 
 /** Play the browser: follow the printed authorize URL once and read the callback query. */
-async function authorize(fake: FakeCodex, challenge: string, state: string, extra: Record<string, string | undefined> = {}): Promise<URL> {
+async function authorize(
+  fake: FakeCodex,
+  challenge: string,
+  state: string,
+  extra: Record<string, string | undefined> = {},
+): Promise<URL> {
   const reply = await call(`${fake.authUrl}/oauth/authorize?${authorizeQuery(challenge, state, extra)}`)
   assert.equal(reply.status, 302, reply.text)
   return new URL(reply.headers.location)
 }
 
 async function codeGrant(fake: FakeCodex, code: string, verifier: string, redirectUri = CALLBACK) {
-  return token(fake, {grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: CODEX_CLIENT_ID, code_verifier: verifier})
+  return token(fake, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: redirectUri,
+    client_id: CODEX_CLIENT_ID,
+    code_verifier: verifier,
+  })
 }
 
 describe('fake Codex auth server', {timeout: 30_000}, () => {
@@ -79,18 +103,38 @@ describe('fake Codex auth server', {timeout: 30_000}, () => {
         organizations: (id[AUTH_CLAIM] as Obj).organizations,
       })
       const access = jwtPayload(tokens.access_token as string)
-      assert.deepEqual(access[AUTH_CLAIM], {chatgpt_account_id: account.accountId, chatgpt_plan_type: 'pro', chatgpt_user_id: account.userId, user_id: account.userId})
+      assert.deepEqual(access[AUTH_CLAIM], {
+        chatgpt_account_id: account.accountId,
+        chatgpt_plan_type: 'pro',
+        chatgpt_user_id: account.userId,
+        user_id: account.userId,
+      })
       assert.equal((access.exp as number) - (access.iat as number), 864_000)
 
-      const models = await call(`${fake.baseUrl}/models?client_version=0.160.0`, {headers: fake.authHeaders({access_token: tokens.access_token as string, account_id: account.accountId})})
+      const models = await call(`${fake.baseUrl}/models?client_version=0.160.0`, {
+        headers: fake.authHeaders({access_token: tokens.access_token as string, account_id: account.accountId}),
+      })
       assert.equal(models.status, 200, models.text)
 
       // An authorization code works once.
       const again = await codeGrant(fake, code, pkce.verifier)
       assert.equal(again.status, 400)
-      assert.deepEqual(json(again), {error: {message: 'Invalid authorization code.', type: 'invalid_request_error', param: null, code: 'invalid_grant'}})
+      assert.deepEqual(json(again), {
+        error: {
+          message: 'Invalid authorization code.',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_grant',
+        },
+      })
       assert.equal(fake.auth.exchangeCount('authorization_code'), 2)
-      assert.deepEqual(fake.auth.tokenRequests.map((r) => [r.grantType, r.format, r.status]), [['authorization_code', 'form', 200], ['authorization_code', 'form', 400]])
+      assert.deepEqual(
+        fake.auth.tokenRequests.map((r) => [r.grantType, r.format, r.status]),
+        [
+          ['authorization_code', 'form', 200],
+          ['authorization_code', 'form', 400],
+        ],
+      )
     })
   })
 
@@ -103,8 +147,14 @@ describe('fake Codex auth server', {timeout: 30_000}, () => {
         [{code_challenge_method: 'plain'}, 'code_challenge_method must be "S256"'],
         [{codex_cli_simplified_flow: undefined}, 'codex_cli_simplified_flow must be "true", got null'],
         [{id_token_add_organizations: undefined}, 'id_token_add_organizations must be "true", got null'],
-        [{redirect_uri: 'https://evil.example/auth/callback'}, 'redirect_uri "https://evil.example/auth/callback" is not registered'],
-        [{redirect_uri: 'http://localhost:9999/auth/callback'}, 'redirect_uri port 9999 is not registered (registered: 1455, 1457)'],
+        [
+          {redirect_uri: 'https://evil.example/auth/callback'},
+          'redirect_uri "https://evil.example/auth/callback" is not registered',
+        ],
+        [
+          {redirect_uri: 'http://localhost:9999/auth/callback'},
+          'redirect_uri port 9999 is not registered (registered: 1455, 1457)',
+        ],
         [{scope: 'openid profile email'}, 'scope must include offline_access'],
         [{code_challenge: 'short'}, 'code_challenge must be a base64url SHA-256 digest'],
         [{state: undefined}, 'state is required'],
@@ -114,7 +164,10 @@ describe('fake Codex auth server', {timeout: 30_000}, () => {
         const reply = await call(`${fake.authUrl}/oauth/authorize?${authorizeQuery(challenge, 'st', extra)}`)
         assert.equal(reply.status, 400, JSON.stringify(extra))
         assert.equal(reply.headers.location, undefined)
-        assert.ok(reply.text.startsWith(`Invalid authorization request: ${message}`), `${JSON.stringify(extra)}: ${reply.text}`)
+        assert.ok(
+          reply.text.startsWith(`Invalid authorization request: ${message}`),
+          `${JSON.stringify(extra)}: ${reply.text}`,
+        )
       }
       const ok = await authorize(fake, challenge, 'st', {redirect_uri: 'http://localhost:1457/auth/callback'})
       assert.equal(ok.port, '1457')
@@ -135,19 +188,36 @@ describe('fake Codex auth server', {timeout: 30_000}, () => {
     await withFake({}, async (fake) => {
       const cases: Array<[Record<string, string>, string]> = [
         [{code_verifier: newPkce().verifier}, 'code_verifier does not match the code_challenge.'],
-        [{redirect_uri: 'http://localhost:1457/auth/callback'}, 'redirect_uri does not match the authorization request.'],
+        [
+          {redirect_uri: 'http://localhost:1457/auth/callback'},
+          'redirect_uri does not match the authorization request.',
+        ],
         [{client_id: 'app_other'}, 'client_id does not match the authorization request.'],
       ]
       for (const [override, message] of cases) {
         const pkce = newPkce()
         const code = (await authorize(fake, pkce.challenge, 's')).searchParams.get('code') ?? ''
-        const reply = await token(fake, {grant_type: 'authorization_code', code, redirect_uri: CALLBACK, client_id: CODEX_CLIENT_ID, code_verifier: pkce.verifier, ...override})
+        const reply = await token(fake, {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: CALLBACK,
+          client_id: CODEX_CLIENT_ID,
+          code_verifier: pkce.verifier,
+          ...override,
+        })
         assert.equal(reply.status, 400)
-        assert.deepEqual(json(reply), {error: {message, type: 'invalid_request_error', param: null, code: 'invalid_grant'}})
+        assert.deepEqual(json(reply), {
+          error: {message, type: 'invalid_request_error', param: null, code: 'invalid_grant'},
+        })
         // The code was not spent by the failed attempt.
         assert.equal((await codeGrant(fake, code, pkce.verifier)).status, 200)
       }
-      const missing = await token(fake, {grant_type: 'authorization_code', code: 'x', client_id: CODEX_CLIENT_ID, code_verifier: 'v'})
+      const missing = await token(fake, {
+        grant_type: 'authorization_code',
+        code: 'x',
+        client_id: CODEX_CLIENT_ID,
+        code_verifier: 'v',
+      })
       assert.equal(missing.status, 400)
       assert.equal((json(missing).error as Obj).message, 'Missing required parameter: redirect_uri')
     })
@@ -165,12 +235,28 @@ describe('fake Codex auth server', {timeout: 30_000}, () => {
 
       const reused = await refreshJson(fake, first.refresh_token)
       assert.equal(reused.status, 401)
-      assert.equal(reused.text, JSON.stringify({error: {message: REUSED_MESSAGE, type: 'invalid_request_error', param: null, code: 'refresh_token_reused'}}))
+      assert.equal(
+        reused.text,
+        JSON.stringify({
+          error: {message: REUSED_MESSAGE, type: 'invalid_request_error', param: null, code: 'refresh_token_reused'},
+        }),
+      )
 
-      const r2 = await token(fake, {client_id: CODEX_CLIENT_ID, grant_type: 'refresh_token', refresh_token: t1.refresh_token as string})
+      const r2 = await token(fake, {
+        client_id: CODEX_CLIENT_ID,
+        grant_type: 'refresh_token',
+        refresh_token: t1.refresh_token as string,
+      })
       assert.equal(r2.status, 200, r2.text)
       assert.equal(fake.auth.exchangeCount('refresh_token'), 3)
-      assert.deepEqual(fake.auth.tokenRequests.map((r) => [r.format, r.status]), [['json', 200], ['json', 401], ['form', 200]])
+      assert.deepEqual(
+        fake.auth.tokenRequests.map((r) => [r.format, r.status]),
+        [
+          ['json', 200],
+          ['json', 401],
+          ['form', 200],
+        ],
+      )
 
       const badScope = await refreshJson(fake, json(r2).refresh_token as string, {scope: 'openid admin'})
       assert.equal(badScope.status, 400)
@@ -185,12 +271,22 @@ describe('fake Codex auth server', {timeout: 30_000}, () => {
       const c = fake.issueTokens()
       fake.auth.killRefreshToken(a.refresh_token, 'expired')
       fake.auth.killRefreshToken(b.refresh_token, 'invalidated')
-      const revoke = await call(`${fake.authUrl}/oauth/revoke`, {json: {token: c.refresh_token, token_type_hint: 'refresh_token', client_id: CODEX_CLIENT_ID}})
+      const revoke = await call(`${fake.authUrl}/oauth/revoke`, {
+        json: {token: c.refresh_token, token_type_hint: 'refresh_token', client_id: CODEX_CLIENT_ID},
+      })
       assert.equal(revoke.status, 200)
       const expect = [
         [a.refresh_token, 'refresh_token_expired', 'Your refresh token has expired. Please try signing in again.'],
-        [b.refresh_token, 'refresh_token_invalidated', 'Your refresh token has been invalidated. Please try signing in again.'],
-        [c.refresh_token, 'refresh_token_invalidated', 'Your refresh token has been invalidated. Please try signing in again.'],
+        [
+          b.refresh_token,
+          'refresh_token_invalidated',
+          'Your refresh token has been invalidated. Please try signing in again.',
+        ],
+        [
+          c.refresh_token,
+          'refresh_token_invalidated',
+          'Your refresh token has been invalidated. Please try signing in again.',
+        ],
         ['rt_never_issued', 'invalid_grant', 'Invalid refresh token.'],
       ]
       for (const [rt, code, message] of expect) {
@@ -234,7 +330,10 @@ describe('fake Codex auth server', {timeout: 30_000}, () => {
       const garbage = await refreshJson(fake, t.refresh_token)
       assert.equal(garbage.status, 200)
       assert.throws(() => JSON.parse(garbage.text), SyntaxError)
-      const hung = call(`${fake.authUrl}/oauth/token`, {json: {client_id: CODEX_CLIENT_ID, grant_type: 'refresh_token', refresh_token: t.refresh_token}, signal: AbortSignal.timeout(200)})
+      const hung = call(`${fake.authUrl}/oauth/token`, {
+        json: {client_id: CODEX_CLIENT_ID, grant_type: 'refresh_token', refresh_token: t.refresh_token},
+        signal: AbortSignal.timeout(200),
+      })
       await assert.rejects(hung)
       // Faults do not rotate: the token still works.
       assert.equal((await refreshJson(fake, t.refresh_token)).status, 200)
@@ -243,7 +342,8 @@ describe('fake Codex auth server', {timeout: 30_000}, () => {
 })
 
 describe('fake Codex device-code login', {timeout: 30_000}, () => {
-  const usercode = (fake: FakeCodex, clientId = CODEX_CLIENT_ID) => call(`${fake.authUrl}/api/accounts/deviceauth/usercode`, {json: {client_id: clientId}})
+  const usercode = (fake: FakeCodex, clientId = CODEX_CLIENT_ID) =>
+    call(`${fake.authUrl}/api/accounts/deviceauth/usercode`, {json: {client_id: clientId}})
   const poll = (fake: FakeCodex, body: Obj) => call(`${fake.authUrl}/api/accounts/deviceauth/token`, {json: body})
 
   it('user code (interval as a string), pending 403 polls, approve(), then the code exchanges with <issuer>/deviceauth/callback', async () => {
@@ -266,7 +366,12 @@ describe('fake Codex device-code login', {timeout: 30_000}, () => {
 
       const wrong = await codeGrant(fake, done.authorization_code as string, done.code_verifier as string)
       assert.equal(wrong.status, 400)
-      const ok = await codeGrant(fake, done.authorization_code as string, done.code_verifier as string, `${fake.authUrl}/deviceauth/callback`)
+      const ok = await codeGrant(
+        fake,
+        done.authorization_code as string,
+        done.code_verifier as string,
+        `${fake.authUrl}/deviceauth/callback`,
+      )
       assert.equal(ok.status, 200, ok.text)
       assert.equal(jwtPayload(json(ok).id_token as string).email, 'alice@example.com')
     })

@@ -54,7 +54,14 @@ export type TokenFault =
 /** Authorization codes live ten minutes. */
 const CODE_TTL_S = 600
 
-type AuthCode = {clientId: string; redirectUri: string; challenge: string; account: CodexAccount; exp: number; used: boolean}
+type AuthCode = {
+  clientId: string
+  redirectUri: string
+  challenge: string
+  account: CodexAccount
+  exp: number
+  used: boolean
+}
 
 export class CodexAuthServer {
   /** The issuer base URL (`http://127.0.0.1:PORT`), as https://auth.openai.com. */
@@ -87,9 +94,11 @@ export class CodexAuthServer {
   }
 
   static async start(options: CodexAuthOptions = {}): Promise<CodexAuthServer> {
-    let fake: CodexAuthServer | undefined
-    const http = await LoopbackServer.start((req, res) => fake!.#onRequest(req, res))
-    fake = new CodexAuthServer(http, options)
+    // requests reach the server only once it exists
+    const fake: CodexAuthServer = new CodexAuthServer(
+      await LoopbackServer.start((req, res) => fake.#onRequest(req, res)),
+      options,
+    )
     return fake
   }
 
@@ -154,7 +163,14 @@ export class CodexAuthServer {
 
   #newCode(clientId: string, redirectUri: string, challenge: string): string {
     const code = `ac_${randomBytes(24).toString('base64url')}`
-    this.#codes.set(code, {clientId, redirectUri, challenge, account: this.account, exp: Date.now() / 1000 + CODE_TTL_S, used: false})
+    this.#codes.set(code, {
+      clientId,
+      redirectUri,
+      challenge,
+      account: this.account,
+      exp: Date.now() / 1000 + CODE_TTL_S,
+      used: false,
+    })
     return code
   }
 
@@ -164,9 +180,12 @@ export class CodexAuthServer {
     if (method === 'GET' && path === '/oauth/authorize') return this.#authorize(ctx)
     if (method === 'POST' && path === '/oauth/token') return this.#token(ctx, text)
     if (method === 'POST' && path === '/oauth/revoke') return this.#revoke(ctx, text)
-    if (method === 'POST' && path === '/api/accounts/deviceauth/usercode') return send(ctx, 200, this.device.userCode(text))
+    if (method === 'POST' && path === '/api/accounts/deviceauth/usercode')
+      return send(ctx, 200, this.device.userCode(text))
     if (method === 'POST' && path === '/api/accounts/deviceauth/token') return send(ctx, 200, this.device.poll(text))
-    throw new Reply(404, {error: {message: `No route ${method} ${path}`, type: 'invalid_request_error', param: null, code: 'not_found'}})
+    throw new Reply(404, {
+      error: {message: `No route ${method} ${path}`, type: 'invalid_request_error', param: null, code: 'not_found'},
+    })
   }
 
   #authorize(ctx: Ctx): void {
@@ -204,10 +223,22 @@ export class CodexAuthServer {
     }
     if (fault?.type === 'status') {
       record.status = fault.status
-      return send(ctx, fault.status, fault.body ?? {error: {message: 'Internal server error (fault injected by the fake auth server).', type: 'server_error', param: null, code: 'server_error'}})
+      return send(
+        ctx,
+        fault.status,
+        fault.body ?? {
+          error: {
+            message: 'Internal server error (fault injected by the fake auth server).',
+            type: 'server_error',
+            param: null,
+            code: 'server_error',
+          },
+        },
+      )
     }
     try {
-      const payload = grantType === 'authorization_code' ? this.#codeGrant(fields) : this.#refreshGrant(grantType, fields)
+      const payload =
+        grantType === 'authorization_code' ? this.#codeGrant(fields) : this.#refreshGrant(grantType, fields)
       record.status = 200
       send(ctx, 200, payload)
     } catch (error) {
@@ -222,18 +253,29 @@ export class CodexAuthServer {
       if (str(fields[name]) === '') throw authError(400, 'invalid_request', `Missing required parameter: ${name}`)
     }
     const code = this.#codes.get(str(fields.code))
-    if (!code || code.used || code.exp < Date.now() / 1000) throw authError(400, 'invalid_grant', 'Invalid authorization code.')
-    if (code.clientId !== fields.client_id) throw authError(400, 'invalid_grant', 'client_id does not match the authorization request.')
-    if (code.redirectUri !== fields.redirect_uri) throw authError(400, 'invalid_grant', 'redirect_uri does not match the authorization request.')
-    if (pkceChallenge(str(fields.code_verifier)) !== code.challenge) throw authError(400, 'invalid_grant', 'code_verifier does not match the code_challenge.')
+    if (!code || code.used || code.exp < Date.now() / 1000)
+      throw authError(400, 'invalid_grant', 'Invalid authorization code.')
+    if (code.clientId !== fields.client_id)
+      throw authError(400, 'invalid_grant', 'client_id does not match the authorization request.')
+    if (code.redirectUri !== fields.redirect_uri)
+      throw authError(400, 'invalid_grant', 'redirect_uri does not match the authorization request.')
+    if (pkceChallenge(str(fields.code_verifier)) !== code.challenge)
+      throw authError(400, 'invalid_grant', 'code_verifier does not match the code_challenge.')
     code.used = true
     const tokens = this.issueTokens(code.account)
-    return {id_token: tokens.id_token, access_token: tokens.access_token, refresh_token: tokens.refresh_token, expires_in: tokens.expires_in}
+    return {
+      id_token: tokens.id_token,
+      access_token: tokens.access_token,
+      refresh_token: tokens.refresh_token,
+      expires_in: tokens.expires_in,
+    }
   }
 
   #refreshGrant(grantType: string, fields: Json): Json {
-    if (grantType !== 'refresh_token') throw authError(400, 'unsupported_grant_type', `Unsupported grant_type: ${JSON.stringify(grantType)}`)
-    if (fields.client_id !== CODEX_CLIENT_ID) throw authError(400, 'invalid_client', `Unknown client_id: ${JSON.stringify(fields.client_id ?? null)}`)
+    if (grantType !== 'refresh_token')
+      throw authError(400, 'unsupported_grant_type', `Unsupported grant_type: ${JSON.stringify(grantType)}`)
+    if (fields.client_id !== CODEX_CLIENT_ID)
+      throw authError(400, 'invalid_client', `Unknown client_id: ${JSON.stringify(fields.client_id ?? null)}`)
     const presented = str(fields.refresh_token)
     if (presented === '') throw authError(400, 'invalid_request', 'Missing required parameter: refresh_token')
     const scope = fields.scope
@@ -247,7 +289,10 @@ export class CodexAuthServer {
       throw authError(401, `refresh_token_${live.why}`, DEAD[live.why])
     }
     const ttl = this.#ttl()
-    const payload: Json = {id_token: idTokenFor(live.account, this.origin, CODEX_CLIENT_ID), access_token: this.issueAccessToken(live.account, ttl)}
+    const payload: Json = {
+      id_token: idTokenFor(live.account, this.origin, CODEX_CLIENT_ID),
+      access_token: this.issueAccessToken(live.account, ttl),
+    }
     if (this.#options.rotate ?? true) {
       this.tokens.kill(presented, 'reused')
       payload.refresh_token = this.tokens.addRefresh(live.account)

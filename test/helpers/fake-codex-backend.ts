@@ -2,9 +2,39 @@ import {randomBytes} from 'node:crypto'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import type {CodexAuthServer} from './fake-codex-auth.js'
-import {type CodexOutput, failedFrames, frameText, splitWords, type SseFrame, type StreamPlan, streamFrames, type TurnUsage} from './fake-codex-events.js'
-import {bearer, type Ctx, cut, detail, type Headers, type Json, jsonObject, nowS, pause, Queue, Reply, send, serve} from './fake-codex-http.js'
-import {type CodexRateLimits, defaultRateLimits, rateLimitHeaders, rateLimitsEvent, usageDocument, usageLimitBody} from './fake-codex-limits.js'
+import {
+  type CodexOutput,
+  failedFrames,
+  frameText,
+  splitWords,
+  type SseFrame,
+  type StreamPlan,
+  streamFrames,
+  type TurnUsage,
+} from './fake-codex-events.js'
+import {
+  bearer,
+  type Ctx,
+  cut,
+  detail,
+  type Headers,
+  type Json,
+  jsonObject,
+  nowS,
+  pause,
+  Queue,
+  Reply,
+  send,
+  serve,
+} from './fake-codex-http.js'
+import {
+  type CodexRateLimits,
+  defaultRateLimits,
+  rateLimitHeaders,
+  rateLimitsEvent,
+  usageDocument,
+  usageLimitBody,
+} from './fake-codex-limits.js'
 import {CODEX_MODELS, type CodexModel} from './fake-codex-models.js'
 import {ruleViolation} from './fake-codex-rules.js'
 import type {CodexAccount, PlanType} from './fake-codex-tokens.js'
@@ -46,9 +76,18 @@ export type BackendFault =
   | {type: 'hang'}
 
 /** A scripted answer: output items (and usage) streamed the usual way, or raw SSE events sent verbatim with nothing added. */
-export type CodexScript = {output: CodexOutput[]; usage?: Partial<TurnUsage>} | {raw: Array<{event?: string; data: unknown}>}
+export type CodexScript =
+  {output: CodexOutput[]; usage?: Partial<TurnUsage>} | {raw: Array<{event?: string; data: unknown}>}
 
-export type BackendRequest = {route: BackendRoute; headers: Headers; query: Record<string, string>; body: unknown; account: CodexAccount | undefined; status: number; at: number}
+export type BackendRequest = {
+  route: BackendRoute
+  headers: Headers
+  query: Record<string, string>
+  body: unknown
+  account: CodexAccount | undefined
+  status: number
+  at: number
+}
 
 const ROUTES: Record<string, {method: string; route: BackendRoute}> = {
   '/backend-api/codex/responses': {method: 'POST', route: 'responses'},
@@ -58,7 +97,8 @@ const ROUTES: Record<string, {method: string; route: BackendRoute}> = {
 
 /** Messages of `response.failed` faults: the codes are the backend's, the texts are made up. */
 const FAILED_MESSAGES: Record<string, string> = {
-  context_length_exceeded: 'Your input exceeds the context window of this model. Please adjust your input and try again.',
+  context_length_exceeded:
+    'Your input exceeds the context window of this model. Please adjust your input and try again.',
   usage_not_included: 'Codex is not included in your ChatGPT plan.',
   insufficient_quota: 'You exceeded your current quota.',
   rate_limit_exceeded: 'Rate limit reached. Please try again later.',
@@ -86,9 +126,12 @@ export class CodexBackendServer {
   }
 
   static async start(auth: CodexAuthServer, options: CodexBackendOptions = {}): Promise<CodexBackendServer> {
-    let fake: CodexBackendServer | undefined
-    const http = await LoopbackServer.start((req, res) => fake!.#onRequest(req, res))
-    fake = new CodexBackendServer(http, auth, options)
+    // requests reach the server only once it exists
+    const fake: CodexBackendServer = new CodexBackendServer(
+      await LoopbackServer.start((req, res) => fake.#onRequest(req, res)),
+      auth,
+      options,
+    )
     return fake
   }
 
@@ -118,7 +161,15 @@ export class CodexBackendServer {
   async #route(ctx: Ctx, text: string): Promise<void> {
     const known = ROUTES[ctx.url.pathname]
     if (!known || known.method !== ctx.req.method) throw detail(404, 'Not Found')
-    const record: BackendRequest = {route: known.route, headers: {...ctx.req.headers}, query: Object.fromEntries(ctx.url.searchParams), body: undefined, account: undefined, status: 0, at: ctx.at}
+    const record: BackendRequest = {
+      route: known.route,
+      headers: {...ctx.req.headers},
+      query: Object.fromEntries(ctx.url.searchParams),
+      body: undefined,
+      account: undefined,
+      status: 0,
+      at: ctx.at,
+    }
     this.requests.push(record)
     if (known.route === 'responses') {
       try {
@@ -145,11 +196,19 @@ export class CodexBackendServer {
     if (token === undefined) throw detail(401, 'Authentication credentials were not provided.')
     const live = this.#auth.tokens.access(token)
     if (!live.ok) {
-      const why = {unknown: 'Could not parse your authentication token. Please try signing in again.', expired: 'Your authentication token has expired. Please try signing in again.', revoked: 'Your authentication token has been invalidated. Please try signing in again.'}
+      const why = {
+        unknown: 'Could not parse your authentication token. Please try signing in again.',
+        expired: 'Your authentication token has expired. Please try signing in again.',
+        revoked: 'Your authentication token has been invalidated. Please try signing in again.',
+      }
       throw detail(401, why[live.why])
     }
     const header = req.headers['chatgpt-account-id']
-    if (header !== live.account.accountId) throw detail(403, `ChatGPT-Account-ID ${JSON.stringify(header ?? null)} does not match the account of this token.`)
+    if (header !== live.account.accountId)
+      throw detail(
+        403,
+        `ChatGPT-Account-ID ${JSON.stringify(header ?? null)} does not match the account of this token.`,
+      )
     return live.account
   }
 
@@ -157,14 +216,24 @@ export class CodexBackendServer {
   async #answer(ctx: Ctx, route: BackendRoute, account: CodexAccount, text: string): Promise<number> {
     const body = route === 'responses' ? jsonObject(text) : {}
     if (route === 'responses') {
-      const broken = ruleViolation(body, this.#models().map((m) => m.slug))
+      const broken = ruleViolation(
+        body,
+        this.#models().map((m) => m.slug),
+      )
       if (broken) throw detail(broken.status, broken.detail)
     }
-    if (route === 'models' && !ctx.url.searchParams.get('client_version')) throw detail(400, 'Missing required query parameter: client_version')
+    if (route === 'models' && !ctx.url.searchParams.get('client_version'))
+      throw detail(400, 'Missing required query parameter: client_version')
     const fault = this.#faults.take(route)
     if (fault?.type === 'hang') return 0
-    if (fault?.type === 'status') throw new Reply(fault.status, fault.body ?? {detail: `Upstream error ${fault.status} (fault injected by the fake Codex backend).`}, fault.headers)
-    if (fault?.type === 'usage-limit') throw new Reply(429, usageLimitBody(account.planType, this.rateLimits), rateLimitHeaders(this.rateLimits))
+    if (fault?.type === 'status')
+      throw new Reply(
+        fault.status,
+        fault.body ?? {detail: `Upstream error ${fault.status} (fault injected by the fake Codex backend).`},
+        fault.headers,
+      )
+    if (fault?.type === 'usage-limit')
+      throw new Reply(429, usageLimitBody(account.planType, this.rateLimits), rateLimitHeaders(this.rateLimits))
     if (route === 'models') {
       send(ctx, 200, {models: this.#models()})
       return 200
@@ -187,11 +256,21 @@ export class CodexBackendServer {
     const script = fault?.type === 'failed' ? undefined : this.#scripts.take()
     const plan = this.#plan(body, planType, turnState, script)
     let frames: Array<SseFrame | {event?: string; data: unknown}>
-    if (fault?.type === 'failed') frames = failedFrames(plan, fault.code, fault.message ?? FAILED_MESSAGES[fault.code] ?? `The response failed (${fault.code}).`)
+    if (fault?.type === 'failed')
+      frames = failedFrames(
+        plan,
+        fault.code,
+        fault.message ?? FAILED_MESSAGES[fault.code] ?? `The response failed (${fault.code}).`,
+      )
     else if (script && 'raw' in script) frames = script.raw
     else frames = streamFrames(plan)
     const limit = fault?.type === 'cut' ? Math.max(0, Math.floor(fault.afterEvents)) : undefined
-    ctx.res.writeHead(200, {'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-codex-turn-state': turnState, ...rateLimitHeaders(this.rateLimits)})
+    ctx.res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-codex-turn-state': turnState,
+      ...rateLimitHeaders(this.rateLimits),
+    })
     ctx.res.flushHeaders()
     let sent = 0
     for (const frame of frames) {
@@ -205,8 +284,12 @@ export class CodexBackendServer {
   }
 
   #plan(body: Json, planType: PlanType, turnState: string, script: CodexScript | undefined): StreamPlan {
-    const output = script && 'output' in script ? script.output : defaultTurn(body, this.#options.answer ?? defaultCodexAnswer)
-    const usage = {...estimateUsage(body, output, this.#options.cachedTokens ?? 0), ...(script && 'output' in script ? script.usage : {})}
+    const output =
+      script && 'output' in script ? script.output : defaultTurn(body, this.#options.answer ?? defaultCodexAnswer)
+    const usage = {
+      ...estimateUsage(body, output, this.#options.cachedTokens ?? 0),
+      ...(script && 'output' in script ? script.usage : {}),
+    }
     return {
       responseId: `resp_${randomBytes(24).toString('hex')}`,
       model: String(body.model),

@@ -8,7 +8,14 @@ export type Obj = Record<string, unknown>
 export type HttpReply = {status: number; headers: Record<string, string>; text: string; error?: Error}
 export type Frame = {event: string | undefined; data: Obj}
 
-export type CallOptions = {method?: 'GET' | 'POST'; headers?: Record<string, string>; json?: unknown; form?: Record<string, string>; raw?: string; signal?: AbortSignal}
+export type CallOptions = {
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  json?: unknown
+  form?: Record<string, string>
+  raw?: string
+  signal?: AbortSignal
+}
 
 export async function call(url: string, options: CallOptions = {}): Promise<HttpReply> {
   const headers: Record<string, string> = {...options.headers}

@@ -13,7 +13,13 @@ import {newPkce} from './fake-codex-tokens.js'
  * `redirect_uri = <issuer>/deviceauth/callback`.
  */
 
-export type DeviceCode = {deviceAuthId: string; userCode: string; polls: number; approved: boolean; issued?: {authorization_code: string; code_challenge: string; code_verifier: string}}
+export type DeviceCode = {
+  deviceAuthId: string
+  userCode: string
+  polls: number
+  approved: boolean
+  issued?: {authorization_code: string; code_challenge: string; code_verifier: string}
+}
 
 type DeviceDeps = {
   clientId: string
@@ -51,8 +57,14 @@ export class DeviceCodes {
 
   userCode(text: string): Json {
     const fields = body(text)
-    if (fields.client_id !== this.#deps.clientId) throw authError(400, 'invalid_client', `Unknown client_id: ${JSON.stringify(fields.client_id ?? null)}`)
-    const code: DeviceCode = {deviceAuthId: `deviceauth_${randomBytes(16).toString('hex')}`, userCode: userCode(), polls: 0, approved: false}
+    if (fields.client_id !== this.#deps.clientId)
+      throw authError(400, 'invalid_client', `Unknown client_id: ${JSON.stringify(fields.client_id ?? null)}`)
+    const code: DeviceCode = {
+      deviceAuthId: `deviceauth_${randomBytes(16).toString('hex')}`,
+      userCode: userCode(),
+      polls: 0,
+      approved: false,
+    }
     this.codes.push(code)
     return {device_auth_id: code.deviceAuthId, user_code: code.userCode, interval: '5'}
   }
@@ -69,18 +81,30 @@ export class DeviceCodes {
     const fields = body(text)
     const code = this.codes.find((c) => c.deviceAuthId === fields.device_auth_id)
     // Made up: an unknown pair is a plain 400 here, so that a client polling with the wrong ids fails at once.
-    if (!code || code.userCode !== fields.user_code) throw authError(400, 'invalid_request', 'Unknown device_auth_id / user_code pair.')
+    if (!code || code.userCode !== fields.user_code)
+      throw authError(400, 'invalid_request', 'Unknown device_auth_id / user_code pair.')
     code.polls += 1
     const after = this.#deps.options().deviceApproveAfterPolls
     if (after !== undefined && code.polls > after) code.approved = true
     if (!code.approved) {
       // The pending body is not documented (Codex reads only the status); this one is plausible.
       const status = this.#deps.options().devicePendingStatus ?? 403
-      throw new Reply(status, {error: {message: 'Device authorization is pending. Please try again.', type: 'invalid_request_error', param: null, code: 'deviceauth_authorization_pending'}})
+      throw new Reply(status, {
+        error: {
+          message: 'Device authorization is pending. Please try again.',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'deviceauth_authorization_pending',
+        },
+      })
     }
     if (!code.issued) {
       const pkce = newPkce()
-      code.issued = {authorization_code: this.#deps.issueCode(this.#deps.callbackUri, pkce.challenge), code_challenge: pkce.challenge, code_verifier: pkce.verifier}
+      code.issued = {
+        authorization_code: this.#deps.issueCode(this.#deps.callbackUri, pkce.challenge),
+        code_challenge: pkce.challenge,
+        code_verifier: pkce.verifier,
+      }
     }
     return {...code.issued}
   }

@@ -118,7 +118,12 @@ class Frames {
   }
 }
 
-function messageFrames(f: Frames, item: Extract<CodexOutput, {type: 'message'}>, i: number, split: StreamPlan['split']): Json {
+function messageFrames(
+  f: Frames,
+  item: Extract<CodexOutput, {type: 'message'}>,
+  i: number,
+  split: StreamPlan['split'],
+): Json {
   const id = `msg_${hex(24)}`
   const phase = item.phase === undefined ? 'final_answer' : item.phase
   const base = {id, type: 'message', role: 'assistant', ...(phase === null ? {} : {phase})}
@@ -134,7 +139,12 @@ function messageFrames(f: Frames, item: Extract<CodexOutput, {type: 'message'}>,
   return done
 }
 
-function reasoningFrames(f: Frames, item: Extract<CodexOutput, {type: 'reasoning'}>, i: number, split: StreamPlan['split']): Json {
+function reasoningFrames(
+  f: Frames,
+  item: Extract<CodexOutput, {type: 'reasoning'}>,
+  i: number,
+  split: StreamPlan['split'],
+): Json {
   const id = `rs_${hex(24)}`
   const encrypted = item.encryptedContent === undefined ? {} : {encrypted_content: item.encryptedContent}
   f.add('response.output_item.added', {output_index: i, item: {id, type: 'reasoning', summary: [], ...encrypted}})
@@ -145,17 +155,33 @@ function reasoningFrames(f: Frames, item: Extract<CodexOutput, {type: 'reasoning
     f.add('response.reasoning_summary_text.done', {...at, text})
     f.add('response.reasoning_summary_part.done', {...at, part: {type: 'summary_text', text}})
   })
-  const done = {id, type: 'reasoning', summary: item.summary.map((text) => ({type: 'summary_text', text})), ...encrypted}
+  const done = {
+    id,
+    type: 'reasoning',
+    summary: item.summary.map((text) => ({type: 'summary_text', text})),
+    ...encrypted,
+  }
   f.add('response.output_item.done', {output_index: i, item: done})
   return done
 }
 
 function callFrames(f: Frames, item: Extract<CodexOutput, {type: 'function_call'}>, i: number): Json {
   const id = `fc_${hex(24)}`
-  const base = {id, type: 'function_call', call_id: item.callId ?? `call_${randomBytes(18).toString('base64url')}`, name: item.name}
+  const base = {
+    id,
+    type: 'function_call',
+    call_id: item.callId ?? `call_${randomBytes(18).toString('base64url')}`,
+    name: item.name,
+  }
   f.add('response.output_item.added', {output_index: i, item: {...base, status: 'in_progress', arguments: ''}})
-  for (const delta of item.chunks ?? fragments(item.arguments)) f.add('response.function_call_arguments.delta', {item_id: id, output_index: i, delta})
-  f.add('response.function_call_arguments.done', {item_id: id, output_index: i, name: item.name, arguments: item.arguments})
+  for (const delta of item.chunks ?? fragments(item.arguments))
+    f.add('response.function_call_arguments.delta', {item_id: id, output_index: i, delta})
+  f.add('response.function_call_arguments.done', {
+    item_id: id,
+    output_index: i,
+    name: item.name,
+    arguments: item.arguments,
+  })
   const done = {...base, status: 'completed', arguments: item.arguments}
   f.add('response.output_item.done', {output_index: i, item: done})
   return done
@@ -165,7 +191,11 @@ function callFrames(f: Frames, item: Extract<CodexOutput, {type: 'function_call'
 function opening(plan: StreamPlan): Frames {
   const f = new Frames()
   f.add('response.created', {response: responseObject(plan, 'in_progress')})
-  f.extra({type: 'codex.response.metadata', response_id: plan.responseId, headers: {'x-codex-turn-state': plan.turnState}})
+  f.extra({
+    type: 'codex.response.metadata',
+    response_id: plan.responseId,
+    headers: {'x-codex-turn-state': plan.turnState},
+  })
   f.add('response.in_progress', {response: responseObject(plan, 'in_progress')})
   if (plan.rateLimits) f.extra(plan.rateLimits)
   return f
@@ -189,7 +219,12 @@ export function streamFrames(plan: StreamPlan): SseFrame[] {
     if (item.type === 'reasoning') return reasoningFrames(f, item, i, plan.split)
     return callFrames(f, item, i)
   })
-  const response = {...responseObject(plan, 'completed'), completed_at: plan.createdAt, output: plan.fullOutput ? items : [], usage: usageOf(plan.usage)}
+  const response = {
+    ...responseObject(plan, 'completed'),
+    completed_at: plan.createdAt,
+    output: plan.fullOutput ? items : [],
+    usage: usageOf(plan.usage),
+  }
   f.add('response.completed', {response})
   return f.list
 }

@@ -21,10 +21,12 @@ export class Reply extends Error {
 }
 
 /** The backend's error shape: `{"detail": "…"}`. */
-export const detail = (status: number, message: string, headers: Record<string, string> = {}) => new Reply(status, {detail: message}, headers)
+export const detail = (status: number, message: string, headers: Record<string, string> = {}) =>
+  new Reply(status, {detail: message}, headers)
 
 /** The auth server's error shape, as auth.openai.com answers a dead refresh token. */
-export const authError = (status: number, code: string, message: string) => new Reply(status, {error: {message, type: 'invalid_request_error', param: null, code}})
+export const authError = (status: number, code: string, message: string) =>
+  new Reply(status, {error: {message, type: 'invalid_request_error', param: null, code}})
 
 export function isRecord(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -68,7 +70,11 @@ export function send(ctx: Ctx, status: number, payload: unknown, headers: Record
   const {res} = ctx
   if (res.destroyed || res.headersSent) return
   const isText = typeof payload === 'string'
-  const contentType = isText ? (payload.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8') : 'application/json'
+  const contentType = isText
+    ? payload.trimStart().startsWith('<')
+      ? 'text/html; charset=utf-8'
+      : 'text/plain; charset=utf-8'
+    : 'application/json'
   const body = Buffer.from(isText ? payload : JSON.stringify(payload), 'utf8')
   const extra: Record<string, string> = {}
   for (const [k, v] of Object.entries(headers)) extra[k.toLowerCase()] = v
@@ -108,7 +114,13 @@ export function serve(stopping: AbortSignal, route: (ctx: Ctx, text: string) => 
     req.on('error', () => {})
     const gone = new AbortController()
     res.once('close', () => gone.abort())
-    const ctx: Ctx = {req, res, url: new URL(req.url ?? '/', 'http://fake.invalid'), at: Date.now(), signal: AbortSignal.any([stopping, gone.signal])}
+    const ctx: Ctx = {
+      req,
+      res,
+      url: new URL(req.url ?? '/', 'http://fake.invalid'),
+      at: Date.now(),
+      signal: AbortSignal.any([stopping, gone.signal]),
+    }
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {
@@ -121,7 +133,9 @@ export function serve(stopping: AbortSignal, route: (ctx: Ctx, text: string) => 
           res.destroy()
           return
         }
-        send(ctx, 500, {detail: `fake Codex bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`})
+        send(ctx, 500, {
+          detail: `fake Codex bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        })
       })
     })
   }

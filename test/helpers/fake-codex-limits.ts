@@ -38,7 +38,10 @@ export function defaultRateLimits(now = nowS()): CodexRateLimits {
  */
 export function rateLimitHeaders(limits: CodexRateLimits, now = nowS()): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [name, w] of [['primary', limits.primary], ['secondary', limits.secondary]] as const) {
+  for (const [name, w] of [
+    ['primary', limits.primary],
+    ['secondary', limits.secondary],
+  ] as const) {
     if (!w) continue
     out[`x-codex-${name}-used-percent`] = String(w.usedPercent)
     out[`x-codex-${name}-window-minutes`] = String(w.windowMinutes)
@@ -63,21 +66,47 @@ function credits(c: Credits | null): Json | null {
 
 /** `{"type":"codex.rate_limits","plan_type":…,"rate_limits":{allowed,limit_reached,primary,secondary},"credits":…}` (shape from Codex logs). */
 export function rateLimitsEvent(planType: PlanType, limits: CodexRateLimits, now = nowS()): Json {
-  const win = (w: RateWindow | null) => (w ? {used_percent: w.usedPercent, window_minutes: w.windowMinutes, reset_after_seconds: Math.max(0, w.resetAt - now), reset_at: w.resetAt} : null)
+  const win = (w: RateWindow | null) =>
+    w
+      ? {
+          used_percent: w.usedPercent,
+          window_minutes: w.windowMinutes,
+          reset_after_seconds: Math.max(0, w.resetAt - now),
+          reset_at: w.resetAt,
+        }
+      : null
   return {
     type: 'codex.rate_limits',
     plan_type: planType,
-    rate_limits: {allowed: !reached(limits), limit_reached: reached(limits), primary: win(limits.primary), secondary: win(limits.secondary)},
+    rate_limits: {
+      allowed: !reached(limits),
+      limit_reached: reached(limits),
+      primary: win(limits.primary),
+      secondary: win(limits.secondary),
+    },
     credits: credits(limits.credits),
   }
 }
 
 /** The `GET /backend-api/wham/usage` document. */
 export function usageDocument(planType: PlanType, limits: CodexRateLimits, now = nowS()): Json {
-  const win = (w: RateWindow | null) => (w ? {used_percent: w.usedPercent, limit_window_seconds: w.windowMinutes * 60, reset_after_seconds: Math.max(0, w.resetAt - now), reset_at: w.resetAt} : null)
+  const win = (w: RateWindow | null) =>
+    w
+      ? {
+          used_percent: w.usedPercent,
+          limit_window_seconds: w.windowMinutes * 60,
+          reset_after_seconds: Math.max(0, w.resetAt - now),
+          reset_at: w.resetAt,
+        }
+      : null
   return {
     plan_type: planType,
-    rate_limit: {allowed: !reached(limits), limit_reached: reached(limits), primary_window: win(limits.primary), secondary_window: win(limits.secondary)},
+    rate_limit: {
+      allowed: !reached(limits),
+      limit_reached: reached(limits),
+      primary_window: win(limits.primary),
+      secondary_window: win(limits.secondary),
+    },
     credits: credits(limits.credits),
     additional_rate_limits: [],
   }
@@ -88,5 +117,13 @@ export function usageLimitBody(planType: PlanType, limits: CodexRateLimits, now 
   const windows = [limits.primary, limits.secondary].filter((w): w is RateWindow => w !== null)
   const full = windows.filter((w) => w.usedPercent >= 100)
   const resetsAt = Math.max(now, ...(full.length > 0 ? full : windows).map((w) => w.resetAt))
-  return {error: {type: 'usage_limit_reached', message: 'The usage limit has been reached', plan_type: planType, resets_at: resetsAt, resets_in_seconds: resetsAt - now}}
+  return {
+    error: {
+      type: 'usage_limit_reached',
+      message: 'The usage limit has been reached',
+      plan_type: planType,
+      resets_at: resetsAt,
+      resets_in_seconds: resetsAt - now,
+    },
+  }
 }

@@ -8,7 +8,15 @@ import {isRecord, type Json} from './fake-codex-http.js'
  */
 
 /** Parameters the backend refuses with "Unsupported parameter: <name>" (LiteLLM drops exactly these). */
-export const REJECTED_PARAMETERS = ['max_output_tokens', 'max_tokens', 'max_completion_tokens', 'metadata', 'temperature', 'user', 'context_management'] as const
+export const REJECTED_PARAMETERS = [
+  'max_output_tokens',
+  'max_tokens',
+  'max_completion_tokens',
+  'metadata',
+  'temperature',
+  'user',
+  'context_management',
+] as const
 
 export type RuleViolation = {status: number; detail: string}
 

@@ -22,7 +22,13 @@ export type PlanType = 'free' | 'go' | 'plus' | 'pro' | 'team' | 'business' | 'e
 export type CodexAccount = {email: string; accountId: string; userId: string; planType: PlanType}
 
 /** What a token exchange returns, plus the account id Codex stores next to the tokens. */
-export type CodexTokens = {id_token: string; access_token: string; refresh_token: string; expires_in: number; account_id: string}
+export type CodexTokens = {
+  id_token: string
+  access_token: string
+  refresh_token: string
+  expires_in: number
+  account_id: string
+}
 
 export type AccessState = {account: CodexAccount; exp: number}
 
@@ -39,7 +45,9 @@ export function codexAccount(partial: Partial<CodexAccount> = {}): CodexAccount 
   const h = hex(email, 'account')
   return {
     email,
-    accountId: partial.accountId ?? `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`,
+    accountId:
+      partial.accountId ??
+      `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`,
     userId: partial.userId ?? `user-${hex(email, 'user').slice(0, 24)}`,
     planType: partial.planType ?? 'plus',
   }
@@ -79,7 +87,9 @@ export function idTokenFor(account: CodexAccount, issuer: string, clientId: stri
     jti: randomUUID(),
     [AUTH_CLAIM]: {
       ...authClaim(account),
-      organizations: [{id: `org-${hex(account.email, 'org').slice(0, 24)}`, is_default: true, role: 'owner', title: 'Personal'}],
+      organizations: [
+        {id: `org-${hex(account.email, 'org').slice(0, 24)}`, is_default: true, role: 'owner', title: 'Personal'},
+      ],
     },
   })
 }
@@ -140,7 +150,8 @@ export class TokenRegistry {
 
   /** Kill a refresh token (a spent one stays 'reused' unless another reason is given explicitly). */
   kill(token: string, why: DeadReason): void {
-    if (!this.#refresh.has(token) && !this.#dead.has(token)) throw new Error('kill(): not a refresh token this fake issued')
+    if (!this.#refresh.has(token) && !this.#dead.has(token))
+      throw new Error('kill(): not a refresh token this fake issued')
     this.#refresh.delete(token)
     this.#dead.set(token, why)
   }

@@ -25,7 +25,11 @@ const CALL = /\bcall ([A-Za-z_][\w.-]*)(?: with (\{[^\n]*\}))?/g
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content
   if (!Array.isArray(content)) return ''
-  return content.map((p: unknown) => (isRecord(p) && (p.type === 'input_text' || p.type === 'text') && typeof p.text === 'string' ? p.text : '')).join('')
+  return content
+    .map((p: unknown) =>
+      isRecord(p) && (p.type === 'input_text' || p.type === 'text') && typeof p.text === 'string' ? p.text : '',
+    )
+    .join('')
 }
 
 /** The text of the last `user` message among the input items. */
@@ -33,14 +37,19 @@ export function lastUserText(body: Json): string {
   const input = Array.isArray(body.input) ? body.input : []
   for (let i = input.length - 1; i >= 0; i--) {
     const item: unknown = input[i]
-    if (isRecord(item) && (item.type === 'message' || item.type === undefined) && item.role === 'user') return textOf(item.content)
+    if (isRecord(item) && (item.type === 'message' || item.type === undefined) && item.role === 'user')
+      return textOf(item.content)
   }
   return ''
 }
 
 function functionNames(body: Json): Set<string> {
   const tools = Array.isArray(body.tools) ? body.tools : []
-  return new Set(tools.filter((t: unknown) => isRecord(t) && t.type === 'function' && typeof t.name === 'string').map((t) => (t as Json).name as string))
+  return new Set(
+    tools
+      .filter((t: unknown) => isRecord(t) && t.type === 'function' && typeof t.name === 'string')
+      .map((t) => (t as Json).name as string),
+  )
 }
 
 function reasoningItem(body: Json, userText: string): CodexOutput | undefined {
@@ -48,7 +57,9 @@ function reasoningItem(body: Json, userText: string): CodexOutput | undefined {
   if (!isRecord(r) || r.effort === 'none') return undefined
   const summary = ['auto', 'concise', 'detailed'].includes(String(r.summary)) ? [`Thinking about: ${userText}`] : []
   const include = Array.isArray(body.include) ? body.include : []
-  const encrypted = include.includes('reasoning.encrypted_content') ? {encryptedContent: `gAAAAAB${randomBytes(48).toString('base64')}`} : {}
+  const encrypted = include.includes('reasoning.encrypted_content')
+    ? {encryptedContent: `gAAAAAB${randomBytes(48).toString('base64')}`}
+    : {}
   return {type: 'reasoning', summary, ...encrypted}
 }
 

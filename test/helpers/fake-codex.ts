@@ -37,17 +37,29 @@ export function rfc3339Micros(date: Date): string {
 }
 
 /** The `$CODEX_HOME/auth.json` document of a ChatGPT login (openai/codex codex-rs/login/src/auth/storage.rs). */
-export function codexAuthJson(tokens: Omit<CodexTokens, 'expires_in'>, options: AuthJsonOptions = {}): Record<string, unknown> {
+export function codexAuthJson(
+  tokens: Omit<CodexTokens, 'expires_in'>,
+  options: AuthJsonOptions = {},
+): Record<string, unknown> {
   return {
     auth_mode: 'chatgpt',
     OPENAI_API_KEY: options.apiKey ?? null,
-    tokens: {id_token: tokens.id_token, access_token: tokens.access_token, refresh_token: tokens.refresh_token, account_id: tokens.account_id},
+    tokens: {
+      id_token: tokens.id_token,
+      access_token: tokens.access_token,
+      refresh_token: tokens.refresh_token,
+      account_id: tokens.account_id,
+    },
     last_refresh: rfc3339Micros(options.lastRefresh ?? new Date()),
   }
 }
 
 /** Write `<codexHome>/auth.json` (mode 0600; the directory is made 0700 if missing); returns its path. */
-export async function writeCodexAuthJson(codexHome: string, tokens: Omit<CodexTokens, 'expires_in'>, options: AuthJsonOptions = {}): Promise<string> {
+export async function writeCodexAuthJson(
+  codexHome: string,
+  tokens: Omit<CodexTokens, 'expires_in'>,
+  options: AuthJsonOptions = {},
+): Promise<string> {
   await mkdir(codexHome, {recursive: true, mode: 0o700})
   const path = join(codexHome, 'auth.json')
   await writeFile(path, `${JSON.stringify(codexAuthJson(tokens, options), null, 2)}\n`, {mode: 0o600})
@@ -94,7 +106,11 @@ export class FakeCodex {
   }
 
   /** Issue tokens for `account` and write them as `<codexHome>/auth.json`. */
-  async writeAuthJson(codexHome: string, account?: Partial<CodexAccount>, options: AuthJsonOptions = {}): Promise<{path: string; tokens: CodexTokens}> {
+  async writeAuthJson(
+    codexHome: string,
+    account?: Partial<CodexAccount>,
+    options: AuthJsonOptions = {},
+  ): Promise<{path: string; tokens: CodexTokens}> {
     const tokens = this.issueTokens(account)
     return {path: await writeCodexAuthJson(codexHome, tokens, options), tokens}
   }

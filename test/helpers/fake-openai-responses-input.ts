@@ -27,7 +27,8 @@ export function outputText(text: string): Json {
 
 function stringField(raw: Json, at: string, name: string): string {
   const value = raw[name]
-  if (value === undefined || value === null) throw invalid(`${at}.${name}`, `Missing required parameter: '${at}.${name}'.`, 'missing_required_parameter')
+  if (value === undefined || value === null)
+    throw invalid(`${at}.${name}`, `Missing required parameter: '${at}.${name}'.`, 'missing_required_parameter')
   if (typeof value !== 'string') throw wrongType(`${at}.${name}`, 'a string', value)
   return value
 }
@@ -35,7 +36,11 @@ function stringField(raw: Json, at: string, name: string): string {
 function part(raw: unknown, at: string): Json {
   if (!isRecord(raw)) throw wrongType(at, 'an object', raw)
   if (typeof raw.type !== 'string' || !PART_TYPES.includes(raw.type)) {
-    throw invalid(`${at}.type`, `Invalid value: '${String(raw.type)}'. Supported values are: ${PART_TYPES.map((t) => `'${t}'`).join(', ')}.`, 'invalid_value')
+    throw invalid(
+      `${at}.type`,
+      `Invalid value: '${String(raw.type)}'. Supported values are: ${PART_TYPES.map((t) => `'${t}'`).join(', ')}.`,
+      'invalid_value',
+    )
   }
   if (raw.type === 'input_text' || raw.type === 'output_text') {
     const text = stringField(raw, at, 'text')
@@ -47,30 +52,53 @@ function part(raw: unknown, at: string): Json {
 function message(raw: Json, at: string): Item {
   const {role, content} = raw
   if (typeof role !== 'string' || !ROLES.includes(role)) {
-    throw invalid(`${at}.role`, `Invalid value: '${String(role)}'. Supported values are: 'user', 'assistant', 'system', and 'developer'.`, 'invalid_value')
+    throw invalid(
+      `${at}.role`,
+      `Invalid value: '${String(role)}'. Supported values are: 'user', 'assistant', 'system', and 'developer'.`,
+      'invalid_value',
+    )
   }
   let parts: Json[]
-  if (typeof content === 'string') parts = [role === 'assistant' ? outputText(content) : {type: 'input_text', text: content}]
+  if (typeof content === 'string')
+    parts = [role === 'assistant' ? outputText(content) : {type: 'input_text', text: content}]
   else if (Array.isArray(content)) parts = content.map((p, j) => part(p, `${at}.content[${j}]`))
   else throw wrongType(`${at}.content`, 'a string or an array of content parts', content)
-  return {id: typeof raw.id === 'string' ? raw.id : newId('msg'), type: 'message', role, content: parts, status: 'completed'}
+  return {
+    id: typeof raw.id === 'string' ? raw.id : newId('msg'),
+    type: 'message',
+    role,
+    content: parts,
+    status: 'completed',
+  }
 }
 
 function item(raw: unknown, at: string, lookup: (id: string) => Item | undefined): Item {
   if (!isRecord(raw)) throw wrongType(at, 'an object', raw)
   const type = raw.type ?? (raw.role === undefined ? undefined : 'message')
   if (typeof type !== 'string' || !ITEM_TYPES.includes(type)) {
-    throw invalid(`${at}.type`, `Invalid value: '${String(type)}'. Supported values are: ${ITEM_TYPES.map((t) => `'${t}'`).join(', ')}.`, 'invalid_value')
+    throw invalid(
+      `${at}.type`,
+      `Invalid value: '${String(type)}'. Supported values are: ${ITEM_TYPES.map((t) => `'${t}'`).join(', ')}.`,
+      'invalid_value',
+    )
   }
   const id = typeof raw.id === 'string' ? raw.id : undefined
   switch (type) {
     case 'message':
       return message(raw, at)
     case 'function_call':
-      return {id: id ?? newId('fc'), type, status: 'completed', arguments: stringField(raw, at, 'arguments'), call_id: stringField(raw, at, 'call_id'), name: stringField(raw, at, 'name')}
+      return {
+        id: id ?? newId('fc'),
+        type,
+        status: 'completed',
+        arguments: stringField(raw, at, 'arguments'),
+        call_id: stringField(raw, at, 'call_id'),
+        name: stringField(raw, at, 'name'),
+      }
     case 'function_call_output': {
       const output = raw.output
-      if (typeof output !== 'string' && !Array.isArray(output)) throw wrongType(`${at}.output`, 'a string or an array', output)
+      if (typeof output !== 'string' && !Array.isArray(output))
+        throw wrongType(`${at}.output`, 'a string or an array', output)
       return {id: id ?? newId('fco'), type, call_id: stringField(raw, at, 'call_id'), output, status: 'completed'}
     }
     case 'item_reference': {
@@ -140,9 +168,14 @@ export function chatView(instructions: string | null, items: Item[]): Json[] {
   for (const it of items) {
     if (it.type === 'message') messages.push({role: it.role, content: partsText(it.content)})
     if (it.type === 'function_call') {
-      messages.push({role: 'assistant', content: null, tool_calls: [{id: it.call_id, type: 'function', function: {name: it.name, arguments: it.arguments}}]})
+      messages.push({
+        role: 'assistant',
+        content: null,
+        tool_calls: [{id: it.call_id, type: 'function', function: {name: it.name, arguments: it.arguments}}],
+      })
     }
-    if (it.type === 'function_call_output') messages.push({role: 'tool', tool_call_id: it.call_id, content: partsText(it.output)})
+    if (it.type === 'function_call_output')
+      messages.push({role: 'tool', tool_call_id: it.call_id, content: partsText(it.output)})
   }
   return messages
 }

@@ -33,7 +33,8 @@ export type ResponsesSseEvent = {event: string; data: Json; content: boolean}
 export function outputItem(g: Generated, done: boolean): Item {
   const text = done ? g.pieces.join('') : ''
   const status = !done ? 'in_progress' : g.truncated ? 'incomplete' : 'completed'
-  if (g.kind === 'call') return {id: g.id, type: 'function_call', status, arguments: text, call_id: g.callId, name: g.name}
+  if (g.kind === 'call')
+    return {id: g.id, type: 'function_call', status, arguments: text, call_id: g.callId, name: g.name}
   return {id: g.id, type: 'message', status, content: done ? [outputText(text)] : [], role: 'assistant'}
 }
 
@@ -97,14 +98,22 @@ function itemEvents(g: Generated): ResponsesSseEvent[] {
   const text = g.pieces.join('')
   if (g.kind === 'call') {
     return [
-      ...g.pieces.map((delta) => ({event: 'response.function_call_arguments.delta', data: {...at, delta}, content: delta !== ''})),
+      ...g.pieces.map((delta) => ({
+        event: 'response.function_call_arguments.delta',
+        data: {...at, delta},
+        content: delta !== '',
+      })),
       {event: 'response.function_call_arguments.done', data: {...at, name: g.name, arguments: text}, content: false},
     ]
   }
   const part = {...at, content_index: 0}
   return [
     {event: 'response.content_part.added', data: {...part, part: outputText('')}, content: false},
-    ...g.pieces.map((delta) => ({event: 'response.output_text.delta', data: {...part, delta, logprobs: []}, content: delta !== ''})),
+    ...g.pieces.map((delta) => ({
+      event: 'response.output_text.delta',
+      data: {...part, delta, logprobs: []},
+      content: delta !== '',
+    })),
     {event: 'response.output_text.done', data: {...part, text, logprobs: []}, content: false},
     {event: 'response.content_part.done', data: {...part, part: outputText(text)}, content: false},
   ]
@@ -124,7 +133,15 @@ export function streamEvents(turn: Turn): ResponsesSseEvent[] {
     {event: 'response.output_item.added', data: {output_index: 0, item: outputItem(g, false)}, content: false},
     ...itemEvents(g),
     {event: 'response.output_item.done', data: {output_index: 0, item: outputItem(g, true)}, content: false},
-    {event: final.status === 'incomplete' ? 'response.incomplete' : 'response.completed', data: {response: final}, content: false},
+    {
+      event: final.status === 'incomplete' ? 'response.incomplete' : 'response.completed',
+      data: {response: final},
+      content: false,
+    },
   ]
-  return events.map((e, i) => ({event: e.event, data: {type: e.event, sequence_number: i, ...e.data}, content: e.content}))
+  return events.map((e, i) => ({
+    event: e.event,
+    data: {type: e.event, sequence_number: i, ...e.data},
+    content: e.content,
+  }))
 }

@@ -1,6 +1,32 @@
-import {chatView, checkToolOutputs, type Item, itemText, itemTokens, newId, readInput} from './fake-openai-responses-input.js'
-import {type Generated, responseObject, type ResponsesSseEvent, streamEvents, type Turn, type Usage} from './fake-openai-responses-output.js'
-import {countWords, invalid, isRecord, type Json, notJson, optionalBoolean, optionalInteger, requiredString, tokenize, wrongType} from './fake-openai-shared.js'
+import {
+  chatView,
+  checkToolOutputs,
+  type Item,
+  itemText,
+  itemTokens,
+  newId,
+  readInput,
+} from './fake-openai-responses-input.js'
+import {
+  type Generated,
+  responseObject,
+  type ResponsesSseEvent,
+  streamEvents,
+  type Turn,
+  type Usage,
+} from './fake-openai-responses-output.js'
+import {
+  countWords,
+  invalid,
+  isRecord,
+  type Json,
+  notJson,
+  optionalBoolean,
+  optionalInteger,
+  requiredString,
+  tokenize,
+  wrongType,
+} from './fake-openai-shared.js'
 
 export {type Item, transcript} from './fake-openai-responses-input.js'
 export type {ResponsesSseEvent} from './fake-openai-responses-output.js'
@@ -118,7 +144,16 @@ export class FakeResponses {
       mine.set(turn.id, {response, input: input.all})
       this.#stored.set(x.key, mine)
     }
-    this.seen.push({key: x.key, id: turn.id, model: turn.model, instructions: turn.instructions, previousResponseId: turn.previousResponseId, input: input.all, store: turn.store, stream})
+    this.seen.push({
+      key: x.key,
+      id: turn.id,
+      model: turn.model,
+      instructions: turn.instructions,
+      previousResponseId: turn.previousResponseId,
+      input: input.all,
+      store: turn.store,
+      stream,
+    })
     if (stream) await x.stream(streamEvents(turn))
     else await x.json(200, response)
   }
@@ -130,7 +165,12 @@ export class FakeResponses {
     if (previousId !== undefined && previousId !== null) {
       if (typeof previousId !== 'string') throw wrongType('previous_response_id', 'a string', previousId)
       const previous = this.#stored.get(key)?.get(previousId)
-      if (!previous) throw invalid('previous_response_id', `Previous response with id '${previousId}' not found.`, 'previous_response_not_found')
+      if (!previous)
+        throw invalid(
+          'previous_response_id',
+          `Previous response with id '${previousId}' not found.`,
+          'previous_response_not_found',
+        )
       carried = structuredClone([...previous.input, ...(previous.response.output as Item[])])
     }
     const all = [...carried, ...readInput(body.input, (id) => this.#item(key, id))]
@@ -152,22 +192,54 @@ export class FakeResponses {
     const store = optionalBoolean(body, 'store') ?? true
     const maxTokens = optionalInteger(body, 'max_output_tokens', 1, Number.MAX_SAFE_INTEGER)
     const instructions = body.instructions ?? null
-    if (instructions !== null && typeof instructions !== 'string') throw wrongType('instructions', 'a string', instructions)
+    if (instructions !== null && typeof instructions !== 'string')
+      throw wrongType('instructions', 'a string', instructions)
     const reasoning = this.#options.reasoningTokens ?? 0
-    const generated = this.#generate(body, instructions, all, maxTokens === undefined ? undefined : Math.max(0, maxTokens - reasoning))
+    const generated = this.#generate(
+      body,
+      instructions,
+      all,
+      maxTokens === undefined ? undefined : Math.max(0, maxTokens - reasoning),
+    )
     const input = countWords(instructions ?? '') + itemTokens(all)
     const cached = itemTokens(carried)
-    const usage: Usage = {input, cached, cacheWrite: Math.min(this.#options.cacheWriteTokens ?? 0, input - cached), output: generated.pieces.length + reasoning, reasoning}
+    const usage: Usage = {
+      input,
+      cached,
+      cacheWrite: Math.min(this.#options.cacheWriteTokens ?? 0, input - cached),
+      output: generated.pieces.length + reasoning,
+      reasoning,
+    }
     const previousResponseId = typeof body.previous_response_id === 'string' ? body.previous_response_id : null
-    return {id: newId('resp'), createdAt: Math.floor(Date.now() / 1000), model, body, instructions, previousResponseId, store, generated, usage}
+    return {
+      id: newId('resp'),
+      createdAt: Math.floor(Date.now() / 1000),
+      model,
+      body,
+      instructions,
+      previousResponseId,
+      store,
+      generated,
+      usage,
+    }
   }
 
   #generate(body: Json, instructions: string | null, input: Item[], budget: number | undefined): Generated {
     const call = requestedCall(body, input)
-    const pieces = call ? (call.arguments.match(/[\s\S]{1,8}/g) ?? []) : tokenize(this.#answer({...body, messages: chatView(instructions, input)}))
+    const pieces = call
+      ? (call.arguments.match(/[\s\S]{1,8}/g) ?? [])
+      : tokenize(this.#answer({...body, messages: chatView(instructions, input)}))
     const truncated = budget !== undefined && pieces.length > budget
     const kept = truncated ? pieces.slice(0, budget) : pieces
-    if (call) return {kind: 'call', id: newId('fc'), callId: newId('call').slice(0, 29), name: call.name, pieces: kept, truncated}
+    if (call)
+      return {
+        kind: 'call',
+        id: newId('fc'),
+        callId: newId('call').slice(0, 29),
+        name: call.name,
+        pieces: kept,
+        truncated,
+      }
     return {kind: 'text', id: newId('msg'), pieces: kept, truncated}
   }
 }
@@ -175,7 +247,9 @@ export class FakeResponses {
 /** `call NAME [with {json}]` in the last input item, a user message, naming one of the request's function tools. */
 function requestedCall(body: Json, input: Item[]): {name: string; arguments: string} | undefined {
   if (body.tool_choice === 'none' || !Array.isArray(body.tools)) return undefined
-  const names = body.tools.flatMap((t) => (isRecord(t) && t.type === 'function' && typeof t.name === 'string' ? [t.name] : []))
+  const names = body.tools.flatMap((t) =>
+    isRecord(t) && t.type === 'function' && typeof t.name === 'string' ? [t.name] : [],
+  )
   const last = input.at(-1)
   if (!last || last.type !== 'message' || last.role !== 'user') return undefined
   const match = /\bcall ([A-Za-z0-9_-]+)(?:\s+with\s+(\{[\s\S]*\}))?/.exec(itemText(last))
@@ -190,7 +264,8 @@ function list(items: Item[], query: URLSearchParams): Json {
   if (limitValue !== undefined && !Number.isInteger(limitValue)) throw wrongType('limit', 'an integer', limitText)
   const limit = optionalInteger({limit: limitValue}, 'limit', 1, 100) ?? 20
   const order = query.get('order') ?? 'desc'
-  if (order !== 'asc' && order !== 'desc') throw invalid('order', `Invalid value: '${order}'. Supported values are: 'asc' and 'desc'.`, 'invalid_value')
+  if (order !== 'asc' && order !== 'desc')
+    throw invalid('order', `Invalid value: '${order}'. Supported values are: 'asc' and 'desc'.`, 'invalid_value')
   let ordered = order === 'desc' ? [...items].reverse() : [...items]
   const after = query.get('after')
   if (after !== null) {
@@ -198,5 +273,11 @@ function list(items: Item[], query: URLSearchParams): Json {
     ordered = at === -1 ? [] : ordered.slice(at + 1)
   }
   const data = ordered.slice(0, limit)
-  return {object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: ordered.length > limit}
+  return {
+    object: 'list',
+    data,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+    has_more: ordered.length > limit,
+  }
 }

@@ -7,7 +7,10 @@ export type Json = Record<string, unknown>
 export type ErrorEnvelope = {error: {message: string; type: string; param: string | null; code: string | null}}
 
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly envelope: ErrorEnvelope) {
+  constructor(
+    readonly status: number,
+    readonly envelope: ErrorEnvelope,
+  ) {
     super(envelope.error.message)
   }
 }
@@ -35,7 +38,9 @@ export function defaultAnswer(body: Record<string, unknown>, choiceIndex: number
 export function contentText(content: unknown): string {
   if (typeof content === 'string') return content
   if (!Array.isArray(content)) return ''
-  return content.flatMap((part) => (isRecord(part) && part.type === 'text' && typeof part.text === 'string' ? [part.text] : [])).join(' ')
+  return content
+    .flatMap((part) => (isRecord(part) && part.type === 'text' && typeof part.text === 'string' ? [part.text] : []))
+    .join(' ')
 }
 
 /** Whitespace-separated words as tokens: each carries the whitespace before it; concatenation gives back `text`. */
@@ -65,20 +70,35 @@ export function typeName(value: unknown): string {
 
 export function required(body: Json, param: string): unknown {
   const value = body[param]
-  if (value === undefined || value === null) throw invalid(param, `Missing required parameter: '${param}'.`, 'missing_required_parameter')
+  if (value === undefined || value === null)
+    throw invalid(param, `Missing required parameter: '${param}'.`, 'missing_required_parameter')
   return value
 }
 
 export function wrongType(param: string, expected: string, value: unknown): HttpError {
-  return invalid(param, `Invalid type for '${param}': expected ${expected}, but got ${typeName(value)} instead.`, 'invalid_type')
+  return invalid(
+    param,
+    `Invalid type for '${param}': expected ${expected}, but got ${typeName(value)} instead.`,
+    'invalid_type',
+  )
 }
 
 export function optionalInteger(body: Json, param: string, min: number, max: number): number | undefined {
   const value = body[param]
   if (value === undefined || value === null) return undefined
   if (typeof value !== 'number' || !Number.isInteger(value)) throw wrongType(param, 'an integer', value)
-  if (value < min) throw invalid(param, `Invalid '${param}': integer below minimum value. Expected a value >= ${min}, but got ${value} instead.`, 'integer_below_min_value')
-  if (value > max) throw invalid(param, `Invalid '${param}': integer above maximum value. Expected a value <= ${max}, but got ${value} instead.`, 'integer_above_max_value')
+  if (value < min)
+    throw invalid(
+      param,
+      `Invalid '${param}': integer below minimum value. Expected a value >= ${min}, but got ${value} instead.`,
+      'integer_below_min_value',
+    )
+  if (value > max)
+    throw invalid(
+      param,
+      `Invalid '${param}': integer above maximum value. Expected a value <= ${max}, but got ${value} instead.`,
+      'integer_above_max_value',
+    )
   return value
 }
 
@@ -92,11 +112,19 @@ export function optionalBoolean(body: Json, param: string): boolean | undefined 
 export function requiredString(body: Json, param: string): string {
   const value = required(body, param)
   if (typeof value !== 'string') throw wrongType(param, 'a string', value)
-  if (value === '') throw invalid(param, `Invalid '${param}': empty string. Expected a string with minimum length 1, but got an empty string instead.`, 'empty_string')
+  if (value === '')
+    throw invalid(
+      param,
+      `Invalid '${param}': empty string. Expected a string with minimum length 1, but got an empty string instead.`,
+      'empty_string',
+    )
   return value
 }
 
 /** The 400 OpenAI sends for a body that is not a JSON object. */
 export function notJson(): HttpError {
-  return invalid(null, 'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)')
+  return invalid(
+    null,
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)",
+  )
 }

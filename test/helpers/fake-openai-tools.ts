@@ -30,7 +30,11 @@ function balanced(text: string, at: number): string | undefined {
 
 export function requestedToolCalls(body: Json): FakeToolCall[] {
   if (body.tool_choice === 'none' || !Array.isArray(body.tools) || !Array.isArray(body.messages)) return []
-  const names = body.tools.flatMap((t) => (isRecord(t) && t.type === 'function' && isRecord(t.function) && typeof t.function.name === 'string' ? [t.function.name] : []))
+  const names = body.tools.flatMap((t) =>
+    isRecord(t) && t.type === 'function' && isRecord(t.function) && typeof t.function.name === 'string'
+      ? [t.function.name]
+      : [],
+  )
   const last = body.messages.at(-1)
   if (!isRecord(last) || last.role !== 'user') return []
   const text = contentText(last.content)

@@ -3,7 +3,24 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {FakeResponses, type FakeResponsesOptions, type ResponsesSeen} from './fake-openai-responses.js'
-import {contentText, countWords, defaultAnswer, type ErrorEnvelope, envelope, HttpError, type Json, invalid, isRecord, notJson, optionalBoolean, optionalInteger, required, requiredString, tokenize, wrongType} from './fake-openai-shared.js'
+import {
+  contentText,
+  countWords,
+  defaultAnswer,
+  type ErrorEnvelope,
+  envelope,
+  HttpError,
+  type Json,
+  invalid,
+  isRecord,
+  notJson,
+  optionalBoolean,
+  optionalInteger,
+  required,
+  requiredString,
+  tokenize,
+  wrongType,
+} from './fake-openai-shared.js'
 import {type FakeToolCall, argumentPieces, requestedToolCalls} from './fake-openai-tools.js'
 import {LoopbackServer} from './loopback-server.js'
 
@@ -36,7 +53,14 @@ export type Fault =
   /** Streams: wait `chunkDelayMs` before each chunk (the first too). Non-stream: wait that long (instead of `latencyMs`) before answering. */
   | {type: 'slow'; chunkDelayMs: number}
 
-export type RecordedRequest = {method: string; path: string; key: string; headers: Record<string, string | string[] | undefined>; body: unknown; at: number}
+export type RecordedRequest = {
+  method: string
+  path: string
+  key: string
+  headers: Record<string, string | string[] | undefined>
+  body: unknown
+  at: number
+}
 
 export type FakeOpenAIOptions = {
   /** Accepted bearer keys; another key → 401 invalid_api_key. Default: any non-empty bearer. */
@@ -62,7 +86,8 @@ export const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small'
 export const MODEL_CREATED = 1686935002
 export const RATE_LIMIT_REQUESTS = 10_000
 /** A 1×1 transparent PNG, the `b64_json` of every generated image. */
-export const FAKE_PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='
+export const FAKE_PNG_BASE64 =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='
 
 /** One SSE event; `event` adds an `event:` line (Responses streams name every event). */
 type StreamEvent = {data: unknown; content: boolean; event?: string}
@@ -72,19 +97,56 @@ type Generated = {text: string; tokens: string[]; finish: Finish}
 /** The OpenAI error envelope the fake sends for `status` when a fault gives no body. */
 export function errorEnvelope(status: number): ErrorEnvelope {
   switch (status) {
-    case 400: return envelope('Bad request (fault injected by the fake upstream).', 'invalid_request_error', null, null)
-    case 401: return envelope('Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', null, 'invalid_api_key')
-    case 403: return envelope('Country, region, or territory not supported', 'request_forbidden', null, 'unsupported_country_region_territory')
-    case 404: return envelope('The model does not exist or you do not have access to it.', 'invalid_request_error', null, 'model_not_found')
-    case 429: return envelope('Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.', 'requests', null, 'rate_limit_exceeded')
-    case 500: return envelope('The server had an error while processing your request. Sorry about that!', 'server_error', null, null)
-    case 503: return envelope('The engine is currently overloaded, please try again later', 'server_error', null, null)
+    case 400:
+      return envelope('Bad request (fault injected by the fake upstream).', 'invalid_request_error', null, null)
+    case 401:
+      return envelope(
+        'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
+        'invalid_request_error',
+        null,
+        'invalid_api_key',
+      )
+    case 403:
+      return envelope(
+        'Country, region, or territory not supported',
+        'request_forbidden',
+        null,
+        'unsupported_country_region_territory',
+      )
+    case 404:
+      return envelope(
+        'The model does not exist or you do not have access to it.',
+        'invalid_request_error',
+        null,
+        'model_not_found',
+      )
+    case 429:
+      return envelope(
+        'Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.',
+        'requests',
+        null,
+        'rate_limit_exceeded',
+      )
+    case 500:
+      return envelope(
+        'The server had an error while processing your request. Sorry about that!',
+        'server_error',
+        null,
+        null,
+      )
+    case 503:
+      return envelope('The engine is currently overloaded, please try again later', 'server_error', null, null)
     default:
-      if (status >= 500) return envelope(`Upstream error ${status} (fault injected by the fake upstream).`, 'server_error', null, null)
-      return envelope(`Request failed with status ${status} (fault injected by the fake upstream).`, 'invalid_request_error', null, null)
+      if (status >= 500)
+        return envelope(`Upstream error ${status} (fault injected by the fake upstream).`, 'server_error', null, null)
+      return envelope(
+        `Request failed with status ${status} (fault injected by the fake upstream).`,
+        'invalid_request_error',
+        null,
+        null,
+      )
   }
 }
-
 
 function round(n: number): number {
   return Math.round(n * 10_000) / 10_000
@@ -154,7 +216,9 @@ export function fakeEmbedding(input: string | number[], dimensions = 8): number[
   const seed = createHash('sha256').update(JSON.stringify(input)).digest('hex')
   const raw: number[] = []
   for (let j = 0; j < dimensions; j++) {
-    const block = createHash('sha256').update(`${seed}:${Math.floor(j / 8)}`).digest()
+    const block = createHash('sha256')
+      .update(`${seed}:${Math.floor(j / 8)}`)
+      .digest()
     raw.push((block.readUInt32BE((j % 8) * 4) / 2 ** 32) * 2 - 1)
   }
   const norm = Math.sqrt(raw.reduce((sum, v) => sum + v * v, 0)) || 1
@@ -180,13 +244,17 @@ function interleave(sequences: StreamEvent[][]): StreamEvent[] {
   return out
 }
 
-
 function stopSequences(body: Json): string[] {
   const stop = body.stop
   if (stop === undefined || stop === null) return []
   if (typeof stop === 'string') return [stop]
   if (Array.isArray(stop) && stop.every((s) => typeof s === 'string')) {
-    if (stop.length > 4) throw invalid('stop', `Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length ${stop.length} instead.`, 'array_above_max_length')
+    if (stop.length > 4)
+      throw invalid(
+        'stop',
+        `Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length ${stop.length} instead.`,
+        'array_above_max_length',
+      )
     return stop
   }
   throw wrongType('stop', 'a string or an array of strings', stop)
@@ -195,9 +263,11 @@ function stopSequences(body: Json): string[] {
 function streamOptions(body: Json, stream: boolean): boolean {
   const options = body.stream_options
   if (options === undefined || options === null) return false
-  if (!stream) throw invalid('stream_options', "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+  if (!stream)
+    throw invalid('stream_options', "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
   if (!isRecord(options)) throw wrongType('stream_options', 'an object', options)
-  if (options.include_usage !== undefined && typeof options.include_usage !== 'boolean') throw wrongType('stream_options.include_usage', 'a boolean', options.include_usage)
+  if (options.include_usage !== undefined && typeof options.include_usage !== 'boolean')
+    throw wrongType('stream_options.include_usage', 'a boolean', options.include_usage)
   return options.include_usage === true
 }
 
@@ -246,14 +316,15 @@ export class FakeOpenAI {
     this.baseUrl = `${this.origin}/v1`
     this.models = options.models ?? DEFAULT_MODELS
     const responses = options.responses
-    this.responses = responses ? new FakeResponses(responses === true ? {} : responses, (body) => this.answer(body, 0)) : undefined
+    this.responses = responses
+      ? new FakeResponses(responses === true ? {} : responses, (body) => this.answer(body, 0))
+      : undefined
     this.responsesSeen = this.responses?.seen ?? []
   }
 
   static async start(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
-    let fake: FakeOpenAI | undefined
-    const http = await LoopbackServer.start((req, res) => fake!.onRequest(req, res))
-    fake = new FakeOpenAI(http, options)
+    // requests reach the server only once it exists
+    const fake: FakeOpenAI = new FakeOpenAI(await LoopbackServer.start((req, res) => fake.onRequest(req, res)), options)
     return fake
   }
 
@@ -330,7 +401,14 @@ export class FakeOpenAI {
     this.perKey.set(key, keyCount)
     this.track(key, res)
     res.on('error', () => {})
-    const record: RecordedRequest = {method: req.method ?? 'GET', path: req.url ?? '/', key, headers: {...req.headers}, body: undefined, at: arrival}
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      key,
+      headers: {...req.headers},
+      body: undefined,
+      at: arrival,
+    }
     this.requests.push(record)
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -367,7 +445,7 @@ export class FakeOpenAI {
           res.destroy()
           return
         }
-        const message = error instanceof Error ? error.stack ?? error.message : String(error)
+        const message = error instanceof Error ? (error.stack ?? error.message) : String(error)
         this.writeJson(ctx, 500, envelope(`fake upstream bug: ${message}`, 'server_error', null, null))
       })
     })
@@ -408,11 +486,19 @@ export class FakeOpenAI {
     ctx.res.end(body)
   }
 
-  private async sendJson(ctx: Context, status: number, payload: unknown, extra: Record<string, string> = {}): Promise<void> {
+  private async sendJson(
+    ctx: Context,
+    status: number,
+    payload: unknown,
+    extra: Record<string, string> = {},
+  ): Promise<void> {
     if (!(await this.wait(ctx, ctx.delayMs))) return
     if (ctx.dieAfterChunks !== undefined) {
       const body = Buffer.from(JSON.stringify(payload), 'utf8')
-      ctx.res.writeHead(status, {...this.headers(ctx, 'application/json', extra), 'content-length': String(body.length)})
+      ctx.res.writeHead(status, {
+        ...this.headers(ctx, 'application/json', extra),
+        'content-length': String(body.length),
+      })
       ctx.res.write(body.subarray(0, Math.floor(body.length / 2)))
       this.kill(ctx)
       return
@@ -477,7 +563,10 @@ export class FakeOpenAI {
         case 'hang':
           return
         case 'die-before-body':
-          ctx.res.writeHead(200, this.headers(ctx, ctx.stream ? 'text/event-stream; charset=utf-8' : 'application/json'))
+          ctx.res.writeHead(
+            200,
+            this.headers(ctx, ctx.stream ? 'text/event-stream; charset=utf-8' : 'application/json'),
+          )
           ctx.res.flushHeaders()
           this.kill(ctx)
           return
@@ -511,11 +600,21 @@ export class FakeOpenAI {
 
   private async route(ctx: Context): Promise<void> {
     if (ctx.key === '') {
-      throw invalid(null, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", null, 401)
+      throw invalid(
+        null,
+        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        null,
+        401,
+      )
     }
     if (this.options.keys && !this.options.keys.includes(ctx.key)) {
       const masked = ctx.key.length > 8 ? `${ctx.key.slice(0, 3)}****${ctx.key.slice(-4)}` : '****'
-      throw invalid(null, `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_api_key', 401)
+      throw invalid(
+        null,
+        `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+        'invalid_api_key',
+        401,
+      )
     }
     const {method, pathname} = ctx
     if (this.responses?.serves(pathname)) {
@@ -566,34 +665,71 @@ export class FakeOpenAI {
     const model = requiredString(body, 'model')
     const messages = required(body, 'messages')
     if (!Array.isArray(messages)) throw wrongType('messages', 'an array', messages)
-    if (messages.length === 0) throw invalid('messages', "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'empty_array')
+    if (messages.length === 0)
+      throw invalid(
+        'messages',
+        "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+        'empty_array',
+      )
     messages.forEach((m, i) => {
       if (!isRecord(m)) throw wrongType(`messages[${i}]`, 'an object', m)
-      if (typeof m.role !== 'string' || !['developer', 'system', 'user', 'assistant', 'tool', 'function'].includes(m.role)) {
-        throw invalid(`messages[${i}].role`, `Invalid value for 'messages[${i}].role': expected one of 'developer', 'system', 'user', 'assistant', 'tool' or 'function'.`, 'invalid_value')
+      if (
+        typeof m.role !== 'string' ||
+        !['developer', 'system', 'user', 'assistant', 'tool', 'function'].includes(m.role)
+      ) {
+        throw invalid(
+          `messages[${i}].role`,
+          `Invalid value for 'messages[${i}].role': expected one of 'developer', 'system', 'user', 'assistant', 'tool' or 'function'.`,
+          'invalid_value',
+        )
       }
     })
     const n = optionalInteger(body, 'n', 1, 10) ?? 1
     const stream = optionalBoolean(body, 'stream') ?? false
     const includeUsage = streamOptions(body, stream)
-    const maxWords = optionalInteger(body, 'max_completion_tokens', 0, Number.MAX_SAFE_INTEGER) ?? optionalInteger(body, 'max_tokens', 0, Number.MAX_SAFE_INTEGER)
+    const maxWords =
+      optionalInteger(body, 'max_completion_tokens', 0, Number.MAX_SAFE_INTEGER) ??
+      optionalInteger(body, 'max_tokens', 0, Number.MAX_SAFE_INTEGER)
     const stop = stopSequences(body)
     const logprobs = optionalBoolean(body, 'logprobs') ?? false
     const top = optionalInteger(body, 'top_logprobs', 0, 20)
-    if (top !== undefined && !logprobs) throw invalid('top_logprobs', "Invalid value for 'top_logprobs': you must also set 'logprobs' to true", 'invalid_value')
+    if (top !== undefined && !logprobs)
+      throw invalid(
+        'top_logprobs',
+        "Invalid value for 'top_logprobs': you must also set 'logprobs' to true",
+        'invalid_value',
+      )
 
     const id = `chatcmpl-fake${String(ctx.seq).padStart(6, '0')}`
     const created = Math.floor(Date.now() / 1000)
     const calls = requestedToolCalls(body)
     if (calls.length > 0) {
-      await this.chatToolCalls(ctx, {id, created, model, stream, includeUsage, calls, promptTokens: messages.reduce((sum: number, m) => sum + (isRecord(m) ? countWords(contentText(m.content)) : 0), 0)})
+      await this.chatToolCalls(ctx, {
+        id,
+        created,
+        model,
+        stream,
+        includeUsage,
+        calls,
+        promptTokens: messages.reduce(
+          (sum: number, m) => sum + (isRecord(m) ? countWords(contentText(m.content)) : 0),
+          0,
+        ),
+      })
       return
     }
 
     const results = Array.from({length: n}, (_, k) => generate(this.answer(body, k), stop, maxWords))
-    const promptTokens = messages.reduce((sum: number, m) => sum + (isRecord(m) ? countWords(contentText(m.content)) : 0), 0)
+    const promptTokens = messages.reduce(
+      (sum: number, m) => sum + (isRecord(m) ? countWords(contentText(m.content)) : 0),
+      0,
+    )
     const completionTokens = results.reduce((sum, r) => sum + r.tokens.length, 0)
-    const usage = {prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens}
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    }
     const entry = (t: string, i: number) => chatLogprob(t, i, top ?? 0)
 
     if (!stream) {
@@ -624,36 +760,106 @@ export class FakeOpenAI {
       ...(includeUsage ? {usage: null} : {}),
     })
     const sequences = results.map((r, k): StreamEvent[] => [
-      {data: chunk({index: k, delta: {role: 'assistant', content: ''}, logprobs: null, finish_reason: null}), content: false},
+      {
+        data: chunk({index: k, delta: {role: 'assistant', content: ''}, logprobs: null, finish_reason: null}),
+        content: false,
+      },
       ...r.tokens.map((t, i) => ({
-        data: chunk({index: k, delta: {content: t}, logprobs: logprobs ? {content: [entry(t, i)], refusal: null} : null, finish_reason: null}),
+        data: chunk({
+          index: k,
+          delta: {content: t},
+          logprobs: logprobs ? {content: [entry(t, i)], refusal: null} : null,
+          finish_reason: null,
+        }),
         content: t !== '',
       })),
       {data: chunk({index: k, delta: {}, logprobs: null, finish_reason: r.finish}), content: false},
     ])
     const events = interleave(sequences)
-    if (includeUsage) events.push({data: {id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_fake', choices: [], usage}, content: false})
+    if (includeUsage)
+      events.push({
+        data: {id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_fake', choices: [], usage},
+        content: false,
+      })
     await this.sendStream(ctx, events)
   }
 
   /** The answer is tool calls (see fake-openai-tools.ts): one message with them, or a stream of fragments per call `index`. */
-  private async chatToolCalls(ctx: Context, a: {id: string; created: number; model: string; stream: boolean; includeUsage: boolean; calls: FakeToolCall[]; promptTokens: number}): Promise<void> {
+  private async chatToolCalls(
+    ctx: Context,
+    a: {
+      id: string
+      created: number
+      model: string
+      stream: boolean
+      includeUsage: boolean
+      calls: FakeToolCall[]
+      promptTokens: number
+    },
+  ): Promise<void> {
     const completion = a.calls.reduce((sum, c) => sum + Math.ceil(c.arguments.length / 4), 0)
-    const usage = {prompt_tokens: a.promptTokens, completion_tokens: completion, total_tokens: a.promptTokens + completion}
-    const toolCalls = a.calls.map((c) => ({id: c.id, type: 'function', function: {name: c.name, arguments: c.arguments}}))
+    const usage = {
+      prompt_tokens: a.promptTokens,
+      completion_tokens: completion,
+      total_tokens: a.promptTokens + completion,
+    }
+    const toolCalls = a.calls.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: {name: c.name, arguments: c.arguments},
+    }))
     if (!a.stream) {
-      await this.sendJson(ctx, 200, {id: a.id, object: 'chat.completion', created: a.created, model: a.model, choices: [{index: 0, message: {role: 'assistant', content: null, tool_calls: toolCalls, refusal: null}, logprobs: null, finish_reason: 'tool_calls'}], usage, system_fingerprint: 'fp_fake'})
+      await this.sendJson(ctx, 200, {
+        id: a.id,
+        object: 'chat.completion',
+        created: a.created,
+        model: a.model,
+        choices: [
+          {
+            index: 0,
+            message: {role: 'assistant', content: null, tool_calls: toolCalls, refusal: null},
+            logprobs: null,
+            finish_reason: 'tool_calls',
+          },
+        ],
+        usage,
+        system_fingerprint: 'fp_fake',
+      })
       return
     }
 
-    const chunk = (delta: Json, finish: string | null = null): StreamEvent['data'] => ({id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, system_fingerprint: 'fp_fake', choices: [{index: 0, delta, logprobs: null, finish_reason: finish}], ...(a.includeUsage ? {usage: null} : {})})
+    const chunk = (delta: Json, finish: string | null = null): StreamEvent['data'] => ({
+      id: a.id,
+      object: 'chat.completion.chunk',
+      created: a.created,
+      model: a.model,
+      system_fingerprint: 'fp_fake',
+      choices: [{index: 0, delta, logprobs: null, finish_reason: finish}],
+      ...(a.includeUsage ? {usage: null} : {}),
+    })
     const events: StreamEvent[] = [{data: chunk({role: 'assistant', content: null}), content: false}]
     a.calls.forEach((c, index) => {
-      events.push({data: chunk({tool_calls: [{index, id: c.id, type: 'function', function: {name: c.name, arguments: ''}}]}), content: false})
-      for (const piece of argumentPieces(c.arguments)) events.push({data: chunk({tool_calls: [{index, function: {arguments: piece}}]}), content: true})
+      events.push({
+        data: chunk({tool_calls: [{index, id: c.id, type: 'function', function: {name: c.name, arguments: ''}}]}),
+        content: false,
+      })
+      for (const piece of argumentPieces(c.arguments))
+        events.push({data: chunk({tool_calls: [{index, function: {arguments: piece}}]}), content: true})
     })
     events.push({data: chunk({}, 'tool_calls'), content: false})
-    if (a.includeUsage) events.push({data: {id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, system_fingerprint: 'fp_fake', choices: [], usage}, content: false})
+    if (a.includeUsage)
+      events.push({
+        data: {
+          id: a.id,
+          object: 'chat.completion.chunk',
+          created: a.created,
+          model: a.model,
+          system_fingerprint: 'fp_fake',
+          choices: [],
+          usage,
+        },
+        content: false,
+      })
     await this.sendStream(ctx, events)
   }
 
@@ -676,11 +882,19 @@ export class FakeOpenAI {
     const created = Math.floor(Date.now() / 1000)
     const choices = prompts.flatMap((p, promptIdx) => {
       const asChat = {...body, prompt: p, messages: [{role: 'user', content: p}]}
-      return Array.from({length: n}, (_, k) => ({index: promptIdx * n + k, prompt: p, result: generate(this.answer(asChat, k), stop, maxWords)}))
+      return Array.from({length: n}, (_, k) => ({
+        index: promptIdx * n + k,
+        prompt: p,
+        result: generate(this.answer(asChat, k), stop, maxWords),
+      }))
     })
     const promptTokens = prompts.reduce((sum, p) => sum + countWords(p), 0)
     const completionTokens = choices.reduce((sum, c) => sum + c.result.tokens.length, 0)
-    const usage = {prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens}
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    }
 
     if (!stream) {
       await this.sendJson(ctx, 200, {
@@ -694,7 +908,13 @@ export class FakeOpenAI {
           return {
             text: (echo ? c.prompt : '') + c.result.text,
             index: c.index,
-            logprobs: logprobs === undefined ? null : mergeLegacy(legacyLogprobs(promptTokensOfChoice, logprobs), legacyLogprobs(c.result.tokens, logprobs, 0, echo ? c.prompt.length : 0)),
+            logprobs:
+              logprobs === undefined
+                ? null
+                : mergeLegacy(
+                    legacyLogprobs(promptTokensOfChoice, logprobs),
+                    legacyLogprobs(c.result.tokens, logprobs, 0, echo ? c.prompt.length : 0),
+                  ),
             finish_reason: c.result.finish,
           }
         }),
@@ -703,12 +923,22 @@ export class FakeOpenAI {
       return
     }
 
-    const chunk = (choice: Json) => ({id, object: 'text_completion', created, model, system_fingerprint: 'fp_fake', choices: [choice]})
+    const chunk = (choice: Json) => ({
+      id,
+      object: 'text_completion',
+      created,
+      model,
+      system_fingerprint: 'fp_fake',
+      choices: [choice],
+    })
     const sequences = choices.map((c): StreamEvent[] => {
       const events: StreamEvent[] = []
       if (echo) {
         const lp = logprobs === undefined ? null : legacyLogprobs(tokenize(c.prompt), logprobs)
-        events.push({data: chunk({text: c.prompt, index: c.index, logprobs: lp, finish_reason: null}), content: c.prompt !== ''})
+        events.push({
+          data: chunk({text: c.prompt, index: c.index, logprobs: lp, finish_reason: null}),
+          content: c.prompt !== '',
+        })
       }
       let offset = echo ? c.prompt.length : 0
       c.result.tokens.forEach((t, i) => {
@@ -716,27 +946,50 @@ export class FakeOpenAI {
         offset += t.length
         events.push({data: chunk({text: t, index: c.index, logprobs: lp, finish_reason: null}), content: t !== ''})
       })
-      events.push({data: chunk({text: '', index: c.index, logprobs: null, finish_reason: c.result.finish}), content: false})
+      events.push({
+        data: chunk({text: '', index: c.index, logprobs: null, finish_reason: c.result.finish}),
+        content: false,
+      })
       return events
     })
     const events = interleave(sequences)
-    if (includeUsage) events.push({data: {id, object: 'text_completion', created, model, system_fingerprint: 'fp_fake', choices: [], usage}, content: false})
+    if (includeUsage)
+      events.push({
+        data: {id, object: 'text_completion', created, model, system_fingerprint: 'fp_fake', choices: [], usage},
+        content: false,
+      })
     await this.sendStream(ctx, events)
   }
 
   private async embeddings(ctx: Context, body: Json): Promise<void> {
     const model = requiredString(body, 'model')
     const input = required(body, 'input')
-    const isTokens = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'number' && Number.isInteger(t) && t >= 0)
+    const isTokens = (v: unknown): v is number[] =>
+      Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'number' && Number.isInteger(t) && t >= 0)
     let items: Array<string | number[]>
     if (typeof input === 'string') items = [input]
     else if (isTokens(input)) items = [input]
     else if (Array.isArray(input) && input.length > 0 && input.every((s) => typeof s === 'string')) items = input
     else if (Array.isArray(input) && input.length > 0 && input.every(isTokens)) items = input
-    else throw invalid('input', "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", null)
-    if (items.some((item) => item === '')) throw invalid('input', "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", null)
+    else
+      throw invalid(
+        'input',
+        "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+        null,
+      )
+    if (items.some((item) => item === ''))
+      throw invalid(
+        'input',
+        "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+        null,
+      )
     const format = body.encoding_format ?? 'float'
-    if (format !== 'float' && format !== 'base64') throw invalid('encoding_format', `Invalid value for 'encoding_format': expected one of 'float' or 'base64', but got ${JSON.stringify(format)} instead.`, 'invalid_value')
+    if (format !== 'float' && format !== 'base64')
+      throw invalid(
+        'encoding_format',
+        `Invalid value for 'encoding_format': expected one of 'float' or 'base64', but got ${JSON.stringify(format)} instead.`,
+        'invalid_value',
+      )
     const dimensions = optionalInteger(body, 'dimensions', 1, 4096) ?? 8
     const tokens = items.reduce((sum, item) => sum + (typeof item === 'string' ? countWords(item) : item.length), 0)
     await this.sendJson(ctx, 200, {
@@ -757,7 +1010,12 @@ export class FakeOpenAI {
     const n = optionalInteger(body, 'n', 1, 10) ?? 1
     if (model === 'dall-e-3' && n !== 1) throw invalid('n', 'You must provide n=1 for this model.', 'invalid_value')
     const format = body.response_format ?? 'url'
-    if (format !== 'url' && format !== 'b64_json') throw invalid('response_format', `Invalid value for 'response_format': expected one of 'url' or 'b64_json', but got ${JSON.stringify(format)} instead.`, 'invalid_value')
+    if (format !== 'url' && format !== 'b64_json')
+      throw invalid(
+        'response_format',
+        `Invalid value for 'response_format': expected one of 'url' or 'b64_json', but got ${JSON.stringify(format)} instead.`,
+        'invalid_value',
+      )
     await this.sendJson(ctx, 200, {
       created: Math.floor(Date.now() / 1000),
       data: Array.from({length: n}, (_, i) => ({
@@ -768,7 +1026,10 @@ export class FakeOpenAI {
   }
 }
 
-function mergeLegacy(a: ReturnType<typeof legacyLogprobs>, b: ReturnType<typeof legacyLogprobs>): ReturnType<typeof legacyLogprobs> {
+function mergeLegacy(
+  a: ReturnType<typeof legacyLogprobs>,
+  b: ReturnType<typeof legacyLogprobs>,
+): ReturnType<typeof legacyLogprobs> {
   return {
     tokens: [...a.tokens, ...b.tokens],
     token_logprobs: [...a.token_logprobs, ...b.token_logprobs],

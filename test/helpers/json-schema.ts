@@ -26,7 +26,14 @@ export function standardSchema<T = unknown>(schema: object) {
       version: 1 as const,
       vendor: 'ajv',
       types: undefined as unknown as {input: T; output: T},
-      validate: (value: unknown) => (validate(value) ? {value: value as T} : {issues: (validate.errors ?? []).map((e) => ({message: `${e.instancePath || '/'} ${e.message ?? e.keyword}`}))}),
+      validate: (value: unknown) =>
+        validate(value)
+          ? {value: value as T}
+          : {
+              issues: (validate.errors ?? []).map((e) => ({
+                message: `${e.instancePath || '/'} ${e.message ?? e.keyword}`,
+              })),
+            },
       jsonSchema: {input: () => structuredClone(schema) as Record<string, unknown>},
     },
   }

@@ -32,7 +32,8 @@ export function keyringUnavailable(): string | undefined {
   const missing = ['dbus-daemon', 'gnome-keyring-daemon', 'secret-tool', 'dbus-send'].filter((c) => !have(c))
   if (missing.length === 0) return undefined
   const reason = `missing ${missing.join(', ')} (apt install gnome-keyring dbus dbus-x11 libsecret-tools)`
-  if (process.env.GPTCONV_REQUIRE_KEYCHAIN === '1') throw new Error(`Keychain tests are required but cannot run: ${reason}`)
+  if (process.env.GPTCONV_REQUIRE_KEYCHAIN === '1')
+    throw new Error(`Keychain tests are required but cannot run: ${reason}`)
   return reason
 }
 
@@ -45,7 +46,12 @@ export async function startPrivateKeyring(options: {unlock?: boolean} = {}): Pro
   const root = mkdtempSync(join(tmpdir(), 'gptconv-keyring-'))
   const runtime = join(root, 'run')
   mkdirSync(runtime, {mode: 0o700})
-  const base = {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, XDG_DATA_HOME: join(root, 'data'), XDG_RUNTIME_DIR: runtime}
+  const base = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: root,
+    XDG_DATA_HOME: join(root, 'data'),
+    XDG_RUNTIME_DIR: runtime,
+  }
   const children: ChildProcess[] = []
   const stop = async () => {
     for (const child of children.reverse()) child.kill('SIGTERM')
@@ -54,13 +60,20 @@ export async function startPrivateKeyring(options: {unlock?: boolean} = {}): Pro
   }
 
   try {
-    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--nopidfile', '--print-address=1'], {env: base, stdio: ['ignore', 'pipe', 'ignore']})
+    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--nopidfile', '--print-address=1'], {
+      env: base,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
     children.push(bus)
     const address = await firstLine(bus, 5000)
     const env = {...base, DBUS_SESSION_BUS_ADDRESS: address}
     let keyring: ChildProcess | undefined
     const startKeyring = async (unlock = true) => {
-      keyring = spawn('gnome-keyring-daemon', ['--foreground', '--components=secrets', ...(unlock ? ['--unlock'] : [])], {env, stdio: ['pipe', 'ignore', 'ignore']})
+      keyring = spawn(
+        'gnome-keyring-daemon',
+        ['--foreground', '--components=secrets', ...(unlock ? ['--unlock'] : [])],
+        {env, stdio: ['pipe', 'ignore', 'ignore']},
+      )
       children.push(keyring)
       keyring.stdin!.end(unlock ? 'gptconv-test-keyring' : '')
       await waitForName(env, 'org.freedesktop.secrets', true, 5000)
@@ -104,11 +117,27 @@ function firstLine(child: ChildProcess, timeoutMs: number): Promise<string> {
   })
 }
 
-async function waitForName(env: Record<string, string>, name: string, owned: boolean, timeoutMs: number): Promise<void> {
+async function waitForName(
+  env: Record<string, string>,
+  name: string,
+  owned: boolean,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     try {
-      const out = execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', `string:${name}`], {env, encoding: 'utf8', timeout: 2000})
+      const out = execFileSync(
+        'dbus-send',
+        [
+          '--session',
+          '--print-reply',
+          '--dest=org.freedesktop.DBus',
+          '/org/freedesktop/DBus',
+          'org.freedesktop.DBus.NameHasOwner',
+          `string:${name}`,
+        ],
+        {env, encoding: 'utf8', timeout: 2000},
+      )
       if (out.includes(`boolean ${owned}`)) return
     } catch {
       // bus not ready yet

@@ -64,11 +64,15 @@ function loadDocument(): JsonObject {
   try {
     text = readFileSync(OPENAPI_PATH, 'utf8')
   } catch (error) {
-    throw new Error(`The official OpenAPI document is missing: ${(error as Error).message}. It belongs in test/fixtures/openai-spec (see its README).`)
+    throw new Error(
+      `The official OpenAPI document is missing: ${(error as Error).message}. It belongs in test/fixtures/openai-spec (see its README).`,
+      {cause: error},
+    )
   }
 
   const doc = normalize(JSON.parse(text) as Json)
-  if (!isObject(doc) || !isObject(doc.components) || !isObject(doc.components.schemas)) throw new Error(`${OPENAPI_PATH}: no components.schemas`)
+  if (!isObject(doc) || !isObject(doc.components) || !isObject(doc.components.schemas))
+    throw new Error(`${OPENAPI_PATH}: no components.schemas`)
   const schemas = doc.components.schemas
   const legacy = schemas.CreateCompletionResponse
   if (!isObject(legacy)) throw new Error(`${OPENAPI_PATH}: no CreateCompletionResponse`)
@@ -76,11 +80,13 @@ function loadDocument(): JsonObject {
   const choices = isObject(stream.properties) ? stream.properties.choices : undefined
   const items = isObject(choices) ? choices.items : undefined
   const props = isObject(items) ? items.properties : undefined
-  if (!isObject(props) || !isObject(props.finish_reason)) throw new Error(`${OPENAPI_PATH}: unexpected CreateCompletionResponse shape`)
+  if (!isObject(props) || !isObject(props.finish_reason))
+    throw new Error(`${OPENAPI_PATH}: unexpected CreateCompletionResponse shape`)
   props.finish_reason = {anyOf: [props.finish_reason, {type: 'null'}]}
   schemas.CreateCompletionStreamResponse = stream
   const inputItem = schemas.InputItem
-  if (!isObject(inputItem) || !Array.isArray(inputItem.oneOf)) throw new Error(`${OPENAPI_PATH}: unexpected InputItem shape`)
+  if (!isObject(inputItem) || !Array.isArray(inputItem.oneOf))
+    throw new Error(`${OPENAPI_PATH}: unexpected InputItem shape`)
   const {oneOf, discriminator: _discriminator, ...rest} = inputItem
   schemas.InputItem = {...rest, anyOf: oneOf}
   return doc

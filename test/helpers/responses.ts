@@ -18,7 +18,11 @@ export type StreamedEvent = {type: string; sequence_number: number; [field: stri
  * there is no `[DONE]`.
  */
 export function responsesEvents(text: string): StreamedEvent[] {
-  assert.match(text, /^(event: [a-z_.]+\ndata: [^\n]+\n\n)*$/, 'each event is `event:` + one `data:` line + a blank line')
+  assert.match(
+    text,
+    /^(event: [a-z_.]+\ndata: [^\n]+\n\n)*$/,
+    'each event is `event:` + one `data:` line + a blank line',
+  )
   return parseSse(text).map((e, i) => {
     assert.notEqual(e.data, '[DONE]')
     const data = JSON.parse(e.data) as StreamedEvent

@@ -25,7 +25,9 @@ export type TerminalRun = {
 }
 
 export function scriptAvailable(): string | undefined {
-  return existsSync('/usr/bin/script') && existsSync('/bin/stty') ? undefined : 'needs script(1) and stty(1) from util-linux / coreutils'
+  return existsSync('/usr/bin/script') && existsSync('/bin/stty')
+    ? undefined
+    : 'needs script(1) and stty(1) from util-linux / coreutils'
 }
 
 const quote = (s: string) => `'${s.replaceAll("'", String.raw`'\''`)}'`
@@ -35,11 +37,27 @@ const quote = (s: string) => `'${s.replaceAll("'", String.raw`'\''`)}'`
  * keyboard a pipe the test types into. `stty cols 0` makes a terminal that reports 0
  * columns, as emacs shells and some CI consoles do. The CLI is killed after `timeoutMs`.
  */
-export function runInTerminal(args: string[], options: {home: string; columns: number; env?: Record<string, string>; cwd?: string; timeoutMs?: number}): TerminalRun {
+export function runInTerminal(
+  args: string[],
+  options: {home: string; columns: number; env?: Record<string, string>; cwd?: string; timeoutMs?: number},
+): TerminalRun {
   const pidFile = join(options.home, `.tty-${process.hrtime.bigint()}.pid`)
   const command = `stty cols ${options.columns} rows 24; echo $$ > ${quote(pidFile)}; exec ${[process.execPath, BIN, ...args].map((a) => quote(a)).join(' ')}`
-  const env = {PATH: process.env.PATH ?? '/usr/bin:/bin', SHELL: '/bin/sh', HOME: options.home, GPTCONV_HOME: options.home, GPTCONV_SECRET_STORE: 'file', NO_COLOR: '1', OCLIF_SKIP_NEW_VERSION_CHECK: 'true', ...options.env}
-  const child: ChildProcess = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'ignore']})
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    SHELL: '/bin/sh',
+    HOME: options.home,
+    GPTCONV_HOME: options.home,
+    GPTCONV_SECRET_STORE: 'file',
+    NO_COLOR: '1',
+    OCLIF_SKIP_NEW_VERSION_CHECK: 'true',
+    ...options.env,
+  }
+  const child: ChildProcess = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
+    env,
+    cwd: options.cwd,
+    stdio: ['pipe', 'pipe', 'ignore'],
+  })
   let kept = ''
   let total = 0
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -70,7 +88,10 @@ export function runInTerminal(args: string[], options: {home: string; columns: n
   const waitFor = async (text: string, timeoutMs = 15_000) => {
     const deadline = Date.now() + timeoutMs
     while (!kept.includes(text)) {
-      if (Date.now() > deadline) throw new Error(`the terminal did not show ${JSON.stringify(text)} within ${timeoutMs} ms; it shows:\n${kept.slice(-2000)}`)
+      if (Date.now() > deadline)
+        throw new Error(
+          `the terminal did not show ${JSON.stringify(text)} within ${timeoutMs} ms; it shows:\n${kept.slice(-2000)}`,
+        )
       await sleep(25)
     }
   }

@@ -10,9 +10,21 @@ import {type TestDaemon, startTestDaemon} from '../helpers/daemon.js'
 import {FakeOpenAI} from '../helpers/fake-openai.js'
 import {parseSseBody} from '../helpers/openapi.js'
 
-const KEYS = ['sk-fault-key-1-abcdefghijklmnopqrstu', 'sk-fault-key-2-abcdefghijklmnopqrstu', 'sk-fault-key-3-abcdefghijklmnopqrstu']
-const chat = (content: string, extra: Record<string, unknown> = {}) => ({model: 'gpt-4o-mini', messages: [{role: 'user', content}], ...extra})
-type Admin = {queue: number; tokens: Array<{label: string; inFlight: number; state: string}>; connections: {requests: number; clients: number; upstream: Record<string, {running: number; pending: number}>}}
+const KEYS = [
+  'sk-fault-key-1-abcdefghijklmnopqrstu',
+  'sk-fault-key-2-abcdefghijklmnopqrstu',
+  'sk-fault-key-3-abcdefghijklmnopqrstu',
+]
+const chat = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: 'gpt-4o-mini',
+  messages: [{role: 'user', content}],
+  ...extra,
+})
+type Admin = {
+  queue: number
+  tokens: Array<{label: string; inFlight: number; state: string}>
+  connections: {requests: number; clients: number; upstream: Record<string, {running: number; pending: number}>}
+}
 
 async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -43,7 +55,7 @@ describe('faults: rate-limit storms and clients that vanish', () => {
     await fake?.close()
   })
 
-  it('a 429 storm on every key: when no key can be free before the queue deadline, a 429 at once with Retry-After and the upstream\'s words', async () => {
+  it("a 429 storm on every key: when no key can be free before the queue deadline, a 429 at once with Retry-After and the upstream's words", async () => {
     fake.fault('*', {type: 'status', status: 429, headers: {'retry-after': '30'}}, 3)
     const started = Date.now()
     const res = await gw.api('/v1/chat/completions', {method: 'POST', json: chat('storm')})
@@ -54,7 +66,10 @@ describe('faults: rate-limit storms and clients that vanish', () => {
     assert.match(body.error.message, /Upstream fake is rate limiting/)
     assert.ok(Number(res.headers.get('retry-after')) >= 28, `Retry-After ${res.headers.get('retry-after')}`)
     assert.ok(waited < 700, `no wait in the queue for keys that rest for 30 s (${waited} ms)`)
-    assert.deepEqual((await admin()).tokens.map((t) => t.state), ['cooling-down', 'cooling-down', 'cooling-down'])
+    assert.deepEqual(
+      (await admin()).tokens.map((t) => t.state),
+      ['cooling-down', 'cooling-down', 'cooling-down'],
+    )
     // the cooldowns are the upstream's business: forget them for the next tests
     gw.daemon.state.pool.update([])
     gw.daemon.state.pool.update(gw.daemon.state.registry.tokens)
@@ -64,7 +79,11 @@ describe('faults: rate-limit storms and clients that vanish', () => {
     const controllers = Array.from({length: 60}, () => new AbortController())
     const streams = controllers.map(async (controller, i) => {
       try {
-        const res = await gw.api('/v1/chat/completions', {method: 'POST', json: chat(`a fairly long answer please number ${i}`, {stream: true}), signal: controller.signal})
+        const res = await gw.api('/v1/chat/completions', {
+          method: 'POST',
+          json: chat(`a fairly long answer please number ${i}`, {stream: true}),
+          signal: controller.signal,
+        })
         const reader = res.body!.getReader()
         await reader.read()
         controller.abort()
@@ -83,7 +102,10 @@ describe('faults: rate-limit storms and clients that vanish', () => {
     }, 5000)
     await waitFor(() => KEYS.every((k) => fake.inFlight(k) === 0), 5000)
     const upstream = Object.values((await admin()).connections.upstream)
-    assert.ok(upstream.every((u) => u.running === 0 && u.pending === 0), JSON.stringify(upstream))
+    assert.ok(
+      upstream.every((u) => u.running === 0 && u.pending === 0),
+      JSON.stringify(upstream),
+    )
     const answer = await gw.api('/v1/chat/completions', {method: 'POST', json: chat('still fine?')})
     assert.equal(answer.status, 200)
   })
@@ -103,7 +125,10 @@ describe('SIGTERM with open streams', () => {
     await cli(['upstreams', 'add', 'fake', '--protocol', 'openai', '--base-url', fake.baseUrl])
     await cli(['tokens', 'add', 'k', '--kind', 'api-key', '--upstream', 'fake'], KEYS[0])
     await cli(['config', 'set', 'pool.drainTimeoutMs', '1500'])
-    const daemon = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'serve', '--port', '0'], {env: {PATH: process.env.PATH, HOME: home.dir, GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file'}, stdio: 'ignore'})
+    const daemon = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'serve', '--port', '0'], {
+      env: {PATH: process.env.PATH, HOME: home.dir, GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file'},
+      stdio: 'ignore',
+    })
     let status: {url: string} | undefined
     for (let i = 0; i < 100 && !status; i++) {
       await sleep(100)
@@ -114,7 +139,11 @@ describe('SIGTERM with open streams', () => {
     const {OPENAI_API_KEY: key} = JSON.parse((await cli(['env', '--json'])).stdout) as {OPENAI_API_KEY: string}
     const ask = (chunkDelayMs: number) => {
       fake.fault(KEYS[0], {type: 'slow', chunkDelayMs})
-      return fetch(`${status!.url}/chat/completions`, {method: 'POST', headers: {authorization: `Bearer ${key}`, 'content-type': 'application/json'}, body: JSON.stringify(chat('seven words of answer for you', {stream: true}))})
+      return fetch(`${status!.url}/chat/completions`, {
+        method: 'POST',
+        headers: {authorization: `Bearer ${key}`, 'content-type': 'application/json'},
+        body: JSON.stringify(chat('seven words of answer for you', {stream: true})),
+      })
     }
 
     const quick = await ask(60) // ~0.5 s: finishes inside the drain window
@@ -141,7 +170,11 @@ describe('SIGTERM with open streams', () => {
     assert.equal(parseSseBody(await quickText).done, true, 'the short stream was completed')
     const cut = await slowText
     assert.ok(!cut.includes('[DONE]'), 'the long one was cut at the bound')
-    assert.match(cut, /data: \{"error":\{"message":"gptconv is shutting down\.","type":"[a-z_]+","param":null,"code":"shutting_down"\}\}\n\n$/, 'and says so in band, not by a silent truncation')
+    assert.match(
+      cut,
+      /data: \{"error":\{"message":"gptconv is shutting down\.","type":"[a-z_]+","param":null,"code":"shutting_down"\}\}\n\n$/,
+      'and says so in band, not by a silent truncation',
+    )
     assert.equal(existsSync(join(home.dir, 'daemon.json')), false)
   })
 })

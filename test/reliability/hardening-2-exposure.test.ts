@@ -17,16 +17,20 @@ async function halfOpen(port: number, n: number): Promise<Socket[]> {
   const sockets: Socket[] = []
   for (let i = 0; i < n; i += 50) {
     await Promise.all(
-      Array.from({length: Math.min(50, n - i)}, () => new Promise<void>((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ')
-          // read what comes back (a 408 in the end), so the socket sees the daemon close it
-          socket.resume()
-          resolve()
-        })
-        socket.on('error', () => resolve())
-        sockets.push(socket)
-      })),
+      Array.from(
+        {length: Math.min(50, n - i)},
+        () =>
+          new Promise<void>((resolve) => {
+            const socket = connect(port, '127.0.0.1', () => {
+              socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ')
+              // read what comes back (a 408 in the end), so the socket sees the daemon close it
+              socket.resume()
+              resolve()
+            })
+            socket.on('error', () => resolve())
+            sockets.push(socket)
+          }),
+      ),
     )
   }
 
@@ -49,7 +53,10 @@ describe('hardening 2: exposure — a bounded /metrics without labels naming peo
 
   before(async () => {
     fake = await FakeOpenAI.start({keys: [KEY]})
-    gw = await startTestDaemon({upstreams: {fake: {protocol: 'openai', baseUrl: fake.baseUrl}}, tokens: [{label: 'alice@example.com', secret: KEY, upstream: 'fake'}]})
+    gw = await startTestDaemon({
+      upstreams: {fake: {protocol: 'openai', baseUrl: fake.baseUrl}},
+      tokens: [{label: 'alice@example.com', secret: KEY, upstream: 'fake'}],
+    })
   })
   after(async () => {
     await gw?.stop()
@@ -58,10 +65,17 @@ describe('hardening 2: exposure — a bounded /metrics without labels naming peo
 
   const metricsText = async () => (await fetch(`${gw.origin}/metrics`)).text()
   /** The daemon's own series: the process and runtime ones (heap, GC) change size on their own. */
-  const ownSeries = (text: string) => text.split('\n').filter((l) => !/^(# (HELP|TYPE) )?gptconv_(process|nodejs)_/.test(l)).join('\n')
+  const ownSeries = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => !/^(# (HELP|TYPE) )?gptconv_(process|nodejs)_/.test(l))
+      .join('\n')
 
   it('3,000 distinct model names do not grow /metrics: unknown models are counted as "other"', async () => {
-    const chat = (model: string) => gw.api('/v1/chat/completions', {method: 'POST', json: {model, messages: [{role: 'user', content: 'hi'}]}}).then(async (r) => (await r.text(), r.status))
+    const chat = (model: string) =>
+      gw
+        .api('/v1/chat/completions', {method: 'POST', json: {model, messages: [{role: 'user', content: 'hi'}]}})
+        .then(async (r) => (await r.text(), r.status))
     assert.equal(await chat('gpt-4o-mini'), 200)
     assert.equal(await chat('warm-up-model'), 200)
     await metricsText() // its own route's series appear once it has been asked
@@ -91,9 +105,11 @@ describe('hardening 2: exposure — a bounded /metrics without labels naming peo
     assert.match(text, /gptconv_in_flight\{upstream="fake"\} 0/)
     assert.equal((await fetch(`${gw.origin}/admin/pool`)).status, 401)
     const pool = (await (await gw.api('/admin/pool')).json()) as {tokens: Array<{label: string}>}
-    assert.deepEqual(pool.tokens.map((t) => t.label), ['alice@example.com'])
+    assert.deepEqual(
+      pool.tokens.map((t) => t.label),
+      ['alice@example.com'],
+    )
   })
-
 })
 
 describe('hardening 2: half-open connections and slow clients', () => {
@@ -119,7 +135,9 @@ describe('hardening 2: half-open connections and slow clients', () => {
     try {
       assert.equal(await answered(`${gw.origin}/healthz`), 200)
       const res = await gw.api('/admin/pool')
-      const {connections} = (await res.json()) as {connections: {clients: number; maxClients: number; closedForRoom: number}}
+      const {connections} = (await res.json()) as {
+        connections: {clients: number; maxClients: number; closedForRoom: number}
+      }
       assert.equal(connections.maxClients, 32)
       assert.ok(connections.clients <= 32, `${connections.clients} connections open`)
       assert.ok(connections.closedForRoom >= 80 - 32, `${connections.closedForRoom} closed to make room`)
@@ -133,7 +151,10 @@ describe('hardening 2: half-open connections and slow clients', () => {
     const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())))
     const opened = Date.now()
     fake.fault('*', {type: 'slow', chunkDelayMs: 400})
-    const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'gpt-4o-mini', stream: true, messages: [{role: 'user', content: 'tell me a slow story'}]}})
+    const res = await gw.api('/v1/chat/completions', {
+      method: 'POST',
+      json: {model: 'gpt-4o-mini', stream: true, messages: [{role: 'user', content: 'tell me a slow story'}]},
+    })
     const started = Date.now()
     const text = await res.text()
     assert.ok(Date.now() - started > 1500, `the stream took ${Date.now() - started} ms`)
@@ -153,8 +174,19 @@ describe('hardening 2: open files — a daemon under a low open-file limit survi
   })
 
   it('with `ulimit -n 256`, 400 half-open connections leave a new client answered', async () => {
-    const env = {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home.dir, GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-unused', GPTCONV_DAEMON_OPTIONS: JSON.stringify({host: '127.0.0.1', port: 0, demo: true, logLevel: 'warn'})}
-    child = spawn('/bin/sh', ['-c', 'ulimit -n 256 && exec "$@"', 'sh', process.execPath, join(ROOT, 'dist/daemon/main.js')], {env, stdio: ['ignore', 'ignore', 'pipe']})
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home.dir,
+      GPTCONV_HOME: home.dir,
+      GPTCONV_SECRET_STORE: 'file',
+      GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-unused',
+      GPTCONV_DAEMON_OPTIONS: JSON.stringify({host: '127.0.0.1', port: 0, demo: true, logLevel: 'warn'}),
+    }
+    child = spawn(
+      '/bin/sh',
+      ['-c', 'ulimit -n 256 && exec "$@"', 'sh', process.execPath, join(ROOT, 'dist/daemon/main.js')],
+      {env, stdio: ['ignore', 'ignore', 'pipe']},
+    )
     let stderr = ''
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     let port: number | undefined

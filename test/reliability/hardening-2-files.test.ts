@@ -26,11 +26,17 @@ describe('hardening 2: the daemon keeps its state directory closed and writes th
       writeFileSync(target, before, {mode: 0o644})
       symlinkSync(target, join(home.dir, name))
       try {
-        await assert.rejects(startTestDaemon({home: home.dir, tokens: [{label: 'k', secret: KEY}]}), (error: Error & {code?: string}) => {
-          assert.equal(error.code, 'GPTCONV_STATE_UNSAFE')
-          assert.match(error.message, new RegExp(`^${join(home.dir, name).replaceAll('.', '\\.')} is a symbolic link \\(to `))
-          return true
-        })
+        await assert.rejects(
+          startTestDaemon({home: home.dir, tokens: [{label: 'k', secret: KEY}]}),
+          (error: Error & {code?: string}) => {
+            assert.equal(error.code, 'GPTCONV_STATE_UNSAFE')
+            assert.match(
+              error.message,
+              new RegExp(`^${join(home.dir, name).replaceAll('.', '\\.')} is a symbolic link \\(to `),
+            )
+            return true
+          },
+        )
         assert.equal(readFileSync(target, 'utf8'), before)
       } finally {
         home.cleanup()
@@ -53,7 +59,10 @@ describe('hardening 2: the daemon keeps its state directory closed and writes th
 
   it('a responses/ directory linked away while it runs receives no stored response', async () => {
     const fake = await FakeOpenAI.start({keys: [KEY]})
-    const gw = await startTestDaemon({upstreams: {fake: {protocol: 'openai', baseUrl: fake.baseUrl}}, tokens: [{label: 'k', secret: KEY, upstream: 'fake'}]})
+    const gw = await startTestDaemon({
+      upstreams: {fake: {protocol: 'openai', baseUrl: fake.baseUrl}},
+      tokens: [{label: 'k', secret: KEY, upstream: 'fake'}],
+    })
     const target = join(outside.dir, 'planted')
     mkdirSync(target)
     symlinkSync(target, join(gw.home, 'responses'))
@@ -76,13 +85,28 @@ describe('hardening 2: the daemon keeps its state directory closed and writes th
     writeFileSync(join(home.dir, 'usage.jsonl'), '', {mode: 0o644})
     chmodSync(join(home.dir, 'usage.jsonl'), 0o644)
     const logs: string[] = []
-    const ctx = createContext({env: {GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-unused'}})
-    const daemon = await startDaemon({ctx, log: pino({level: 'debug', base: {}}, {write: (line: string) => logs.push(line)}), host: '127.0.0.1', port: 0})
+    const ctx = createContext({
+      env: {GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file', GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-unused'},
+    })
+    const daemon = await startDaemon({
+      ctx,
+      log: pino({level: 'debug', base: {}}, {write: (line: string) => logs.push(line)}),
+      host: '127.0.0.1',
+      port: 0,
+    })
     try {
       assert.equal(mode(home.dir), 0o700)
       assert.equal(mode(join(home.dir, 'usage.jsonl')), 0o600)
-      const warning = logs.map((l) => JSON.parse(l) as {level: number; msg: string}).find((l) => l.msg.startsWith('The state directory'))
-      assert.deepEqual({level: warning?.level, msg: warning?.msg}, {level: 40, msg: `The state directory ${home.dir} was open to other users (mode 0777); gptconv made it 0700, since secrets live there.`})
+      const warning = logs
+        .map((l) => JSON.parse(l) as {level: number; msg: string})
+        .find((l) => l.msg.startsWith('The state directory'))
+      assert.deepEqual(
+        {level: warning?.level, msg: warning?.msg},
+        {
+          level: 40,
+          msg: `The state directory ${home.dir} was open to other users (mode 0777); gptconv made it 0700, since secrets live there.`,
+        },
+      )
     } finally {
       await daemon.close()
       home.cleanup()

@@ -35,11 +35,15 @@ function leaks(text: string): string[] {
 function rawPost(origin: string, key: string, body: string): Promise<{status: number; text: string}> {
   const url = new URL('/v1/chat/completions', origin)
   return new Promise((resolve, reject) => {
-    const req = request(url, {method: 'POST', headers: {authorization: `Bearer ${key}`, 'content-type': 'application/json'}}, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({status: res.statusCode!, text: Buffer.concat(chunks).toString('utf8')}))
-    })
+    const req = request(
+      url,
+      {method: 'POST', headers: {authorization: `Bearer ${key}`, 'content-type': 'application/json'}},
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({status: res.statusCode!, text: Buffer.concat(chunks).toString('utf8')}))
+      },
+    )
     req.on('error', reject)
     req.end(body)
   })
@@ -65,7 +69,11 @@ describe('hardening 2: secrets in every form are scrubbed; duplicate keys are re
   const chat = {model: 'gpt-4o-mini', messages: [{role: 'user', content: 'hi'}]}
 
   it('an upstream 400 that echoes the key lowercased, uppercased and base64-encoded reaches the client and the log without it', async () => {
-    fake.fault('*', {type: 'status', status: 400, body: {error: {message: echo, type: 'invalid_request_error', param: FORMS.lower, code: FORMS.base64}}})
+    fake.fault('*', {
+      type: 'status',
+      status: 400,
+      body: {error: {message: echo, type: 'invalid_request_error', param: FORMS.lower, code: FORMS.base64}},
+    })
     const res = await gw.api('/v1/chat/completions', {method: 'POST', json: chat})
     const text = await res.text()
     assert.equal(res.status, 400)
@@ -88,7 +96,11 @@ describe('hardening 2: secrets in every form are scrubbed; duplicate keys are re
 
   it('a body with the key `model` twice (a forbidden model first, an allowed one last) is a 400 naming the key, and never reaches the upstream', async () => {
     const before = fake.requests.length
-    const r = await rawPost(gw.origin, gw.clientKey, '{"model":"gpt-4o","model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}')
+    const r = await rawPost(
+      gw.origin,
+      gw.clientKey,
+      '{"model":"gpt-4o","model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}',
+    )
     assert.equal(r.status, 400, r.text)
     const body = JSON.parse(r.text) as {error: {code: string; param: string | null; message: string}}
     assertSchema('ErrorResponse', body)
@@ -98,13 +110,21 @@ describe('hardening 2: secrets in every form are scrubbed; duplicate keys are re
   })
 
   it('a duplicate spelled with an escape (`mo\\u0064el`) is the same key, and is refused too', async () => {
-    const r = await rawPost(gw.origin, gw.clientKey, '{"model":"gpt-4o","mo\\u0064el":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}')
+    const r = await rawPost(
+      gw.origin,
+      gw.clientKey,
+      '{"model":"gpt-4o","mo\\u0064el":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}',
+    )
     assert.equal(r.status, 400, r.text)
     assert.equal((JSON.parse(r.text) as {error: {param: string}}).error.param, 'model')
   })
 
   it('the same key in nested objects, and key-like text inside strings, are fine', async () => {
-    const r = await rawPost(gw.origin, gw.clientKey, '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"{\\"model\\":1,\\"model\\":2}"},{"role":"assistant","content":"ok"},{"role":"user","content":"again"}],"metadata":{"a":"1"}}')
+    const r = await rawPost(
+      gw.origin,
+      gw.clientKey,
+      '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"{\\"model\\":1,\\"model\\":2}"},{"role":"assistant","content":"ok"},{"role":"user","content":"again"}],"metadata":{"a":"1"}}',
+    )
     assert.equal(r.status, 200, r.text)
   })
 })

@@ -24,7 +24,10 @@ async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 10
 }
 
 /** Did any request to `fake` carry the key, anywhere in its headers or body? */
-const carriedKey = (fake: FakeOpenAI) => fake.requests.filter((r) => r.key === KEY || JSON.stringify(r.headers).includes(KEY) || JSON.stringify(r.body ?? '').includes(KEY))
+const carriedKey = (fake: FakeOpenAI) =>
+  fake.requests.filter(
+    (r) => r.key === KEY || JSON.stringify(r.headers).includes(KEY) || JSON.stringify(r.body ?? '').includes(KEY),
+  )
 
 describe('hardening 2: a stored key never follows a changed base URL', () => {
   let first: FakeOpenAI
@@ -51,11 +54,17 @@ describe('hardening 2: a stored key never follows a changed base URL', () => {
   const moveUpstream = async (daemon: TestDaemon, baseUrl: string) => {
     const reloads = daemon.logs.filter((l) => l.includes('config reloaded')).length
     await daemon.ctx.config.update((s) => void (s.upstreams.fake.baseUrl = baseUrl))
-    await until(() => (daemon.logs.filter((l) => l.includes('config reloaded')).length > reloads ? true : undefined), 'config reloaded')
+    await until(
+      () => (daemon.logs.filter((l) => l.includes('config reloaded')).length > reloads ? true : undefined),
+      'config reloaded',
+    )
   }
 
   it('config.json edited under a running daemon to point at a second upstream: the second never receives the key, and everyone is told', async () => {
-    gw = await startTestDaemon({upstreams: {fake: {protocol: 'openai', baseUrl: first.baseUrl}}, tokens: [{label: 'k', secret: KEY, upstream: 'fake'}]})
+    gw = await startTestDaemon({
+      upstreams: {fake: {protocol: 'openai', baseUrl: first.baseUrl}},
+      tokens: [{label: 'k', secret: KEY, upstream: 'fake'}],
+    })
     assert.equal((await gw.api('/v1/chat/completions', {method: 'POST', json: chat})).status, 200)
     await moveUpstream(gw, second.baseUrl)
 
@@ -73,36 +82,67 @@ describe('hardening 2: a stored key never follows a changed base URL', () => {
     const from = first.origin
     const to = second.origin
     const reason = `blocked: its upstream "fake" now points to ${to}, but the secret was stored for ${from} and is not sent anywhere else. Confirm with \`gptconv tokens add k --kind api-key --force\` (re-add it) or \`gptconv upstreams set-url fake URL --move-tokens\``
-    assert.equal(body.error.message, `Every token that could serve this request is unusable — k: ${reason}. Add or renew a token with \`gptconv tokens add\`.`)
+    assert.equal(
+      body.error.message,
+      `Every token that could serve this request is unusable — k: ${reason}. Add or renew a token with \`gptconv tokens add\`.`,
+    )
 
-    const error = gw.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 50 && l.token === 'k')
-    assert.deepEqual(error && {token: error.token, upstream: error.upstream, from: error.from, to: error.to, msg: error.msg}, {token: 'k', upstream: 'fake', from, to, msg: `token "k" is ${reason}`})
+    const error = gw.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.level === 50 && l.token === 'k')
+    assert.deepEqual(
+      error && {token: error.token, upstream: error.upstream, from: error.from, to: error.to, msg: error.msg},
+      {token: 'k', upstream: 'fake', from, to, msg: `token "k" is ${reason}`},
+    )
     assert.ok(!gw.logs.join('\n').includes(KEY))
 
-    const pool = (await (await gw.api('/admin/pool')).json()) as {tokens: Array<{label: string; state: string; blocked: string | null}>}
-    assert.deepEqual(pool.tokens.map((t) => [t.label, t.state, t.blocked]), [['k', 'blocked', reason]])
+    const pool = (await (await gw.api('/admin/pool')).json()) as {
+      tokens: Array<{label: string; state: string; blocked: string | null}>
+    }
+    assert.deepEqual(
+      pool.tokens.map((t) => [t.label, t.state, t.blocked]),
+      [['k', 'blocked', reason]],
+    )
     const listed = listTokens(gw.ctx)
-    assert.deepEqual(listed.map((t) => [t.label, t.state, t.reason]), [['k', 'blocked', reason]])
+    assert.deepEqual(
+      listed.map((t) => [t.label, t.state, t.reason]),
+      [['k', 'blocked', reason]],
+    )
   })
 
   it('re-adding the token (`tokens add --force`) or `upstreams set-url --move-tokens` confirms the new origin', async () => {
-    gw = await startTestDaemon({upstreams: {fake: {protocol: 'openai', baseUrl: first.baseUrl}}, tokens: [{label: 'k', secret: KEY, upstream: 'fake'}]})
+    gw = await startTestDaemon({
+      upstreams: {fake: {protocol: 'openai', baseUrl: first.baseUrl}},
+      tokens: [{label: 'k', secret: KEY, upstream: 'fake'}],
+    })
     await moveUpstream(gw, second.baseUrl)
     assert.equal((await gw.api('/v1/chat/completions', {method: 'POST', json: chat})).status, 503)
     const reloads = gw.logs.filter((l) => l.includes('config reloaded')).length
     await addToken(gw.ctx, {label: 'k', kind: 'api-key', secret: KEY, upstream: 'fake', force: true})
-    await until(() => (gw!.logs.filter((l) => l.includes('config reloaded')).length > reloads ? true : undefined), 'config reloaded')
+    await until(
+      () => (gw!.logs.filter((l) => l.includes('config reloaded')).length > reloads ? true : undefined),
+      'config reloaded',
+    )
     assert.equal((await gw.api('/v1/chat/completions', {method: 'POST', json: chat})).status, 200)
     assert.equal(carriedKey(second).length, 1)
 
     await setUpstreamUrl(gw.ctx, {name: 'fake', baseUrl: first.baseUrl, moveTokens: true})
-    await until(() => (listTokens(gw!.ctx)[0].state === 'ok' && gw!.daemon.state.registry.upstream('fake')?.baseUrl === first.baseUrl ? true : undefined), 'moved back')
+    await until(
+      () =>
+        listTokens(gw!.ctx)[0].state === 'ok' && gw!.daemon.state.registry.upstream('fake')?.baseUrl === first.baseUrl
+          ? true
+          : undefined,
+      'moved back',
+    )
     assert.equal((await gw.api('/v1/chat/completions', {method: 'POST', json: chat})).status, 200)
     assert.equal(carriedKey(first).length, 1)
   })
 
   it('an entry stored before bindings existed is bound on its first use, and stays bound across a restart', async () => {
-    gw = await startTestDaemon({upstreams: {fake: {protocol: 'openai', baseUrl: first.baseUrl}}, tokens: [{label: 'k', secret: KEY, upstream: 'fake'}]})
+    gw = await startTestDaemon({
+      upstreams: {fake: {protocol: 'openai', baseUrl: first.baseUrl}},
+      tokens: [{label: 'k', secret: KEY, upstream: 'fake'}],
+    })
     const {home} = gw
     await gw.stop({keepHome: true})
     // as written by an older gptconv: no origin in the entry, none recorded in state.json
@@ -114,7 +154,8 @@ describe('hardening 2: a stored key never follows a changed base URL', () => {
     const runtime = join(home, 'state.json')
     const recorded = await until(() => {
       try {
-        return (JSON.parse(readFileSync(runtime, 'utf8')) as {tokens: Record<string, {origin?: string}>}).tokens.k?.origin
+        return (JSON.parse(readFileSync(runtime, 'utf8')) as {tokens: Record<string, {origin?: string}>}).tokens.k
+          ?.origin
       } catch {
         return undefined
       }

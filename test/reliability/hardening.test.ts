@@ -10,7 +10,12 @@ import {FakeOpenAI} from '../helpers/fake-openai.js'
 const KEY = 'sk-hardening-key-abcdefghijklmnop6666'
 
 /** POST a body of `size` bytes in 64 KiB writes, as a client that sends it all before reading. */
-function postBig(url: URL, key: string, size: number, chunked = false): Promise<{status?: number; connection?: string; body: string; error?: string}> {
+function postBig(
+  url: URL,
+  key: string,
+  size: number,
+  chunked = false,
+): Promise<{status?: number; connection?: string; body: string; error?: string}> {
   return new Promise((resolve) => {
     let settled = false
     const done = (result: {status?: number; connection?: string; body: string; error?: string}) => {
@@ -18,7 +23,11 @@ function postBig(url: URL, key: string, size: number, chunked = false): Promise<
       settled = true
     }
 
-    const headers: Record<string, string> = {authorization: `Bearer ${key}`, 'content-type': 'application/json', ...(!chunked && {'content-length': String(size)})}
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${key}`,
+      'content-type': 'application/json',
+      ...(!chunked && {'content-length': String(size)}),
+    }
     const req = request(url, {method: 'POST', headers}, (res) => {
       let body = ''
       res.setEncoding('utf8')
@@ -52,7 +61,10 @@ describe('hardening', () => {
 
   before(async () => {
     fake = await FakeOpenAI.start({keys: [KEY]})
-    gw = await startTestDaemon({upstreams: {fake: {protocol: 'openai', baseUrl: fake.baseUrl}}, tokens: [{label: 'k', secret: KEY, upstream: 'fake'}]})
+    gw = await startTestDaemon({
+      upstreams: {fake: {protocol: 'openai', baseUrl: fake.baseUrl}},
+      tokens: [{label: 'k', secret: KEY, upstream: 'fake'}],
+    })
   })
   after(async () => {
     await gw?.stop()
@@ -60,7 +72,11 @@ describe('hardening', () => {
   })
 
   it('one key and three 502s: the next request is tried at once, not after a failure cooldown', async () => {
-    const chat = () => gw.api('/v1/chat/completions', {method: 'POST', json: {model: 'gpt-4o-mini', messages: [{role: 'user', content: 'hi'}]}})
+    const chat = () =>
+      gw.api('/v1/chat/completions', {
+        method: 'POST',
+        json: {model: 'gpt-4o-mini', messages: [{role: 'user', content: 'hi'}]},
+      })
     fake.fault('*', {type: 'status', status: 502}, 3)
     const failed = await chat()
     assert.equal(failed.status, 502)
@@ -74,7 +90,10 @@ describe('hardening', () => {
 
   it('models named constructor, toString or __proto__ reach the upstream as named, and the ledger, usage and billing stay sound', async () => {
     for (const model of ['constructor', 'toString', '__proto__']) {
-      const res = await gw.api('/v1/chat/completions', {method: 'POST', json: {model, messages: [{role: 'user', content: 'hi'}]}})
+      const res = await gw.api('/v1/chat/completions', {
+        method: 'POST',
+        json: {model, messages: [{role: 'user', content: 'hi'}]},
+      })
       assert.equal(res.status, 200, model)
       assert.equal(((await res.json()) as {model: string}).model, model)
       assert.equal((fake.requests.at(-1)!.body as {model: string}).model, model)
@@ -82,7 +101,10 @@ describe('hardening', () => {
 
     await new Promise((resolve) => setTimeout(resolve, 50))
     const records = await readLedger(gw.ctx.paths.ledger)
-    assert.deepEqual(records.slice(-3).map((r) => r.model), ['constructor', 'toString', '__proto__'])
+    assert.deepEqual(
+      records.slice(-3).map((r) => r.model),
+      ['constructor', 'toString', '__proto__'],
+    )
     const usage = await usageReport(gw.ctx, {since: new Date(0), by: 'model'})
     assert.ok(usage.rows.some((r) => r.key === '__proto__'))
     const today = new Date().toISOString().slice(0, 10)

@@ -10,7 +10,12 @@ import {FakeOpenAI, defaultAnswer} from '../helpers/fake-openai.js'
 import {parseSseBody} from '../helpers/openapi.js'
 
 const KEYS = [1, 2, 3, 4].map((i) => `sk-load-key-${i}-abcdefghijklmnopqrstuv`)
-type Admin = {queue: number; tokens: Array<{inFlight: number}>; connections: {requests: number; upstream: Record<string, {running: number; pending: number}>}; process: {heapUsedMb: number; rssMb: number; activeResources: number}}
+type Admin = {
+  queue: number
+  tokens: Array<{inFlight: number}>
+  connections: {requests: number; upstream: Record<string, {running: number; pending: number}>}
+  process: {heapUsedMb: number; rssMb: number; activeResources: number}
+}
 
 /**
  * Load against a real daemon process (started with `gptconv serve`, its own V8 flags),
@@ -28,18 +33,23 @@ describe('under load', soak, () => {
   let key = ''
   const agent = new Agent({keepAlive: true, maxSockets: Number.POSITIVE_INFINITY})
   const cli = (args: string[], input?: string) => runCli(args, {home: home.dir, input})
-  const admin = async () => (await (await fetch(`${origin}/admin/pool`, {headers: {authorization: `Bearer ${key}`}})).json()) as Admin
+  const admin = async () =>
+    (await (await fetch(`${origin}/admin/pool`, {headers: {authorization: `Bearer ${key}`}})).json()) as Admin
 
   /** One request with node:http (many sockets, no fetch pool limits): status and body text. */
   const post = (path: string, body: unknown, abortAfterMs?: number) =>
     new Promise<{status: number; text: string}>((resolve) => {
-      const req = httpRequest(`${url}${path}`, {method: 'POST', agent, headers: {authorization: `Bearer ${key}`, 'content-type': 'application/json'}}, (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (t: string) => (text += t))
-        res.on('end', () => resolve({status: res.statusCode ?? 0, text}))
-        res.on('error', () => resolve({status: -1, text}))
-      })
+      const req = httpRequest(
+        `${url}${path}`,
+        {method: 'POST', agent, headers: {authorization: `Bearer ${key}`, 'content-type': 'application/json'}},
+        (res) => {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (t: string) => (text += t))
+          res.on('end', () => resolve({status: res.statusCode ?? 0, text}))
+          res.on('error', () => resolve({status: -1, text}))
+        },
+      )
       req.on('error', () => resolve({status: -1, text: ''}))
       if (abortAfterMs !== undefined) setTimeout(() => req.destroy(), abortAfterMs)
       req.setTimeout(60_000, () => req.destroy())
@@ -49,9 +59,20 @@ describe('under load', soak, () => {
   before(async () => {
     fake = await FakeOpenAI.start({keys: KEYS, chunkDelayMs: 4})
     await cli(['upstreams', 'add', 'fake', '--protocol', 'openai', '--base-url', fake.baseUrl])
-    for (const [i, secret] of KEYS.entries()) await cli(['tokens', 'add', `k${i + 1}`, '--kind', 'api-key', '--upstream', 'fake', '--concurrency', '8'], secret)
+    for (const [i, secret] of KEYS.entries())
+      await cli(['tokens', 'add', `k${i + 1}`, '--kind', 'api-key', '--upstream', 'fake', '--concurrency', '8'], secret)
     await cli(['config', 'set', 'logLevel', 'warn'])
-    daemon = spawn('/bin/sh', ['-c', `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec '${process.execPath}' '${join(ROOT, 'bin/run.js')}' serve --port 0`], {env: {PATH: process.env.PATH, HOME: home.dir, GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file'}, stdio: 'ignore'})
+    daemon = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec '${process.execPath}' '${join(ROOT, 'bin/run.js')}' serve --port 0`,
+      ],
+      {
+        env: {PATH: process.env.PATH, HOME: home.dir, GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file'},
+        stdio: 'ignore',
+      },
+    )
     for (let i = 0; i < 100 && !url; i++) {
       await sleep(100)
       const r = await cli(['status', '--json'])
@@ -71,7 +92,15 @@ describe('under load', soak, () => {
 
   it('1,000 concurrent streams through 32 slots: every client gets its whole answer, and no key exceeds its cap', async (t) => {
     fake.resetStats()
-    const results = await Promise.all(Array.from({length: 1000}, (_, i) => post('/chat/completions', {model: 'gpt-4o-mini', stream: true, messages: [{role: 'user', content: `question number ${i}`}]})))
+    const results = await Promise.all(
+      Array.from({length: 1000}, (_, i) =>
+        post('/chat/completions', {
+          model: 'gpt-4o-mini',
+          stream: true,
+          messages: [{role: 'user', content: `question number ${i}`}],
+        }),
+      ),
+    )
     let complete = 0
     const problems: string[] = []
     for (const [i, r] of results.entries()) {
@@ -82,12 +111,16 @@ describe('under load', soak, () => {
       }
 
       const body = parseSseBody(r.text)
-      const text = body.events.map((e) => (e as {choices?: Array<{delta?: {content?: string}}>}).choices?.[0]?.delta?.content ?? '').join('')
+      const text = body.events
+        .map((e) => (e as {choices?: Array<{delta?: {content?: string}}>}).choices?.[0]?.delta?.content ?? '')
+        .join('')
       if (body.done && text === expected) complete++
       else problems.push(`#${i}: done=${body.done} text=${JSON.stringify(text.slice(0, 80))}`)
     }
 
-    t.diagnostic(`1000 streams: ${complete} complete; max in flight per key ${KEYS.map((k) => fake.maxInFlight(k)).join(', ')}`)
+    t.diagnostic(
+      `1000 streams: ${complete} complete; max in flight per key ${KEYS.map((k) => fake.maxInFlight(k)).join(', ')}`,
+    )
     assert.equal(complete, 1000, problems.slice(0, 5).join('\n'))
     for (const k of KEYS) assert.ok(fake.maxInFlight(k) <= 8, `${k}: ${fake.maxInFlight(k)} in flight`)
     assert.equal(fake.requests.length, 1000)
@@ -104,7 +137,11 @@ describe('under load', soak, () => {
         }
 
         case 1: {
-          return post('/chat/completions', {model: 'gpt-4o-mini', stream: true, messages: [{role: 'user', content: `soak stream ${n}`}]})
+          return post('/chat/completions', {
+            model: 'gpt-4o-mini',
+            stream: true,
+            messages: [{role: 'user', content: `soak stream ${n}`}],
+          })
         }
 
         case 2: {
@@ -116,12 +153,20 @@ describe('under load', soak, () => {
         }
 
         case 4: {
-          return post('/chat/completions', {model: 'gpt-4o-mini', stream: true, messages: [{role: 'user', content: `a client that leaves ${n}`}]}, 10)
+          return post(
+            '/chat/completions',
+            {model: 'gpt-4o-mini', stream: true, messages: [{role: 'user', content: `a client that leaves ${n}`}]},
+            10,
+          )
         }
 
         default: {
           fake.fault('*', n % 2 ? {type: 'status', status: 500} : {type: 'die-mid-stream', afterChunks: 1})
-          return post('/chat/completions', {model: 'gpt-4o-mini', stream: n % 4 === 1, messages: [{role: 'user', content: `faulty ${n}`}]})
+          return post('/chat/completions', {
+            model: 'gpt-4o-mini',
+            stream: n % 4 === 1,
+            messages: [{role: 'user', content: `faulty ${n}`}],
+          })
         }
       }
     }
@@ -151,14 +196,26 @@ describe('under load', soak, () => {
     const start = await settled()
     const soak = await run(Number(process.env.SOAK_MS ?? 30_000))
     const end = await settled()
-    t.diagnostic(`soak: ${soak.n} requests ${JSON.stringify([...soak.statuses])}; heap ${start.process.heapUsedMb} → ${end.process.heapUsedMb} MB, rss ${start.process.rssMb} → ${end.process.rssMb} MB, active resources ${start.process.activeResources} → ${end.process.activeResources}`)
+    t.diagnostic(
+      `soak: ${soak.n} requests ${JSON.stringify([...soak.statuses])}; heap ${start.process.heapUsedMb} → ${end.process.heapUsedMb} MB, rss ${start.process.rssMb} → ${end.process.rssMb} MB, active resources ${start.process.activeResources} → ${end.process.activeResources}`,
+    )
     assert.ok(soak.n > 500, `${soak.n} requests`)
-    assert.deepEqual([...soak.statuses.keys()].filter((s) => s >= 500 && s !== 502).sort(), [], `statuses: ${JSON.stringify([...soak.statuses])}`)
+    assert.deepEqual(
+      [...soak.statuses.keys()].filter((s) => s >= 500 && s !== 502).sort(),
+      [],
+      `statuses: ${JSON.stringify([...soak.statuses])}`,
+    )
     assert.equal(end.queue, 0)
     assert.equal(end.connections.requests, 1, 'only this /admin/pool request is open')
     assert.ok(end.tokens.every((t) => t.inFlight === 0))
     assert.ok(Object.values(end.connections.upstream).every((u) => u.running === 0 && u.pending === 0))
-    assert.ok(end.process.heapUsedMb - start.process.heapUsedMb < 8, `heap ${start.process.heapUsedMb} → ${end.process.heapUsedMb} MB after ${soak.n} requests`)
-    assert.ok(end.process.activeResources <= start.process.activeResources + 4, `active resources ${start.process.activeResources} → ${end.process.activeResources}`)
+    assert.ok(
+      end.process.heapUsedMb - start.process.heapUsedMb < 8,
+      `heap ${start.process.heapUsedMb} → ${end.process.heapUsedMb} MB after ${soak.n} requests`,
+    )
+    assert.ok(
+      end.process.activeResources <= start.process.activeResources + 4,
+      `active resources ${start.process.activeResources} → ${end.process.activeResources}`,
+    )
   })
 })

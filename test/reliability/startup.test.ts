@@ -23,7 +23,12 @@ describe('a locked keychain at start', {skip: keyringUnavailable()}, () => {
   const home = tempHome()
   let keyring: PrivateKeyring
   const cli = (args: string[], input?: string) =>
-    runCli(args, {home: home.dir, input, env: {...keyring.env, GPTCONV_SECRET_STORE: undefined, GPTCONV_KEYCHAIN_SERVICE: SERVICE}, timeoutMs: 30_000})
+    runCli(args, {
+      home: home.dir,
+      input,
+      env: {...keyring.env, GPTCONV_SECRET_STORE: undefined, GPTCONV_KEYCHAIN_SERVICE: SERVICE},
+      timeoutMs: 30_000,
+    })
 
   before(async () => {
     keyring = await startPrivateKeyring()
@@ -61,7 +66,10 @@ describe('a locked keychain at start', {skip: keyringUnavailable()}, () => {
     assert.equal(keyring.secretTool('lookup', 'service', SERVICE, 'username', 'work'), KEY)
     const r = await cli(['tokens', 'list', '--json'])
     assert.equal(r.code, 0, r.stderr)
-    assert.deepEqual((JSON.parse(r.stdout) as Array<{label: string; store: string}>).map((t) => [t.label, t.store]), [['work', 'keychain']])
+    assert.deepEqual(
+      (JSON.parse(r.stdout) as Array<{label: string; store: string}>).map((t) => [t.label, t.store]),
+      [['work', 'keychain']],
+    )
   })
 })
 
@@ -69,7 +77,12 @@ describe('a locked keychain that holds only the client key', {skip: keyringUnava
   const home = tempHome()
   let keyring: PrivateKeyring
   let key: string
-  const cli = (args: string[]) => runCli(args, {home: home.dir, env: {...keyring.env, GPTCONV_SECRET_STORE: undefined, GPTCONV_KEYCHAIN_SERVICE: SERVICE}, timeoutMs: 30_000})
+  const cli = (args: string[]) =>
+    runCli(args, {
+      home: home.dir,
+      env: {...keyring.env, GPTCONV_SECRET_STORE: undefined, GPTCONV_KEYCHAIN_SERVICE: SERVICE},
+      timeoutMs: 30_000,
+    })
 
   before(async () => {
     keyring = await startPrivateKeyring()
@@ -115,16 +128,27 @@ describe('a corrupted config file at start', () => {
       try {
         const config = join(home.dir, 'config.json')
         writeFileSync(config, text)
-        for (const args of [['serve', '--port', '0'], ['serve', '--detach', '--port', '0']]) {
+        for (const args of [
+          ['serve', '--port', '0'],
+          ['serve', '--detach', '--port', '0'],
+        ]) {
           const r = await runCli(args, {home: home.dir, timeoutMs: 30_000})
           assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
-          assert.match(r.stderr, new RegExp(`The config file ${config} (is not valid JSON|breaks the settings schema)`), args.join(' '))
+          assert.match(
+            r.stderr,
+            new RegExp(`The config file ${config} (is not valid JSON|breaks the settings schema)`),
+            args.join(' '),
+          )
           assert.match(r.stderr, /Try this: Fix the file by hand/)
           assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace')
           assert.equal(readFileSync(config, 'utf8'), text, 'the file is untouched')
         }
 
-        assert.deepEqual(readdirSync(home.dir).sort(), ['config.json', 'config.json.corrupt'], 'only the copy was written: no key, pid or log')
+        assert.deepEqual(
+          readdirSync(home.dir).sort(),
+          ['config.json', 'config.json.corrupt'],
+          'only the copy was written: no key, pid or log',
+        )
         assert.equal(readFileSync(`${config}.corrupt`, 'utf8'), text)
       } finally {
         home.cleanup()

@@ -13,8 +13,15 @@ export default class ConfigSet extends BaseCommand {
 
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> server.port 9000', description: 'Listen on another port'},
-    {command: '<%= config.bin %> <%= command.id %> server.allowedOrigins http://localhost:3000,https://chat.example.com', description: 'Let these browser origins call the daemon'},
-    {command: '<%= config.bin %> <%= command.id %> aliases.fast gpt-4o-mini', description: 'Let clients ask for model "fast"'},
+    {
+      command:
+        '<%= config.bin %> <%= command.id %> server.allowedOrigins http://localhost:3000,https://chat.example.com',
+      description: 'Let these browser origins call the daemon',
+    },
+    {
+      command: '<%= config.bin %> <%= command.id %> aliases.fast gpt-4o-mini',
+      description: 'Let clients ask for model "fast"',
+    },
   ]
 
   static override summary = 'Change a setting.'

@@ -13,7 +13,10 @@ export default class PricesList extends BaseCommand {
 
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'The overrides'},
-    {command: '<%= config.bin %> <%= command.id %> --all --json', description: '[{model, source: "override" | "genai-prices", input, cachedInput, output, provider, tiered?}]'},
+    {
+      command: '<%= config.bin %> <%= command.id %> --all --json',
+      description: '[{model, source: "override" | "genai-prices", input, cachedInput, output, provider, tiered?}]',
+    },
   ]
 
   static override flags = {
@@ -28,13 +31,32 @@ export default class PricesList extends BaseCommand {
     const data = await usePriceData(ctx)
     const entries = await listPrices(ctx.config.read().prices, {all: flags.all})
     if (entries.length === 0) {
-      this.log('No price overrides: prices come from @pydantic/genai-prices (see them with `gptconv prices list --all`). Set one with: gptconv prices set MODEL --input USD --output USD')
+      this.log(
+        'No price overrides: prices come from @pydantic/genai-prices (see them with `gptconv prices list --all`). Set one with: gptconv prices set MODEL --input USD --output USD',
+      )
       return entries
     }
 
     const source = (e: PriceEntry) => `${e.source}${e.tiered ? ' (tiered)' : ''}`
-    this.log(table(['MODEL', 'PROVIDER', 'INPUT', 'CACHED INPUT', 'OUTPUT', 'SOURCE'], entries.map((e) => [e.model, e.provider ?? '-', perMillion(e.input), perMillion(e.cachedInput), perMillion(e.output), source(e)])))
-    if (flags.all) this.log(chalk.dim(`\nUSD per million tokens. genai-prices: @pydantic/genai-prices ${data.package}, ${data.source === 'refreshed' ? `with the prices fetched on ${data.fetchedAt} from ${data.url}` : 'the prices it ships with (newer ones: gptconv prices refresh)'}.`))
+    this.log(
+      table(
+        ['MODEL', 'PROVIDER', 'INPUT', 'CACHED INPUT', 'OUTPUT', 'SOURCE'],
+        entries.map((e) => [
+          e.model,
+          e.provider ?? '-',
+          perMillion(e.input),
+          perMillion(e.cachedInput),
+          perMillion(e.output),
+          source(e),
+        ]),
+      ),
+    )
+    if (flags.all)
+      this.log(
+        chalk.dim(
+          `\nUSD per million tokens. genai-prices: @pydantic/genai-prices ${data.package}, ${data.source === 'refreshed' ? `with the prices fetched on ${data.fetchedAt} from ${data.url}` : 'the prices it ships with (newer ones: gptconv prices refresh)'}.`,
+        ),
+      )
     return entries
   }
 }

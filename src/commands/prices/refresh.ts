@@ -11,7 +11,10 @@ export default class PricesRefresh extends BaseCommand {
 
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'Fetch the current prices'},
-    {command: '<%= config.bin %> <%= command.id %> --reset', description: 'Go back to the prices the package ships with'},
+    {
+      command: '<%= config.bin %> <%= command.id %> --reset',
+      description: 'Go back to the prices the package ships with',
+    },
   ]
 
   static override flags = {
@@ -26,14 +29,20 @@ export default class PricesRefresh extends BaseCommand {
     const ctx = this.context()
     if (flags.reset) {
       const result = await resetPriceData(ctx)
-      this.log(result.removed ? 'Forgot the fetched prices: the prices @pydantic/genai-prices ships with are used.' : 'No fetched prices: the prices @pydantic/genai-prices ships with are in use.')
+      this.log(
+        result.removed
+          ? 'Forgot the fetched prices: the prices @pydantic/genai-prices ships with are used.'
+          : 'No fetched prices: the prices @pydantic/genai-prices ships with are in use.',
+      )
       return result
     }
 
     const spin = spinner(!this.jsonEnabled())
     spin?.start('Fetching prices…')
     const result = await refreshPriceData(ctx, {url: flags.url}).finally(() => spin?.stop())
-    this.log(`Fetched the prices of ${result.models} models of ${result.providers} providers from ${result.url}; cached in ${result.path}.`)
+    this.log(
+      `Fetched the prices of ${result.models} models of ${result.providers} providers from ${result.url}; cached in ${result.path}.`,
+    )
     return result
   }
 }

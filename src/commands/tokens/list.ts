@@ -15,7 +15,11 @@ export default class TokensList extends BaseCommand {
 
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'All tokens as a table'},
-    {command: '<%= config.bin %> <%= command.id %> --json', description: 'As JSON: [{label, kind, upstream, state, expiresAt, lastUsedAt, secret, plan?, chatgptAccount?, limits?: [{window, usedPercent, resetsAt}], limitsSeenAt?}]'},
+    {
+      command: '<%= config.bin %> <%= command.id %> --json',
+      description:
+        'As JSON: [{label, kind, upstream, state, expiresAt, lastUsedAt, secret, plan?, chatgptAccount?, limits?: [{window, usedPercent, resetsAt}], limitsSeenAt?}]',
+    },
   ]
 
   static override strict = false
@@ -32,20 +36,31 @@ export default class TokensList extends BaseCommand {
     this.log(
       table(
         ['LABEL', 'KIND', 'UPSTREAM', 'STATE', 'EXPIRES', 'LAST USED', 'SECRET'],
-        tokens.map((t) => [t.label, t.kind, t.upstream, stateText(t), t.expiresAt ? relativeTime(t.expiresAt) : '-', relativeTime(t.lastUsedAt), t.secret]),
+        tokens.map((t) => [
+          t.label,
+          t.kind,
+          t.upstream,
+          stateText(t),
+          t.expiresAt ? relativeTime(t.expiresAt) : '-',
+          relativeTime(t.lastUsedAt),
+          t.secret,
+        ]),
       ),
     )
     const plans = tokens.filter((t) => t.plan || t.limits)
     if (plans.length > 0) this.log(`\n${plans.map((t) => planLine(t)).join('\n')}`)
     const inFile = tokens.filter((t) => t.store === 'file').map((t) => t.label)
-    if (inFile.length > 0) this.log(chalk.yellow(`\nIn the plain secrets file, not the OS keychain: ${inFile.join(', ')}`))
+    if (inFile.length > 0)
+      this.log(chalk.yellow(`\nIn the plain secrets file, not the OS keychain: ${inFile.join(', ')}`))
     return tokens
   }
 }
 
 /** `alice@example.com: ChatGPT plus, account …1c2d — 5h: 42% used, resets 15:28; 7d: … (seen 2 min ago)` */
 function planLine(t: TokenView): string {
-  const who = [t.plan ? `ChatGPT ${t.plan}` : 'ChatGPT plan', t.chatgptAccount && `account ${t.chatgptAccount}`].filter(Boolean).join(', ')
+  const who = [t.plan ? `ChatGPT ${t.plan}` : 'ChatGPT plan', t.chatgptAccount && `account ${t.chatgptAccount}`]
+    .filter(Boolean)
+    .join(', ')
   if (!t.limits) return `${t.label}: ${who}`
   return `${t.label}: ${who} — ${describeLimits(t.limits)}${t.limitsSeenAt ? chalk.dim(` (seen ${relativeTime(t.limitsSeenAt)})`) : ''}`
 }

@@ -16,7 +16,10 @@ export default class TokensRefresh extends BaseCommand {
 
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'Check every token'},
-    {command: '<%= config.bin %> <%= command.id %> work --json', description: 'Check one token; print [{label, ok, status, detail}]'},
+    {
+      command: '<%= config.bin %> <%= command.id %> work --json',
+      description: 'Check one token; print [{label, ok, status, detail}]',
+    },
   ]
 
   static override strict = false
@@ -30,14 +33,21 @@ export default class TokensRefresh extends BaseCommand {
       onDone: (r) => {
         spin?.stop()
         // the detail may quote an upstream's answer
-        this.log(`${r.ok ? chalk.green('✔') : chalk.red('✖')} ${r.label} (${r.kind}): ${r.status} — ${printable(r.detail)}`)
+        this.log(
+          `${r.ok ? chalk.green('✔') : chalk.red('✖')} ${r.label} (${r.kind}): ${r.status} — ${printable(r.detail)}`,
+        )
       },
     })
     if (results.length === 0) this.log('No tokens to check.')
     const failed = results.filter((r) => !r.ok)
     if (failed.length > 0) {
       if (this.jsonEnabled()) process.exitCode = 1
-      else throw new GptconvError('GPTCONV_CHECK_FAILED', `${failed.length} of ${results.length} token${results.length > 1 ? 's' : ''} failed: ${failed.map((r) => r.label).join(', ')}.`, {hint: 'Replace a refused key with `gptconv tokens add LABEL --kind … --force`.'})
+      else
+        throw new GptconvError(
+          'GPTCONV_CHECK_FAILED',
+          `${failed.length} of ${results.length} token${results.length > 1 ? 's' : ''} failed: ${failed.map((r) => r.label).join(', ')}.`,
+          {hint: 'Replace a refused key with `gptconv tokens add LABEL --kind … --force`.'},
+        )
     }
 
     return results

@@ -8,10 +8,14 @@ export default class TokensRemove extends BaseCommand {
     labels: Args.string({description: 'labels of the tokens to remove', required: true}),
   }
 
-  static override description = 'Deletes the secret from the keychain (or secrets file), any cached access token, and the index entry.'
+  static override description =
+    'Deletes the secret from the keychain (or secrets file), any cached access token, and the index entry.'
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> work', description: 'Remove one token'},
-    {command: '<%= config.bin %> <%= command.id %> old1 old2 --json', description: 'Remove several; print {"removed": [...]}'},
+    {
+      command: '<%= config.bin %> <%= command.id %> old1 old2 --json',
+      description: 'Remove several; print {"removed": [...]}',
+    },
   ]
 
   static override strict = false

@@ -9,7 +9,9 @@ export default class UpstreamsRemove extends BaseCommand {
   }
 
   static override description = 'An upstream still used by a token cannot be removed; remove the tokens first.'
-  static override examples = [{command: '<%= config.bin %> <%= command.id %> local', description: 'Remove the upstream "local"'}]
+  static override examples = [
+    {command: '<%= config.bin %> <%= command.id %> local', description: 'Remove the upstream "local"'},
+  ]
   static override strict = false
   static override summary = 'Remove upstream endpoints.'
 

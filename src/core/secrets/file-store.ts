@@ -60,15 +60,22 @@ export class FileStore implements SecretStore {
       return data
     } catch (error) {
       // never echo the file's content: it holds secrets
-      throw new SecretStoreError(`The secrets file ${this.location} is damaged (${error instanceof SyntaxError ? 'not valid JSON' : errorMessage(error)}).`, {
-        hint: 'Restore it from a backup or move it away and add the tokens again with `gptconv tokens add`.',
-      })
+      throw new SecretStoreError(
+        `The secrets file ${this.location} is damaged (${error instanceof SyntaxError ? 'not valid JSON' : errorMessage(error)}).`,
+        {
+          hint: 'Restore it from a backup or move it away and add the tokens again with `gptconv tokens add`.',
+        },
+      )
     }
   }
 
   async #update<T>(change: (secrets: Record<string, string>) => T): Promise<T> {
     ensureStateDir(dirname(this.location))
-    const release = await lockfile.lock(this.location, {realpath: false, retries: {retries: 50, minTimeout: 20, maxTimeout: 200}, stale: 10_000})
+    const release = await lockfile.lock(this.location, {
+      realpath: false,
+      retries: {retries: 50, minTimeout: 20, maxTimeout: 200},
+      stale: 10_000,
+    })
     try {
       const data = await this.#read()
       const result = change(data.secrets)

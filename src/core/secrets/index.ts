@@ -21,7 +21,11 @@ export function keychainService(env: Env = process.env): string {
 }
 
 /** The store a given kind names, without probing (for reading what was stored there). */
-export function storeOfKind(kind: SecretStoreKind, options: OpenOptions = {}, why = 'not to an OS keychain'): SecretStore {
+export function storeOfKind(
+  kind: SecretStoreKind,
+  options: OpenOptions = {},
+  why = 'not to an OS keychain',
+): SecretStore {
   const env = options.env ?? process.env
   if (kind === 'keychain') return new KeychainStore(keychainService(env))
   const path = statePaths(env).secrets
@@ -37,7 +41,9 @@ export async function openSecretStore(options: OpenOptions = {}): Promise<Secret
   const env = options.env ?? process.env
   const forced = env.GPTCONV_SECRET_STORE
   if (forced && forced !== 'keychain' && forced !== 'file') {
-    throw new UsageError(`GPTCONV_SECRET_STORE must be "keychain" or "file", not "${forced}".`, {hint: 'Unset it to let gptconv choose.'})
+    throw new UsageError(`GPTCONV_SECRET_STORE must be "keychain" or "file", not "${forced}".`, {
+      hint: 'Unset it to let gptconv choose.',
+    })
   }
 
   if (forced === 'file') return storeOfKind('file', options, 'as GPTCONV_SECRET_STORE=file asks')
@@ -47,7 +53,9 @@ export async function openSecretStore(options: OpenOptions = {}): Promise<Secret
     return keychain
   } catch (error) {
     if (forced === 'keychain') throw error
-    const reason = errorMessage(error).replace(/^No usable OS keychain: /, '').replace(/\.$/, '')
+    const reason = errorMessage(error)
+      .replace(/^No usable OS keychain: /, '')
+      .replace(/\.$/, '')
     return storeOfKind('file', options, `because no OS keychain is usable (${reason})`)
   }
 }

@@ -50,7 +50,11 @@ export class KeychainStore implements SecretStore {
     }
   }
 
-  async #call<T>(what: string, account: string, op: (entry: AsyncEntry, signal: AbortSignal) => Promise<T>): Promise<T> {
+  async #call<T>(
+    what: string,
+    account: string,
+    op: (entry: AsyncEntry, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     try {
       return await op(new AsyncEntry(this.#service, account, ENTRY_OPTIONS), AbortSignal.timeout(TIMEOUT_MS))
     } catch (error) {

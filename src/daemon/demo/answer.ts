@@ -36,7 +36,8 @@ export type Ask = {
   results: ToolResult[]
 }
 
-export type Reply = {kind: 'calls'; calls: Array<{name: string; arguments: string}>} | {kind: 'text'; text: string; json: boolean}
+export type Reply =
+  {kind: 'calls'; calls: Array<{name: string; arguments: string}>} | {kind: 'text'; text: string; json: boolean}
 
 const excerpt = (text: string, max = 80) => (text.length > max ? `${text.slice(0, max - 3)}...` : text)
 
@@ -46,9 +47,19 @@ export function readChoice(raw: unknown, tools: DemoTool[]): ToolChoice {
   if (raw === 'none' || raw === 'auto' || raw === 'required') return raw
   // other forms (allowed_tools, custom tools, hosted tools) are beyond the demo: it chooses itself
   if (typeof raw === 'object' && (raw as {type?: unknown}).type !== 'function') return 'auto'
-  const named = typeof raw === 'object' ? ((raw as {function?: {name?: unknown}}).function?.name ?? (raw as {name?: unknown}).name) : undefined
-  if (typeof named !== 'string') throw new DemoError(400, `Invalid value for 'tool_choice': ${JSON.stringify(raw)}.`, 'tool_choice', 'invalid_value')
-  if (!tools.some((t) => t.name === named)) throw new DemoError(400, `Invalid value for 'tool_choice': no function named '${named}' is among the tools.`, 'tool_choice', 'invalid_value')
+  const named =
+    typeof raw === 'object'
+      ? ((raw as {function?: {name?: unknown}}).function?.name ?? (raw as {name?: unknown}).name)
+      : undefined
+  if (typeof named !== 'string')
+    throw new DemoError(400, `Invalid value for 'tool_choice': ${JSON.stringify(raw)}.`, 'tool_choice', 'invalid_value')
+  if (!tools.some((t) => t.name === named))
+    throw new DemoError(
+      400,
+      `Invalid value for 'tool_choice': no function named '${named}' is among the tools.`,
+      'tool_choice',
+      'invalid_value',
+    )
   return {name: named}
 }
 
@@ -60,7 +71,11 @@ function namedIn(text: string, tools: DemoTool[]): DemoTool[] {
     return new RegExp(`(^|[^a-z0-9_-])${escaped}($|[^a-z0-9_-])`).exec(lower)?.index ?? -1
   }
 
-  return tools.map((tool) => ({tool, index: at(tool.name)})).filter((t) => t.index >= 0).sort((a, b) => a.index - b.index).map((t) => t.tool)
+  return tools
+    .map((tool) => ({tool, index: at(tool.name)}))
+    .filter((t) => t.index >= 0)
+    .sort((a, b) => a.index - b.index)
+    .map((t) => t.tool)
 }
 
 function toolsToCall(ask: Ask): DemoTool[] {
@@ -83,8 +98,13 @@ function prose(ask: Ask): string {
 
 export function reply(ask: Ask): Reply {
   const calls = toolsToCall(ask)
-  if (calls.length > 0) return {kind: 'calls', calls: calls.map((t) => ({name: t.name, arguments: JSON.stringify(instanceOf(t.parameters) ?? {})}))}
+  if (calls.length > 0)
+    return {
+      kind: 'calls',
+      calls: calls.map((t) => ({name: t.name, arguments: JSON.stringify(instanceOf(t.parameters) ?? {})})),
+    }
   if (ask.format.type === 'json_object') return {kind: 'text', text: JSON.stringify({answer: prose(ask)}), json: true}
-  if (ask.format.type === 'json_schema') return {kind: 'text', text: JSON.stringify(instanceOf(ask.format.schema)), json: true}
+  if (ask.format.type === 'json_schema')
+    return {kind: 'text', text: JSON.stringify(instanceOf(ask.format.schema)), json: true}
   return {kind: 'text', text: prose(ask), json: false}
 }

@@ -2,7 +2,18 @@ import type {ServerResponse} from 'node:http'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type Ask, type DemoTool, type Format, type ToolResult, readChoice, reply} from './answer.js'
-import {type Body, DemoError, contentText, countWords, isRecord, jsonPieces, newId, send, startSse, wordPieces} from './http.js'
+import {
+  type Body,
+  DemoError,
+  contentText,
+  countWords,
+  isRecord,
+  jsonPieces,
+  newId,
+  send,
+  startSse,
+  wordPieces,
+} from './http.js'
 import {requireModel} from './models.js'
 
 /**
@@ -17,16 +28,39 @@ type Answer = {kind: 'text'; text: string; finish: 'stop' | 'length'; json: bool
 
 function tools(raw: unknown): DemoTool[] {
   if (raw === undefined || raw === null) return []
-  if (!Array.isArray(raw)) throw new DemoError(400, "Invalid type for 'tools': expected an array.", 'tools', 'invalid_type')
-  return raw.flatMap((t: unknown) => (isRecord(t) && t.type === 'function' && isRecord(t.function) && typeof t.function.name === 'string' ? [{name: t.function.name, parameters: t.function.parameters}] : []))
+  if (!Array.isArray(raw))
+    throw new DemoError(400, "Invalid type for 'tools': expected an array.", 'tools', 'invalid_type')
+  return raw.flatMap((t: unknown) =>
+    isRecord(t) && t.type === 'function' && isRecord(t.function) && typeof t.function.name === 'string'
+      ? [{name: t.function.name, parameters: t.function.parameters}]
+      : [],
+  )
 }
 
 function format(raw: unknown): Format {
   if (raw === undefined || raw === null) return {type: 'text'}
-  if (!isRecord(raw)) throw new DemoError(400, "Invalid type for 'response_format': expected an object.", 'response_format', 'invalid_type')
+  if (!isRecord(raw))
+    throw new DemoError(
+      400,
+      "Invalid type for 'response_format': expected an object.",
+      'response_format',
+      'invalid_type',
+    )
   if (raw.type === 'text' || raw.type === 'json_object') return {type: raw.type}
-  if (raw.type !== 'json_schema') throw new DemoError(400, `Invalid value: '${String(raw.type)}'. Supported values are: 'text', 'json_object' and 'json_schema'.`, 'response_format.type', 'invalid_value')
-  if (!isRecord(raw.json_schema)) throw new DemoError(400, "Missing required parameter: 'response_format.json_schema'.", 'response_format.json_schema', 'missing_required_parameter')
+  if (raw.type !== 'json_schema')
+    throw new DemoError(
+      400,
+      `Invalid value: '${String(raw.type)}'. Supported values are: 'text', 'json_object' and 'json_schema'.`,
+      'response_format.type',
+      'invalid_value',
+    )
+  if (!isRecord(raw.json_schema))
+    throw new DemoError(
+      400,
+      "Missing required parameter: 'response_format.json_schema'.",
+      'response_format.json_schema',
+      'missing_required_parameter',
+    )
   return {type: 'json_schema', schema: raw.json_schema.schema ?? {type: 'object'}}
 }
 
@@ -36,7 +70,8 @@ function conversation(raw: unknown): {userText: string; results: ToolResult[]} {
   const names = new Map<unknown, string>()
   for (const m of messages) {
     if (m.role !== 'assistant' || !Array.isArray(m.tool_calls)) continue
-    for (const c of m.tool_calls as unknown[]) if (isRecord(c) && isRecord(c.function)) names.set(c.id, String(c.function.name))
+    for (const c of m.tool_calls as unknown[])
+      if (isRecord(c) && isRecord(c.function)) names.set(c.id, String(c.function.name))
   }
 
   const results: ToolResult[] = []
@@ -50,21 +85,35 @@ function conversation(raw: unknown): {userText: string; results: ToolResult[]} {
 
 /** The answer cut by `stop` and by `max_tokens` (in words), with its finish reason. */
 function shape(text: string, body: Body): {text: string; finish: 'stop' | 'length'} {
-  const stops = typeof body.stop === 'string' ? [body.stop] : Array.isArray(body.stop) ? body.stop.filter((s): s is string => typeof s === 'string' && s !== '') : []
+  const stops =
+    typeof body.stop === 'string'
+      ? [body.stop]
+      : Array.isArray(body.stop)
+        ? body.stop.filter((s): s is string => typeof s === 'string' && s !== '')
+        : []
   for (const stop of stops) if (text.includes(stop)) text = text.slice(0, text.indexOf(stop))
   const limit = Number(body.max_completion_tokens ?? body.max_tokens)
   const parts = wordPieces(text)
-  if (Number.isInteger(limit) && limit >= 0 && parts.length > limit) return {text: parts.slice(0, limit).join(''), finish: 'length'}
+  if (Number.isInteger(limit) && limit >= 0 && parts.length > limit)
+    return {text: parts.slice(0, limit).join(''), finish: 'length'}
   return {text, finish: 'stop'}
 }
 
 function answers(body: Body): Answer[] {
   const offered = tools(body.tools)
-  const ask: Ask = {model: String(body.model), tools: offered, choice: readChoice(body.tool_choice, offered), parallel: body.parallel_tool_calls !== false, format: format(body.response_format), ...conversation(body.messages)}
+  const ask: Ask = {
+    model: String(body.model),
+    tools: offered,
+    choice: readChoice(body.tool_choice, offered),
+    parallel: body.parallel_tool_calls !== false,
+    format: format(body.response_format),
+    ...conversation(body.messages),
+  }
   const n = Number.isInteger(body.n) ? Math.min(Math.max(Number(body.n), 1), 8) : 1
   const r = reply(ask)
   return Array.from({length: n}, (_, k): Answer => {
-    if (r.kind === 'calls') return {kind: 'calls', calls: r.calls.map((c) => ({id: newId('call'), type: 'function', function: c}))}
+    if (r.kind === 'calls')
+      return {kind: 'calls', calls: r.calls.map((c) => ({id: newId('call'), type: 'function', function: c}))}
     const text = r.json || k === 0 ? r.text : `${r.text} (choice ${k + 1})`
     return {kind: 'text', json: r.json, ...shape(text, body)}
   })
@@ -88,7 +137,10 @@ function message(a: Answer): Body {
 
 function usageOf(body: Body, list: Answer[]) {
   const prompt = Array.isArray(body.messages) ? body.messages.length * 8 : 0
-  const completion = list.reduce((sum, a) => sum + (a.kind === 'calls' ? deltas(a).length : a.json ? jsonPieces(a.text).length : countWords(a.text)), 0)
+  const completion = list.reduce(
+    (sum, a) => sum + (a.kind === 'calls' ? deltas(a).length : a.json ? jsonPieces(a.text).length : countWords(a.text)),
+    0,
+  )
   return {prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion}
 }
 
@@ -96,7 +148,12 @@ export async function chat(body: Body, res: ServerResponse): Promise<void> {
   requireModel('chat', body.model)
   const list = answers(body)
   const usage = usageOf(body, list)
-  const base = {id: newId('chatcmpl-demo', 8, ''), created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: 'fp_demo'}
+  const base = {
+    id: newId('chatcmpl-demo', 8, ''),
+    created: Math.floor(Date.now() / 1000),
+    model: body.model,
+    system_fingerprint: 'fp_demo',
+  }
   if (body.stream !== true) {
     const choices = list.map((a, index) => ({index, message: message(a), logprobs: null, finish_reason: finishOf(a)}))
     send(res, 200, {...base, object: 'chat.completion', choices, usage})
@@ -104,8 +161,14 @@ export async function chat(body: Body, res: ServerResponse): Promise<void> {
   }
 
   const withUsage = isRecord(body.stream_options) && body.stream_options.include_usage === true
-  const chunk = (choices: unknown[], extra: object = {}) => `data: ${JSON.stringify({...base, object: 'chat.completion.chunk', choices, ...(withUsage && {usage: null}), ...extra})}\n\n`
-  const choice = (index: number, delta: Body, finish: string | null = null) => ({index, delta, logprobs: null, finish_reason: finish})
+  const chunk = (choices: unknown[], extra: object = {}) =>
+    `data: ${JSON.stringify({...base, object: 'chat.completion.chunk', choices, ...(withUsage && {usage: null}), ...extra})}\n\n`
+  const choice = (index: number, delta: Body, finish: string | null = null) => ({
+    index,
+    delta,
+    logprobs: null,
+    finish_reason: finish,
+  })
   startSse(res)
   res.write(chunk(list.map((a, index) => choice(index, {role: 'assistant', content: a.kind === 'calls' ? null : ''}))))
   const pending = list.map(deltas)

@@ -19,10 +19,12 @@ export class DemoError extends Error {
   }
 }
 
-export const isRecord = (value: unknown): value is Body => typeof value === 'object' && value !== null && !Array.isArray(value)
+export const isRecord = (value: unknown): value is Body =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** A fresh id like OpenAI's: the prefix, a separator, random hex. */
-export const newId = (prefix: string, bytes = 12, separator = '_') => `${prefix}${separator}${randomBytes(bytes).toString('hex')}`
+export const newId = (prefix: string, bytes = 12, separator = '_') =>
+  `${prefix}${separator}${randomBytes(bytes).toString('hex')}`
 
 const requestId = () => newId('req_demo', 6)
 
@@ -32,11 +34,17 @@ export function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 export function sendError(res: ServerResponse, error: DemoError): void {
-  send(res, error.status, {error: {message: error.message, type: 'invalid_request_error', param: error.param, code: error.code}})
+  send(res, error.status, {
+    error: {message: error.message, type: 'invalid_request_error', param: error.param, code: error.code},
+  })
 }
 
 export function startSse(res: ServerResponse): void {
-  res.writeHead(200, {'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': requestId()})
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-request-id': requestId(),
+  })
 }
 
 /** Text as a model streams it: one word (with the space after it) per piece. */

@@ -39,9 +39,11 @@ async function route(req: IncomingMessage, res: ServerResponse, responses: DemoR
   const path = url.pathname
   const method = req.method ?? 'GET'
   if (method === 'GET' && path === '/v1/models') return listModels(res)
-  if (method === 'GET' && path.startsWith('/v1/models/')) return retrieveModel(res, decodeURIComponent(path.slice('/v1/models/'.length)))
+  if (method === 'GET' && path.startsWith('/v1/models/'))
+    return retrieveModel(res, decodeURIComponent(path.slice('/v1/models/'.length)))
   const body = method === 'POST' ? await readBody(req) : undefined
-  if (isResponsesPath(path)) return responses.handle(method, path.slice('/v1/responses'.length), url.searchParams, body, res)
+  if (isResponsesPath(path))
+    return responses.handle(method, path.slice('/v1/responses'.length), url.searchParams, body, res)
   if (body && path === '/v1/chat/completions') return chat(body, res)
   if (body && path === '/v1/embeddings') return embeddings(body, res)
   if (body && path === '/v1/images/generations') return images(body, res)
@@ -54,7 +56,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, responses: Demo
   } catch (error) {
     if (res.headersSent) res.destroy()
     else if (error instanceof DemoError) sendError(res, error)
-    else send(res, 500, {error: {message: `The demo upstream failed: ${(error as Error).message}`, type: 'server_error', param: null, code: null}})
+    else
+      send(res, 500, {
+        error: {
+          message: `The demo upstream failed: ${(error as Error).message}`,
+          type: 'server_error',
+          param: null,
+          code: null,
+        },
+      })
   }
 }
 
@@ -68,7 +78,12 @@ export async function startDemoUpstream(): Promise<DemoUpstream> {
     extra: {
       // it serves /v1/responses itself, so the daemon passes Responses requests through
       upstreams: {demo: {protocol: 'openai', baseUrl: `http://127.0.0.1:${port}/v1`, responses: 'native'}},
-      tokens: [{entry: {label: 'demo', kind: 'api-key', upstream: 'demo', store: 'file', masked: 'sk-demo…', addedAt}, secret: `sk-demo-${randomBytes(12).toString('hex')}`}],
+      tokens: [
+        {
+          entry: {label: 'demo', kind: 'api-key', upstream: 'demo', store: 'file', masked: 'sk-demo…', addedAt},
+          secret: `sk-demo-${randomBytes(12).toString('hex')}`,
+        },
+      ],
     },
     close: () =>
       new Promise((resolve) => {

@@ -17,14 +17,21 @@ function embedding(input: unknown, dimensions: number): number[] {
 
 export function embeddings(body: Body, res: ServerResponse): void {
   requireModel('embeddings', body.model)
-  const inputs = Array.isArray(body.input) && (body.input.length === 0 || typeof body.input[0] !== 'number') ? body.input : [body.input]
+  const inputs =
+    Array.isArray(body.input) && (body.input.length === 0 || typeof body.input[0] !== 'number')
+      ? body.input
+      : [body.input]
   const dimensions = Number.isInteger(body.dimensions) ? Number(body.dimensions) : 16
   const data = inputs.map((input, index) => {
     const vector = embedding(input, dimensions)
-    const encoded = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector
+    const encoded =
+      body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector
     return {object: 'embedding', index, embedding: encoded}
   })
-  const tokens = inputs.reduce((sum: number, i) => sum + (typeof i === 'string' ? countWords(i) : Array.isArray(i) ? i.length : 0), 0)
+  const tokens = inputs.reduce(
+    (sum: number, i) => sum + (typeof i === 'string' ? countWords(i) : Array.isArray(i) ? i.length : 0),
+    0,
+  )
   send(res, 200, {object: 'list', data, model: body.model, usage: {prompt_tokens: tokens, total_tokens: tokens}})
 }
 
@@ -33,5 +40,8 @@ export function images(body: Body, res: ServerResponse): void {
   requireModel('images', body.model ?? 'dall-e-2')
   const n = Number.isInteger(body.n) ? Math.min(Math.max(Number(body.n), 1), 4) : 1
   const item = body.response_format === 'b64_json' ? {b64_json: PNG} : {url: `data:image/png;base64,${PNG}`}
-  send(res, 200, {created: Math.floor(Date.now() / 1000), data: Array.from({length: n}, () => ({...item, revised_prompt: String(body.prompt)}))})
+  send(res, 200, {
+    created: Math.floor(Date.now() / 1000),
+    data: Array.from({length: n}, () => ({...item, revised_prompt: String(body.prompt)})),
+  })
 }

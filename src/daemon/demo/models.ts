@@ -29,12 +29,24 @@ export const DEMO_MODELS: readonly string[] = MODELS.map(([id]) => id)
 
 /** The model a request names, if the demo serves it on this endpoint; a DemoError otherwise. */
 export function requireModel(kind: ModelKind, name: unknown): string {
-  if (typeof name !== 'string' || name === '') throw new DemoError(400, "Missing required parameter: 'model'.", 'model', 'missing_required_parameter')
+  if (typeof name !== 'string' || name === '')
+    throw new DemoError(400, "Missing required parameter: 'model'.", 'model', 'missing_required_parameter')
   const found = MODELS.find(([id]) => id === name)
-  if (!found) throw new DemoError(404, `The model \`${name}\` does not exist or you do not have access to it.`, 'model', 'model_not_found')
+  if (!found)
+    throw new DemoError(
+      404,
+      `The model \`${name}\` does not exist or you do not have access to it.`,
+      'model',
+      'model_not_found',
+    )
   if (found[1] !== kind) {
     const served = MODELS.filter(([, k]) => k === kind).map(([id]) => id)
-    throw new DemoError(404, `The model \`${name}\` is not a ${kind} model; the demo upstream serves ${kind} with ${served.join(', ')}.`, 'model', 'model_not_found')
+    throw new DemoError(
+      404,
+      `The model \`${name}\` is not a ${kind} model; the demo upstream serves ${kind} with ${served.join(', ')}.`,
+      'model',
+      'model_not_found',
+    )
   }
 
   return name
@@ -47,6 +59,7 @@ export function listModels(res: ServerResponse): void {
 
 /** `GET /v1/models/{id}` */
 export function retrieveModel(res: ServerResponse, id: string): void {
-  if (!DEMO_MODELS.includes(id)) throw new DemoError(404, `The model '${id}' does not exist`, 'model', 'model_not_found')
+  if (!DEMO_MODELS.includes(id))
+    throw new DemoError(404, `The model '${id}' does not exist`, 'model', 'model_not_found')
   send(res, 200, model(id))
 }

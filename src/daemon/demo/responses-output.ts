@@ -7,7 +7,9 @@ import {type Body, isRecord} from './http.js'
  */
 
 /** One output item and the deltas that stream it: an assistant message, or a function call. */
-export type OutItem = {type: 'message'; id: string; pieces: string[]} | {type: 'function_call'; id: string; callId: string; name: string; pieces: string[]}
+export type OutItem =
+  | {type: 'message'; id: string; pieces: string[]}
+  | {type: 'function_call'; id: string; callId: string; name: string; pieces: string[]}
 
 export type Turn = {
   id: string
@@ -31,7 +33,8 @@ export const outputText = (text: string): Body => ({type: 'output_text', annotat
 export function outputItem(it: OutItem, done: boolean, truncated: boolean): Body {
   const text = done ? it.pieces.join('') : ''
   const status = !done ? 'in_progress' : truncated ? 'incomplete' : 'completed'
-  if (it.type === 'function_call') return {id: it.id, type: 'function_call', status, arguments: text, call_id: it.callId, name: it.name}
+  if (it.type === 'function_call')
+    return {id: it.id, type: 'function_call', status, arguments: text, call_id: it.callId, name: it.name}
   return {id: it.id, type: 'message', status, content: done ? [outputText(text)] : [], role: 'assistant'}
 }
 
@@ -45,7 +48,13 @@ function echoTool(tool: unknown): unknown {
 export function responseObject(turn: Turn, done: boolean): Body {
   const {body} = turn
   const status = !done ? 'in_progress' : turn.truncated ? 'incomplete' : 'completed'
-  const usage = {input_tokens: turn.usage.input, input_tokens_details: {cached_tokens: 0, cache_write_tokens: 0}, output_tokens: turn.usage.output, output_tokens_details: {reasoning_tokens: 0}, total_tokens: turn.usage.input + turn.usage.output}
+  const usage = {
+    input_tokens: turn.usage.input,
+    input_tokens_details: {cached_tokens: 0, cache_write_tokens: 0},
+    output_tokens: turn.usage.output,
+    output_tokens_details: {reasoning_tokens: 0},
+    total_tokens: turn.usage.input + turn.usage.output,
+  }
   return {
     id: turn.id,
     object: 'response',

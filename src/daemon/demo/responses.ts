@@ -27,7 +27,13 @@ export class DemoResponses {
   readonly #stored = new Map<string, Stored>()
 
   /** `rest`: the path after `/v1/responses`. */
-  async handle(method: string, rest: string, query: URLSearchParams, body: Body | undefined, res: ServerResponse): Promise<void> {
+  async handle(
+    method: string,
+    rest: string,
+    query: URLSearchParams,
+    body: Body | undefined,
+    res: ServerResponse,
+  ): Promise<void> {
     if (method === 'POST' && rest === '' && body) return this.#create(body, res)
     const match = /^\/([^/]+)(\/input_items)?$/.exec(rest)
     if (match) {
@@ -71,12 +77,19 @@ export class DemoResponses {
     let carried: Item[] = []
     if (previousId !== undefined && previousId !== null) {
       const previous = typeof previousId === 'string' ? this.#stored.get(previousId) : undefined
-      if (!previous) throw new DemoError(400, `Previous response with id '${String(previousId)}' not found.`, 'previous_response_id', 'previous_response_not_found')
+      if (!previous)
+        throw new DemoError(
+          400,
+          `Previous response with id '${String(previousId)}' not found.`,
+          'previous_response_id',
+          'previous_response_not_found',
+        )
       carried = structuredClone([...previous.input, ...(previous.response.output as Item[])])
     }
 
     const all = [...carried, ...readInput(body.input, (id) => this.#item(id))]
-    if (all.length === 0) throw new DemoError(400, "Missing required parameter: 'input'.", 'input', 'missing_required_parameter')
+    if (all.length === 0)
+      throw new DemoError(400, "Missing required parameter: 'input'.", 'input', 'missing_required_parameter')
     return all
   }
 
@@ -95,11 +108,25 @@ export class DemoResponses {
 function turnOf(body: Body, model: string, input: Item[]): Turn {
   const instructions = typeof body.instructions === 'string' ? body.instructions : null
   const tools = readTools(body.tools)
-  const ask: Ask = {model, tools, choice: readChoice(body.tool_choice, tools), parallel: body.parallel_tool_calls !== false, format: readFormat(body.text), ...conversation(input)}
+  const ask: Ask = {
+    model,
+    tools,
+    choice: readChoice(body.tool_choice, tools),
+    parallel: body.parallel_tool_calls !== false,
+    format: readFormat(body.text),
+    ...conversation(input),
+  }
   const r = reply(ask)
   let items: OutItem[]
   let truncated = false
-  if (r.kind === 'calls') items = r.calls.map((c) => ({type: 'function_call', id: newId('fc', 24), callId: newId('call'), name: c.name, pieces: jsonPieces(c.arguments)}))
+  if (r.kind === 'calls')
+    items = r.calls.map((c) => ({
+      type: 'function_call',
+      id: newId('fc', 24),
+      callId: newId('call'),
+      name: c.name,
+      pieces: jsonPieces(c.arguments),
+    }))
   else {
     let pieces = (r.json ? jsonPieces : wordPieces)(r.text)
     const limit = body.max_output_tokens
@@ -113,15 +140,33 @@ function turnOf(body: Body, model: string, input: Item[]): Turn {
 
   const output = items.reduce((sum, it) => sum + it.pieces.length, 0)
   const previousResponseId = typeof body.previous_response_id === 'string' ? body.previous_response_id : null
-  return {id: newId('resp', 24), createdAt: Math.floor(Date.now() / 1000), model, body, instructions, previousResponseId, store: body.store !== false, items, truncated, usage: {input: inputTokens(instructions, input), output}}
+  return {
+    id: newId('resp', 24),
+    createdAt: Math.floor(Date.now() / 1000),
+    model,
+    body,
+    instructions,
+    previousResponseId,
+    store: body.store !== false,
+    items,
+    truncated,
+    usage: {input: inputTokens(instructions, input), output},
+  }
 }
 
 /** `GET …/input_items`: `limit` 1-100 (default 20), `order` `desc` (default, newest first) or `asc`, `after` an item id. */
 function page(items: Item[], query: URLSearchParams): Body {
   const limit = Number(query.get('limit') ?? 20)
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new DemoError(400, "Invalid 'limit': expected an integer from 1 to 100.", 'limit', 'invalid_value')
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    throw new DemoError(400, "Invalid 'limit': expected an integer from 1 to 100.", 'limit', 'invalid_value')
   const order = query.get('order') ?? 'desc'
-  if (order !== 'asc' && order !== 'desc') throw new DemoError(400, `Invalid value: '${order}'. Supported values are: 'asc' and 'desc'.`, 'order', 'invalid_value')
+  if (order !== 'asc' && order !== 'desc')
+    throw new DemoError(
+      400,
+      `Invalid value: '${order}'. Supported values are: 'asc' and 'desc'.`,
+      'order',
+      'invalid_value',
+    )
   let ordered = order === 'desc' ? [...items].reverse() : [...items]
   const after = query.get('after')
   if (after !== null) {
@@ -130,7 +175,13 @@ function page(items: Item[], query: URLSearchParams): Body {
   }
 
   const data = ordered.slice(0, limit)
-  return {object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: ordered.length > limit}
+  return {
+    object: 'list',
+    data,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+    has_more: ordered.length > limit,
+  }
 }
 
 export const isResponsesPath = (path: string) => path === '/v1/responses' || path.startsWith('/v1/responses/')

@@ -42,10 +42,25 @@ const FORMATS: Readonly<Record<string, string>> = {
 }
 
 /** Strings tried, in order, against a `pattern`. */
-const CANDIDATES = ['demo', '', 'a', 'A', '0', 'demo_1', 'demo-1', 'DEMO', 'Demo', 'demo@example.com', 'https://example.com/', '2024-01-01']
+const CANDIDATES = [
+  'demo',
+  '',
+  'a',
+  'A',
+  '0',
+  'demo_1',
+  'demo-1',
+  'DEMO',
+  'Demo',
+  'demo@example.com',
+  'https://example.com/',
+  '2024-01-01',
+]
 
-const isSchema = (value: unknown): value is Schema => typeof value === 'object' && value !== null && !Array.isArray(value)
-const int = (value: unknown): number | undefined => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined)
+const isSchema = (value: unknown): value is Schema =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+const int = (value: unknown): number | undefined =>
+  typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined
 
 /** A minimal valid instance of `schema`; `$ref`s resolve against `schema` itself. */
 export function instanceOf(schema: unknown): unknown {
@@ -69,7 +84,11 @@ function generate(schema: unknown, root: unknown, depth: number): unknown {
 
   if (Array.isArray(schema.allOf)) {
     const {allOf, ...rest} = schema
-    return generate(allOf.reduce<Schema>((all, part) => merge(all, part), rest), root, depth + 1)
+    return generate(
+      allOf.reduce<Schema>((all, part) => merge(all, part), rest),
+      root,
+      depth + 1,
+    )
   }
 
   switch (typeOf(schema)) {
@@ -92,7 +111,12 @@ function generate(schema: unknown, root: unknown, depth: number): unknown {
 
 /** The declared type (the first one that is not null), or the one the keywords imply. */
 function typeOf(s: Schema): string {
-  const types = typeof s.type === 'string' ? [s.type] : Array.isArray(s.type) ? s.type.filter((t): t is string => typeof t === 'string') : []
+  const types =
+    typeof s.type === 'string'
+      ? [s.type]
+      : Array.isArray(s.type)
+        ? s.type.filter((t): t is string => typeof t === 'string')
+        : []
   if (types.length > 0) return types.find((t) => t !== 'null') ?? 'null'
   const has = (...keys: string[]) => keys.some((k) => k in s)
   if (has('properties', 'required', 'additionalProperties', 'patternProperties', 'minProperties')) return 'object'
@@ -106,8 +130,10 @@ function typeOf(s: Schema): string {
 function merge(a: Schema, b: unknown): Schema {
   if (!isSchema(b)) return a
   const out: Schema = {...a, ...b}
-  if (isSchema(a.properties) || isSchema(b.properties)) out.properties = {...(a.properties as Schema), ...(b.properties as Schema)}
-  if (Array.isArray(a.required) || Array.isArray(b.required)) out.required = [...new Set([...((a.required as unknown[]) ?? []), ...((b.required as unknown[]) ?? [])])]
+  if (isSchema(a.properties) || isSchema(b.properties))
+    out.properties = {...(a.properties as Schema), ...(b.properties as Schema)}
+  if (Array.isArray(a.required) || Array.isArray(b.required))
+    out.required = [...new Set([...((a.required as unknown[]) ?? []), ...((b.required as unknown[]) ?? [])])]
   return out
 }
 
@@ -137,7 +163,13 @@ function propertySchema(s: Schema, name: string): unknown {
 function object(s: Schema, root: unknown, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   // defineProperty, so that a property named __proto__ is a property, not the prototype
-  const put = (name: string) => Object.defineProperty(out, name, {value: generate(propertySchema(s, name), root, depth + 1), enumerable: true, writable: true, configurable: true})
+  const put = (name: string) =>
+    Object.defineProperty(out, name, {
+      value: generate(propertySchema(s, name), root, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   const required = Array.isArray(s.required) ? s.required.filter((r): r is string => typeof r === 'string') : []
   for (const name of new Set(required)) put(name)
   const min = int(s.minProperties) ?? 0
@@ -155,7 +187,9 @@ function array(s: Schema, root: unknown, depth: number): unknown[] {
   const rest = Array.isArray(s.items) ? s.additionalItems : s.items
   const contains = isSchema(s.contains) && (int(s.minContains) ?? 1) > 0 ? [s.contains] : []
   const length = Math.max(int(s.minItems) ?? 0, contains.length)
-  return Array.from({length}, (_, i) => generate(i < prefix.length ? prefix[i] : (contains[i] ?? rest ?? {}), root, depth + 1))
+  return Array.from({length}, (_, i) =>
+    generate(i < prefix.length ? prefix[i] : (contains[i] ?? rest ?? {}), root, depth + 1),
+  )
 }
 
 function matches(pattern: string, text: string): boolean {

@@ -45,7 +45,8 @@ export function usageOfBody(body: unknown): ChatUsage | undefined {
 
 export function addUsage(a: ChatUsage, b: ChatUsage): ChatUsage {
   const cached = (a.prompt_tokens_details?.cached_tokens ?? 0) + (b.prompt_tokens_details?.cached_tokens ?? 0)
-  const reasoning = (a.completion_tokens_details?.reasoning_tokens ?? 0) + (b.completion_tokens_details?.reasoning_tokens ?? 0)
+  const reasoning =
+    (a.completion_tokens_details?.reasoning_tokens ?? 0) + (b.completion_tokens_details?.reasoning_tokens ?? 0)
   const prompt = a.prompt_tokens + b.prompt_tokens
   const completion = a.completion_tokens + b.completion_tokens
   return {

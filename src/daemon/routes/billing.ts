@@ -41,7 +41,8 @@ export async function billingSubscription(rc: RequestContext): Promise<void> {
 
 function date(rc: RequestContext, name: string): number {
   const value = rc.query.get(name)
-  if (!value || !/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) throw badRequest(`\`${name}\` is required, as YYYY-MM-DD.`, name)
+  if (!value || !/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`)))
+    throw badRequest(`\`${name}\` is required, as YYYY-MM-DD.`, name)
   return Date.parse(`${value}T00:00:00Z`)
 }
 
@@ -51,7 +52,9 @@ export async function billingUsage(rc: RequestContext): Promise<void> {
   const end = date(rc, 'end_date')
   if (end <= start) throw badRequest('`end_date` must be after `start_date`.', 'end_date')
   if (end - start > 100 * DAY) throw badRequest('Usage can be queried for at most 100 days at a time.', 'end_date')
-  const records = (await readLedger(rc.daemon.ctx.paths.ledger, start, (message) => rc.log.warn(message))).filter((r) => Date.parse(r.ts) < end)
+  const records = (await readLedger(rc.daemon.ctx.paths.ledger, start, (message) => rc.log.warn(message))).filter(
+    (r) => Date.parse(r.ts) < end,
+  )
   await usePriceData(rc.daemon.ctx)
   const pricer = new Pricer(rc.daemon.registry.settings.prices)
   // cents per model per day; Maps, since a model may be named anything (`__proto__` included)
@@ -63,7 +66,11 @@ export async function billingUsage(rc: RequestContext): Promise<void> {
     days.set(day, byModel)
   }
 
-  if (pricer.unpriced.length > 0) rc.log.warn({models: pricer.unpriced}, 'billing usage leaves out models with no known price (set one with `gptconv prices set`)')
+  if (pricer.unpriced.length > 0)
+    rc.log.warn(
+      {models: pricer.unpriced},
+      'billing usage leaves out models with no known price (set one with `gptconv prices set`)',
+    )
   let totalCents = 0
   const dailyCosts = []
   for (const [day, byModel] of [...days].sort(([a], [b]) => a - b)) {

@@ -9,11 +9,16 @@ import type {RequestContext} from '../router.js'
 /** The few checks gptconv needs itself; everything else is the upstream's to judge. */
 export function validateChat(body: unknown): ChatRequest {
   if (!isObject(body)) throw badRequest('The request body must be a JSON object.')
-  if (typeof body.model !== 'string' || body.model === '') throw badRequest('you must provide a model parameter', 'model')
-  if (!Array.isArray(body.messages) || body.messages.length === 0) throw badRequest('`messages` must be a non-empty array of messages.', 'messages')
-  if (!body.messages.every((m) => isObject(m) && typeof m.role === 'string')) throw badRequest('Every message must be an object with a string `role`.', 'messages')
-  if (body.stream !== undefined && typeof body.stream !== 'boolean') throw badRequest('`stream` must be a boolean.', 'stream')
-  if (body.stream_options !== undefined && body.stream_options !== null && !isObject(body.stream_options)) throw badRequest('`stream_options` must be an object.', 'stream_options')
+  if (typeof body.model !== 'string' || body.model === '')
+    throw badRequest('you must provide a model parameter', 'model')
+  if (!Array.isArray(body.messages) || body.messages.length === 0)
+    throw badRequest('`messages` must be a non-empty array of messages.', 'messages')
+  if (!body.messages.every((m) => isObject(m) && typeof m.role === 'string'))
+    throw badRequest('Every message must be an object with a string `role`.', 'messages')
+  if (body.stream !== undefined && typeof body.stream !== 'boolean')
+    throw badRequest('`stream` must be a boolean.', 'stream')
+  if (body.stream_options !== undefined && body.stream_options !== null && !isObject(body.stream_options))
+    throw badRequest('`stream_options` must be an object.', 'stream_options')
   return body as ChatRequest
 }
 
@@ -44,7 +49,12 @@ export async function chatCompletions(rc: RequestContext): Promise<void> {
   }
 
   rc.res.setHeader('x-session-id', sessionId)
-  const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : typeof body.max_completion_tokens === 'number' ? body.max_completion_tokens : undefined
+  const maxTokens =
+    typeof body.max_tokens === 'number'
+      ? body.max_tokens
+      : typeof body.max_completion_tokens === 'number'
+        ? body.max_completion_tokens
+        : undefined
   await exchangeInSession(rc, sessionId, spec, maxTokens)
 }
 
@@ -52,6 +62,7 @@ export async function chatCompletions(rc: RequestContext): Promise<void> {
 export function sessionHeader(rc: RequestContext): string | undefined {
   const value = rc.req.headers['x-session-id']
   if (value === undefined) return undefined
-  if (typeof value !== 'string' || value.length === 0 || value.length > 256 || /[\u0000-\u001F]/.test(value)) throw badRequest('`X-Session-Id` must be 1 to 256 printable characters.', 'x-session-id')
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256 || /\p{Cc}/u.test(value))
+    throw badRequest('`X-Session-Id` must be 1 to 256 printable characters.', 'x-session-id')
   return value
 }

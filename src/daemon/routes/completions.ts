@@ -19,11 +19,19 @@ export async function completions(rc: RequestContext): Promise<void> {
   const {daemon} = rc
   const body = await readJson(rc.req, daemon.registry.settings.server.bodyLimitBytes)
   if (!isObject(body)) throw badRequest('The request body must be a JSON object.')
-  if (typeof body.model !== 'string' || body.model === '') throw badRequest('you must provide a model parameter', 'model')
+  if (typeof body.model !== 'string' || body.model === '')
+    throw badRequest('you must provide a model parameter', 'model')
   const model = resolveModel(rc, body.model)
   if (daemon.registry.tokens.some(daemon.registry.filterFor('completions', model, {native: true}))) {
     const wantUsage = isObject(body.stream_options) && body.stream_options.include_usage === true
-    await exchange(rc, {endpoint: 'completions', model, native: body, relay: () => new ChatPassthrough(wantUsage), pivots: [], stream: body.stream === true})
+    await exchange(rc, {
+      endpoint: 'completions',
+      model,
+      native: body,
+      relay: () => new ChatPassthrough(wantUsage),
+      pivots: [],
+      stream: body.stream === true,
+    })
     return
   }
 
@@ -45,11 +53,22 @@ export async function completions(rc: RequestContext): Promise<void> {
     stream: streamed,
     encoder: streamed ? new LegacyEncoder(plan, prompts) : undefined,
     answer(chats) {
-      const {completion, ranked} = chatCompletionsToLegacy(chats.map((chat, i) => ({chat, prompt: prompts[i]})), plan, newCompletionId())
-      const headers: Record<string, string> = ranked ? {} : {'x-gptconv-warning': 'best_of: the upstream returned no logprobs to rank by; the first candidates were returned'}
+      const {completion, ranked} = chatCompletionsToLegacy(
+        chats.map((chat, i) => ({chat, prompt: prompts[i]})),
+        plan,
+        newCompletionId(),
+      )
+      const headers: Record<string, string> = ranked
+        ? {}
+        : {
+            'x-gptconv-warning':
+              'best_of: the upstream returned no logprobs to rank by; the first candidates were returned',
+          }
       return {body: completion, headers}
     },
-    write: plan.stream ? ({body: completion}, headers) => sendAsStream(rc, completion as LegacyCompletion, plan.wantUsage, headers) : undefined,
+    write: plan.stream
+      ? ({body: completion}, headers) => sendAsStream(rc, completion as LegacyCompletion, plan.wantUsage, headers)
+      : undefined,
   })
 }
 
@@ -67,7 +86,12 @@ async function decodePrompts(prompts: LegacyPlan['prompts'], model: string): Pro
   })
 }
 
-function sendAsStream(rc: RequestContext, completion: LegacyCompletion, wantUsage: boolean, headers: Record<string, string>): void {
+function sendAsStream(
+  rc: RequestContext,
+  completion: LegacyCompletion,
+  wantUsage: boolean,
+  headers: Record<string, string>,
+): void {
   rc.res.writeHead(200, {...headers, ...SSE_HEADERS})
   rc.res.end(legacyAsOneEvent(completion, wantUsage))
 }
@@ -81,7 +105,14 @@ async function answerLocally(rc: RequestContext, plan: LegacyPlan, prompts: stri
     object: 'text_completion',
     created: Math.floor(Date.now() / 1000),
     model: plan.model,
-    choices: prompts.flatMap((prompt, p) => Array.from({length: plan.n}, (_, k) => ({text: plan.echo ? prompt : '', index: p * plan.n + k, logprobs: null, finish_reason: 'length' as const}))),
+    choices: prompts.flatMap((prompt, p) =>
+      Array.from({length: plan.n}, (_, k) => ({
+        text: plan.echo ? prompt : '',
+        index: p * plan.n + k,
+        logprobs: null,
+        finish_reason: 'length' as const,
+      })),
+    ),
     usage: {prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: promptTokens},
   }
   if (plan.stream) {

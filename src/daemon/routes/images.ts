@@ -8,6 +8,13 @@ export async function imageGenerations(rc: RequestContext): Promise<void> {
   const body = await readJson(rc.req, rc.daemon.registry.settings.server.bodyLimitBytes)
   if (!isObject(body)) throw badRequest('The request body must be a JSON object.')
   if (typeof body.prompt !== 'string' || body.prompt === '') throw badRequest('`prompt` is required.', 'prompt')
-  if (body.model !== undefined && (typeof body.model !== 'string' || body.model === '')) throw badRequest('`model` must be a model name.', 'model')
-  await exchange(rc, {endpoint: 'images', model: resolveModel(rc, typeof body.model === 'string' ? body.model : 'dall-e-2'), native: body, pivots: [], stream: false})
+  if (body.model !== undefined && (typeof body.model !== 'string' || body.model === ''))
+    throw badRequest('`model` must be a model name.', 'model')
+  await exchange(rc, {
+    endpoint: 'images',
+    model: resolveModel(rc, typeof body.model === 'string' ? body.model : 'dall-e-2'),
+    native: body,
+    pivots: [],
+    stream: false,
+  })
 }

@@ -16,8 +16,17 @@ export async function createMessage(rc: RequestContext): Promise<void> {
   const plan = decodeMessagesRequest(await readJson(rc.req, rc.daemon.registry.settings.server.bodyLimitBytes))
   const model = resolveModel(rc, plan.model)
   // message_start carries the prompt's size before the upstream reports it
-  const encoder = plan.stream ? new MessagesEncoder(plan, {inputTokens: await countChatPrompt(plan.chat.messages, model)}) : undefined
-  const spec = {endpoint: 'messages' as const, model, pivots: [plan.chat], stream: plan.stream, encoder, answer: ([chat]: Parameters<typeof chatCompletionToMessage>[0][]) => ({body: chatCompletionToMessage(chat, plan)})}
+  const encoder = plan.stream
+    ? new MessagesEncoder(plan, {inputTokens: await countChatPrompt(plan.chat.messages, model)})
+    : undefined
+  const spec = {
+    endpoint: 'messages' as const,
+    model,
+    pivots: [plan.chat],
+    stream: plan.stream,
+    encoder,
+    answer: ([chat]: Parameters<typeof chatCompletionToMessage>[0][]) => ({body: chatCompletionToMessage(chat, plan)}),
+  }
   const sessionId = sessionHeader(rc)
   if (sessionId === undefined) {
     await exchange(rc, spec)
@@ -34,5 +43,10 @@ export async function countMessageTokens(rc: RequestContext): Promise<void> {
   const model = resolveModel(rc, plan.model)
   rc.daemon.registry.requireModel('messages', model, {native: false, pivot: plan.chat})
   const tools = plan.chat.tools === undefined ? [] : [{role: 'system', content: JSON.stringify(plan.chat.tools)}]
-  sendJson(rc.res, 200, {input_tokens: await countChatPrompt([...tools, ...plan.chat.messages], model)}, {'request-id': rc.requestId})
+  sendJson(
+    rc.res,
+    200,
+    {input_tokens: await countChatPrompt([...tools, ...plan.chat.messages], model)},
+    {'request-id': rc.requestId},
+  )
 }

@@ -6,7 +6,14 @@ import type {RequestContext} from '../router.js'
 export async function healthz(rc: RequestContext): Promise<void> {
   const {daemon} = rc
   const tokens = daemon.pool.snapshot()
-  sendJson(rc.res, 200, {status: 'ok', version: daemon.version, pid: process.pid, uptime_s: Math.round((Date.now() - daemon.startedAt) / 1000), tokens: tokens.length, usable: tokens.filter((t) => t.state === 'ok').length})
+  sendJson(rc.res, 200, {
+    status: 'ok',
+    version: daemon.version,
+    pid: process.pid,
+    uptime_s: Math.round((Date.now() - daemon.startedAt) / 1000),
+    tokens: tokens.length,
+    usable: tokens.filter((t) => t.state === 'ok').length,
+  })
 }
 
 /** `GET /metrics`: Prometheus text format. */
@@ -26,7 +33,11 @@ export async function adminPool(rc: RequestContext): Promise<void> {
     queue: pool.queueLength,
     tokens: pool.snapshot(),
     connections: await rc.daemon.connections(),
-    process: {rssMb: mb(memory.rss), heapUsedMb: mb(memory.heapUsed), activeResources: process.getActiveResourcesInfo().length},
+    process: {
+      rssMb: mb(memory.rss),
+      heapUsedMb: mb(memory.heapUsed),
+      activeResources: process.getActiveResourcesInfo().length,
+    },
   })
 }
 
@@ -38,7 +49,12 @@ export async function adminRefresh(rc: RequestContext): Promise<void> {
   const {label} = rc.params
   const token = rc.daemon.registry.token(label)
   if (!token) throw new ApiError(404, 'token_not_found', `This daemon has no token "${label}".`)
-  if (token.kind !== 'refresh-token') throw new ApiError(400, 'not_a_refresh_token', `"${label}" is a ${token.kind}; only refresh-token tokens are renewed.`)
+  if (token.kind !== 'refresh-token')
+    throw new ApiError(
+      400,
+      'not_a_refresh_token',
+      `"${label}" is a ${token.kind}; only refresh-token tokens are renewed.`,
+    )
   const result = await rc.daemon.refresher.renew(label)
   sendJson(rc.res, 200, {label, ...result})
 }

@@ -24,7 +24,8 @@ export async function createResponse(rc: RequestContext): Promise<void> {
   const {daemon} = rc
   const body = await readJson(rc.req, daemon.registry.settings.server.bodyLimitBytes)
   if (!isObject(body)) throw badRequest('The request body must be a JSON object.')
-  if (typeof body.model !== 'string' || body.model === '') throw badRequest('Missing required parameter: `model`.', 'model', 'missing_required_parameter')
+  if (typeof body.model !== 'string' || body.model === '')
+    throw badRequest('Missing required parameter: `model`.', 'model', 'missing_required_parameter')
   const owner = ResponseStore.owner(daemon.clientKey)
   const previousId = typeof body.previous_response_id === 'string' ? body.previous_response_id : undefined
   const previous = previousId === undefined ? undefined : await daemon.responses.get(owner, previousId)
@@ -36,10 +37,22 @@ export async function createResponse(rc: RequestContext): Promise<void> {
   if (previous?.token !== undefined || (previousId !== undefined && !previous && someNative(rc, model))) {
     // made by an upstream that keeps its own responses: only the token that made it knows the id
     if (previous?.token !== undefined && !daemon.registry.token(previous.token)) {
-      throw badRequest(`The previous response was made with the token "${previous.token}", which gptconv no longer has.`, 'previous_response_id', 'previous_response_not_found')
+      throw badRequest(
+        `The previous response was made with the token "${previous.token}", which gptconv no longer has.`,
+        'previous_response_id',
+        'previous_response_not_found',
+      )
     }
 
-    const result = await exchange(rc, {endpoint: 'responses', model, native: body, relay: nativeRelay, pivots: [], stream, token: previous?.token})
+    const result = await exchange(rc, {
+      endpoint: 'responses',
+      model,
+      native: body,
+      relay: nativeRelay,
+      pivots: [],
+      stream,
+      token: previous?.token,
+    })
     await remember(rc, owner, result.served?.token.label, result.body, relay)
     return
   }
@@ -61,16 +74,24 @@ export async function createResponse(rc: RequestContext): Promise<void> {
   const sessionId = sessionHeader(rc)
   if (sessionId !== undefined) rc.res.setHeader('x-session-id', sessionId)
   const maxTokens = typeof body.max_output_tokens === 'number' ? body.max_output_tokens : undefined
-  const result = sessionId === undefined ? await exchange(rc, spec) : await exchangeInSession(rc, sessionId, spec, maxTokens)
+  const result =
+    sessionId === undefined ? await exchange(rc, spec) : await exchangeInSession(rc, sessionId, spec, maxTokens)
   if (result.mode === 'native' && result.served && adapterOf(result.served.upstream).keepsResponses) {
     await remember(rc, owner, result.served.token.label, result.body, relay)
     return
   }
 
   // bridged, or passed to an upstream that keeps nothing: the daemon stores it
-  const response = (result.mode === 'native' ? (relay?.completed ?? result.body) : encoder ? encoder.response : result.body) as Item | undefined
+  const response = (
+    result.mode === 'native' ? (relay?.completed ?? result.body) : encoder ? encoder.response : result.body
+  ) as Item | undefined
   if (plan.store && response && typeof response.id === 'string') {
-    await daemon.responses.put(owner, {id: response.id, createdAt: Date.now(), response, input: plan.input as unknown as Item[]})
+    await daemon.responses.put(owner, {
+      id: response.id,
+      createdAt: Date.now(),
+      response,
+      input: plan.input as unknown as Item[],
+    })
   }
 }
 
@@ -80,7 +101,13 @@ function someNative(rc: RequestContext, model: string): boolean {
 }
 
 /** A passed-through response: which token made it, so a later call naming its id goes there. */
-async function remember(rc: RequestContext, owner: string, token: string | undefined, body: unknown, relay: ResponsesRelay | undefined): Promise<void> {
+async function remember(
+  rc: RequestContext,
+  owner: string,
+  token: string | undefined,
+  body: unknown,
+  relay: ResponsesRelay | undefined,
+): Promise<void> {
   const id = relay?.id ?? (isObject(body) && typeof body.id === 'string' ? body.id : undefined)
   if (id !== undefined && token !== undefined) await rc.daemon.responses.put(owner, {id, createdAt: Date.now(), token})
 }
@@ -88,7 +115,12 @@ async function remember(rc: RequestContext, owner: string, token: string | undef
 /** A request with everything the daemon resolved in its input: no previous response, no references, none of the daemon's ids. */
 function standalone(body: Item, input: readonly unknown[]): Item {
   const {previous_response_id: _previous, ...rest} = body
-  return {...rest, input: input.map((item) => (isObject(item) ? Object.fromEntries(Object.entries(item).filter(([k]) => k !== 'id')) : item))}
+  return {
+    ...rest,
+    input: input.map((item) =>
+      isObject(item) ? Object.fromEntries(Object.entries(item).filter(([k]) => k !== 'id')) : item,
+    ),
+  }
 }
 
 /** Whether any input item is an `item_reference`. */
@@ -97,7 +129,12 @@ function hasReferences(input: unknown): boolean {
 }
 
 /** What the decoder may look up: the previous response (loaded already) and the items the input refers to. */
-async function historyFor(rc: RequestContext, owner: string, body: Item, previous: StoredResponse | undefined): Promise<ResponsesHistory> {
+async function historyFor(
+  rc: RequestContext,
+  owner: string,
+  body: Item,
+  previous: StoredResponse | undefined,
+): Promise<ResponsesHistory> {
   const chain = [...(previous?.input ?? []), ...((previous?.response?.output as Item[] | undefined) ?? [])]
   const items = new Map<string, Item>()
   for (const item of Array.isArray(body.input) ? body.input : []) {
@@ -107,7 +144,13 @@ async function historyFor(rc: RequestContext, owner: string, body: Item, previou
   }
 
   return {
-    response: (id) => (previous?.response && id === previous.id ? {input: (previous.input ?? []) as unknown as InputItem[], output: (previous.response.output ?? []) as OutputItem[]} : undefined),
+    response: (id) =>
+      previous?.response && id === previous.id
+        ? {
+            input: (previous.input ?? []) as unknown as InputItem[],
+            output: (previous.response.output ?? []) as OutputItem[],
+          }
+        : undefined,
     item: (id) => items.get(id) as InputItem | undefined,
   }
 }
@@ -116,15 +159,35 @@ async function historyFor(rc: RequestContext, owner: string, body: Item, previou
 async function stored(rc: RequestContext): Promise<StoredResponse> {
   const {id} = rc.params
   const record = await rc.daemon.responses.get(ResponseStore.owner(rc.daemon.clientKey), id)
-  if (!record) throw new ApiError(404, 'response_not_found', `Response with id '${id}' not found.`, {param: 'response_id'})
+  if (!record)
+    throw new ApiError(404, 'response_not_found', `Response with id '${id}' not found.`, {param: 'response_id'})
   return record
 }
 
 /** Reads and deletions of a response an upstream keeps go to the token that made it. */
-async function forward(rc: RequestContext, record: StoredResponse, method: 'GET' | 'DELETE', path: string): Promise<number> {
-  const result = await rc.daemon.caller.answer({endpoint: 'responses', model: '', native: {}, stream: false, signal: rc.signal, token: record.token, method, path})
+async function forward(
+  rc: RequestContext,
+  record: StoredResponse,
+  method: 'GET' | 'DELETE',
+  path: string,
+): Promise<number> {
+  const result = await rc.daemon.caller.answer({
+    endpoint: 'responses',
+    model: '',
+    native: {},
+    stream: false,
+    signal: rc.signal,
+    token: record.token,
+    method,
+    path,
+  })
   const text = result.mode === 'native' ? result.text : JSON.stringify(result.chat)
-  rc.res.writeHead(result.status, {'x-request-id': rc.requestId, ...result.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text))})
+  rc.res.writeHead(result.status, {
+    'x-request-id': rc.requestId,
+    ...result.headers,
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+  })
   rc.res.end(text)
   return result.status
 }
@@ -141,7 +204,8 @@ export async function deleteResponse(rc: RequestContext): Promise<void> {
   const record = await stored(rc)
   const owner = ResponseStore.owner(rc.daemon.clientKey)
   if (record.token !== undefined) {
-    if ((await forward(rc, record, 'DELETE', `/${encodeURIComponent(record.id)}`)) < 300) await rc.daemon.responses.delete(owner, record.id)
+    if ((await forward(rc, record, 'DELETE', `/${encodeURIComponent(record.id)}`)) < 300)
+      await rc.daemon.responses.delete(owner, record.id)
     return
   }
 
@@ -153,12 +217,18 @@ export async function deleteResponse(rc: RequestContext): Promise<void> {
 export async function listInputItems(rc: RequestContext): Promise<void> {
   const record = await stored(rc)
   if (record.token !== undefined) {
-    await forward(rc, record, 'GET', `/${encodeURIComponent(record.id)}/input_items${rc.query.size > 0 ? `?${rc.query}` : ''}`)
+    await forward(
+      rc,
+      record,
+      'GET',
+      `/${encodeURIComponent(record.id)}/input_items${rc.query.size > 0 ? `?${rc.query}` : ''}`,
+    )
     return
   }
 
   const limit = Number(rc.query.get('limit') ?? 20)
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw badRequest('`limit` must be an integer from 1 to 100.', 'limit')
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    throw badRequest('`limit` must be an integer from 1 to 100.', 'limit')
   const order = rc.query.get('order') ?? 'desc'
   if (order !== 'asc' && order !== 'desc') throw badRequest('`order` must be "asc" or "desc".', 'order')
   let items = [...(record.input ?? [])]
@@ -171,5 +241,16 @@ export async function listInputItems(rc: RequestContext): Promise<void> {
   }
 
   const page = items.slice(0, limit)
-  sendJson(rc.res, 200, {object: 'list', data: page, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null, has_more: items.length > limit}, {'x-request-id': rc.requestId})
+  sendJson(
+    rc.res,
+    200,
+    {
+      object: 'list',
+      data: page,
+      first_id: page[0]?.id ?? null,
+      last_id: page.at(-1)?.id ?? null,
+      has_more: items.length > limit,
+    },
+    {'x-request-id': rc.requestId},
+  )
 }

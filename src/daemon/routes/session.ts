@@ -16,17 +16,32 @@ export async function postSession(rc: RequestContext): Promise<void> {
   const body = await readJson(rc.req, daemon.registry.settings.server.bodyLimitBytes)
   if (!isObject(body)) throw badRequest('The request body must be a JSON object.')
   const {sessionId, content, model, system} = body
-  if (typeof sessionId !== 'string' || sessionId === '' || sessionId.length > 256) throw badRequest('`sessionId` must be a string of 1 to 256 characters.', 'sessionId')
-  if (typeof content !== 'string' || content === '') throw badRequest('`content` must be a non-empty string.', 'content')
-  if (model !== undefined && (typeof model !== 'string' || model === '')) throw badRequest('`model` must be a model name.', 'model')
+  if (typeof sessionId !== 'string' || sessionId === '' || sessionId.length > 256)
+    throw badRequest('`sessionId` must be a string of 1 to 256 characters.', 'sessionId')
+  if (typeof content !== 'string' || content === '')
+    throw badRequest('`content` must be a non-empty string.', 'content')
+  if (model !== undefined && (typeof model !== 'string' || model === ''))
+    throw badRequest('`model` must be a model name.', 'model')
   if (system !== undefined && typeof system !== 'string') throw badRequest('`system` must be a string.', 'system')
   const incoming: ChatMessage[] = [...(system ? [{role: 'system', content: system}] : []), {role: 'user', content}]
-  const reply = await daemon.sessions.turn(SessionStore.key(daemon.clientKey, sessionId), incoming, {model, defaultModel: daemon.registry.settings.defaultModel}, async (turn) => {
-    const pivot = {model: turn.model, messages: turn.messages}
-    const result = await exchange(rc, {endpoint: 'chat', model: resolveModel(rc, turn.model), pivots: [pivot], stream: false, answer: ([chat]) => ({body: chat}), write() {}})
-    turn.commit(result.text)
-    return result.text
-  })
+  const reply = await daemon.sessions.turn(
+    SessionStore.key(daemon.clientKey, sessionId),
+    incoming,
+    {model, defaultModel: daemon.registry.settings.defaultModel},
+    async (turn) => {
+      const pivot = {model: turn.model, messages: turn.messages}
+      const result = await exchange(rc, {
+        endpoint: 'chat',
+        model: resolveModel(rc, turn.model),
+        pivots: [pivot],
+        stream: false,
+        answer: ([chat]) => ({body: chat}),
+        write() {},
+      })
+      turn.commit(result.text)
+      return result.text
+    },
+  )
   sendJson(rc.res, 200, {code: 200, message: 'ok', data: reply}, {'x-request-id': rc.requestId})
 }
 

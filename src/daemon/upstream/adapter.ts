@@ -34,12 +34,23 @@ export type UpstreamCall = {
   onLimits?: (limits: PlanLimits) => void
 }
 
-export type Served = {token: LiveToken; upstream: LiveUpstream; attempts: number; /** usage is the tokenizer's estimate */ estimatesUsage: boolean}
+export type Served = {
+  token: LiveToken
+  upstream: LiveUpstream
+  attempts: number
+  /** usage is the tokenizer's estimate */ estimatesUsage: boolean
+}
 
 /** A verdict on an upstream's error answer, where the adapter knows better than the status code. */
 export type ErrorVerdict =
   /** a transient refusal (challenge, cap): the token rests this long, the request moves on */
-  | {kind: 'cooldown'; ms: number; reason: string; message?: string; /** only this model is capped on the token */ model?: string}
+  | {
+      kind: 'cooldown'
+      ms: number
+      reason: string
+      message?: string
+      /** only this model is capped on the token */ model?: string
+    }
   /** the credential is dead for good */
   | {kind: 'disable'; reason: string}
   /** about the request, not the token: shown to the client */
@@ -68,7 +79,12 @@ export type UpstreamAdapter = {
   /** …or read as it arrives (upstreams that only stream) */
   readAnswer?(body: AsyncIterable<Buffer>, call: UpstreamCall, served: Served): Promise<ChatCompletion>
   /** a better verdict than the status code gives, when the adapter has one */
-  classify?(status: number, headers: Dispatcher.ResponseData['headers'], text: string, call: UpstreamCall): ErrorVerdict | undefined
+  classify?(
+    status: number,
+    headers: Dispatcher.ResponseData['headers'],
+    text: string,
+    call: UpstreamCall,
+  ): ErrorVerdict | undefined
   /** the upstream keeps the responses it makes (ids can be looked up there later); else the daemon stores them */
   keepsResponses?: boolean
   /** a complete native answer from an upstream that only streams */

@@ -37,11 +37,30 @@ export type CallSpec = {
 }
 
 export type {Served} from './adapter.js'
-export type JsonResult = Served & {status: number; headers: Record<string, string>; mode: 'native'; text: string; json: unknown}
-export type PivotResult = Served & {status: number; headers: Record<string, string>; mode: 'pivot'; chat: ChatCompletion}
+export type JsonResult = Served & {
+  status: number
+  headers: Record<string, string>
+  mode: 'native'
+  text: string
+  json: unknown
+}
+export type PivotResult = Served & {
+  status: number
+  headers: Record<string, string>
+  mode: 'pivot'
+  chat: ChatCompletion
+}
 export type AnswerResult = JsonResult | PivotResult
 /** How a streamed answer reaches the client: the target, and per attempt the stage for the path it took. */
-export type StreamRun = {target: ResponseTarget; output: (served: Served, mode: 'native' | 'pivot', decoder: StreamDecoder | undefined, wrap: (relay: Relay) => Relay) => AnswerStage}
+export type StreamRun = {
+  target: ResponseTarget
+  output: (
+    served: Served,
+    mode: 'native' | 'pivot',
+    decoder: StreamDecoder | undefined,
+    wrap: (relay: Relay) => Relay,
+  ) => AnswerStage
+}
 export type StreamResult = Served & {headers: Record<string, string>}
 
 const FORWARD = /^(x-request-id|openai-[\w-]+|x-ratelimit-[\w-]+|retry-after|retry-after-ms)$/
@@ -131,7 +150,14 @@ class Collector extends Writable {
 
 /** What receives a successful answer's body: the Writable undici writes it into, and what it makes of it once the body ended (or broke). */
 type Receiver<T> = {sink: Writable; settle(error: unknown): Promise<T>}
-type Receive<T> = (status: number, headers: Dispatcher.ResponseData['headers'], served: Served, call: UpstreamCall, adapter: UpstreamAdapter, decoder: StreamDecoder | undefined) => Receiver<T>
+type Receive<T> = (
+  status: number,
+  headers: Dispatcher.ResponseData['headers'],
+  served: Served,
+  call: UpstreamCall,
+  adapter: UpstreamAdapter,
+  decoder: StreamDecoder | undefined,
+) => Receiver<T>
 
 /** Error bodies are read up to this much (the message is what matters). */
 const ERROR_BODY_LIMIT = 64 * 1024
@@ -147,7 +173,13 @@ function readBy<T>(read: (body: AsyncIterable<Buffer>) => Promise<T>): Receiver<
     sink,
     async settle() {
       const outcome = await reading
-      if ('error' in outcome) throw final(outcome.error) ? outcome.error : new Retryable(`the answer broke off or is not understood: ${describeNetworkError(outcome.error)}`, outcome.error)
+      if ('error' in outcome)
+        throw final(outcome.error)
+          ? outcome.error
+          : new Retryable(
+              `the answer broke off or is not understood: ${describeNetworkError(outcome.error)}`,
+              outcome.error,
+            )
       return outcome.value
     },
   }
@@ -172,9 +204,18 @@ export class UpstreamCaller {
   answer(spec: CallSpec): Promise<AnswerResult> {
     return this.#attempts<AnswerResult>(spec, (status, upstreamHeaders, served, call, adapter) => {
       const headers = forwardHeaders(upstreamHeaders)
-      const result = {token: served.token, upstream: served.upstream, attempts: served.attempts, estimatesUsage: served.estimatesUsage, status, headers}
-      if (call.mode === 'pivot' && adapter.readAnswer) return readBy(async (body) => ({...result, mode: 'pivot', chat: await adapter.readAnswer!(body, call, served)}))
-      if (call.mode === 'native' && adapter.readNative) return readBy(async (body) => ({...result, mode: 'native', ...(await adapter.readNative!(body, call, served))}))
+      const result = {
+        token: served.token,
+        upstream: served.upstream,
+        attempts: served.attempts,
+        estimatesUsage: served.estimatesUsage,
+        status,
+        headers,
+      }
+      if (call.mode === 'pivot' && adapter.readAnswer)
+        return readBy(async (body) => ({...result, mode: 'pivot', chat: await adapter.readAnswer!(body, call, served)}))
+      if (call.mode === 'native' && adapter.readNative)
+        return readBy(async (body) => ({...result, mode: 'native', ...(await adapter.readNative!(body, call, served))}))
       // one JSON body: collected whole, parsed once
       const collector = new Collector(MAX_RESPONSE_BYTES)
       return {
@@ -222,7 +263,8 @@ export class UpstreamCaller {
         async settle(error) {
           if (sink.answered) return {...served, headers}
           if (error) {
-            if (!sink.wrote && !final(error)) throw new Retryable(`the stream broke off before any answer: ${describeNetworkError(error)}`, error)
+            if (!sink.wrote && !final(error))
+              throw new Retryable(`the stream broke off before any answer: ${describeNetworkError(error)}`, error)
             throw error
           }
 
@@ -255,7 +297,11 @@ export class UpstreamCaller {
         lease = await this.pool.acquire(filter, {signal: spec.signal, exclude: tried, deadline, model: spec.model})
       } catch (error) {
         // every token rests: the client hears the upstream's own words on it, with when to retry
-        if (error instanceof PoolExhaustedError && last?.status === 429) throw new ApiError(429, last.code, last.message, {type: 'rate_limit_error', headers: {...last.headers, ...error.headers}})
+        if (error instanceof PoolExhaustedError && last?.status === 429)
+          throw new ApiError(429, last.code, last.message, {
+            type: 'rate_limit_error',
+            headers: {...last.headers, ...error.headers},
+          })
         throw error
       }
 
@@ -279,7 +325,8 @@ export class UpstreamCaller {
 
       const served: Served = {token, upstream, attempts: attempt, estimatesUsage: Boolean(adapter.estimatesUsage)}
       const request = adapter.request(call, served, secret)
-      if (request.notes) this.log.debug({token: token.label, model: spec.model, notes: request.notes}, 'request fitted to the upstream')
+      if (request.notes)
+        this.log.debug({token: token.label, model: spec.model, notes: request.notes}, 'request fitted to the upstream')
       // ready before the request: undici asks for the body's Writable synchronously when the headers arrive
       const decoder = spec.stream && call.mode === 'pivot' ? await adapter.decoder(call, served) : undefined
       let status = 0
@@ -327,10 +374,19 @@ export class UpstreamCaller {
           }
         }
 
-        const failure = this.#classify(status, upstreamHeaders, text, upstream, adapter.classify?.(status, upstreamHeaders, text, call))
+        const failure = this.#classify(
+          status,
+          upstreamHeaders,
+          text,
+          upstream,
+          adapter.classify?.(status, upstreamHeaders, text, call),
+        )
         if (!failure?.outcome) {
           lease.release({type: 'ok'})
-          throw failure?.error ?? new UpstreamHttpError(status, text, forwardHeaders(upstreamHeaders), this.registry.secrets())
+          throw (
+            failure?.error ??
+            new UpstreamHttpError(status, text, forwardHeaders(upstreamHeaders), this.registry.secrets())
+          )
         }
 
         last = failure.error
@@ -356,8 +412,15 @@ export class UpstreamCaller {
         }
 
         last = error.timeout
-          ? new ApiError(504, 'upstream_timeout', `Upstream ${upstream.name} did not answer in time (${error.message}).`, {type: 'server_error'})
-          : new ApiError(502, 'upstream_error', `Upstream ${upstream.name} failed: ${error.message}.`, {type: 'server_error'})
+          ? new ApiError(
+              504,
+              'upstream_timeout',
+              `Upstream ${upstream.name} did not answer in time (${error.message}).`,
+              {type: 'server_error'},
+            )
+          : new ApiError(502, 'upstream_error', `Upstream ${upstream.name} failed: ${error.message}.`, {
+              type: 'server_error',
+            })
         this.#failed(lease, {type: 'failure', reason: error.message}, attempt)
       }
     }
@@ -366,22 +429,45 @@ export class UpstreamCaller {
   }
 
   /** A verdict on the token for a 4xx/5xx, or undefined when the error is about the request itself. */
-  #classify(status: number, upstreamHeaders: Dispatcher.ResponseData['headers'], text: string, upstream: LiveUpstream, verdict: ErrorVerdict | undefined): Verdict | undefined {
+  #classify(
+    status: number,
+    upstreamHeaders: Dispatcher.ResponseData['headers'],
+    text: string,
+    upstream: LiveUpstream,
+    verdict: ErrorVerdict | undefined,
+  ): Verdict | undefined {
     const message = upstreamMessage(text, [...this.registry.secrets()]) || 'no message'
     if (verdict) return fromVerdict(verdict, upstream, this.registry.secrets())
     if (status === 429) {
       const wait = retryAfterMs(upstreamHeaders)
-      const headers: Record<string, string> = wait === undefined ? {} : {'retry-after': String(Math.max(1, Math.ceil(wait / 1000)))}
-      return {outcome: {type: 'rate-limited', retryAfterMs: wait}, error: new ApiError(429, 'rate_limit_exceeded', `Upstream ${upstream.name} is rate limiting: ${message}`, {type: 'rate_limit_error', headers})}
+      const headers: Record<string, string> =
+        wait === undefined ? {} : {'retry-after': String(Math.max(1, Math.ceil(wait / 1000)))}
+      return {
+        outcome: {type: 'rate-limited', retryAfterMs: wait},
+        error: new ApiError(429, 'rate_limit_exceeded', `Upstream ${upstream.name} is rate limiting: ${message}`, {
+          type: 'rate_limit_error',
+          headers,
+        }),
+      }
     }
 
     if (status === 401 || status === 403) {
       const reason = `upstream answered ${status}: ${message}`
-      return {outcome: {type: 'refused', reason}, error: new ApiError(502, 'upstream_refused_token', `Upstream ${upstream.name} refused the token (${reason}).`, {type: 'server_error'})}
+      return {
+        outcome: {type: 'refused', reason},
+        error: new ApiError(502, 'upstream_refused_token', `Upstream ${upstream.name} refused the token (${reason}).`, {
+          type: 'server_error',
+        }),
+      }
     }
 
     if (status >= 500 || status === 408) {
-      return {outcome: {type: 'failure', reason: `upstream answered ${status}`}, error: new ApiError(502, 'upstream_error', `Upstream ${upstream.name} answered ${status}: ${message}`, {type: 'server_error'})}
+      return {
+        outcome: {type: 'failure', reason: `upstream answered ${status}`},
+        error: new ApiError(502, 'upstream_error', `Upstream ${upstream.name} answered ${status}: ${message}`, {
+          type: 'server_error',
+        }),
+      }
     }
 
     return undefined
@@ -390,7 +476,10 @@ export class UpstreamCaller {
   #failed(lease: Lease, outcome: Outcome, attempt: number): void {
     lease.release(outcome)
     const reason = outcome.type === 'failure' || outcome.type === 'refused' ? outcome.reason : outcome.type
-    this.log.warn({token: lease.token.label, attempt, outcome: outcome.type}, redact(`attempt ${attempt} on ${lease.token.label} failed: ${reason}`, this.registry.secrets()))
+    this.log.warn(
+      {token: lease.token.label, attempt, outcome: outcome.type},
+      redact(`attempt ${attempt} on ${lease.token.label} failed: ${reason}`, this.registry.secrets()),
+    )
   }
 }
 
@@ -398,10 +487,14 @@ function networkError(error: unknown, upstream: LiveUpstream): ApiError {
   const code = (error as {code?: string}).code
   const what = describeNetworkError(error)
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new ApiError(504, 'upstream_timeout', `Upstream ${upstream.name} did not answer in time (${what}).`, {type: 'server_error'})
+    return new ApiError(504, 'upstream_timeout', `Upstream ${upstream.name} did not answer in time (${what}).`, {
+      type: 'server_error',
+    })
   }
 
-  return new ApiError(502, 'upstream_unreachable', `Cannot reach upstream ${upstream.name}: ${what}.`, {type: 'server_error'})
+  return new ApiError(502, 'upstream_unreachable', `Cannot reach upstream ${upstream.name}: ${what}.`, {
+    type: 'server_error',
+  })
 }
 
 /** An error another token would meet as well (the upstream said so): no retry. */
@@ -415,7 +508,8 @@ type Verdict = {outcome?: Outcome; error: ApiError}
 /** This attempt's call: native when the upstream takes the client's body as it is, else the pivot; undefined when it can take neither. */
 function callFor(spec: CallSpec, adapter: UpstreamAdapter, upstream: LiveUpstream): UpstreamCall | undefined {
   const {endpoint, model, stream, method, path} = spec
-  if (spec.native !== undefined && adapter.native(endpoint, upstream)) return {endpoint, model, stream, mode: 'native', body: spec.native, method, path}
+  if (spec.native !== undefined && adapter.native(endpoint, upstream))
+    return {endpoint, model, stream, mode: 'native', body: spec.native, method, path}
   if (spec.pivot !== undefined) return {endpoint, model, stream, mode: 'pivot', body: spec.pivot}
   return undefined
 }
@@ -426,16 +520,36 @@ function fromVerdict(verdict: ErrorVerdict, upstream: LiveUpstream, secrets: Ite
     case 'cooldown': {
       const message = redact(verdict.message ?? verdict.reason, secrets)
       const headers = {'retry-after': String(Math.max(1, Math.ceil(verdict.ms / 1000)))}
-      return {outcome: {type: 'rate-limited', retryAfterMs: verdict.ms, reason: redact(verdict.reason, secrets), model: verdict.model}, error: new ApiError(429, 'rate_limit_exceeded', `Upstream ${upstream.name}: ${message}`, {type: 'rate_limit_error', headers})}
+      return {
+        outcome: {
+          type: 'rate-limited',
+          retryAfterMs: verdict.ms,
+          reason: redact(verdict.reason, secrets),
+          model: verdict.model,
+        },
+        error: new ApiError(429, 'rate_limit_exceeded', `Upstream ${upstream.name}: ${message}`, {
+          type: 'rate_limit_error',
+          headers,
+        }),
+      }
     }
 
     case 'disable': {
       const reason = redact(verdict.reason, secrets)
-      return {outcome: {type: 'refused', reason}, error: new ApiError(502, 'upstream_refused_token', `Upstream ${upstream.name} refused the token (${reason}).`, {type: 'server_error'})}
+      return {
+        outcome: {type: 'refused', reason},
+        error: new ApiError(502, 'upstream_refused_token', `Upstream ${upstream.name} refused the token (${reason}).`, {
+          type: 'server_error',
+        }),
+      }
     }
 
     case 'client': {
-      return {error: new ApiError(verdict.status, verdict.code, redact(verdict.message, secrets), {type: verdict.status === 429 ? 'rate_limit_error' : 'invalid_request_error'})}
+      return {
+        error: new ApiError(verdict.status, verdict.code, redact(verdict.message, secrets), {
+          type: verdict.status === 429 ? 'rate_limit_error' : 'invalid_request_error',
+        }),
+      }
     }
   }
 }

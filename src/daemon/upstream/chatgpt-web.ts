@@ -16,7 +16,12 @@ import {USER_AGENT} from './openai.js'
  */
 export const chatgptWebAdapter: UpstreamAdapter = {
   estimatesUsage: true,
-  serves: (endpoint) => endpoint === 'chat' || endpoint === 'completions' || endpoint === 'responses' || endpoint === 'messages' || endpoint === 'models',
+  serves: (endpoint) =>
+    endpoint === 'chat' ||
+    endpoint === 'completions' ||
+    endpoint === 'responses' ||
+    endpoint === 'messages' ||
+    endpoint === 'models',
   native: (endpoint) => endpoint === 'models',
   refuses(chat) {
     const limitation = webLimitation(chat)
@@ -24,10 +29,27 @@ export const chatgptWebAdapter: UpstreamAdapter = {
   },
 
   request(call, served, secret) {
-    const headers: Record<string, string> = {authorization: `Bearer ${secret}`, 'user-agent': USER_AGENT, 'oai-language': 'en-US'}
-    if (call.endpoint === 'models') return {url: `${served.upstream.baseUrl}/backend-api/models`, method: 'GET', headers: {...headers, accept: 'application/json'}}
-    const conversation = chatRequestToConversation(call.body as ChatRequest, webModelSlug(call.model, served.upstream.modelMap))
-    return {url: `${served.upstream.baseUrl}/backend-api/conversation`, method: 'POST', headers: {...headers, accept: 'text/event-stream', 'content-type': 'application/json'}, body: JSON.stringify(conversation)}
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${secret}`,
+      'user-agent': USER_AGENT,
+      'oai-language': 'en-US',
+    }
+    if (call.endpoint === 'models')
+      return {
+        url: `${served.upstream.baseUrl}/backend-api/models`,
+        method: 'GET',
+        headers: {...headers, accept: 'application/json'},
+      }
+    const conversation = chatRequestToConversation(
+      call.body as ChatRequest,
+      webModelSlug(call.model, served.upstream.modelMap),
+    )
+    return {
+      url: `${served.upstream.baseUrl}/backend-api/conversation`,
+      method: 'POST',
+      headers: {...headers, accept: 'text/event-stream', 'content-type': 'application/json'},
+      body: JSON.stringify(conversation),
+    }
   },
 
   /** Challenges and caps rest the token (a cap only for its model); a revoked token is disabled; a request the backend refuses goes to the client. */
@@ -35,7 +57,13 @@ export const chatgptWebAdapter: UpstreamAdapter = {
     const verdict = webErrorVerdict(status, headers, text, call.model)
     switch (verdict?.kind) {
       case 'cooldown': {
-        return {kind: 'cooldown', ms: verdict.ms, reason: verdict.reason, message: verdict.message, model: verdict.model}
+        return {
+          kind: 'cooldown',
+          ms: verdict.ms,
+          reason: verdict.reason,
+          message: verdict.message,
+          model: verdict.model,
+        }
       }
 
       case 'disable':

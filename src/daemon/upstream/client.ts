@@ -28,7 +28,12 @@ export class UpstreamClient {
 
   static #agentFor(connectTimeoutMs: number): Agent {
     // maxResponseSize: a garbage upstream must not fill the memory
-    return new Agent({connect: {timeout: connectTimeoutMs}, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, maxResponseSize: MAX_RESPONSE_BYTES})
+    return new Agent({
+      connect: {timeout: connectTimeoutMs},
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      maxResponseSize: MAX_RESPONSE_BYTES,
+    })
   }
 
   /**
@@ -37,7 +42,11 @@ export class UpstreamClient {
    * the CPU of request() + pipeline() for a proxy). Resolves when the body was written
    * whole; rejects on a connect or transport error, or when the Writable failed.
    */
-  stream(req: UpstreamRequest, timeouts: Timeouts, receive: (status: number, headers: Dispatcher.ResponseData['headers']) => Writable): Promise<unknown> {
+  stream(
+    req: UpstreamRequest,
+    timeouts: Timeouts,
+    receive: (status: number, headers: Dispatcher.ResponseData['headers']) => Writable,
+  ): Promise<unknown> {
     if (timeouts.connectTimeoutMs !== this.#connectTimeoutMs) {
       void this.#agent.close()
       this.#connectTimeoutMs = timeouts.connectTimeoutMs

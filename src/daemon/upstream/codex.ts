@@ -37,7 +37,11 @@ function frames(call: UpstreamCall): FrameListener {
 /** stop and max_tokens of a pivot request, which the backend refuses, applied by the daemon. */
 async function limiterFor(chat: ChatRequest, model: string): Promise<TextLimiter> {
   const maxTokens = chat.max_completion_tokens ?? chat.max_tokens
-  return new TextLimiter({stop: chat.stop, maxTokens, tokenizer: maxTokens === undefined ? undefined : await encodingFor(model)})
+  return new TextLimiter({
+    stop: chat.stop,
+    maxTokens,
+    tokenizer: maxTokens === undefined ? undefined : await encodingFor(model),
+  })
 }
 
 async function events(body: AsyncIterable<unknown>): Promise<SseEvent[]> {
@@ -51,7 +55,9 @@ async function events(body: AsyncIterable<unknown>): Promise<SseEvent[]> {
 /** A 429 that says when the plan's window resets: the token rests until then, the client hears the plan's words. */
 function usageLimit(status: number, text: string): ErrorVerdict | undefined {
   if (status !== 429 && !(status === 404 && text.includes('usage_limit_reached'))) return undefined
-  let error: {type?: unknown; message?: unknown; resets_at?: unknown; resets_in_seconds?: unknown; plan_type?: unknown} | undefined
+  let error:
+    | {type?: unknown; message?: unknown; resets_at?: unknown; resets_in_seconds?: unknown; plan_type?: unknown}
+    | undefined
   try {
     error = (JSON.parse(text) as {error?: typeof error}).error
   } catch {
@@ -59,11 +65,21 @@ function usageLimit(status: number, text: string): ErrorVerdict | undefined {
   }
 
   if (error?.type !== 'usage_limit_reached') return undefined
-  const resetsAt = typeof error.resets_at === 'number' ? error.resets_at * 1000 : typeof error.resets_in_seconds === 'number' ? Date.now() + error.resets_in_seconds * 1000 : Date.now() + 3_600_000
+  const resetsAt =
+    typeof error.resets_at === 'number'
+      ? error.resets_at * 1000
+      : typeof error.resets_in_seconds === 'number'
+        ? Date.now() + error.resets_in_seconds * 1000
+        : Date.now() + 3_600_000
   const when = new Date(resetsAt).toISOString()
   const plan = typeof error.plan_type === 'string' ? ` (${error.plan_type} plan)` : ''
   const message = `${typeof error.message === 'string' ? error.message : 'The usage limit has been reached'}${plan}; it resets at ${when}.`
-  return {kind: 'cooldown', ms: Math.max(1000, resetsAt - Date.now()), reason: `usage limit reached${plan} until ${when}`, message}
+  return {
+    kind: 'cooldown',
+    ms: Math.max(1000, resetsAt - Date.now()),
+    reason: `usage limit reached${plan} until ${when}`,
+    message,
+  }
 }
 
 /** `{"detail": "…"}`: the backend refusing the request itself (an unsupported model, a parameter). */
@@ -71,7 +87,8 @@ function refusal(status: number, text: string): ErrorVerdict | undefined {
   if (status !== 400 && status !== 404 && status !== 422) return undefined
   try {
     const detail = (JSON.parse(text) as {detail?: unknown}).detail
-    if (typeof detail === 'string' && detail) return {kind: 'client', status: status === 404 ? 400 : status, message: detail, code: 'upstream_refused_request'}
+    if (typeof detail === 'string' && detail)
+      return {kind: 'client', status: status === 404 ? 400 : status, message: detail, code: 'upstream_refused_request'}
   } catch {
     // not the backend's shape: the default handling applies
   }
@@ -85,8 +102,14 @@ export const codexAdapter: UpstreamAdapter = {
   native: (endpoint) => endpoint === 'responses' || endpoint === 'models',
 
   refuses(chat) {
-    if (typeof chat.n === 'number' && chat.n > 1) return ['n', '`n` > 1 is not available on the ChatGPT plan: it answers once per request. Send n separate requests.', 'unsupported_on_codex']
-    if (chat.logprobs === true) return ['logprobs', '`logprobs` is not available on the ChatGPT plan.', 'unsupported_on_codex']
+    if (typeof chat.n === 'number' && chat.n > 1)
+      return [
+        'n',
+        '`n` > 1 is not available on the ChatGPT plan: it answers once per request. Send n separate requests.',
+        'unsupported_on_codex',
+      ]
+    if (chat.logprobs === true)
+      return ['logprobs', '`logprobs` is not available on the ChatGPT plan.', 'unsupported_on_codex']
     return undefined
   },
 
@@ -98,22 +121,46 @@ export const codexAdapter: UpstreamAdapter = {
       'user-agent': 'gptconv/0.1',
       ...(token.chatgptAccountId && {'chatgpt-account-id': token.chatgptAccountId}),
     }
-    if (call.endpoint === 'models') return {url: `${upstream.baseUrl}/models?client_version=${CODEX_CLIENT_VERSION}`, method: 'GET', headers: {...headers, accept: 'application/json'}}
-    const {body, notes} = call.mode === 'native' ? toCodexRequest(call.body) : chatToCodexRequest(call.body as ChatRequest)
+    if (call.endpoint === 'models')
+      return {
+        url: `${upstream.baseUrl}/models?client_version=${CODEX_CLIENT_VERSION}`,
+        method: 'GET',
+        headers: {...headers, accept: 'application/json'},
+      }
+    const {body, notes} =
+      call.mode === 'native' ? toCodexRequest(call.body) : chatToCodexRequest(call.body as ChatRequest)
     // the backend derives prompt-cache affinity from the session id: the client's cache key when it gives one
     const session = typeof body.prompt_cache_key === 'string' ? body.prompt_cache_key : randomUUID()
-    Object.assign(headers, {accept: 'text/event-stream', 'content-type': 'application/json', session_id: session, 'session-id': session})
-    return {url: `${upstream.baseUrl}/responses`, method: 'POST', headers, body: JSON.stringify(body), ...(notes.length > 0 && {notes})}
+    Object.assign(headers, {
+      accept: 'text/event-stream',
+      'content-type': 'application/json',
+      session_id: session,
+      'session-id': session,
+    })
+    return {
+      url: `${upstream.baseUrl}/responses`,
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      ...(notes.length > 0 && {notes}),
+    }
   },
 
   async decoder(call) {
-    return new LimitedDecoder(new CodexDecoder(new ResponsesDecoder({model: call.model}), frames(call)), await limiterFor(call.body as ChatRequest, call.model))
+    return new LimitedDecoder(
+      new CodexDecoder(new ResponsesDecoder({model: call.model}), frames(call)),
+      await limiterFor(call.body as ChatRequest, call.model),
+    )
   },
 
   async readAnswer(body, call) {
     const decoder = await codexAdapter.decoder(call, undefined as never)
     const chunks: ChatChunk[] = [...decoder.process(await events(body)), ...decoder.finish()]
-    return chatChunksToCompletion(chunks, {id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: call.model})
+    return chatChunksToCompletion(chunks, {
+      id: `chatcmpl-${randomUUID()}`,
+      created: Math.floor(Date.now() / 1000),
+      model: call.model,
+    })
   },
 
   async readNative(body, call) {
@@ -124,5 +171,8 @@ export const codexAdapter: UpstreamAdapter = {
   wrapRelay: (relay, call) => new CodexRelay(relay, frames(call)),
   limits: (headers) => limitsFromHeaders(headers),
   classify: (status, _headers, text) => usageLimit(status, text) ?? refusal(status, text),
-  models: (json) => ((json as {models?: Array<{slug?: unknown; visibility?: unknown}>}).models ?? []).filter((m) => typeof m.slug === 'string' && m.visibility !== 'hide').map((m) => m.slug as string),
+  models: (json) =>
+    ((json as {models?: Array<{slug?: unknown; visibility?: unknown}>}).models ?? [])
+      .filter((m) => typeof m.slug === 'string' && m.visibility !== 'hide')
+      .map((m) => m.slug as string),
 }

@@ -78,14 +78,21 @@ export const openaiAdapter: UpstreamAdapter = {
 
   request(call, served, secret): AdapterRequest {
     const {upstream} = served
-    const headers: Record<string, string> = {authorization: `Bearer ${secret}`, 'user-agent': USER_AGENT, accept: call.stream ? 'text/event-stream' : 'application/json'}
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${secret}`,
+      'user-agent': USER_AGENT,
+      accept: call.stream ? 'text/event-stream' : 'application/json',
+    }
     const url = upstream.baseUrl + (call.mode === 'pivot' ? PATHS.chat : PATHS[call.endpoint]) + (call.path ?? '')
     if (call.endpoint === 'models') return {url, method: 'GET', headers}
     if (call.method) return {url, method: call.method, headers}
     headers['content-type'] = 'application/json'
     const model = own(upstream.modelMap, call.model) ?? call.model
     const chatLike = call.mode === 'pivot' || call.endpoint === 'chat' || call.endpoint === 'completions'
-    const askUsage = call.stream && chatLike && !(isObject(call.body.stream_options) && call.body.stream_options.include_usage === true)
+    const askUsage =
+      call.stream &&
+      chatLike &&
+      !(isObject(call.body.stream_options) && call.body.stream_options.include_usage === true)
     const setStream = call.mode === 'pivot' && call.body.stream !== call.stream
     // the client's own bytes when nothing changes (no re-serializing a long conversation)
     const raw = model === call.body.model && !askUsage && !setStream ? rawBodyOf(call.body) : undefined
@@ -93,7 +100,11 @@ export const openaiAdapter: UpstreamAdapter = {
     const body: Record<string, unknown> = {...call.body, model}
     const notes = call.mode === 'pivot' ? fitToModel(body, model) : []
     if (call.mode === 'pivot') body.stream = call.stream
-    if (askUsage) body.stream_options = {...(isObject(call.body.stream_options) ? call.body.stream_options : {}), include_usage: true}
+    if (askUsage)
+      body.stream_options = {
+        ...(isObject(call.body.stream_options) ? call.body.stream_options : {}),
+        include_usage: true,
+      }
     return {url, method: 'POST', headers, body: JSON.stringify(body), ...(notes.length > 0 && {notes})}
   },
 

@@ -56,7 +56,11 @@ describe('FileStore', () => {
   it('reports a damaged file without echoing its content', async () => {
     writeFileSync(join(home.dir, 'secrets.json'), '{"version":1,"secrets":{"a":"sk-leak-me-please"')
     const store = new FileStore(join(home.dir, 'secrets.json'))
-    await assert.rejects(store.get('a'), (error: unknown) => error instanceof SecretStoreError && /damaged/.test(error.message) && !error.message.includes('sk-leak'))
+    await assert.rejects(
+      store.get('a'),
+      (error: unknown) =>
+        error instanceof SecretStoreError && /damaged/.test(error.message) && !error.message.includes('sk-leak'),
+    )
   })
 })
 
@@ -72,7 +76,11 @@ describe('openSecretStore', {skip: process.platform === 'linux' ? false : 'needs
   afterEach(() => home.cleanup())
 
   // No D-Bus address at all: the Secret Service cannot be reached, and napi fails fast.
-  const noBus = (extra: Record<string, string> = {}) => ({GPTCONV_HOME: home.dir, GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-none', ...extra})
+  const noBus = (extra: Record<string, string> = {}) => ({
+    GPTCONV_HOME: home.dir,
+    GPTCONV_KEYCHAIN_SERVICE: 'gptconv-test-none',
+    ...extra,
+  })
 
   it('uses the file when GPTCONV_SECRET_STORE=file', async () => {
     const store = await openSecretStore({env: noBus({GPTCONV_SECRET_STORE: 'file'})})
@@ -94,7 +102,11 @@ describe('openSecretStore', {skip: process.platform === 'linux' ? false : 'needs
   it('fails clearly when the keychain is forced but unusable', async () => {
     await assert.rejects(
       openSecretStore({env: noBus({GPTCONV_SECRET_STORE: 'keychain'})}),
-      (error: unknown) => error instanceof KeychainUnavailableError && error.code === 'GPTCONV_KEYCHAIN_UNAVAILABLE' && /No usable OS keychain/.test(error.message) && /GPTCONV_SECRET_STORE=file/.test(error.hint ?? ''),
+      (error: unknown) =>
+        error instanceof KeychainUnavailableError &&
+        error.code === 'GPTCONV_KEYCHAIN_UNAVAILABLE' &&
+        /No usable OS keychain/.test(error.message) &&
+        /GPTCONV_SECRET_STORE=file/.test(error.hint ?? ''),
     )
   })
 

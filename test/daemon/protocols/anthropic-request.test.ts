@@ -8,7 +8,11 @@ import {assertSchema} from '../../helpers/openapi.js'
 describe('Anthropic request → chat: the basics', () => {
   it('maps a minimal request: max_tokens → max_completion_tokens, the model as asked, no stream fields', () => {
     const plan = decodeMessagesRequest(body())
-    assert.deepEqual(plan.chat, {model: 'claude-sonnet-4-5', messages: [{role: 'user', content: 'Hi'}], max_completion_tokens: 1024})
+    assert.deepEqual(plan.chat, {
+      model: 'claude-sonnet-4-5',
+      messages: [{role: 'user', content: 'Hi'}],
+      max_completion_tokens: 1024,
+    })
     assert.equal(plan.model, 'claude-sonnet-4-5')
     assert.equal(plan.stream, false)
     assert.deepEqual(plan.echo, {model: 'claude-sonnet-4-5', toolNames: new Map(), stopSequences: [], thinking: false})
@@ -19,7 +23,11 @@ describe('Anthropic request → chat: the basics', () => {
   it('joins system text blocks into one leading system message, drops cache_control and the billing header', () => {
     const system = [
       {type: 'text', text: 'x-anthropic-billing-header: cc_version=2.1.88.a3f; cc_entrypoint=cli; cch=93b1c;'},
-      {type: 'text', text: "You are Claude Code, Anthropic's official CLI for Claude.", cache_control: {type: 'ephemeral'}},
+      {
+        type: 'text',
+        text: "You are Claude Code, Anthropic's official CLI for Claude.",
+        cache_control: {type: 'ephemeral'},
+      },
       {type: 'text', text: 'Be brief.', cache_control: {type: 'ephemeral', ttl: '1h'}},
     ]
     assert.deepEqual(chatOf({system}).messages, [
@@ -27,8 +35,13 @@ describe('Anthropic request → chat: the basics', () => {
       {role: 'user', content: 'Hi'},
     ])
     assert.deepEqual(chatOf({system: 'Be brief.'}).messages[0], {role: 'system', content: 'Be brief.'})
-    assert.deepEqual(chatOf({system: 'x-anthropic-billing-header: cc_version=1;\nBe brief.'}).messages[0], {role: 'system', content: 'Be brief.'})
-    assert.deepEqual(chatOf({system: [{type: 'text', text: 'x-anthropic-billing-header: cch=1;'}]}).messages, [{role: 'user', content: 'Hi'}])
+    assert.deepEqual(chatOf({system: 'x-anthropic-billing-header: cc_version=1;\nBe brief.'}).messages[0], {
+      role: 'system',
+      content: 'Be brief.',
+    })
+    assert.deepEqual(chatOf({system: [{type: 'text', text: 'x-anthropic-billing-header: cch=1;'}]}).messages, [
+      {role: 'user', content: 'Hi'},
+    ])
     assert.deepEqual(chatOf({system: ''}).messages, [{role: 'user', content: 'Hi'}])
   })
 
@@ -42,7 +55,13 @@ describe('Anthropic request → chat: the basics', () => {
         {role: 'user', content: [{type: 'text', text: 'e'}]},
       ]),
       [
-        {role: 'user', content: [{type: 'text', text: 'a'}, {type: 'text', text: 'b'}]},
+        {
+          role: 'user',
+          content: [
+            {type: 'text', text: 'a'},
+            {type: 'text', text: 'b'},
+          ],
+        },
         {role: 'assistant', content: 'c\n\nd'},
         {role: 'user', content: 'e'},
       ],
@@ -50,11 +69,18 @@ describe('Anthropic request → chat: the basics', () => {
   })
 
   it('keeps a system message inside messages (the SDK types allow it) in place', () => {
-    assert.deepEqual(messagesOf([{role: 'user', content: 'a'}, {role: 'system', content: [{type: 'text', text: 's'}]}, {role: 'user', content: 'b'}]), [
-      {role: 'user', content: 'a'},
-      {role: 'system', content: 's'},
-      {role: 'user', content: 'b'},
-    ])
+    assert.deepEqual(
+      messagesOf([
+        {role: 'user', content: 'a'},
+        {role: 'system', content: [{type: 'text', text: 's'}]},
+        {role: 'user', content: 'b'},
+      ]),
+      [
+        {role: 'user', content: 'a'},
+        {role: 'system', content: 's'},
+        {role: 'user', content: 'b'},
+      ],
+    )
   })
 
   it('turns images into image_url parts: base64 → data URL, url as is', () => {
@@ -77,9 +103,18 @@ describe('Anthropic request → chat: the basics', () => {
 
   it('turns documents into parts: a base64 PDF → a file part, text and content sources → text', () => {
     const content = [
-      {type: 'document', source: {type: 'base64', media_type: 'application/pdf', data: 'JVBERi0='}, title: 'report.pdf'},
+      {
+        type: 'document',
+        source: {type: 'base64', media_type: 'application/pdf', data: 'JVBERi0='},
+        title: 'report.pdf',
+      },
       {type: 'document', source: {type: 'base64', media_type: 'application/pdf', data: 'JVBERi1='}},
-      {type: 'document', source: {type: 'text', media_type: 'text/plain', data: 'plain body'}, title: 'Notes', context: 'from the wiki'},
+      {
+        type: 'document',
+        source: {type: 'text', media_type: 'text/plain', data: 'plain body'},
+        title: 'Notes',
+        context: 'from the wiki',
+      },
       {type: 'document', source: {type: 'content', content: [{type: 'text', text: 'inner'}]}},
       {type: 'document', source: {type: 'content', content: 'inner string'}},
     ]
@@ -104,7 +139,13 @@ describe('Anthropic request → chat: the basics', () => {
       speed: 'fast',
       inference_geo: 'us',
     })
-    assert.deepEqual(chat, {model: 'claude-sonnet-4-5', messages: [{role: 'user', content: 'Hi'}], max_completion_tokens: 1024, temperature: 0.2, top_p: 0.9})
+    assert.deepEqual(chat, {
+      model: 'claude-sonnet-4-5',
+      messages: [{role: 'user', content: 'Hi'}],
+      max_completion_tokens: 1024,
+      temperature: 0.2,
+      top_p: 0.9,
+    })
   })
 
   it('maps stop_sequences to stop (at most 4) and echoes them', () => {
@@ -116,14 +157,21 @@ describe('Anthropic request → chat: the basics', () => {
   })
 
   it('maps output_config.format (and the older output_format) to a json_schema response_format', () => {
-    const schema = {type: 'object', properties: {answer: {type: 'string'}}, required: ['answer'], additionalProperties: false}
+    const schema = {
+      type: 'object',
+      properties: {answer: {type: 'string'}},
+      required: ['answer'],
+      additionalProperties: false,
+    }
     const expected = {type: 'json_schema', json_schema: {name: 'output', schema}}
     assert.deepEqual(chatOf({output_config: {format: {type: 'json_schema', schema}}}).response_format, expected)
     assert.deepEqual(chatOf({output_format: {type: 'json_schema', schema}}).response_format, expected)
-    assert.throws(() => decodeMessagesRequest(body({output_config: {format: {type: 'xml'}}})), bad('output_config.format.type'))
+    assert.throws(
+      () => decodeMessagesRequest(body({output_config: {format: {type: 'xml'}}})),
+      bad('output_config.format.type'),
+    )
   })
 })
-
 
 describe('Anthropic request → chat: thinking, metadata, count_tokens', () => {
   it('maps thinking to reasoning_effort: budgets bucketed, adaptive takes output_config.effort, disabled → none', () => {
@@ -139,10 +187,16 @@ describe('Anthropic request → chat: thinking, metadata, count_tokens', () => {
     assert.deepEqual(effort({thinking: {type: 'enabled', budget_tokens: 10_000}}), ['medium', true])
     assert.deepEqual(effort({thinking: {type: 'enabled', budget_tokens: 16_384}}), ['high', true])
     assert.deepEqual(effort({thinking: {type: 'enabled', budget_tokens: 31_999}}), ['high', true])
-    assert.deepEqual(effort({thinking: {type: 'enabled', budget_tokens: 31_999}, output_config: {effort: 'low'}}), ['low', true])
+    assert.deepEqual(effort({thinking: {type: 'enabled', budget_tokens: 31_999}, output_config: {effort: 'low'}}), [
+      'low',
+      true,
+    ])
     assert.deepEqual(effort({thinking: {type: 'adaptive'}, output_config: {effort: 'xhigh'}}), ['xhigh', true])
     assert.deepEqual(effort({thinking: {type: 'adaptive'}}), [undefined, true])
-    assert.deepEqual(effort({thinking: {type: 'adaptive', display: 'omitted'}, output_config: {effort: 'max'}}), ['max', false])
+    assert.deepEqual(effort({thinking: {type: 'adaptive', display: 'omitted'}, output_config: {effort: 'max'}}), [
+      'max',
+      false,
+    ])
     assert.deepEqual(effort({thinking: {type: 'disabled'}, output_config: {effort: 'high'}}), ['none', false])
     assert.deepEqual(effort({output_config: {effort: 'medium'}}), ['medium', false])
     assert.deepEqual(effort({}), [undefined, false])
@@ -152,11 +206,14 @@ describe('Anthropic request → chat: thinking, metadata, count_tokens', () => {
   })
 
   it('maps metadata.user_id to a hashed safety_identifier and the session to prompt_cache_key (both Claude Code formats)', () => {
-    const user = 'user_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08_account_2c1f5e4a-1111-4a4a-9b9b-0123456789ab'
+    const user =
+      'user_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08_account_2c1f5e4a-1111-4a4a-9b9b-0123456789ab'
     const session = '7d3f9c2e-5b1a-4c8e-9f0d-abcdef012345'
     const legacy = chatOf({metadata: {user_id: `${user}_session_${session}`}})
     assert.deepEqual([legacy.safety_identifier, legacy.prompt_cache_key], [sha256(user), session])
-    const json = chatOf({metadata: {user_id: JSON.stringify({device_id: 'dev1', account_uuid: '', session_id: session})}})
+    const json = chatOf({
+      metadata: {user_id: JSON.stringify({device_id: 'dev1', account_uuid: '', session_id: session})},
+    })
     assert.deepEqual([json.safety_identifier, json.prompt_cache_key], [sha256(JSON.stringify(['dev1', ''])), session])
     const plain = chatOf({metadata: {user_id: 'alice@example.com'}})
     assert.deepEqual([plain.safety_identifier, plain.prompt_cache_key], [sha256('alice@example.com'), undefined])
@@ -168,14 +225,21 @@ describe('Anthropic request → chat: thinking, metadata, count_tokens', () => {
   })
 
   it('decodes a count_tokens body without max_tokens into the same chat request, without a token limit', () => {
-    const plan = decodeCountTokensRequest({model: 'claude-haiku-4-5', system: 'S', messages: [{role: 'user', content: 'Hi'}], tools: [tool('a')]})
-    assert.deepEqual(plan.chat.messages, [{role: 'system', content: 'S'}, {role: 'user', content: 'Hi'}])
+    const plan = decodeCountTokensRequest({
+      model: 'claude-haiku-4-5',
+      system: 'S',
+      messages: [{role: 'user', content: 'Hi'}],
+      tools: [tool('a')],
+    })
+    assert.deepEqual(plan.chat.messages, [
+      {role: 'system', content: 'S'},
+      {role: 'user', content: 'Hi'},
+    ])
     assert.equal('max_completion_tokens' in plan.chat, false)
     assert.equal((plan.chat.tools as unknown[]).length, 1)
     assert.throws(() => decodeCountTokensRequest({model: 'm', messages: []}), bad('messages'))
   })
 })
-
 
 describe('a request shaped like Claude Code’s', () => {
   it('decodes into a valid chat request with the billing header gone, tools kept and the tool result first', () => {
@@ -183,7 +247,12 @@ describe('a request shaped like Claude Code’s', () => {
     const plan = decodeMessagesRequest(request)
     assertSchema('CreateChatCompletionRequest', plan.chat)
     assert.equal(plan.stream, true)
-    assert.deepEqual(plan.echo, {model: 'claude-sonnet-4-5-20250929', toolNames: new Map(), stopSequences: [], thinking: true})
+    assert.deepEqual(plan.echo, {
+      model: 'claude-sonnet-4-5-20250929',
+      toolNames: new Map(),
+      stopSequences: [],
+      thinking: true,
+    })
     const {messages, tools, ...rest} = plan.chat
     assert.deepEqual(rest, {
       model: 'claude-sonnet-4-5-20250929',
@@ -193,9 +262,25 @@ describe('a request shaped like Claude Code’s', () => {
       prompt_cache_key: '5a5b5c5d-0000-4000-8000-000000000002',
     })
     assert.deepEqual(messages, [
-      {role: 'system', content: "You are Claude Code, Anthropic's official CLI for Claude.\n\nYou are an interactive CLI tool that helps users with software engineering tasks."},
-      {role: 'user', content: [{type: 'text', text: '<system-reminder>As you answer the user, use this context.</system-reminder>'}, {type: 'text', text: 'List the files here'}]},
-      {role: 'assistant', content: "I'll list them.", tool_calls: [{id: 'toolu_01A', type: 'function', function: {name: 'Bash', arguments: '{"command":"ls","timeout":5}'}}]},
+      {
+        role: 'system',
+        content:
+          "You are Claude Code, Anthropic's official CLI for Claude.\n\nYou are an interactive CLI tool that helps users with software engineering tasks.",
+      },
+      {
+        role: 'user',
+        content: [
+          {type: 'text', text: '<system-reminder>As you answer the user, use this context.</system-reminder>'},
+          {type: 'text', text: 'List the files here'},
+        ],
+      },
+      {
+        role: 'assistant',
+        content: "I'll list them.",
+        tool_calls: [
+          {id: 'toolu_01A', type: 'function', function: {name: 'Bash', arguments: '{"command":"ls","timeout":5}'}},
+        ],
+      },
       {role: 'tool', tool_call_id: 'toolu_01A', content: 'a.txt\nb.txt'},
       {role: 'user', content: "<system-reminder>The TodoWrite tool hasn't been used recently.</system-reminder>"},
     ])
@@ -205,7 +290,14 @@ describe('a request shaped like Claude Code’s', () => {
       chatTools.map((t) => t.function.name),
       request.tools.map((t) => t.name),
     )
-    assert.deepEqual(chatTools[18], {type: 'function', function: {name: 'mcp__github__create_pull_request', description: 'mcp__github__create_pull_request tool', parameters: request.tools[18]!.input_schema}})
+    assert.deepEqual(chatTools[18], {
+      type: 'function',
+      function: {
+        name: 'mcp__github__create_pull_request',
+        description: 'mcp__github__create_pull_request tool',
+        parameters: request.tools[18]!.input_schema,
+      },
+    })
   })
 
   it('gives the same chat request for the next request, whose billing header changed (the upstream prefix cache can hit)', () => {

@@ -4,18 +4,37 @@ import {describe, it} from 'node:test'
 import type {ChatCompletion, ChatFinishReason} from '../../../src/daemon/protocols/chat/types.js'
 import {anthropicErrorBody, anthropicErrorType} from '../../../src/daemon/protocols/anthropic/errors.js'
 import {decodeMessagesRequest} from '../../../src/daemon/protocols/anthropic/request.js'
-import {chatCompletionToMessage, toolInput, toolUseId, usageToAnthropic} from '../../../src/daemon/protocols/anthropic/response.js'
+import {
+  chatCompletionToMessage,
+  toolInput,
+  toolUseId,
+  usageToAnthropic,
+} from '../../../src/daemon/protocols/anthropic/response.js'
 import type {MessagesEcho} from '../../../src/daemon/protocols/anthropic/types.js'
 import {assertSchema} from '../../helpers/openapi.js'
 
-const echo = (extra: Partial<MessagesEcho> = {}): {echo: MessagesEcho} => ({echo: {model: 'claude-sonnet-4-5', toolNames: new Map(), stopSequences: [], thinking: false, ...extra}})
+const echo = (extra: Partial<MessagesEcho> = {}): {echo: MessagesEcho} => ({
+  echo: {model: 'claude-sonnet-4-5', toolNames: new Map(), stopSequences: [], thinking: false, ...extra},
+})
 
-const completion = (message: Partial<ChatCompletion['choices'][number]['message']>, finish: ChatFinishReason | null = 'stop', extra: Record<string, unknown> = {}): ChatCompletion => ({
+const completion = (
+  message: Partial<ChatCompletion['choices'][number]['message']>,
+  finish: ChatFinishReason | null = 'stop',
+  extra: Record<string, unknown> = {},
+): ChatCompletion => ({
   id: 'chatcmpl-1',
   object: 'chat.completion',
   created: 1_700_000_000,
   model: 'gpt-4o-mini-2024-07-18',
-  choices: [{index: 0, message: {role: 'assistant', content: null, refusal: null, ...message}, logprobs: null, finish_reason: finish, ...extra}],
+  choices: [
+    {
+      index: 0,
+      message: {role: 'assistant', content: null, refusal: null, ...message},
+      logprobs: null,
+      finish_reason: finish,
+      ...extra,
+    },
+  ],
   usage: {prompt_tokens: 120, completion_tokens: 30, total_tokens: 150, prompt_tokens_details: {cached_tokens: 100}},
 })
 
@@ -32,7 +51,9 @@ describe('chat completion → Anthropic message', () => {
       'tool_calls',
     )
     assertSchema('CreateChatCompletionResponse', chat)
-    const message = chatCompletionToMessage(chat, echo({toolNames: new Map([['my_tool_0c1a2b3c', 'my.tool']])}), {id: 'msg_1'})
+    const message = chatCompletionToMessage(chat, echo({toolNames: new Map([['my_tool_0c1a2b3c', 'my.tool']])}), {
+      id: 'msg_1',
+    })
     assert.deepEqual(message, {
       id: 'msg_1',
       type: 'message',
@@ -75,7 +96,10 @@ describe('chat completion → Anthropic message', () => {
     assert.deepEqual(reason('tool_calls'), ['end_turn', null], 'no tool_use without a tool_use block')
     assert.deepEqual(reason('content_filter'), ['refusal', null])
     const refused = chatCompletionToMessage(completion({content: null, refusal: "I can't help with that."}), echo())
-    assert.deepEqual([refused.content, refused.stop_reason], [[{type: 'text', text: "I can't help with that."}], 'refusal'])
+    assert.deepEqual(
+      [refused.content, refused.stop_reason],
+      [[{type: 'text', text: "I can't help with that."}], 'refusal'],
+    )
   })
 
   it('says stop_sequence only when the upstream names the matched sequence (vLLM stop_reason, SGLang matched_stop)', () => {
@@ -97,7 +121,12 @@ describe('chat completion → Anthropic message', () => {
       {type: 'text', text: 'Done.'},
     ])
     assert.deepEqual(chatCompletionToMessage(chat, echo()).content, [{type: 'text', text: 'Done.'}])
-    const plan = decodeMessagesRequest({model: 'm', max_tokens: 9000, thinking: {type: 'enabled', budget_tokens: 4000}, messages: [{role: 'user', content: 'x'}]})
+    const plan = decodeMessagesRequest({
+      model: 'm',
+      max_tokens: 9000,
+      thinking: {type: 'enabled', budget_tokens: 4000},
+      messages: [{role: 'user', content: 'x'}],
+    })
     assert.equal(chatCompletionToMessage(chat, plan).content.length, 2)
   })
 
@@ -119,9 +148,27 @@ describe('chat completion → Anthropic message', () => {
   })
 
   it('maps usage without details, and never reports more cached than prompt tokens', () => {
-    assert.deepEqual(usageToAnthropic({prompt_tokens: 5, completion_tokens: 2, total_tokens: 7}), {input_tokens: 5, output_tokens: 2, cache_creation_input_tokens: 0, cache_read_input_tokens: 0})
-    assert.deepEqual(usageToAnthropic({prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, prompt_tokens_details: {cached_tokens: 9}}), {input_tokens: 0, output_tokens: 2, cache_creation_input_tokens: 0, cache_read_input_tokens: 5})
-    assert.deepEqual(usageToAnthropic(undefined), {input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0})
+    assert.deepEqual(usageToAnthropic({prompt_tokens: 5, completion_tokens: 2, total_tokens: 7}), {
+      input_tokens: 5,
+      output_tokens: 2,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    })
+    assert.deepEqual(
+      usageToAnthropic({
+        prompt_tokens: 5,
+        completion_tokens: 2,
+        total_tokens: 7,
+        prompt_tokens_details: {cached_tokens: 9},
+      }),
+      {input_tokens: 0, output_tokens: 2, cache_creation_input_tokens: 0, cache_read_input_tokens: 5},
+    )
+    assert.deepEqual(usageToAnthropic(undefined), {
+      input_tokens: 0,
+      output_tokens: 0,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    })
   })
 })
 
@@ -148,6 +195,9 @@ describe('Anthropic error bodies', () => {
       table.map(([status]) => [status, anthropicErrorType(status)]),
       table,
     )
-    assert.deepEqual(anthropicErrorBody(404, 'model: sonnet4'), {type: 'error', error: {type: 'not_found_error', message: 'model: sonnet4'}})
+    assert.deepEqual(anthropicErrorBody(404, 'model: sonnet4'), {
+      type: 'error',
+      error: {type: 'not_found_error', message: 'model: sonnet4'},
+    })
   })
 })

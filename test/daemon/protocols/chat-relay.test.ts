@@ -6,12 +6,21 @@ import {ChatPassthrough} from '../../../src/daemon/protocols/chat/byte-relay.js'
 import {SseRelay} from '../../../src/daemon/protocols/chat/relay.js'
 import {parseSse} from '../../../src/daemon/sse.js'
 
-const chunk = (delta: object, extra: object = {}) => `data: ${JSON.stringify({id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{index: 0, delta, logprobs: null, finish_reason: null}], usage: null, ...extra})}\n\n`
+const chunk = (delta: object, extra: object = {}) =>
+  `data: ${JSON.stringify({id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{index: 0, delta, logprobs: null, finish_reason: null}], usage: null, ...extra})}\n\n`
 const finish = `data: ${JSON.stringify({id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{index: 0, delta: {}, logprobs: null, finish_reason: 'stop'}], usage: null})}\n\n`
 const usage = `data: ${JSON.stringify({id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: {prompt_tokens: 5, completion_tokens: 3, total_tokens: 8}})}\n\n`
 // some servers put the usage field first
 const usageFirst = `data: ${JSON.stringify({usage: null, id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{index: 0, delta: {content: '!'}, logprobs: null, finish_reason: null}]})}\n\n`
-const stream = [chunk({role: 'assistant', content: ''}), chunk({content: 'Héllo 😀'}), usageFirst, chunk({content: ' data: [DONE] "usage":{ in text'}), finish, usage, 'data: [DONE]\n\n'].join('')
+const stream = [
+  chunk({role: 'assistant', content: ''}),
+  chunk({content: 'Héllo 😀'}),
+  usageFirst,
+  chunk({content: ' data: [DONE] "usage":{ in text'}),
+  finish,
+  usage,
+  'data: [DONE]\n\n',
+].join('')
 
 /** The bytes of `text` cut at the given points, through the byte relay. */
 function viaBytes(text: string, cuts: number[], wantUsage: boolean) {

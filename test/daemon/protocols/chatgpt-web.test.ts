@@ -6,12 +6,26 @@ import {encodingFor} from '../../../src/core/tokenizer.js'
 import {chatChunksToCompletion} from '../../../src/daemon/protocols/chat/aggregate.js'
 import {TextLimiter} from '../../../src/daemon/protocols/chat/limits.js'
 import type {ChatChunk} from '../../../src/daemon/protocols/chat/types.js'
-import {chatRequestToConversation, webLimitation, webModelSlug} from '../../../src/daemon/protocols/chatgpt-web/request.js'
-import {WebStreamError, conversationEventToChatChunks, endConversation, newWebStreamState, stripCitations} from '../../../src/daemon/protocols/chatgpt-web/stream.js'
+import {
+  chatRequestToConversation,
+  webLimitation,
+  webModelSlug,
+} from '../../../src/daemon/protocols/chatgpt-web/request.js'
+import {
+  WebStreamError,
+  conversationEventToChatChunks,
+  endConversation,
+  newWebStreamState,
+  stripCitations,
+} from '../../../src/daemon/protocols/chatgpt-web/stream.js'
 import type {WebEvent} from '../../../src/daemon/protocols/chatgpt-web/types.js'
 import {assertSchema} from '../../helpers/openapi.js'
 
-const snapshot = (id: string, text: string, extra: {role?: string; recipient?: string; status?: string; finish?: string; type?: string} = {}): WebEvent => ({
+const snapshot = (
+  id: string,
+  text: string,
+  extra: {role?: string; recipient?: string; status?: string; finish?: string; type?: string} = {},
+): WebEvent => ({
   message: {
     id,
     author: {role: extra.role ?? 'assistant', name: null},
@@ -41,7 +55,23 @@ function convert(events: Array<WebEvent | string>): {chunks: ChatChunk[]; text: 
 describe('chat request → web conversation', () => {
   it('carries every message with ids and roles, history off, the mapped slug', () => {
     let n = 0
-    const body = chatRequestToConversation({model: 'gpt-4o', messages: [{role: 'developer', content: 'Be brief'}, {role: 'user', content: [{type: 'text', text: 'Hi '}, {type: 'text', text: 'there'}]}]}, 'gpt-4o', () => `uuid-${n++}`)
+    const body = chatRequestToConversation(
+      {
+        model: 'gpt-4o',
+        messages: [
+          {role: 'developer', content: 'Be brief'},
+          {
+            role: 'user',
+            content: [
+              {type: 'text', text: 'Hi '},
+              {type: 'text', text: 'there'},
+            ],
+          },
+        ],
+      },
+      'gpt-4o',
+      () => `uuid-${n++}`,
+    )
     assert.deepEqual(body.messages, [
       {id: 'uuid-0', author: {role: 'system'}, content: {content_type: 'text', parts: ['Be brief']}, metadata: {}},
       {id: 'uuid-1', author: {role: 'user'}, content: {content_type: 'text', parts: ['Hi there']}, metadata: {}},
@@ -58,7 +88,10 @@ describe('chat request → web conversation', () => {
     assert.deepEqual(webLimitation({n: 2})?.[0], 'n')
     assert.deepEqual(webLimitation({logprobs: true})?.[0], 'logprobs')
     assert.deepEqual(webLimitation({tools: [{type: 'function'}]})?.[0], 'tools')
-    assert.deepEqual(webLimitation({messages: [{role: 'user', content: [{type: 'image_url', image_url: {url: 'x'}}]}]})?.[0], 'messages')
+    assert.deepEqual(
+      webLimitation({messages: [{role: 'user', content: [{type: 'image_url', image_url: {url: 'x'}}]}]})?.[0],
+      'messages',
+    )
     assert.equal(webLimitation({n: 1, messages: [{role: 'user', content: 'x'}]}), undefined)
   })
 })
@@ -75,12 +108,19 @@ describe('web stream → chat chunks', () => {
       snapshot('a1', 'Let me think: it is 4.', {status: 'finished_successfully', finish: 'stop'}),
     ])
     assert.equal(text, 'Let me think: it is 4.')
-    assert.deepEqual(chunks.map((c) => c.choices[0].delta), [{role: 'assistant', content: ''}, {content: 'Let me'}, {content: ' think: it'}, {content: ' is 4.'}, {}])
+    assert.deepEqual(
+      chunks.map((c) => c.choices[0].delta),
+      [{role: 'assistant', content: ''}, {content: 'Let me'}, {content: ' think: it'}, {content: ' is 4.'}, {}],
+    )
     assert.equal(finish, 'stop')
   })
 
   it('maps max_tokens to length and concatenates the user-facing messages of one answer', () => {
-    const {text, finish} = convert([snapshot('a1', 'First part.'), snapshot('b1', 'search', {recipient: 'browser'}), snapshot('a2', ' Second part', {finish: 'max_tokens', status: 'finished_successfully'})])
+    const {text, finish} = convert([
+      snapshot('a1', 'First part.'),
+      snapshot('b1', 'search', {recipient: 'browser'}),
+      snapshot('a2', ' Second part', {finish: 'max_tokens', status: 'finished_successfully'}),
+    ])
     assert.equal(text, 'First part. Second part')
     assert.equal(finish, 'length')
   })
@@ -88,11 +128,31 @@ describe('web stream → chat chunks', () => {
   it('reads the patch/delta format: add, append, bare strings, patch lists, stream complete', () => {
     const {text, finish} = convert([
       'v1',
-      {p: '', o: 'add', v: {message: {id: 'a1', author: {role: 'assistant'}, content: {content_type: 'text', parts: ['']}, status: 'in_progress', recipient: 'all'}, conversation_id: 'c'}},
+      {
+        p: '',
+        o: 'add',
+        v: {
+          message: {
+            id: 'a1',
+            author: {role: 'assistant'},
+            content: {content_type: 'text', parts: ['']},
+            status: 'in_progress',
+            recipient: 'all',
+          },
+          conversation_id: 'c',
+        },
+      },
       {p: '/message/content/parts/0', o: 'append', v: '量子'},
       {v: '计算'},
       {v: ' is'},
-      {o: 'patch', v: [{p: '/message/content/parts/0', o: 'append', v: ' neat'}, {p: '/message/status', o: 'replace', v: 'finished_successfully'}, {p: '/message/metadata', o: 'append', v: {finish_details: {type: 'stop'}}}]},
+      {
+        o: 'patch',
+        v: [
+          {p: '/message/content/parts/0', o: 'append', v: ' neat'},
+          {p: '/message/status', o: 'replace', v: 'finished_successfully'},
+          {p: '/message/metadata', o: 'append', v: {finish_details: {type: 'stop'}}},
+        ],
+      },
       {v: [{p: '/message/content/parts/0', o: 'append', v: '.'}]},
       {type: 'message_stream_complete', conversation_id: 'c'},
     ])
@@ -102,9 +162,31 @@ describe('web stream → chat chunks', () => {
 
   it('ignores patches to a message that is not for the user', () => {
     const {text} = convert([
-      {p: '', o: 'add', v: {message: {id: 't', author: {role: 'assistant'}, content: {content_type: 'code', parts: ['']}, recipient: 'python'}}},
+      {
+        p: '',
+        o: 'add',
+        v: {
+          message: {
+            id: 't',
+            author: {role: 'assistant'},
+            content: {content_type: 'code', parts: ['']},
+            recipient: 'python',
+          },
+        },
+      },
       {p: '/message/content/parts/0', o: 'append', v: 'print(1)'},
-      {p: '', o: 'add', v: {message: {id: 'a', author: {role: 'assistant'}, content: {content_type: 'text', parts: ['']}, recipient: 'all'}}},
+      {
+        p: '',
+        o: 'add',
+        v: {
+          message: {
+            id: 'a',
+            author: {role: 'assistant'},
+            content: {content_type: 'text', parts: ['']},
+            recipient: 'all',
+          },
+        },
+      },
       {p: '/message/content/parts/0', o: 'append', v: 'Done'},
     ])
     assert.equal(text, 'Done')
@@ -114,7 +196,21 @@ describe('web stream → chat chunks', () => {
     const pieces = ['Paris is the capital', ' of France 【', '3†so', 'urce】. It has', ' 2M people【12:0†来源】.']
     const {text} = convert(pieces.map((_, i) => snapshot('a1', pieces.slice(0, i + 1).join(''))))
     assert.equal(text, 'Paris is the capital of France . It has 2M people.')
-    const patch = convert([{p: '', o: 'add', v: {message: {id: 'a', author: {role: 'assistant'}, content: {content_type: 'text', parts: ['']}, recipient: 'all'}}}, ...pieces.map((v) => ({v, p: '/message/content/parts/0', o: 'append'}))])
+    const patch = convert([
+      {
+        p: '',
+        o: 'add',
+        v: {
+          message: {
+            id: 'a',
+            author: {role: 'assistant'},
+            content: {content_type: 'text', parts: ['']},
+            recipient: 'all',
+          },
+        },
+      },
+      ...pieces.map((v) => ({v, p: '/message/content/parts/0', o: 'append'})),
+    ])
     assert.equal(patch.text, text)
   })
 
@@ -122,31 +218,56 @@ describe('web stream → chat chunks', () => {
     assert.equal(stripCitations('a【b', true), 'a【b')
     assert.equal(stripCitations('a【b', false), 'a', 'held back while it may still be a mark')
     assert.equal(stripCitations('a【b\nc', false), 'a【b\nc', 'a line break ends the wait')
-    assert.equal(convert([snapshot('a', 'x【not a mark'), snapshot('a', 'x【not a mark】 y', {finish: 'stop'})]).text, 'x【not a mark】 y')
+    assert.equal(
+      convert([snapshot('a', 'x【not a mark'), snapshot('a', 'x【not a mark】 y', {finish: 'stop'})]).text,
+      'x【not a mark】 y',
+    )
   })
 
   it('surfaces an error event', () => {
     const state = newWebStreamState('m')
-    assert.throws(() => conversationEventToChatChunks({message: null, error: 'Something went wrong'}, state), (e: unknown) => e instanceof WebStreamError && /Something went wrong/.test(e.message))
+    assert.throws(
+      () => conversationEventToChatChunks({message: null, error: 'Something went wrong'}, state),
+      (e: unknown) => e instanceof WebStreamError && /Something went wrong/.test(e.message),
+    )
   })
 
   it('property: however the answer is split, the deltas concatenate to the answer without its marks', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('word ', '【1†source】', 'é', '😀', '\n', '【', '】', '†', 'x'), {maxLength: 30}), fc.array(fc.nat(), {maxLength: 10}), fc.boolean(), (parts, cuts, patchFormat) => {
-        const answer = parts.join('')
-        const points = [...new Set(cuts.map((c) => c % (answer.length + 1)))].sort((a, b) => a - b)
-        const segments: string[] = []
-        let at = 0
-        for (const p of [...points, answer.length]) {
-          segments.push(answer.slice(at, p))
-          at = p
-        }
+      fc.property(
+        fc.array(fc.constantFrom('word ', '【1†source】', 'é', '😀', '\n', '【', '】', '†', 'x'), {maxLength: 30}),
+        fc.array(fc.nat(), {maxLength: 10}),
+        fc.boolean(),
+        (parts, cuts, patchFormat) => {
+          const answer = parts.join('')
+          const points = [...new Set(cuts.map((c) => c % (answer.length + 1)))].sort((a, b) => a - b)
+          const segments: string[] = []
+          let at = 0
+          for (const p of [...points, answer.length]) {
+            segments.push(answer.slice(at, p))
+            at = p
+          }
 
-        const events: WebEvent[] = patchFormat
-          ? [{p: '', o: 'add', v: {message: {id: 'a', author: {role: 'assistant'}, content: {content_type: 'text', parts: ['']}, recipient: 'all'}}}, ...segments.map((v) => ({v}))]
-          : segments.map((_, i) => snapshot('a', segments.slice(0, i + 1).join('')))
-        assert.equal(convert(events).text, stripCitations(answer, true))
-      }),
+          const events: WebEvent[] = patchFormat
+            ? [
+                {
+                  p: '',
+                  o: 'add',
+                  v: {
+                    message: {
+                      id: 'a',
+                      author: {role: 'assistant'},
+                      content: {content_type: 'text', parts: ['']},
+                      recipient: 'all',
+                    },
+                  },
+                },
+                ...segments.map((v) => ({v})),
+              ]
+            : segments.map((_, i) => snapshot('a', segments.slice(0, i + 1).join('')))
+          assert.equal(convert(events).text, stripCitations(answer, true))
+        },
+      ),
       {numRuns: 300},
     )
   })
@@ -198,6 +319,9 @@ describe('stop and max_tokens emulation', () => {
     const completion = chatChunksToCompletion(chunks, {id: 'x', created: 1, model: 'gpt-4o'})
     assert.equal(completion.choices[0].message.content, 'Hi there')
     assert.equal(completion.choices[0].finish_reason, 'stop')
-    assertSchema('CreateChatCompletionResponse', {...completion, usage: {prompt_tokens: 1, completion_tokens: 2, total_tokens: 3}})
+    assertSchema('CreateChatCompletionResponse', {
+      ...completion,
+      usage: {prompt_tokens: 1, completion_tokens: 2, total_tokens: 3},
+    })
   })
 })

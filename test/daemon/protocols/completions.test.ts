@@ -4,7 +4,15 @@ import fc from 'fast-check'
 
 import {GptconvError} from '../../../src/core/errors.js'
 import type {ChatChunk, ChatCompletion} from '../../../src/daemon/protocols/chat/types.js'
-import {chatChunkToLegacyChunks, chatCompletionsToLegacy, finishReasonToLegacy, legacyUsageChunk, logprobsToLegacy, newStreamState, pickBest} from '../../../src/daemon/protocols/completions/from-chat.js'
+import {
+  chatChunkToLegacyChunks,
+  chatCompletionsToLegacy,
+  finishReasonToLegacy,
+  legacyUsageChunk,
+  logprobsToLegacy,
+  newStreamState,
+  pickBest,
+} from '../../../src/daemon/protocols/completions/from-chat.js'
 import {completionsRequestToChat, parseCompletionsRequest} from '../../../src/daemon/protocols/completions/to-chat.js'
 import type {LegacyCompletion} from '../../../src/daemon/protocols/completions/types.js'
 import {assertSchema} from '../../helpers/openapi.js'
@@ -13,7 +21,20 @@ const badParam = (param: string) => (e: unknown) => e instanceof GptconvError &&
 
 describe('legacy request → chat', () => {
   it('maps every parameter: max_tokens default 16, logprobs, passthrough fields', () => {
-    const plan = parseCompletionsRequest({model: 'gpt-3.5-turbo-instruct', prompt: 'Say A', temperature: 0, top_p: 0.5, stop: ['\n'], presence_penalty: 0.1, frequency_penalty: 0.2, logit_bias: {'50256': -100}, user: 'u1', seed: 7, logprobs: 2, n: 2})
+    const plan = parseCompletionsRequest({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: 'Say A',
+      temperature: 0,
+      top_p: 0.5,
+      stop: ['\n'],
+      presence_penalty: 0.1,
+      frequency_penalty: 0.2,
+      logit_bias: {'50256': -100},
+      user: 'u1',
+      seed: 7,
+      logprobs: 2,
+      n: 2,
+    })
     assert.deepEqual(completionsRequestToChat(plan, 'Say A'), {
       model: 'gpt-3.5-turbo-instruct',
       messages: [{role: 'user', content: 'Say A'}],
@@ -33,7 +54,10 @@ describe('legacy request → chat', () => {
   })
 
   it('keeps max_tokens when given, uses max_completion_tokens for reasoning models, asks n = best_of', () => {
-    assert.equal(completionsRequestToChat(parseCompletionsRequest({model: 'm', prompt: 'x', max_tokens: 5}), 'x').max_tokens, 5)
+    assert.equal(
+      completionsRequestToChat(parseCompletionsRequest({model: 'm', prompt: 'x', max_tokens: 5}), 'x').max_tokens,
+      5,
+    )
     const o = completionsRequestToChat(parseCompletionsRequest({model: 'o3-mini', prompt: 'x'}), 'x')
     assert.equal(o.max_completion_tokens, 16)
     assert.equal('max_tokens' in o, false)
@@ -58,13 +82,19 @@ describe('legacy request → chat', () => {
     assert.throws(() => parseCompletionsRequest({model: 'm', prompt: []}), badParam('prompt'))
     assert.throws(() => parseCompletionsRequest({model: 'm', prompt: [1, 'a']}), badParam('prompt'))
     assert.throws(() => parseCompletionsRequest({prompt: 'x'}), badParam('model'))
-    assert.throws(() => parseCompletionsRequest({model: 'm', prompt: 'x', stream_options: {include_usage: true}}), badParam('stream_options'))
+    assert.throws(
+      () => parseCompletionsRequest({model: 'm', prompt: 'x', stream_options: {include_usage: true}}),
+      badParam('stream_options'),
+    )
     parseCompletionsRequest({model: 'm', prompt: 'x', suffix: ''})
     parseCompletionsRequest({model: 'm', prompt: 'x', suffix: null})
   })
 })
 
-const chatCompletion = (choices: Array<{content: string; finish?: 'stop' | 'length' | 'tool_calls'; logprobs?: number[]}>, usage = {prompt_tokens: 3, completion_tokens: 4, total_tokens: 7}): ChatCompletion => ({
+const chatCompletion = (
+  choices: Array<{content: string; finish?: 'stop' | 'length' | 'tool_calls'; logprobs?: number[]}>,
+  usage = {prompt_tokens: 3, completion_tokens: 4, total_tokens: 7},
+): ChatCompletion => ({
   id: 'chatcmpl-1',
   object: 'chat.completion',
   created: 1700000000,
@@ -73,7 +103,19 @@ const chatCompletion = (choices: Array<{content: string; finish?: 'stop' | 'leng
   choices: choices.map((c, index) => ({
     index,
     message: {role: 'assistant', content: c.content, refusal: null},
-    logprobs: c.logprobs ? {content: c.logprobs.map((lp, i) => ({token: `t${i}`, logprob: lp, bytes: null, top_logprobs: [{token: `t${i}`, logprob: lp}, {token: 'alt', logprob: lp - 1}]}))} : null,
+    logprobs: c.logprobs
+      ? {
+          content: c.logprobs.map((lp, i) => ({
+            token: `t${i}`,
+            logprob: lp,
+            bytes: null,
+            top_logprobs: [
+              {token: `t${i}`, logprob: lp},
+              {token: 'alt', logprob: lp - 1},
+            ],
+          })),
+        }
+      : null,
     finish_reason: c.finish ?? 'stop',
   })),
   usage,
@@ -111,12 +153,27 @@ describe('chat answers → legacy response', () => {
     const {logprobs, end} = logprobsToLegacy(
       [
         {token: 'Hé', logprob: -0.1, top_logprobs: [{token: 'Hi', logprob: -0.5}]},
-        {token: '😀!', logprob: -0.2, top_logprobs: [{token: '😀!', logprob: -0.2}, {token: '?', logprob: -3}]},
+        {
+          token: '😀!',
+          logprob: -0.2,
+          top_logprobs: [
+            {token: '😀!', logprob: -0.2},
+            {token: '?', logprob: -3},
+          ],
+        },
       ],
       0,
       2,
     )
-    assert.deepEqual(logprobs, {tokens: ['Hé', '😀!'], token_logprobs: [-0.1, -0.2], top_logprobs: [{Hi: -0.5, Hé: -0.1}, {'😀!': -0.2, '?': -3}], text_offset: [0, 2]})
+    assert.deepEqual(logprobs, {
+      tokens: ['Hé', '😀!'],
+      token_logprobs: [-0.1, -0.2],
+      top_logprobs: [
+        {Hi: -0.5, Hé: -0.1},
+        {'😀!': -0.2, '?': -3},
+      ],
+      text_offset: [0, 2],
+    })
     assert.equal(end, 4, 'offsets count characters, not UTF-16 units')
     assert.deepEqual(finishReasonToLegacy('function_call'), 'stop')
     assert.equal(finishReasonToLegacy(null), null)
@@ -124,7 +181,20 @@ describe('chat answers → legacy response', () => {
 
   it('best_of keeps the n candidates with the best mean token logprob', () => {
     const plan = parseCompletionsRequest({model: 'm', prompt: 'p', n: 1, best_of: 3})
-    const {completion, ranked} = chatCompletionsToLegacy([{prompt: 'p', chat: chatCompletion([{content: 'bad', logprobs: [-3, -3]}, {content: 'good', logprobs: [-0.1, -0.3]}, {content: 'mid', logprobs: [-1]}])}], plan, 'cmpl-b')
+    const {completion, ranked} = chatCompletionsToLegacy(
+      [
+        {
+          prompt: 'p',
+          chat: chatCompletion([
+            {content: 'bad', logprobs: [-3, -3]},
+            {content: 'good', logprobs: [-0.1, -0.3]},
+            {content: 'mid', logprobs: [-1]},
+          ]),
+        },
+      ],
+      plan,
+      'cmpl-b',
+    )
     assert.equal(ranked, true)
     assert.deepEqual(completion.choices, [{text: 'good', index: 0, logprobs: null, finish_reason: 'stop'}])
     const unranked = pickBest(chatCompletion([{content: 'x'}, {content: 'y'}]).choices, 1)
@@ -132,8 +202,20 @@ describe('chat answers → legacy response', () => {
   })
 })
 
-const chunk = (index: number, delta: Record<string, unknown>, finish: string | null = null, logprobs: unknown = null): ChatChunk =>
-  ({id: 'chatcmpl-s', object: 'chat.completion.chunk', created: 1700000001, model: 'gpt-4o-mini-2024', system_fingerprint: 'fp_s', choices: [{index, delta, logprobs, finish_reason: finish}]}) as ChatChunk
+const chunk = (
+  index: number,
+  delta: Record<string, unknown>,
+  finish: string | null = null,
+  logprobs: unknown = null,
+): ChatChunk =>
+  ({
+    id: 'chatcmpl-s',
+    object: 'chat.completion.chunk',
+    created: 1700000001,
+    model: 'gpt-4o-mini-2024',
+    system_fingerprint: 'fp_s',
+    choices: [{index, delta, logprobs, finish_reason: finish}],
+  }) as ChatChunk
 
 describe('chat stream → legacy stream', () => {
   it('converts chunk by chunk: same id, no text:null, role chunks dropped, finish on the last chunk only', () => {
@@ -145,8 +227,22 @@ describe('chat stream → legacy stream', () => {
       ...chatChunkToLegacyChunks(chunk(1, {}, 'length'), 1, 'B', plan, state),
     ]
     assert.deepEqual(out, [
-      {id: 'cmpl-s', object: 'text_completion', created: 1700000001, model: 'gpt-4o-mini-2024', system_fingerprint: 'fp_s', choices: [{text: 'x', index: 3, logprobs: null, finish_reason: null}]},
-      {id: 'cmpl-s', object: 'text_completion', created: 1700000001, model: 'gpt-4o-mini-2024', system_fingerprint: 'fp_s', choices: [{text: '', index: 3, logprobs: null, finish_reason: 'length'}]},
+      {
+        id: 'cmpl-s',
+        object: 'text_completion',
+        created: 1700000001,
+        model: 'gpt-4o-mini-2024',
+        system_fingerprint: 'fp_s',
+        choices: [{text: 'x', index: 3, logprobs: null, finish_reason: null}],
+      },
+      {
+        id: 'cmpl-s',
+        object: 'text_completion',
+        created: 1700000001,
+        model: 'gpt-4o-mini-2024',
+        system_fingerprint: 'fp_s',
+        choices: [{text: '', index: 3, logprobs: null, finish_reason: 'length'}],
+      },
     ])
     for (const c of out) assertSchema('CreateCompletionStreamResponse', c)
   })
@@ -161,7 +257,12 @@ describe('chat stream → legacy stream', () => {
     const lp = (token: string) => ({content: [{token, logprob: -0.5, top_logprobs: [{token: 'z', logprob: -2}]}]})
     const a = chatChunkToLegacyChunks(chunk(0, {content: 'ab'}, null, lp('ab')), 0, 'Hi', plan2, state2)
     const b = chatChunkToLegacyChunks(chunk(0, {content: 'c'}, null, lp('c')), 0, 'Hi', plan2, state2)
-    assert.deepEqual(a[0].choices[0].logprobs, {tokens: ['ab'], token_logprobs: [-0.5], top_logprobs: [{z: -2, ab: -0.5}], text_offset: [0]})
+    assert.deepEqual(a[0].choices[0].logprobs, {
+      tokens: ['ab'],
+      token_logprobs: [-0.5],
+      top_logprobs: [{z: -2, ab: -0.5}],
+      text_offset: [0],
+    })
     assert.deepEqual(b[0].choices[0].logprobs?.text_offset, [2])
   })
 
@@ -194,8 +295,11 @@ describe('chat stream → legacy stream', () => {
           for (const [p, choices] of answers.entries()) {
             for (let k = 0; k < n; k++) {
               const pieces = choices[k] ?? []
-              chunks.push(...chatChunkToLegacyChunks(chunk(k, {role: 'assistant', content: ''}), p, prompts[p], plan, state))
-              for (const text of pieces) chunks.push(...chatChunkToLegacyChunks(chunk(k, {content: text}), p, prompts[p], plan, state))
+              chunks.push(
+                ...chatChunkToLegacyChunks(chunk(k, {role: 'assistant', content: ''}), p, prompts[p], plan, state),
+              )
+              for (const text of pieces)
+                chunks.push(...chatChunkToLegacyChunks(chunk(k, {content: text}), p, prompts[p], plan, state))
               chunks.push(...chatChunkToLegacyChunks(chunk(k, {}, finish), p, prompts[p], plan, state))
             }
           }
@@ -212,7 +316,10 @@ describe('chat stream → legacy stream', () => {
           }
 
           const whole = chatCompletionsToLegacy(
-            answers.map((choices, p) => ({prompt: prompts[p], chat: chatCompletion(Array.from({length: n}, (_, k) => ({content: (choices[k] ?? []).join(''), finish})))})),
+            answers.map((choices, p) => ({
+              prompt: prompts[p],
+              chat: chatCompletion(Array.from({length: n}, (_, k) => ({content: (choices[k] ?? []).join(''), finish}))),
+            })),
             {...plan, stream: false},
             'cmpl-p',
           ).completion

@@ -10,7 +10,11 @@ import type {OutputItem} from '../../../src/daemon/protocols/responses/types.js'
 import {assertSchema} from '../../helpers/openapi.js'
 import {type StreamedEvent, counter, responsesEvents} from '../../helpers/responses.js'
 
-type Folded = {text: string; refusal: string; calls: Array<{type: string; call_id: string; name: string; payload: string}>}
+type Folded = {
+  text: string
+  refusal: string
+  calls: Array<{type: string; call_id: string; name: string; payload: string}>
+}
 
 /** Text, refusal and calls of a Response's output. */
 function foldOutput(output: readonly OutputItem[]): Folded {
@@ -22,7 +26,12 @@ function foldOutput(output: readonly OutputItem[]): Folded {
         else folded.refusal += part.refusal
       }
     } else {
-      folded.calls.push({type: item.type, call_id: item.call_id, name: item.name, payload: item.type === 'function_call' ? item.arguments : item.input})
+      folded.calls.push({
+        type: item.type,
+        call_id: item.call_id,
+        name: item.name,
+        payload: item.type === 'function_call' ? item.arguments : item.input,
+      })
     }
   }
 
@@ -62,7 +71,13 @@ function foldEvents(events: readonly StreamedEvent[]): Folded {
         break
       case 'response.output_item.done': {
         const item = e.item as Record<string, unknown>
-        if (item.type !== 'message') folded.calls.push({type: item.type as string, call_id: item.call_id as string, name: item.name as string, payload: entry!.payload})
+        if (item.type !== 'message')
+          folded.calls.push({
+            type: item.type as string,
+            call_id: item.call_id as string,
+            name: item.name as string,
+            payload: entry!.payload,
+          })
       }
     }
   }
@@ -70,7 +85,10 @@ function foldEvents(events: readonly StreamedEvent[]): Folded {
   return folded
 }
 
-type Source = {kind: 'text'; pieces: string[]} | {kind: 'refusal'; pieces: string[]} | {kind: 'call'; index: number; name: string; pieces: string[]}
+type Source =
+  | {kind: 'text'; pieces: string[]}
+  | {kind: 'refusal'; pieces: string[]}
+  | {kind: 'call'; index: number; name: string; pieces: string[]}
 
 /**
  * Merge the sources' pieces in an order `picks` chooses, keeping each source's own order and
@@ -82,12 +100,22 @@ function chunksOf(sources: Source[], picks: number[], cuts: number[], finish: Ch
   const ready = (q: (typeof queues)[number]) => {
     if (q.next >= q.source.pieces.length) return false
     const {source} = q
-    return source.kind !== 'call' || q.next > 0 || !queues.some((o) => o.source.kind === 'call' && o.source.index < source.index && o.next === 0)
+    return (
+      source.kind !== 'call' ||
+      q.next > 0 ||
+      !queues.some((o) => o.source.kind === 'call' && o.source.index < source.index && o.next === 0)
+    )
   }
 
   const chunks: ChatChunk[] = []
   const make = (delta: Record<string, unknown>, reason: ChatFinishReason | null = null) =>
-    ({id: 'chatcmpl-p', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{index: 0, delta, logprobs: null, finish_reason: reason}]}) as ChatChunk
+    ({
+      id: 'chatcmpl-p',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'm',
+      choices: [{index: 0, delta, logprobs: null, finish_reason: reason}],
+    }) as ChatChunk
   chunks.push(make({role: 'assistant', content: ''}))
   let p = 0
   for (let open = queues.filter(ready); open.length > 0; open = queues.filter(ready)) {
@@ -96,7 +124,18 @@ function chunksOf(sources: Source[], picks: number[], cuts: number[], finish: Ch
     const piece = s.pieces[q.next++]
     if (s.kind === 'text') chunks.push(make({content: piece}))
     else if (s.kind === 'refusal') chunks.push(make({refusal: piece}))
-    else chunks.push(make({tool_calls: [{index: s.index, ...(q.next === 1 && {id: `call_${s.index}`, type: 'function'}), function: {...(q.next === 1 && {name: s.name}), arguments: piece}}]}))
+    else
+      chunks.push(
+        make({
+          tool_calls: [
+            {
+              index: s.index,
+              ...(q.next === 1 && {id: `call_${s.index}`, type: 'function'}),
+              function: {...(q.next === 1 && {name: s.name}), arguments: piece},
+            },
+          ],
+        }),
+      )
   }
 
   chunks.push(make({}, finish))
@@ -111,25 +150,56 @@ function chunksOf(sources: Source[], picks: number[], cuts: number[], finish: Ch
 }
 
 function completionOf(sources: Source[], finish: ChatFinishReason): ChatCompletion {
-  const joined = (kind: string) => sources.filter((s) => s.kind === kind).flatMap((s) => s.pieces).join('')
-  const calls = sources.flatMap((s) => (s.kind === 'call' ? [{id: `call_${s.index}`, type: 'function' as const, function: {name: s.name, arguments: s.pieces.join('')}}] : []))
+  const joined = (kind: string) =>
+    sources
+      .filter((s) => s.kind === kind)
+      .flatMap((s) => s.pieces)
+      .join('')
+  const calls = sources.flatMap((s) =>
+    s.kind === 'call'
+      ? [{id: `call_${s.index}`, type: 'function' as const, function: {name: s.name, arguments: s.pieces.join('')}}]
+      : [],
+  )
   const text = joined('text')
   return {
     id: 'chatcmpl-p',
     object: 'chat.completion',
     created: 1,
     model: 'm',
-    choices: [{index: 0, message: {role: 'assistant', content: text === '' && calls.length > 0 ? null : text, refusal: joined('refusal') || null, ...(calls.length > 0 && {tool_calls: calls})}, logprobs: null, finish_reason: finish}],
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: text === '' && calls.length > 0 ? null : text,
+          refusal: joined('refusal') || null,
+          ...(calls.length > 0 && {tool_calls: calls}),
+        },
+        logprobs: null,
+        finish_reason: finish,
+      },
+    ],
     usage: {prompt_tokens: 5, completion_tokens: 7, total_tokens: 12},
   }
 }
 
 describe('Responses stream encoder: property', () => {
-  it('for any chat stream, the streamed text and calls equal the non-stream Response\'s, and every event validates', () => {
-    const plan = decodeResponsesRequest({model: 'm', input: 'go', tools: [{type: 'function', name: 'get_weather'}, {type: 'function', name: 'lookup'}, {type: 'custom', name: 'run_sql'}]})
+  it("for any chat stream, the streamed text and calls equal the non-stream Response's, and every event validates", () => {
+    const plan = decodeResponsesRequest({
+      model: 'm',
+      input: 'go',
+      tools: [
+        {type: 'function', name: 'get_weather'},
+        {type: 'function', name: 'lookup'},
+        {type: 'custom', name: 'run_sql'},
+      ],
+    })
     const piece = fc.string({maxLength: 5, unit: fc.constantFrom('a', ' ', '"', '\\', '{', '}', 'é', '😀', '\n')})
     const pieces = fc.array(piece, {maxLength: 6})
-    const call = fc.record({name: fc.constantFrom('get_weather', 'lookup', 'run_sql'), pieces: fc.array(piece, {minLength: 1, maxLength: 6})})
+    const call = fc.record({
+      name: fc.constantFrom('get_weather', 'lookup', 'run_sql'),
+      pieces: fc.array(piece, {minLength: 1, maxLength: 6}),
+    })
     fc.assert(
       fc.property(
         pieces,
@@ -139,17 +209,31 @@ describe('Responses stream encoder: property', () => {
         fc.array(fc.nat(3), {maxLength: 10}),
         fc.constantFrom<ChatFinishReason>('stop', 'length', 'tool_calls', 'content_filter'),
         (text, refusal, calls, picks, cuts, finish) => {
-          const sources: Source[] = [{kind: 'text', pieces: text}, ...(refusal ? [{kind: 'refusal' as const, pieces: refusal}] : []), ...calls.map((c, index) => ({kind: 'call' as const, index, ...c}))]
+          const sources: Source[] = [
+            {kind: 'text', pieces: text},
+            ...(refusal ? [{kind: 'refusal' as const, pieces: refusal}] : []),
+            ...calls.map((c, index) => ({kind: 'call' as const, index, ...c})),
+          ]
           const encoder = new ResponsesEncoder(plan, {id: 'resp_p', createdAt: 1, newId: counter()})
-          const body = chunksOf(sources, picks, cuts, finish).map((b) => encoder.push(b, 0)).join('') + encoder.end({prompt_tokens: 5, completion_tokens: 7, total_tokens: 12})
+          const body =
+            chunksOf(sources, picks, cuts, finish)
+              .map((b) => encoder.push(b, 0))
+              .join('') + encoder.end({prompt_tokens: 5, completion_tokens: 7, total_tokens: 12})
           const events = responsesEvents(body)
-          const whole = chatCompletionToResponse(completionOf(sources, finish), plan, {id: 'resp_p', createdAt: 1, newId: counter()})
+          const whole = chatCompletionToResponse(completionOf(sources, finish), plan, {
+            id: 'resp_p',
+            createdAt: 1,
+            newId: counter(),
+          })
           assertSchema('Response', whole)
           assertSchema('Response', encoder.response)
           const expected = foldOutput(whole.output)
           assert.deepEqual(foldEvents(events), expected)
           assert.deepEqual(foldOutput(encoder.response!.output), expected)
-          assert.deepEqual([encoder.response!.status, encoder.response!.incomplete_details, encoder.response!.usage], [whole.status, whole.incomplete_details, whole.usage])
+          assert.deepEqual(
+            [encoder.response!.status, encoder.response!.incomplete_details, encoder.response!.usage],
+            [whole.status, whole.incomplete_details, whole.usage],
+          )
           assert.equal(events.at(-1)!.type, `response.${whole.status}`)
         },
       ),

@@ -22,7 +22,8 @@ function texts(value: unknown, param: string): string {
   if (!Array.isArray(value)) throw invalid(param, 'Input should be a valid string or a list of text blocks')
   return value
     .map((block: unknown, i) => {
-      if (!isObject(block) || block.type !== 'text') throw invalid(`${param}[${i}]`, "Input should be a text block ({type: 'text', text})")
+      if (!isObject(block) || block.type !== 'text')
+        throw invalid(`${param}[${i}]`, "Input should be a text block ({type: 'text', text})")
       return requiredString(block.text, `${param}[${i}].text`)
     })
     .filter((text) => !BILLING_HEADER.test(text))
@@ -32,7 +33,13 @@ function texts(value: unknown, param: string): string {
 /** `system` → one leading system message (texts joined), without the billing header; nothing when empty. */
 export function systemToChat(value: unknown): ChatMessage | undefined {
   if (value === undefined || value === null) return undefined
-  const text = typeof value === 'string' ? value.split('\n').filter((line, i) => i > 0 || !BILLING_HEADER.test(line)).join('\n') : texts(value, 'system')
+  const text =
+    typeof value === 'string'
+      ? value
+          .split('\n')
+          .filter((line, i) => i > 0 || !BILLING_HEADER.test(line))
+          .join('\n')
+      : texts(value, 'system')
   return text === '' ? undefined : {role: 'system', content: text}
 }
 
@@ -43,11 +50,18 @@ function imagePart(block: Record<string, unknown>, param: string): ChatContentPa
   if (!isObject(source)) throw invalid(`${param}.source`, 'Field required')
   if (source.type === 'base64') {
     const media = requiredString(source.media_type, `${param}.source.media_type`)
-    return {type: 'image_url', image_url: {url: `data:${media};base64,${requiredString(source.data, `${param}.source.data`)}`}}
+    return {
+      type: 'image_url',
+      image_url: {url: `data:${media};base64,${requiredString(source.data, `${param}.source.data`)}`},
+    }
   }
 
-  if (source.type === 'url') return {type: 'image_url', image_url: {url: requiredString(source.url, `${param}.source.url`)}}
-  throw invalid(`${param}.source.type`, "this gateway takes images as 'base64' or 'url' sources (files uploaded to Anthropic are not reachable from the chat API)")
+  if (source.type === 'url')
+    return {type: 'image_url', image_url: {url: requiredString(source.url, `${param}.source.url`)}}
+  throw invalid(
+    `${param}.source.type`,
+    "this gateway takes images as 'base64' or 'url' sources (files uploaded to Anthropic are not reachable from the chat API)",
+  )
 }
 
 /**
@@ -61,14 +75,17 @@ function documentParts(block: Record<string, unknown>, param: string): ChatConte
   if (!isObject(source)) throw invalid(`${param}.source`, 'Field required')
   const title = typeof block.title === 'string' && block.title !== '' ? block.title : undefined
   if (source.type === 'base64') {
-    if (source.media_type !== 'application/pdf') throw invalid(`${param}.source.media_type`, "Input should be 'application/pdf'")
+    if (source.media_type !== 'application/pdf')
+      throw invalid(`${param}.source.media_type`, "Input should be 'application/pdf'")
     const data = requiredString(source.data, `${param}.source.data`)
     return [{type: 'file', file: {filename: title ?? 'document.pdf', file_data: `data:application/pdf;base64,${data}`}}]
   }
 
   if (source.type === 'text') {
     const context = typeof block.context === 'string' && block.context !== '' ? block.context : undefined
-    return [textPart([title, context, requiredString(source.data, `${param}.source.data`)].filter(Boolean).join('\n\n'))]
+    return [
+      textPart([title, context, requiredString(source.data, `${param}.source.data`)].filter(Boolean).join('\n\n')),
+    ]
   }
 
   if (source.type === 'content') {
@@ -76,7 +93,10 @@ function documentParts(block: Record<string, unknown>, param: string): ChatConte
     return blocksOf(source.content, `${param}.source.content`).map(({block, param}) => mediaPart(block, param))
   }
 
-  throw invalid(`${param}.source.type`, "this gateway takes documents as 'base64' PDF, 'text' or 'content' sources: the chat API cannot fetch a URL or a file uploaded to Anthropic")
+  throw invalid(
+    `${param}.source.type`,
+    "this gateway takes documents as 'base64' PDF, 'text' or 'content' sources: the chat API cannot fetch a URL or a file uploaded to Anthropic",
+  )
 }
 
 /** A text or image block (what document contents and tool results may hold). */
@@ -90,7 +110,8 @@ function blocksOf(value: unknown, param: string): Block[] {
   if (typeof value === 'string') return [{block: {type: 'text', text: value}, param}]
   if (!Array.isArray(value)) throw invalid(param, 'Input should be a valid string or a list of content blocks')
   return value.map((block: unknown, i) => {
-    if (!isObject(block) || typeof block.type !== 'string') throw invalid(`${param}[${i}]`, 'Input should be a content block with a `type`')
+    if (!isObject(block) || typeof block.type !== 'string')
+      throw invalid(`${param}[${i}]`, 'Input should be a content block with a `type`')
     return {block, param: `${param}[${i}]`}
   })
 }
@@ -105,12 +126,20 @@ function toolResult(block: Record<string, unknown>, param: string): {message: Ch
   const content = block.content
   const parts: ChatContentPart[] = []
   if (content !== undefined && content !== null) {
-    for (const item of blocksOf(content, `${param}.content`)) parts.push(...(item.block.type === 'document' ? documentParts(item.block, item.param) : [mediaPart(item.block, item.param)]))
+    for (const item of blocksOf(content, `${param}.content`))
+      parts.push(
+        ...(item.block.type === 'document'
+          ? documentParts(item.block, item.param)
+          : [mediaPart(item.block, item.param)]),
+      )
   }
 
   const text = parts.flatMap((p) => (p.type === 'text' ? [(p as {text: string}).text] : [])).join('\n\n')
   const media = parts.filter((p) => p.type !== 'text')
-  const shown = text === '' && media.length > 0 ? `(the tool returned ${media.length} image or file part(s); they follow in the next message)` : text
+  const shown =
+    text === '' && media.length > 0
+      ? `(the tool returned ${media.length} image or file part(s); they follow in the next message)`
+      : text
   const body = block.is_error === true ? (shown === '' ? 'Error' : `Error: ${shown}`) : shown
   const label = textPart(`Content returned by tool call ${id}:`)
   return {message: {role: 'tool', tool_call_id: id, content: body}, media: media.length > 0 ? [label, ...media] : []}
@@ -130,7 +159,10 @@ function userTurn(blocks: readonly Block[]): ChatMessage[] {
     } else if (block.type === 'text' || block.type === 'image') {
       parts.push(mediaPart(block, param))
     } else {
-      throw invalid(`${param}.type`, `a user turn may hold 'text', 'image', 'document' and 'tool_result' blocks on this gateway, not '${String(block.type)}'`)
+      throw invalid(
+        `${param}.type`,
+        `a user turn may hold 'text', 'image', 'document' and 'tool_result' blocks on this gateway, not '${String(block.type)}'`,
+      )
     }
   }
 
@@ -150,27 +182,42 @@ function assistantTurn(blocks: readonly Block[], names: ToolNames): ChatMessage[
       const name = names.toChat(requiredString(block.name, `${param}.name`))
       calls.push({id, type: 'function', function: {name, arguments: JSON.stringify(block.input ?? {})}})
     } else if (block.type !== 'thinking' && block.type !== 'redacted_thinking') {
-      throw invalid(`${param}.type`, `an assistant turn may hold 'text', 'tool_use' and thinking blocks on this gateway, not '${String(block.type)}'`)
+      throw invalid(
+        `${param}.type`,
+        `an assistant turn may hold 'text', 'tool_use' and thinking blocks on this gateway, not '${String(block.type)}'`,
+      )
     }
   }
 
   if (said.length === 0 && calls.length === 0) return []
-  return [{role: 'assistant', content: said.length > 0 ? said.join('\n\n') : null, ...(calls.length > 0 && {tool_calls: calls})}]
+  return [
+    {
+      role: 'assistant',
+      content: said.length > 0 ? said.join('\n\n') : null,
+      ...(calls.length > 0 && {tool_calls: calls}),
+    },
+  ]
 }
 
 /** `messages` → chat messages (same-role runs merged first). */
 export function messagesToChat(value: unknown, names: ToolNames): ChatMessage[] {
   if (value === undefined || value === null) throw invalid('messages', 'Field required')
-  if (!Array.isArray(value) || value.length === 0) throw invalid('messages', 'Input should be a non-empty list of messages')
+  if (!Array.isArray(value) || value.length === 0)
+    throw invalid('messages', 'Input should be a non-empty list of messages')
   const turns: Array<{role: string; blocks: Block[]}> = []
   for (const [i, message] of value.entries()) {
     const param = `messages[${i}]`
     if (!isObject(message)) throw invalid(param, 'Input should be an object with role and content')
     const {role} = message
-    if (role !== 'user' && role !== 'assistant' && role !== 'system') throw invalid(`${param}.role`, "Input should be 'user' or 'assistant'")
+    if (role !== 'user' && role !== 'assistant' && role !== 'system')
+      throw invalid(`${param}.role`, "Input should be 'user' or 'assistant'")
     if (message.content === undefined || message.content === null) throw invalid(`${param}.content`, 'Field required')
     // the SDK's SystemMessageParam: a system message in the conversation, text only
-    if (role === 'system') turns.push({role, blocks: [{block: {type: 'text', text: texts(message.content, `${param}.content`)}, param: `${param}.content`}]})
+    if (role === 'system')
+      turns.push({
+        role,
+        blocks: [{block: {type: 'text', text: texts(message.content, `${param}.content`)}, param: `${param}.content`}],
+      })
     else if (turns.at(-1)?.role === role) turns.at(-1)!.blocks.push(...blocksOf(message.content, `${param}.content`))
     else turns.push({role, blocks: blocksOf(message.content, `${param}.content`)})
   }

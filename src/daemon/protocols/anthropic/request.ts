@@ -24,7 +24,8 @@ const EFFORTS = new Set(['low', 'medium', 'high', 'xhigh', 'max'])
 function maxTokens(body: Record<string, unknown>): number {
   const value = body.max_tokens
   if (value === undefined || value === null) throw invalid('max_tokens', 'Field required')
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid('max_tokens', 'Input should be a valid integer')
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw invalid('max_tokens', 'Input should be a valid integer')
   // Anthropic takes 0 to warm its prompt cache without an answer; chat has no such call
   if (value < 1) throw invalid('max_tokens', 'Input should be greater than or equal to 1')
   return value
@@ -32,9 +33,13 @@ function maxTokens(body: Record<string, unknown>): number {
 
 function stopSequences(value: unknown): string[] {
   if (value === undefined || value === null) return []
-  if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) throw invalid('stop_sequences', 'Input should be a valid list of strings')
+  if (!Array.isArray(value) || !value.every((s) => typeof s === 'string'))
+    throw invalid('stop_sequences', 'Input should be a valid list of strings')
   if (value.length > MAX_STOP) {
-    throw invalid('stop_sequences', `at most ${MAX_STOP} stop sequences on this gateway: the model is served through the chat API, which takes no more (got ${value.length})`)
+    throw invalid(
+      'stop_sequences',
+      `at most ${MAX_STOP} stop sequences on this gateway: the model is served through the chat API, which takes no more (got ${value.length})`,
+    )
   }
 
   return value.filter((s) => s !== '')
@@ -53,7 +58,10 @@ export function budgetToEffort(budget: number): 'low' | 'medium' | 'high' {
  * decides") leaves the upstream's default. `asked` tells whether reasoning text should come
  * back as thinking blocks (not when the client asked `display: 'omitted'`).
  */
-function reasoning(body: Record<string, unknown>, config: Record<string, unknown> | undefined): {effort?: string; asked: boolean} {
+function reasoning(
+  body: Record<string, unknown>,
+  config: Record<string, unknown> | undefined,
+): {effort?: string; asked: boolean} {
   const thinking = body.thinking
   const effort = config?.effort
   if (effort !== undefined && effort !== null && (typeof effort !== 'string' || !EFFORTS.has(effort))) {
@@ -70,7 +78,8 @@ function reasoning(body: Record<string, unknown>, config: Record<string, unknown
 
     case 'enabled': {
       const budget = thinking.budget_tokens
-      if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 0) throw invalid('thinking.budget_tokens', 'Input should be a valid integer')
+      if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 0)
+        throw invalid('thinking.budget_tokens', 'Input should be a valid integer')
       return {effort: effort ?? budgetToEffort(budget), asked}
     }
 
@@ -123,7 +132,10 @@ export function userIdToChat(value: unknown): Record<string, string> {
     }
   }
 
-  return {safety_identifier: sha256(user), ...(session && {prompt_cache_key: session.length <= 64 ? session : sha256(session)})}
+  return {
+    safety_identifier: sha256(user),
+    ...(session && {prompt_cache_key: session.length <= 64 ? session : sha256(session)}),
+  }
 }
 
 function decode(body: unknown, count: boolean): MessagesPlan {
@@ -131,7 +143,8 @@ function decode(body: unknown, count: boolean): MessagesPlan {
   const model = requiredString(body.model, 'model')
   if (model === '') throw invalid('model', 'Field required')
   const max = count ? undefined : maxTokens(body)
-  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') throw invalid('stream', 'Input should be a valid boolean')
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
+    throw invalid('stream', 'Input should be a valid boolean')
   const config = body.output_config ?? undefined
   if (config !== undefined && !isObject(config)) throw invalid('output_config', 'Input should be an object')
   const names = new ToolNames()
@@ -156,7 +169,12 @@ function decode(body: unknown, count: boolean): MessagesPlan {
     ...responseFormat(config?.format ?? body.output_format, config?.format ? 'output_config.format' : 'output_format'),
     ...userIdToChat(body.metadata),
   }
-  return {model, stream: body.stream === true, chat, echo: {model, toolNames: names.map, stopSequences: stop, thinking: thinking.asked}}
+  return {
+    model,
+    stream: body.stream === true,
+    chat,
+    echo: {model, toolNames: names.map, stopSequences: stop, thinking: thinking.asked},
+  }
 }
 
 /**

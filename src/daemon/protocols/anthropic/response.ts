@@ -28,7 +28,9 @@ export function toolInput(args: string | undefined): Record<string, unknown> {
   if (!args || args.trim() === '') return {}
   try {
     const value: unknown = JSON.parse(args)
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {}
   } catch {
     return {}
   }
@@ -38,7 +40,12 @@ export function toolInput(args: string | undefined): Record<string, unknown> {
 export function usageToAnthropic(usage: ChatUsage | null | undefined): Usage {
   const prompt = usage?.prompt_tokens ?? 0
   const cached = Math.min(prompt, usage?.prompt_tokens_details?.cached_tokens ?? 0)
-  return {input_tokens: prompt - cached, output_tokens: usage?.completion_tokens ?? 0, cache_creation_input_tokens: 0, cache_read_input_tokens: cached}
+  return {
+    input_tokens: prompt - cached,
+    output_tokens: usage?.completion_tokens ?? 0,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: cached,
+  }
 }
 
 /**
@@ -49,14 +56,18 @@ export function usageToAnthropic(usage: ChatUsage | null | undefined): Usage {
 export function matchedStop(choice: object | undefined, stops: readonly string[]): string | null {
   if (!choice || stops.length === 0) return null
   const fields = choice as {stop_reason?: unknown; matched_stop?: unknown}
-  for (const value of [fields.stop_reason, fields.matched_stop]) if (typeof value === 'string' && stops.includes(value)) return value
+  for (const value of [fields.stop_reason, fields.matched_stop])
+    if (typeof value === 'string' && stops.includes(value)) return value
   return null
 }
 
 export type StopFacts = {toolCalls: boolean; refused: boolean; matched: string | null}
 
 /** Chat `finish_reason` → `stop_reason` / `stop_sequence`. */
-export function stopReason(finish: ChatFinishReason | null | undefined, facts: StopFacts): {stop_reason: StopReason; stop_sequence: string | null} {
+export function stopReason(
+  finish: ChatFinishReason | null | undefined,
+  facts: StopFacts,
+): {stop_reason: StopReason; stop_sequence: string | null} {
   const reason = (stop_reason: StopReason) => ({stop_reason, stop_sequence: null})
   if (finish === 'length') return reason('max_tokens')
   if (finish === 'content_filter' || facts.refused) return reason('refusal')
@@ -73,23 +84,38 @@ export const clientToolName = (echo: MessagesEcho, name: string): string => echo
  * (omitted when empty; an OpenAI `refusal` is text too), then one `tool_use` per call.
  * `model` is the model the client asked for.
  */
-export function chatCompletionToMessage(chat: ChatCompletion, plan: {echo: MessagesEcho}, options: {id?: string} = {}): Message {
+export function chatCompletionToMessage(
+  chat: ChatCompletion,
+  plan: {echo: MessagesEcho},
+  options: {id?: string} = {},
+): Message {
   const {echo} = plan
   const choice = chat.choices?.find((c) => c.index === 0) ?? chat.choices?.[0]
   const message = choice?.message
   const content: ContentBlock[] = []
-  if (echo.thinking && message?.reasoning_content) content.push({type: 'thinking', thinking: message.reasoning_content, signature: ''})
+  if (echo.thinking && message?.reasoning_content)
+    content.push({type: 'thinking', thinking: message.reasoning_content, signature: ''})
   const text = (message?.content ?? '') + (message?.refusal ?? '')
   if (text !== '') content.push({type: 'text', text})
   const calls = message?.tool_calls ?? []
-  for (const call of calls) content.push({type: 'tool_use', id: toolUseId(call.id), name: clientToolName(echo, call.function?.name ?? ''), input: toolInput(call.function?.arguments)})
+  for (const call of calls)
+    content.push({
+      type: 'tool_use',
+      id: toolUseId(call.id),
+      name: clientToolName(echo, call.function?.name ?? ''),
+      input: toolInput(call.function?.arguments),
+    })
   return {
     id: options.id ?? newMessageId(),
     type: 'message',
     role: 'assistant',
     model: echo.model,
     content,
-    ...stopReason(choice?.finish_reason, {toolCalls: calls.length > 0, refused: Boolean(message?.refusal), matched: matchedStop(choice, echo.stopSequences)}),
+    ...stopReason(choice?.finish_reason, {
+      toolCalls: calls.length > 0,
+      refused: Boolean(message?.refusal),
+      matched: matchedStop(choice, echo.stopSequences),
+    }),
     usage: usageToAnthropic(chat.usage),
   }
 }

@@ -27,7 +27,8 @@ type Kind = 'text' | 'thinking' | 'tool_use'
 
 type Call = {id: string; name: string | undefined; block: number | undefined; pending: string}
 
-export const sseEvent = (event: MessageStreamEvent): string => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
+export const sseEvent = (event: MessageStreamEvent): string =>
+  `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
 
 export class MessagesEncoder implements StreamEncoder {
   readonly #echo: MessagesEcho
@@ -60,7 +61,8 @@ export class MessagesEncoder implements StreamEncoder {
       for (const choice of chunk.choices ?? []) {
         if (choice.index !== 0) continue
         const delta = choice.delta ?? {}
-        if (this.#echo.thinking && typeof delta.reasoning_content === 'string') out += this.#text('thinking', delta.reasoning_content)
+        if (this.#echo.thinking && typeof delta.reasoning_content === 'string')
+          out += this.#text('thinking', delta.reasoning_content)
         if (typeof delta.content === 'string') out += this.#text('text', delta.content)
         if (typeof delta.refusal === 'string' && delta.refusal !== '') {
           this.#refused = true
@@ -82,7 +84,12 @@ export class MessagesEncoder implements StreamEncoder {
     if (this.#ended) return ''
     this.#ended = true
     const stop = stopReason(this.#finish, {toolCalls: this.#toolUse, refused: this.#refused, matched: this.#matched})
-    return this.#start() + this.#close() + sseEvent({type: 'message_delta', delta: stop, usage: usageToAnthropic(usage)}) + sseEvent({type: 'message_stop'})
+    return (
+      this.#start() +
+      this.#close() +
+      sseEvent({type: 'message_delta', delta: stop, usage: usageToAnthropic(usage)}) +
+      sseEvent({type: 'message_stop'})
+    )
   }
 
   fail(error: WireError): string {
@@ -94,8 +101,22 @@ export class MessagesEncoder implements StreamEncoder {
   #start(): string {
     if (this.#started) return ''
     this.#started = true
-    const usage = {input_tokens: this.#inputTokens, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0}
-    const message: Message = {id: this.#id, type: 'message', role: 'assistant', model: this.#echo.model, content: [], stop_reason: null, stop_sequence: null, usage}
+    const usage = {
+      input_tokens: this.#inputTokens,
+      output_tokens: 0,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    }
+    const message: Message = {
+      id: this.#id,
+      type: 'message',
+      role: 'assistant',
+      model: this.#echo.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage,
+    }
     return sseEvent({type: 'message_start', message}) + sseEvent({type: 'ping'})
   }
 
@@ -117,9 +138,17 @@ export class MessagesEncoder implements StreamEncoder {
   #text(kind: 'text' | 'thinking', text: string): string {
     if (text === '') return ''
     let out = ''
-    if (this.#open?.kind !== kind) out += this.#begin(kind === 'text' ? {type: 'text', text: ''} : {type: 'thinking', thinking: '', signature: ''})
+    if (this.#open?.kind !== kind)
+      out += this.#begin(kind === 'text' ? {type: 'text', text: ''} : {type: 'thinking', thinking: '', signature: ''})
     const index = this.#open!.index
-    return out + sseEvent({type: 'content_block_delta', index, delta: kind === 'text' ? {type: 'text_delta', text} : {type: 'thinking_delta', thinking: text}})
+    return (
+      out +
+      sseEvent({
+        type: 'content_block_delta',
+        index,
+        delta: kind === 'text' ? {type: 'text_delta', text} : {type: 'thinking_delta', thinking: text},
+      })
+    )
   }
 
   /** Which call a fragment belongs to: its `index`; servers that omit it send a new id for a new call. */
@@ -149,14 +178,28 @@ export class MessagesEncoder implements StreamEncoder {
     }
 
     if (args === '' || this.#open?.index !== call.block) return ''
-    return sseEvent({type: 'content_block_delta', index: call.block, delta: {type: 'input_json_delta', partial_json: args}})
+    return sseEvent({
+      type: 'content_block_delta',
+      index: call.block,
+      delta: {type: 'input_json_delta', partial_json: args},
+    })
   }
 
   #openCall(call: Call): string {
-    let out = this.#begin({type: 'tool_use', id: toolUseId(call.id), name: clientToolName(this.#echo, call.name!), input: {}})
+    let out = this.#begin({
+      type: 'tool_use',
+      id: toolUseId(call.id),
+      name: clientToolName(this.#echo, call.name!),
+      input: {},
+    })
     call.block = this.#open!.index
     this.#toolUse = true
-    if (call.pending !== '') out += sseEvent({type: 'content_block_delta', index: call.block, delta: {type: 'input_json_delta', partial_json: call.pending}})
+    if (call.pending !== '')
+      out += sseEvent({
+        type: 'content_block_delta',
+        index: call.block,
+        delta: {type: 'input_json_delta', partial_json: call.pending},
+      })
     call.pending = ''
     return out
   }

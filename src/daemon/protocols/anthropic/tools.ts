@@ -40,23 +40,35 @@ export function toolsToChat(value: unknown, names: ToolNames): ChatTool[] | unde
     const param = `tools[${i}]`
     if (!isObject(tool)) throw invalid(param, 'Input should be an object')
     if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom') {
-      throw invalid(param, `\`${String(tool.type)}\` is a server tool, run by Anthropic's own servers; this gateway serves models through the chat API, which can only call the client's own tools (name, description, input_schema)`)
+      throw invalid(
+        param,
+        `\`${String(tool.type)}\` is a server tool, run by Anthropic's own servers; this gateway serves models through the chat API, which can only call the client's own tools (name, description, input_schema)`,
+      )
     }
 
     if (typeof tool.name !== 'string' || tool.name === '') throw invalid(`${param}.name`, 'Field required')
     if (!isObject(tool.input_schema)) throw invalid(`${param}.input_schema`, 'Field required (a JSON schema object)')
-    if (tool.description !== undefined && typeof tool.description !== 'string') throw invalid(`${param}.description`, 'Input should be a valid string')
+    if (tool.description !== undefined && typeof tool.description !== 'string')
+      throw invalid(`${param}.description`, 'Input should be a valid string')
     // `strict`, `cache_control`, `defer_loading`, `input_examples` have no chat equivalent
     // that is safe to send (OpenAI's `strict` demands a stricter schema dialect): dropped.
     return {
       type: 'function',
-      function: {name: names.toChat(tool.name), ...(typeof tool.description === 'string' && {description: tool.description}), parameters: tool.input_schema},
+      function: {
+        name: names.toChat(tool.name),
+        ...(typeof tool.description === 'string' && {description: tool.description}),
+        parameters: tool.input_schema,
+      },
     }
   })
 }
 
 /** `tool_choice` → chat `tool_choice` and `parallel_tool_calls`; nothing when the request has no tools (chat refuses both then). */
-export function toolChoiceToChat(value: unknown, tools: readonly ChatTool[] | undefined, names: ToolNames): Record<string, unknown> {
+export function toolChoiceToChat(
+  value: unknown,
+  tools: readonly ChatTool[] | undefined,
+  names: ToolNames,
+): Record<string, unknown> {
   if (value === undefined || value === null) return {}
   if (!isObject(value)) throw invalid('tool_choice', 'Input should be an object')
   const out: Record<string, unknown> = {}
@@ -75,7 +87,8 @@ export function toolChoiceToChat(value: unknown, tools: readonly ChatTool[] | un
     case 'tool': {
       if (typeof value.name !== 'string' || value.name === '') throw invalid('tool_choice.name', 'Field required')
       const name = names.toChat(value.name)
-      if (!tools?.some((t) => t.function.name === name)) throw invalid('tool_choice.name', `Tool '${value.name}' not found in tools`)
+      if (!tools?.some((t) => t.function.name === name))
+        throw invalid('tool_choice.name', `Tool '${value.name}' not found in tools`)
       out.tool_choice = {type: 'function', function: {name}}
       break
     }

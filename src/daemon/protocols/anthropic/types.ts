@@ -10,7 +10,8 @@ export type CacheControl = {type: 'ephemeral'; ttl?: string}
 
 export type TextBlockParam = {type: 'text'; text: string; cache_control?: CacheControl | null; citations?: unknown}
 
-export type ImageSource = {type: 'base64'; media_type: string; data: string} | {type: 'url'; url: string} | {type: 'file'; file_id: string}
+export type ImageSource =
+  {type: 'base64'; media_type: string; data: string} | {type: 'url'; url: string} | {type: 'file'; file_id: string}
 
 export type ImageBlockParam = {type: 'image'; source: ImageSource; cache_control?: CacheControl | null}
 
@@ -21,9 +22,21 @@ export type DocumentSource =
   | {type: 'url'; url: string}
   | {type: 'file'; file_id: string}
 
-export type DocumentBlockParam = {type: 'document'; source: DocumentSource; title?: string | null; context?: string | null; cache_control?: CacheControl | null}
+export type DocumentBlockParam = {
+  type: 'document'
+  source: DocumentSource
+  title?: string | null
+  context?: string | null
+  cache_control?: CacheControl | null
+}
 
-export type ToolUseBlockParam = {type: 'tool_use'; id: string; name: string; input: unknown; cache_control?: CacheControl | null}
+export type ToolUseBlockParam = {
+  type: 'tool_use'
+  id: string
+  name: string
+  input: unknown
+  cache_control?: CacheControl | null
+}
 
 export type ToolResultBlockParam = {
   type: 'tool_result'
@@ -36,16 +49,35 @@ export type ToolResultBlockParam = {
 export type ThinkingBlockParam = {type: 'thinking'; thinking: string; signature: string}
 export type RedactedThinkingBlockParam = {type: 'redacted_thinking'; data: string}
 
-export type ContentBlockParam = TextBlockParam | ImageBlockParam | DocumentBlockParam | ToolUseBlockParam | ToolResultBlockParam | ThinkingBlockParam | RedactedThinkingBlockParam
+export type ContentBlockParam =
+  | TextBlockParam
+  | ImageBlockParam
+  | DocumentBlockParam
+  | ToolUseBlockParam
+  | ToolResultBlockParam
+  | ThinkingBlockParam
+  | RedactedThinkingBlockParam
 
 export type MessageParam = {role: 'user' | 'assistant' | 'system'; content: string | ContentBlockParam[]}
 
 /** A client tool; server tools carry a dated `type` such as `web_search_20250305`. */
-export type ToolParam = {name: string; description?: string; input_schema: Record<string, unknown>; type?: 'custom' | null; cache_control?: CacheControl | null; strict?: boolean}
+export type ToolParam = {
+  name: string
+  description?: string
+  input_schema: Record<string, unknown>
+  type?: 'custom' | null
+  cache_control?: CacheControl | null
+  strict?: boolean
+}
 
-export type ToolChoice = {type: 'auto' | 'any' | 'none'; disable_parallel_tool_use?: boolean} | {type: 'tool'; name: string; disable_parallel_tool_use?: boolean}
+export type ToolChoice =
+  | {type: 'auto' | 'any' | 'none'; disable_parallel_tool_use?: boolean}
+  | {type: 'tool'; name: string; disable_parallel_tool_use?: boolean}
 
-export type ThinkingConfig = {type: 'enabled'; budget_tokens: number; display?: string | null} | {type: 'disabled'} | {type: 'adaptive' | 'between_tools'; display?: string | null}
+export type ThinkingConfig =
+  | {type: 'enabled'; budget_tokens: number; display?: string | null}
+  | {type: 'disabled'}
+  | {type: 'adaptive' | 'between_tools'; display?: string | null}
 
 export type Effort = 'low' | 'medium' | 'high' | 'xhigh' | 'max'
 
@@ -67,14 +99,20 @@ export type MessageCreateParams = {
   output_config?: {effort?: Effort | null; format?: {type: 'json_schema'; schema: Record<string, unknown>} | null}
 }
 
-export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded'
+export type StopReason =
+  'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded'
 
 export type TextBlock = {type: 'text'; text: string}
 export type ThinkingBlock = {type: 'thinking'; thinking: string; signature: string}
 export type ToolUseBlock = {type: 'tool_use'; id: string; name: string; input: Record<string, unknown>}
 export type ContentBlock = TextBlock | ThinkingBlock | ToolUseBlock
 
-export type Usage = {input_tokens: number; output_tokens: number; cache_creation_input_tokens: number; cache_read_input_tokens: number}
+export type Usage = {
+  input_tokens: number
+  output_tokens: number
+  cache_creation_input_tokens: number
+  cache_read_input_tokens: number
+}
 
 /** The non-stream answer. */
 export type Message = {
@@ -88,7 +126,10 @@ export type Message = {
   usage: Usage
 }
 
-export type ContentBlockDelta = {type: 'text_delta'; text: string} | {type: 'input_json_delta'; partial_json: string} | {type: 'thinking_delta'; thinking: string}
+export type ContentBlockDelta =
+  | {type: 'text_delta'; text: string}
+  | {type: 'input_json_delta'; partial_json: string}
+  | {type: 'thinking_delta'; thinking: string}
 
 /** Stream events, each sent as `event: <type>` + `data: <json>`. */
 export type MessageStreamEvent =

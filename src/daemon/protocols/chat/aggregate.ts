@@ -1,20 +1,30 @@
 import type {ChatAnswerMessage, ChatChunk, ChatCompletion, ChatFinishReason, ChatToolCall, ChatUsage} from './types.js'
 
-type Choice = {content: string; refusal: string; reasoning: string; calls: ChatToolCall[]; finish: ChatFinishReason | null}
+type Choice = {
+  content: string
+  refusal: string
+  reasoning: string
+  calls: ChatToolCall[]
+  finish: ChatFinishReason | null
+}
 
 /**
  * Fold a chat chunk stream into the non-stream response (upstreams that always stream, like
  * the ChatGPT web backend, have one conversion path: the stream). Tool call fragments are
  * joined per `index`: the id, type and name come once, the arguments in pieces.
  */
-export function chatChunksToCompletion(chunks: readonly ChatChunk[], fallback: {id: string; created: number; model: string; system_fingerprint?: string | null}): ChatCompletion {
+export function chatChunksToCompletion(
+  chunks: readonly ChatChunk[],
+  fallback: {id: string; created: number; model: string; system_fingerprint?: string | null},
+): ChatCompletion {
   const choices = new Map<number, Choice>()
   let usage: ChatUsage | undefined
   for (const chunk of chunks) {
     if (chunk.usage) usage = chunk.usage
     for (const choice of chunk.choices ?? []) {
       let entry = choices.get(choice.index)
-      if (!entry) choices.set(choice.index, (entry = {content: '', refusal: '', reasoning: '', calls: [], finish: null}))
+      if (!entry)
+        choices.set(choice.index, (entry = {content: '', refusal: '', reasoning: '', calls: [], finish: null}))
       const {delta} = choice
       if (typeof delta?.content === 'string') entry.content += delta.content
       if (typeof delta?.refusal === 'string') entry.refusal += delta.refusal
@@ -37,7 +47,9 @@ export function chatChunksToCompletion(chunks: readonly ChatChunk[], fallback: {
     created: first.created,
     model: first.model,
     ...(first.system_fingerprint && {system_fingerprint: first.system_fingerprint}),
-    choices: [...choices.entries()].sort(([a], [b]) => a - b).map(([index, c]) => ({index, message: messageOf(c), logprobs: null, finish_reason: c.finish ?? 'stop'})),
+    choices: [...choices.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, c]) => ({index, message: messageOf(c), logprobs: null, finish_reason: c.finish ?? 'stop'})),
     ...(usage && {usage}),
   }
 }

@@ -79,7 +79,16 @@ export class ByteRelay {
 
   /** The answer's text so far (usage estimates when the upstream reports none). */
   text(): string {
-    return this.#kept ? keptText(this.#kept.map((b) => b.toString('utf8').replace(/^data: /, '').trim())) : ''
+    return this.#kept
+      ? keptText(
+          this.#kept.map((b) =>
+            b
+              .toString('utf8')
+              .replace(/^data: /, '')
+              .trim(),
+          ),
+        )
+      : ''
   }
 
   /** One event: itself when it goes on unchanged, else the pieces that go on instead (none: dropped). */

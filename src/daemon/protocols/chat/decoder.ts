@@ -34,7 +34,10 @@ export class ChatDecoder implements StreamDecoder {
         throw new UpstreamFormatError('The upstream sent a stream event that is not JSON.')
       }
 
-      if (chunk.error) throw new UpstreamStreamError(`The upstream reported an error in the stream: ${describeUpstreamError(chunk.error)}`)
+      if (chunk.error)
+        throw new UpstreamStreamError(
+          `The upstream reported an error in the stream: ${describeUpstreamError(chunk.error)}`,
+        )
       if (!Array.isArray(chunk.choices)) chunk.choices = []
       if (!this.#finished && chunk.choices.some((c) => c?.finish_reason)) this.#finished = true
       out.push(chunk)
@@ -58,6 +61,7 @@ export function parseChatCompletion(text: string): ChatCompletion {
     throw new UpstreamFormatError('The upstream answered 200 with a body that is not JSON.')
   }
 
-  if (!Array.isArray((json as {choices?: unknown} | null)?.choices)) throw new UpstreamFormatError('The upstream answered without choices.')
+  if (!Array.isArray((json as {choices?: unknown} | null)?.choices))
+    throw new UpstreamFormatError('The upstream answered without choices.')
   return json as ChatCompletion
 }

@@ -36,7 +36,15 @@ export class ChatEncoder implements StreamEncoder {
   end(usage: ChatUsage): string {
     if (!this.wantUsage || this.#sawUsage || !this.#last) return DONE_EVENT
     const {id, created, model, system_fingerprint} = this.#last
-    const chunk: ChatChunk = {id, object: 'chat.completion.chunk', created, model, ...(system_fingerprint !== undefined && {system_fingerprint}), choices: [], usage}
+    const chunk: ChatChunk = {
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model,
+      ...(system_fingerprint !== undefined && {system_fingerprint}),
+      choices: [],
+      usage,
+    }
     return formatSse(JSON.stringify(chunk)) + DONE_EVENT
   }
 

@@ -23,7 +23,9 @@ export class TextLimiter {
 
   constructor(options: {stop?: unknown; maxTokens?: unknown; tokenizer?: Tokenizer}) {
     const stop = options.stop
-    this.#stops = (typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop : []).filter((s): s is string => typeof s === 'string' && s !== '')
+    this.#stops = (typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop : []).filter(
+      (s): s is string => typeof s === 'string' && s !== '',
+    )
     this.#hold = Math.max(0, ...this.#stops.map((s) => s.length - 1))
     const max = options.maxTokens
     this.#maxTokens = typeof max === 'number' && Number.isInteger(max) && max >= 0 ? max : undefined

@@ -97,8 +97,10 @@ export function keptText(kept: readonly string[], index?: number): string {
   let text = ''
   for (const data of kept) {
     try {
-      for (const choice of (JSON.parse(data) as {choices?: Array<{index?: number; delta?: {content?: unknown}}>}).choices ?? []) {
-        if (typeof choice.delta?.content === 'string' && (index === undefined || choice.index === index)) text += choice.delta.content
+      for (const choice of (JSON.parse(data) as {choices?: Array<{index?: number; delta?: {content?: unknown}}>})
+        .choices ?? []) {
+        if (typeof choice.delta?.content === 'string' && (index === undefined || choice.index === index))
+          text += choice.delta.content
       }
     } catch {
       // not JSON: nothing to count
@@ -110,5 +112,7 @@ export function keptText(kept: readonly string[], index?: number): string {
 
 /** The in-band error that ends a chat or legacy stream once it has begun: one `data: {"error": …}` event. */
 export function chatStreamError(error: WireError): string {
-  return formatSse(JSON.stringify({error: {message: error.message, type: error.type, param: error.param, code: error.code}}))
+  return formatSse(
+    JSON.stringify({error: {message: error.message, type: error.type, param: error.param, code: error.code}}),
+  )
 }

@@ -21,7 +21,12 @@ export type ChatFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filte
 export type ChatToolCall = {id: string; type: 'function'; function: {name: string; arguments: string}}
 
 /** A streamed tool call fragment: `index` says which call; id, type and name come once, arguments in pieces. */
-export type ChatToolCallDelta = {index: number; id?: string; type?: 'function'; function?: {name?: string; arguments?: string}}
+export type ChatToolCallDelta = {
+  index: number
+  id?: string
+  type?: 'function'
+  function?: {name?: string; arguments?: string}
+}
 
 export type ChatAnswerMessage = {
   role: 'assistant'
@@ -39,11 +44,22 @@ export type ChatCompletion = {
   model: string
   system_fingerprint?: string | null
   service_tier?: string | null
-  choices: Array<{index: number; message: ChatAnswerMessage; logprobs: ChatLogprobs | null; finish_reason: ChatFinishReason | null}>
+  choices: Array<{
+    index: number
+    message: ChatAnswerMessage
+    logprobs: ChatLogprobs | null
+    finish_reason: ChatFinishReason | null
+  }>
   usage?: ChatUsage
 }
 
-export type ChatDelta = {role?: string; content?: string | null; refusal?: string | null; tool_calls?: ChatToolCallDelta[]; reasoning_content?: string}
+export type ChatDelta = {
+  role?: string
+  content?: string | null
+  refusal?: string | null
+  tool_calls?: ChatToolCallDelta[]
+  reasoning_content?: string
+}
 
 export type ChatChunk = {
   id: string
@@ -52,7 +68,12 @@ export type ChatChunk = {
   model: string
   system_fingerprint?: string | null
   service_tier?: string | null
-  choices: Array<{index: number; delta: ChatDelta; logprobs?: ChatLogprobs | null; finish_reason: ChatFinishReason | null}>
+  choices: Array<{
+    index: number
+    delta: ChatDelta
+    logprobs?: ChatLogprobs | null
+    finish_reason: ChatFinishReason | null
+  }>
   usage?: ChatUsage | null
 }
 
@@ -70,6 +91,9 @@ export type ChatMessage = {
   refusal?: string | null
 }
 
-export type ChatTool = {type: 'function'; function: {name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean | null}}
+export type ChatTool = {
+  type: 'function'
+  function: {name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean | null}
+}
 
 export type ChatRequest = Record<string, unknown> & {model: string; messages: ChatMessage[]; stream?: boolean}

@@ -18,13 +18,13 @@ export class WebDecoder implements StreamDecoder {
   readonly #limiter: TextLimiter
   #out: ChatChunk[] = []
 
-  constructor(
-    chat: ChatRequest,
-    model: string,
-    encoding: Encoding,
-  ) {
+  constructor(chat: ChatRequest, model: string, encoding: Encoding) {
     this.state = newWebStreamState(model)
-    this.#limiter = new TextLimiter({stop: chat.stop, maxTokens: chat.max_completion_tokens ?? chat.max_tokens, tokenizer: encoding})
+    this.#limiter = new TextLimiter({
+      stop: chat.stop,
+      maxTokens: chat.max_completion_tokens ?? chat.max_tokens,
+      tokenizer: encoding,
+    })
   }
 
   process(events: readonly SseEvent[]): ChatChunk[] {
@@ -98,7 +98,13 @@ export class WebDecoder implements StreamDecoder {
   }
 
   #chunk(delta: ChatDelta, finish: ChatFinishReason | null = null): ChatChunk {
-    return {id: this.state.id, object: 'chat.completion.chunk', created: this.state.created, model: this.state.model, choices: [{index: 0, delta, logprobs: null, finish_reason: finish}]}
+    return {
+      id: this.state.id,
+      object: 'chat.completion.chunk',
+      created: this.state.created,
+      model: this.state.model,
+      choices: [{index: 0, delta, logprobs: null, finish_reason: finish}],
+    }
   }
 
   #emit(chunk: ChatChunk): void {

@@ -44,8 +44,23 @@ const NOT_RETRYABLE = new Set(['message_length_exceeds_limit', 'invalid_request'
  */
 export class WebInBandError extends WebStreamError {
   constructor(error: unknown, errorCode: unknown) {
-    const detail = typeof error === 'string' ? error : typeof (error as {message?: unknown})?.message === 'string' ? (error as {message: string}).message : JSON.stringify(error)
-    const code = typeof errorCode === 'string' && errorCode !== '' ? errorCode : typeof (error as {code?: unknown})?.code === 'string' ? (error as {code: string}).code : null
-    super(`The ChatGPT backend reported an error: ${detail.slice(0, 300)}${code ? ` (${code})` : ''}`, 'web_upstream_error', code === null || !NOT_RETRYABLE.has(code), code)
+    const detail =
+      typeof error === 'string'
+        ? error
+        : typeof (error as {message?: unknown})?.message === 'string'
+          ? (error as {message: string}).message
+          : JSON.stringify(error)
+    const code =
+      typeof errorCode === 'string' && errorCode !== ''
+        ? errorCode
+        : typeof (error as {code?: unknown})?.code === 'string'
+          ? (error as {code: string}).code
+          : null
+    super(
+      `The ChatGPT backend reported an error: ${detail.slice(0, 300)}${code ? ` (${code})` : ''}`,
+      'web_upstream_error',
+      code === null || !NOT_RETRYABLE.has(code),
+      code,
+    )
   }
 }

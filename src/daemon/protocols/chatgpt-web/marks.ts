@@ -55,7 +55,8 @@ function entityName(arg: string): string {
  */
 function pendingGroup(text: string): number {
   const at = text.lastIndexOf('\uE200')
-  if (at === -1 || text.includes('\uE201', at) || text.length - at - 1 > GROUP_MAX || text.includes('\n', at)) return text.length
+  if (at === -1 || text.includes('\uE201', at) || text.length - at - 1 > GROUP_MAX || text.includes('\n', at))
+    return text.length
   return at
 }
 

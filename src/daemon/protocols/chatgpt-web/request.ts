@@ -69,17 +69,33 @@ export const WEB_MODELS = [
  * thing), as [param, message] — or undefined when it can.
  */
 export function webLimitation(chat: Record<string, unknown>): [string, string] | undefined {
-  if (typeof chat.n === 'number' && chat.n > 1) return ['n', '`n` > 1 is not supported by chatgpt-web upstreams: the web answers once per conversation. Send n separate requests.']
+  if (typeof chat.n === 'number' && chat.n > 1)
+    return [
+      'n',
+      '`n` > 1 is not supported by chatgpt-web upstreams: the web answers once per conversation. Send n separate requests.',
+    ]
   if (chat.logprobs === true) return ['logprobs', '`logprobs` is not available from chatgpt-web upstreams.']
-  if ((Array.isArray(chat.tools) && chat.tools.length > 0) || (Array.isArray(chat.functions) && chat.functions.length > 0)) return ['tools', 'Function and tool calling is not available on chatgpt-web upstreams.']
+  if (
+    (Array.isArray(chat.tools) && chat.tools.length > 0) ||
+    (Array.isArray(chat.functions) && chat.functions.length > 0)
+  )
+    return ['tools', 'Function and tool calling is not available on chatgpt-web upstreams.']
   const messages = Array.isArray(chat.messages) ? (chat.messages as Array<{role?: unknown; content?: unknown}>) : []
-  if (messages.some((m) => m.role === 'tool' || m.role === 'function')) return ['messages', 'Tool results cannot be sent to chatgpt-web upstreams.']
-  const nonText = messages.some((m) => Array.isArray(m.content) && m.content.some((p: {type?: unknown}) => p?.type !== 'text'))
-  if (nonText) return ['messages', 'Only text content can be sent to chatgpt-web upstreams (no images, audio or files).']
+  if (messages.some((m) => m.role === 'tool' || m.role === 'function'))
+    return ['messages', 'Tool results cannot be sent to chatgpt-web upstreams.']
+  const nonText = messages.some(
+    (m) => Array.isArray(m.content) && m.content.some((p: {type?: unknown}) => p?.type !== 'text'),
+  )
+  if (nonText)
+    return ['messages', 'Only text content can be sent to chatgpt-web upstreams (no images, audio or files).']
   return undefined
 }
 
-export function chatRequestToConversation(chat: ChatRequest, slug: string, uuid: () => string = randomUUID): ConversationRequest {
+export function chatRequestToConversation(
+  chat: ChatRequest,
+  slug: string,
+  uuid: () => string = randomUUID,
+): ConversationRequest {
   return {
     action: 'next',
     messages: chat.messages.map((m) => ({

@@ -100,7 +100,8 @@ function newEntry(state: WebStreamState, message: WebMessage): MessageEntry {
   if (!finished && role !== 'user' && role !== 'system') startTurn(state)
   let kind = kindOf(message)
   // already finished before anything of this turn began: history the backend echoes
-  if (kind !== 'skip' && finished && !state.turnStarted) kind = kind === 'answer' && message.end_turn === true ? 'held' : 'skip'
+  if (kind !== 'skip' && finished && !state.turnStarted)
+    kind = kind === 'answer' && message.end_turn === true ? 'held' : 'skip'
   return {kind, text: '', thoughts: [], finished: false, finishType: undefined}
 }
 
@@ -135,7 +136,8 @@ function applyBatch(state: WebStreamState, entry: MessageEntry | undefined, ops:
   for (const op of ops) {
     if (!isRecord(op)) continue
     if (op.o === 'patch' && Array.isArray(op.v)) applyBatch(state, entry, op.v)
-    else if (entry && entry.kind !== 'skip') applyOp(entry, typeof op.p === 'string' && op.p !== '' ? op.p : state.path, op as WebPatchOp)
+    else if (entry && entry.kind !== 'skip')
+      applyOp(entry, typeof op.p === 'string' && op.p !== '' ? op.p : state.path, op as WebPatchOp)
   }
 }
 
@@ -174,7 +176,13 @@ function refresh(state: WebStreamState): void {
 }
 
 function chunk(state: WebStreamState, delta: ChatDelta, finish: ChatFinishReason | null = null): ChatChunk {
-  return {id: state.id, object: 'chat.completion.chunk', created: state.created, model: state.model, choices: [{index: 0, delta, logprobs: null, finish_reason: finish}]}
+  return {
+    id: state.id,
+    object: 'chat.completion.chunk',
+    created: state.created,
+    model: state.model,
+    choices: [{index: 0, delta, logprobs: null, finish_reason: finish}],
+  }
 }
 
 /** Clean text of the messages of `kind`; the last one may still hold back a mark unless `final`. */
@@ -187,7 +195,9 @@ function cleanText(state: WebStreamState, kind: 'answer' | 'reasoning', final: b
   }
 
   // thinking steps are paragraphs of their own; answer messages continue one another
-  return pieces.map((text, i) => stripCitations(text, final || i < pieces.length - 1)).join(kind === 'answer' ? '' : '\n\n')
+  return pieces
+    .map((text, i) => stripCitations(text, final || i < pieces.length - 1))
+    .join(kind === 'answer' ? '' : '\n\n')
 }
 
 /** Compare the clean texts with what was sent; emit the new parts. */
@@ -255,7 +265,8 @@ export function endConversation(state: WebStreamState): ChatChunk[] {
       refresh(state)
     }
 
-    if (state.messageId === undefined || (state.handoff && state.finish === undefined)) throw new WebNoAnswerError(state.handoff)
+    if (state.messageId === undefined || (state.handoff && state.finish === undefined))
+      throw new WebNoAnswerError(state.handoff)
   }
 
   // a blocked answer gets nothing more, not even a mark held back

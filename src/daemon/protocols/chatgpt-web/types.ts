@@ -40,7 +40,12 @@ export type WebPatchOp = {p?: string; o?: string; v?: unknown}
 
 export type ConversationRequest = {
   action: 'next'
-  messages: Array<{id: string; author: {role: string}; content: {content_type: 'text'; parts: string[]}; metadata: Record<string, never>}>
+  messages: Array<{
+    id: string
+    author: {role: string}
+    content: {content_type: 'text'; parts: string[]}
+    metadata: Record<string, never>
+  }>
   parent_message_id: string
   model: string
   timezone_offset_min: number

@@ -35,7 +35,14 @@ export const RATE_LIMIT_COOLDOWN_MS = 60_000
 type Headers = Record<string, string | string[] | undefined>
 type Detail = {message: string; code: string | undefined; clearsIn: number | undefined}
 
-const REVOKED = new Set(['token_invalidated', 'token_revoked', 'account_deactivated', 'account_deleted', 'user_deactivated', 'invalid_api_key'])
+const REVOKED = new Set([
+  'token_invalidated',
+  'token_revoked',
+  'account_deactivated',
+  'account_deleted',
+  'user_deactivated',
+  'invalid_api_key',
+])
 /** by message only a closed account is final: an "invalidated" token without its code may be a renewable one */
 const DEACTIVATED = /deactivated|has been deleted/i
 const SECRETS: Array<[RegExp, string]> = [
@@ -45,7 +52,8 @@ const SECRETS: Array<[RegExp, string]> = [
 ]
 
 function header(headers: Headers, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return Array.isArray(value) ? value.join(', ') : value
+  for (const [key, value] of Object.entries(headers))
+    if (key.toLowerCase() === name) return Array.isArray(value) ? value.join(', ') : value
   return undefined
 }
 
@@ -90,40 +98,77 @@ function retryAfterMs(headers: Headers, now: number): number | undefined {
 }
 
 function rateLimited(headers: Headers, detail: Detail, model: string | undefined, now: number): WebErrorVerdict {
-  const ms = detail.clearsIn === undefined ? (retryAfterMs(headers, now) ?? RATE_LIMIT_COOLDOWN_MS) : Math.round(detail.clearsIn * 1000)
+  const ms =
+    detail.clearsIn === undefined
+      ? (retryAfterMs(headers, now) ?? RATE_LIMIT_COOLDOWN_MS)
+      : Math.round(detail.clearsIn * 1000)
   const message = detail.message || 'The ChatGPT backend is rate limiting this account.'
   const perModel = detail.code === 'model_cap_exceeded' && model !== undefined
-  return {kind: 'cooldown', ms, reason: `rate limited (429${detail.code ? ` ${detail.code}` : ''}): ${message}`, message, ...(perModel && {model})}
+  return {
+    kind: 'cooldown',
+    ms,
+    reason: `rate limited (429${detail.code ? ` ${detail.code}` : ''}): ${message}`,
+    message,
+    ...(perModel && {model}),
+  }
 }
 
 function refused(status: number, detail: Detail): WebErrorVerdict {
   const what = detail.message || detail.code || 'no message'
   if ((detail.code !== undefined && REVOKED.has(detail.code)) || DEACTIVATED.test(detail.message)) {
-    return {kind: 'disable', reason: `the ChatGPT backend revoked this credential (${status}${detail.code ? ` ${detail.code}` : ''}): ${what}`}
+    return {
+      kind: 'disable',
+      reason: `the ChatGPT backend revoked this credential (${status}${detail.code ? ` ${detail.code}` : ''}): ${what}`,
+    }
   }
 
-  return {kind: 'refresh', reason: `the ChatGPT backend did not accept the access token (${status}${detail.code ? ` ${detail.code}` : ''}): ${what}`}
+  return {
+    kind: 'refresh',
+    reason: `the ChatGPT backend did not accept the access token (${status}${detail.code ? ` ${detail.code}` : ''}): ${what}`,
+  }
 }
 
 /**
  * The verdict on an HTTP error of a conversation (or models) request. `model` is the web
  * slug the request asked for: a per-model message cap names it. `now` is for tests.
  */
-export function webErrorVerdict(status: number, headers: Headers, body: string, model?: string, now = Date.now()): WebErrorVerdict | undefined {
+export function webErrorVerdict(
+  status: number,
+  headers: Headers,
+  body: string,
+  model?: string,
+  now = Date.now(),
+): WebErrorVerdict | undefined {
   if (status === 403 && isChallenge(headers, body)) {
-    return {kind: 'cooldown', ms: CHALLENGE_COOLDOWN_MS, reason: 'a Cloudflare challenge (403): the proxy in front of the ChatGPT backend must pass the browser check again'}
+    return {
+      kind: 'cooldown',
+      ms: CHALLENGE_COOLDOWN_MS,
+      reason:
+        'a Cloudflare challenge (403): the proxy in front of the ChatGPT backend must pass the browser check again',
+    }
   }
 
   const detail = detailOf(body)
   if (status === 403 && /unusual activity/i.test(detail.message)) {
-    return {kind: 'cooldown', ms: UNUSUAL_ACTIVITY_COOLDOWN_MS, reason: `the ChatGPT backend saw unusual activity (403): ${detail.message}`, message: detail.message}
+    return {
+      kind: 'cooldown',
+      ms: UNUSUAL_ACTIVITY_COOLDOWN_MS,
+      reason: `the ChatGPT backend saw unusual activity (403): ${detail.message}`,
+      message: detail.message,
+    }
   }
 
   if (status === 429) return rateLimited(headers, detail, model, now)
   if (status === 401) return refused(status, detail)
-  if (status === 403 && ((detail.code !== undefined && REVOKED.has(detail.code)) || DEACTIVATED.test(detail.message))) return refused(status, detail)
+  if (status === 403 && ((detail.code !== undefined && REVOKED.has(detail.code)) || DEACTIVATED.test(detail.message)))
+    return refused(status, detail)
   if (status === 400 || status === 413 || status === 422) {
-    return {kind: 'client', status, message: detail.message || `The ChatGPT backend refused the request (${status}).`, code: detail.code ?? (status === 413 ? 'message_length_exceeds_limit' : 'invalid_request')}
+    return {
+      kind: 'client',
+      status,
+      message: detail.message || `The ChatGPT backend refused the request (${status}).`,
+      code: detail.code ?? (status === 413 ? 'message_length_exceeds_limit' : 'invalid_request'),
+    }
   }
 
   return undefined

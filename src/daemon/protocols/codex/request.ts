@@ -11,7 +11,18 @@ import {chatRequestToResponses} from '../responses/to-responses.js'
  */
 
 /** Parameters the backend refuses, and the daemon drops (listed in the README). */
-export const CODEX_DROPPED = ['max_output_tokens', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'metadata', 'user', 'context_management', 'previous_response_id', 'background'] as const
+export const CODEX_DROPPED = [
+  'max_output_tokens',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'metadata',
+  'user',
+  'context_management',
+  'previous_response_id',
+  'background',
+] as const
 
 /** When a request brings no instructions of its own. */
 export const DEFAULT_INSTRUCTIONS = 'You are a helpful assistant.'
@@ -37,7 +48,8 @@ export function toCodexRequest(body: Body): {body: Body; notes: string[]} {
   }
 
   if (typeof out.instructions !== 'string' || out.instructions.trim() === '') out.instructions = DEFAULT_INSTRUCTIONS
-  if (typeof out.input === 'string') out.input = [{type: 'message', role: 'user', content: [{type: 'input_text', text: out.input}]}]
+  if (typeof out.input === 'string')
+    out.input = [{type: 'message', role: 'user', content: [{type: 'input_text', text: out.input}]}]
   if (Array.isArray(out.input)) {
     const refs = out.input.filter((item) => isObject(item) && item.type === 'item_reference').length
     if (refs > 0) notes.push(`${refs} item_reference(s) dropped: the ChatGPT plan's backend keeps no items`)
@@ -48,7 +60,20 @@ export function toCodexRequest(body: Body): {body: Body; notes: string[]} {
 }
 
 /** Chat parameters the Responses mapping cannot carry to this backend; stop and max_tokens are applied by the daemon instead. */
-const CHAT_DROPPED = ['stop', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'frequency_penalty', 'presence_penalty', 'logit_bias', 'seed', 'user', 'metadata', 'stream_options']
+const CHAT_DROPPED = [
+  'stop',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'frequency_penalty',
+  'presence_penalty',
+  'logit_bias',
+  'seed',
+  'user',
+  'metadata',
+  'stream_options',
+]
 
 /** A pivot (chat) request for the Codex backend: through the Responses mapping, then the backend's rules. */
 export function chatToCodexRequest(chat: ChatRequest): {body: Body; notes: string[]} {
@@ -56,7 +81,8 @@ export function chatToCodexRequest(chat: ChatRequest): {body: Body; notes: strin
   const kept: Body = {...chat}
   for (const name of CHAT_DROPPED) {
     if (kept[name] === undefined || kept[name] === null) continue
-    if (name !== 'stop' && name !== 'max_tokens' && name !== 'max_completion_tokens' && name !== 'stream_options') notes.push(`${name} dropped: the ChatGPT plan's backend has no such parameter`)
+    if (name !== 'stop' && name !== 'max_tokens' && name !== 'max_completion_tokens' && name !== 'stream_options')
+      notes.push(`${name} dropped: the ChatGPT plan's backend has no such parameter`)
     delete kept[name]
   }
 

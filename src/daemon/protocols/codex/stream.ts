@@ -21,7 +21,10 @@ const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response
 
 /** The event's type: its `event:` line, else the `type` in its data. */
 function typeOf(event: SseEvent, parsed?: Json): string | undefined {
-  return event.event ?? (typeof parsed?.type === 'string' ? parsed.type : /^\{\s*"type"\s*:\s*"([^"]+)"/.exec(event.data)?.[1])
+  return (
+    event.event ??
+    (typeof parsed?.type === 'string' ? parsed.type : /^\{\s*"type"\s*:\s*"([^"]+)"/.exec(event.data)?.[1])
+  )
 }
 
 function parse(data: string): Json {
@@ -39,7 +42,10 @@ function parse(data: string): Json {
 export function completeResponse(response: Json, items: readonly Json[]): Json {
   const output = Array.isArray(response.output) && response.output.length > 0 ? response.output : [...items]
   const usage = response.usage as {input_tokens_details?: Json} | null | undefined
-  const fixed = usage && typeof usage === 'object' ? {...usage, input_tokens_details: {cached_tokens: 0, cache_write_tokens: 0, ...usage.input_tokens_details}} : usage
+  const fixed =
+    usage && typeof usage === 'object'
+      ? {...usage, input_tokens_details: {cached_tokens: 0, cache_write_tokens: 0, ...usage.input_tokens_details}}
+      : usage
   return {...response, output, ...(fixed !== undefined && {usage: fixed})}
 }
 
@@ -67,7 +73,10 @@ export class CodexEvents {
       } else if (type !== undefined && TERMINAL.has(type)) {
         const data = parse(event.data)
         this.response = completeResponse((data.response as Json | undefined) ?? {}, this.#items)
-        out.push({...(event.event !== undefined && {event: event.event}), data: JSON.stringify({...data, response: this.response})})
+        out.push({
+          ...(event.event !== undefined && {event: event.event}),
+          data: JSON.stringify({...data, response: this.response}),
+        })
         continue
       } else if (type === 'response.created' || type === 'response.in_progress') {
         // the backend sends `usage: null` before there is any; the public API leaves it out
@@ -75,7 +84,10 @@ export class CodexEvents {
         const response = data.response as Json | undefined
         if (response?.usage === null) {
           const {usage: _usage, ...rest} = response
-          out.push({...(event.event !== undefined && {event: event.event}), data: JSON.stringify({...data, response: rest})})
+          out.push({
+            ...(event.event !== undefined && {event: event.event}),
+            data: JSON.stringify({...data, response: rest}),
+          })
           continue
         }
       }
@@ -151,10 +163,14 @@ export class CodexDecoder implements StreamDecoder {
 export function foldCodexStream(events: readonly SseEvent[], onFrame: FrameListener): Json {
   const fixer = new CodexEvents(onFrame)
   fixer.fix(events)
-  if (!fixer.response) throw new UpstreamFormatError('The ChatGPT plan backend ended its stream without a final response.')
+  if (!fixer.response)
+    throw new UpstreamFormatError('The ChatGPT plan backend ended its stream without a final response.')
   if (fixer.response.status === 'failed') {
     const error = fixer.response.error as {message?: unknown} | null
-    throw new UpstreamFormatError(`The ChatGPT plan backend failed the response: ${typeof error?.message === 'string' ? error.message : 'no message'}`, 'upstream_error')
+    throw new UpstreamFormatError(
+      `The ChatGPT plan backend failed the response: ${typeof error?.message === 'string' ? error.message : 'no message'}`,
+      'upstream_error',
+    )
   }
 
   return fixer.response

@@ -22,7 +22,8 @@ export class LegacyEncoder implements StreamEncoder {
   push(chunks: readonly ChatChunk[], part: number): string {
     let out = ''
     for (const chunk of chunks) {
-      for (const legacy of chatChunkToLegacyChunks(chunk, part, this.prompts[part] ?? '', this.plan, this.#state)) out += formatSse(JSON.stringify(legacy))
+      for (const legacy of chatChunkToLegacyChunks(chunk, part, this.prompts[part] ?? '', this.plan, this.#state))
+        out += formatSse(JSON.stringify(legacy))
     }
 
     return out
@@ -30,7 +31,11 @@ export class LegacyEncoder implements StreamEncoder {
 
   end(usage: ChatUsage): string {
     if (!this.plan.wantUsage) return DONE_EVENT
-    const total = {prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.prompt_tokens + usage.completion_tokens}
+    const total = {
+      prompt_tokens: usage.prompt_tokens,
+      completion_tokens: usage.completion_tokens,
+      total_tokens: usage.prompt_tokens + usage.completion_tokens,
+    }
     return formatSse(JSON.stringify(legacyUsageChunk(this.#state, this.plan, total))) + DONE_EVENT
   }
 
@@ -42,5 +47,9 @@ export class LegacyEncoder implements StreamEncoder {
 /** A whole legacy answer as a stream of one event (best_of cannot stream; a max_tokens of 0 needs no upstream), as the legacy API did. */
 export function legacyAsOneEvent(completion: LegacyCompletion, wantUsage: boolean): string {
   const {usage, ...event} = completion
-  return formatSse(JSON.stringify(event)) + (wantUsage ? formatSse(JSON.stringify({...event, choices: [], usage})) : '') + DONE_EVENT
+  return (
+    formatSse(JSON.stringify(event)) +
+    (wantUsage ? formatSse(JSON.stringify({...event, choices: [], usage})) : '') +
+    DONE_EVENT
+  )
 }

@@ -1,7 +1,14 @@
 import {randomBytes} from 'node:crypto'
 
 import type {ChatChunk, ChatCompletion, ChatFinishReason, ChatTokenLogprob, ChatUsage} from '../chat/types.js'
-import type {LegacyChoice, LegacyCompletion, LegacyFinishReason, LegacyLogprobs, LegacyPlan, LegacyUsage} from './types.js'
+import type {
+  LegacyChoice,
+  LegacyCompletion,
+  LegacyFinishReason,
+  LegacyLogprobs,
+  LegacyPlan,
+  LegacyUsage,
+} from './types.js'
 
 /**
  * Chat answers → legacy `text_completion` (docs/protocols.md §1.3, §11). Choice index is
@@ -29,7 +36,11 @@ const codePoints = (text: string) => {
 }
 
 /** Chat token logprobs → legacy logprobs, offsets starting at `offset`; `top` limits the alternatives. */
-export function logprobsToLegacy(content: readonly ChatTokenLogprob[], offset: number, top: number): {logprobs: LegacyLogprobs; end: number} {
+export function logprobsToLegacy(
+  content: readonly ChatTokenLogprob[],
+  offset: number,
+  top: number,
+): {logprobs: LegacyLogprobs; end: number} {
   const logprobs: LegacyLogprobs = {tokens: [], token_logprobs: [], top_logprobs: [], text_offset: []}
   let at = offset
   for (const item of content) {
@@ -77,7 +88,12 @@ export function addUsage(total: LegacyUsage, usage: ChatUsage | undefined | null
 export const ZERO_USAGE: LegacyUsage = {prompt_tokens: 0, completion_tokens: 0, total_tokens: 0}
 
 /** The legacy choices of one prompt's chat completion. */
-export function chatCompletionToLegacyChoices(chat: ChatCompletion, plan: LegacyPlan, promptIdx: number, prompt: string): {choices: LegacyChoice[]; ranked: boolean} {
+export function chatCompletionToLegacyChoices(
+  chat: ChatCompletion,
+  plan: LegacyPlan,
+  promptIdx: number,
+  prompt: string,
+): {choices: LegacyChoice[]; ranked: boolean} {
   const sorted = [...chat.choices].sort((a, b) => a.index - b.index)
   const {choices, ranked} = plan.bestOf === undefined ? {choices: sorted, ranked: true} : pickBest(sorted, plan.n)
   const prefix = plan.echo ? prompt : ''
@@ -85,14 +101,26 @@ export function chatCompletionToLegacyChoices(chat: ChatCompletion, plan: Legacy
     ranked,
     choices: choices.map((choice, k) => {
       const content = choice.message?.content ?? ''
-      const mapped = plan.logprobs === null || !choice.logprobs?.content ? null : logprobsToLegacy(choice.logprobs.content, codePoints(prefix), plan.logprobs).logprobs
-      return {text: prefix + content, index: promptIdx * plan.n + k, logprobs: mapped, finish_reason: finishReasonToLegacy(choice.finish_reason) ?? 'stop'}
+      const mapped =
+        plan.logprobs === null || !choice.logprobs?.content
+          ? null
+          : logprobsToLegacy(choice.logprobs.content, codePoints(prefix), plan.logprobs).logprobs
+      return {
+        text: prefix + content,
+        index: promptIdx * plan.n + k,
+        logprobs: mapped,
+        finish_reason: finishReasonToLegacy(choice.finish_reason) ?? 'stop',
+      }
     }),
   }
 }
 
 /** The whole legacy response from each prompt's chat completion (in prompt order). */
-export function chatCompletionsToLegacy(parts: ReadonlyArray<{chat: ChatCompletion; prompt: string}>, plan: LegacyPlan, id: string): {completion: LegacyCompletion; ranked: boolean} {
+export function chatCompletionsToLegacy(
+  parts: ReadonlyArray<{chat: ChatCompletion; prompt: string}>,
+  plan: LegacyPlan,
+  id: string,
+): {completion: LegacyCompletion; ranked: boolean} {
   let usage = ZERO_USAGE
   let ranked = true
   const choices: LegacyChoice[] = []
@@ -149,7 +177,13 @@ function envelope(state: LegacyStreamState, choices: LegacyChoice[], plan: Legac
  * chat finish chunk becomes `text: ""` with the mapped `finish_reason`. Usage chunks are
  * the caller's (summed over prompts, sent once at the end).
  */
-export function chatChunkToLegacyChunks(chunk: ChatChunk, promptIdx: number, prompt: string, plan: LegacyPlan, state: LegacyStreamState): LegacyCompletion[] {
+export function chatChunkToLegacyChunks(
+  chunk: ChatChunk,
+  promptIdx: number,
+  prompt: string,
+  plan: LegacyPlan,
+  state: LegacyStreamState,
+): LegacyCompletion[] {
   state.created ??= Number.isInteger(chunk.created) ? chunk.created : Math.floor(Date.now() / 1000)
   state.model ??= chunk.model
   state.fingerprint ??= chunk.system_fingerprint ?? undefined
@@ -160,7 +194,10 @@ export function chatChunkToLegacyChunks(chunk: ChatChunk, promptIdx: number, pro
     const echoNow = sent === undefined && plan.echo
     const text = (echoNow ? prompt : '') + (typeof choice.delta?.content === 'string' ? choice.delta.content : '')
     const content = choice.logprobs?.content
-    const logprobs = plan.logprobs !== null && content && content.length > 0 ? logprobsToLegacy(content, (sent ?? 0) + (echoNow ? codePoints(prompt) : 0), plan.logprobs).logprobs : null
+    const logprobs =
+      plan.logprobs !== null && content && content.length > 0
+        ? logprobsToLegacy(content, (sent ?? 0) + (echoNow ? codePoints(prompt) : 0), plan.logprobs).logprobs
+        : null
     const finish = finishReasonToLegacy(choice.finish_reason)
     if (text === '' && finish === null && !logprobs) continue
     state.offsets.set(index, (sent ?? 0) + codePoints(text))

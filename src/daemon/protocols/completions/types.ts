@@ -2,9 +2,19 @@
 
 export type LegacyFinishReason = 'stop' | 'length' | 'content_filter'
 
-export type LegacyLogprobs = {tokens: string[]; token_logprobs: Array<number | null>; top_logprobs: Array<Record<string, number> | null>; text_offset: number[]}
+export type LegacyLogprobs = {
+  tokens: string[]
+  token_logprobs: Array<number | null>
+  top_logprobs: Array<Record<string, number> | null>
+  text_offset: number[]
+}
 
-export type LegacyChoice = {text: string; index: number; logprobs: LegacyLogprobs | null; finish_reason: LegacyFinishReason | null}
+export type LegacyChoice = {
+  text: string
+  index: number
+  logprobs: LegacyLogprobs | null
+  finish_reason: LegacyFinishReason | null
+}
 
 export type LegacyUsage = {prompt_tokens: number; completion_tokens: number; total_tokens: number}
 

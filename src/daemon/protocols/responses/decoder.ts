@@ -43,8 +43,16 @@ function parse(event: SseEvent): Json | undefined {
 
 function logprobsOf(value: unknown): ChatLogprobs | null {
   if (!Array.isArray(value) || value.length === 0) return null
-  const alternatives = (top: unknown) => (Array.isArray(top) ? top.filter(isObject).map((a) => ({token: String(a.token), logprob: Number(a.logprob)})) : [])
-  return {content: value.filter(isObject).map((t) => ({token: String(t.token), logprob: Number(t.logprob), bytes: null, top_logprobs: alternatives(t.top_logprobs)}))}
+  const alternatives = (top: unknown) =>
+    Array.isArray(top) ? top.filter(isObject).map((a) => ({token: String(a.token), logprob: Number(a.logprob)})) : []
+  return {
+    content: value.filter(isObject).map((t) => ({
+      token: String(t.token),
+      logprob: Number(t.logprob),
+      bytes: null,
+      top_logprobs: alternatives(t.top_logprobs),
+    })),
+  }
 }
 
 export class ResponsesDecoder implements StreamDecoder {
@@ -81,7 +89,10 @@ export class ResponsesDecoder implements StreamDecoder {
 
   finish(): ChatChunk[] {
     if (this.#done) return []
-    throw new UpstreamStreamError('The upstream\'s stream ended before the response was complete.', 'upstream_stream_incomplete')
+    throw new UpstreamStreamError(
+      "The upstream's stream ended before the response was complete.",
+      'upstream_stream_incomplete',
+    )
   }
 
   #event(data: Json): ChatChunk[] {
@@ -98,18 +109,29 @@ export class ResponsesDecoder implements StreamDecoder {
       case 'response.reasoning_text.delta':
         return this.#reasoning ? this.#out({reasoning_content: String(data.delta ?? '')}) : []
       case 'response.output_item.added':
-        return isObject(data.item) && data.item.type === 'function_call' ? this.#openCall(data.output_index, data.item) : []
+        return isObject(data.item) && data.item.type === 'function_call'
+          ? this.#openCall(data.output_index, data.item)
+          : []
       case 'response.function_call_arguments.delta':
-        return this.#arguments(this.#calls.get(data.output_index) ?? this.#calls.get(data.item_id), String(data.delta ?? ''))
+        return this.#arguments(
+          this.#calls.get(data.output_index) ?? this.#calls.get(data.item_id),
+          String(data.delta ?? ''),
+        )
       case 'response.function_call_arguments.done':
         return this.#catchUp(this.#calls.get(data.output_index) ?? this.#calls.get(data.item_id), data.arguments)
       case 'response.output_item.done':
         return isObject(data.item) ? this.#itemDone(data.output_index, data.item) : []
       case 'response.completed':
       case 'response.incomplete':
-        return this.#end({...(isObject(data.response) ? data.response : {}), status: data.type === 'response.incomplete' ? 'incomplete' : 'completed'})
+        return this.#end({
+          ...(isObject(data.response) ? data.response : {}),
+          status: data.type === 'response.incomplete' ? 'incomplete' : 'completed',
+        })
       case 'response.failed':
-        throw upstreamFailure(isObject(data.response) ? data.response.error : undefined, 'The upstream reported that the response failed.')
+        throw upstreamFailure(
+          isObject(data.response) ? data.response.error : undefined,
+          'The upstream reported that the response failed.',
+        )
       case 'error':
         throw upstreamFailure(isObject(data.error) ? data.error : data, 'The upstream reported an error.')
       default:
@@ -124,7 +146,13 @@ export class ResponsesDecoder implements StreamDecoder {
   }
 
   #chunk(delta: ChatDelta, finish: ChatFinishReason | null = null, logprobs: ChatLogprobs | null = null): ChatChunk {
-    return {id: this.#id, object: 'chat.completion.chunk', created: this.#created, model: this.#model, choices: [{index: 0, delta, logprobs, finish_reason: finish}]}
+    return {
+      id: this.#id,
+      object: 'chat.completion.chunk',
+      created: this.#created,
+      model: this.#model,
+      choices: [{index: 0, delta, logprobs, finish_reason: finish}],
+    }
   }
 
   /** Output chunks, after the one role chunk that opens a chat answer. */
@@ -145,7 +173,9 @@ export class ResponsesDecoder implements StreamDecoder {
     if (typeof item.id === 'string') this.#calls.set(item.id, call)
     const {id, function: fn} = toolCallOf(item)!
     call.args = fn.arguments
-    return this.#out({tool_calls: [{index: call.index, id, type: 'function', function: {name: fn.name, arguments: fn.arguments}}]})
+    return this.#out({
+      tool_calls: [{index: call.index, id, type: 'function', function: {name: fn.name, arguments: fn.arguments}}],
+    })
   }
 
   #arguments(call: Call | undefined, fragment: string): ChatChunk[] {
@@ -173,7 +203,15 @@ export class ResponsesDecoder implements StreamDecoder {
     this.#meta(response)
     const out = this.#out({}, finishReasonOf(response, this.#callCount > 0))
     const usage = responsesUsageToChat(response.usage)
-    if (usage) out.push({id: this.#id, object: 'chat.completion.chunk', created: this.#created, model: this.#model, choices: [], usage})
+    if (usage)
+      out.push({
+        id: this.#id,
+        object: 'chat.completion.chunk',
+        created: this.#created,
+        model: this.#model,
+        choices: [],
+        usage,
+      })
     return out
   }
 }

@@ -1,9 +1,34 @@
 import {formatSseEvent} from '../../sse.js'
-import type {ChatChunk, ChatDelta, ChatFinishReason, ChatTokenLogprob, ChatToolCallDelta, ChatUsage} from '../chat/types.js'
+import type {
+  ChatChunk,
+  ChatDelta,
+  ChatFinishReason,
+  ChatTokenLogprob,
+  ChatToolCallDelta,
+  ChatUsage,
+} from '../chat/types.js'
 import type {StreamEncoder, WireError} from '../codec.js'
 import {newId} from './ids.js'
-import {type ResponseOptions, buildResponse, callItem, customInput, deltaLogprobs, endingOf, logprobsToResponses, usageToResponses} from './response.js'
-import type {CustomToolCallItem, FunctionCallItem, IdMaker, ItemStatus, OutputMessageItem, OutputPart, Response, ResponsesPlan} from './types.js'
+import {
+  type ResponseOptions,
+  buildResponse,
+  callItem,
+  customInput,
+  deltaLogprobs,
+  endingOf,
+  logprobsToResponses,
+  usageToResponses,
+} from './response.js'
+import type {
+  CustomToolCallItem,
+  FunctionCallItem,
+  IdMaker,
+  ItemStatus,
+  OutputMessageItem,
+  OutputPart,
+  Response,
+  ResponsesPlan,
+} from './types.js'
 
 /**
  * Chat chunks → the Responses event stream (`event: <type>` + `data: <json>`, a
@@ -18,7 +43,14 @@ import type {CustomToolCallItem, FunctionCallItem, IdMaker, ItemStatus, OutputMe
  */
 
 type OpenMessage = {index: number; item: OutputMessageItem; part: OutputPart | undefined}
-type OpenCall = {callId?: string; name?: string; args: string; index?: number; item?: FunctionCallItem | CustomToolCallItem; closed: boolean}
+type OpenCall = {
+  callId?: string
+  name?: string
+  args: string
+  index?: number
+  item?: FunctionCallItem | CustomToolCallItem
+  closed: boolean
+}
 
 /** The `ResponseErrorCode` values an upstream failure can honestly be reported as. */
 const FAILURE_CODES = new Set(['server_error', 'rate_limit_exceeded', 'invalid_prompt'])
@@ -90,13 +122,25 @@ export class ResponsesEncoder implements StreamEncoder {
     if (this.#response) return ''
     const out = this.#start(undefined)
     if (this.#message) this.#message.item.status = 'incomplete'
-    for (const call of this.#calls.values()) if (call.item?.type === 'function_call' && !call.closed) call.item.status = 'incomplete'
+    for (const call of this.#calls.values())
+      if (call.item?.type === 'function_call' && !call.closed) call.item.status = 'incomplete'
     this.#response = this.#snapshot('failed', {error: {code: failureCode(error), message: error.message}})
     return out + this.#emit('response.failed', {response: this.#response})
   }
 
-  #snapshot(status: Response['status'], extra: {usage?: Response['usage']; incomplete?: Response['incomplete_details']; error?: Response['error']} = {}): Response {
-    return buildResponse(this.#plan, {id: this.#id, createdAt: this.#createdAt, model: this.#model, status, output: this.#output, serviceTier: this.#serviceTier, ...extra})
+  #snapshot(
+    status: Response['status'],
+    extra: {usage?: Response['usage']; incomplete?: Response['incomplete_details']; error?: Response['error']} = {},
+  ): Response {
+    return buildResponse(this.#plan, {
+      id: this.#id,
+      createdAt: this.#createdAt,
+      model: this.#model,
+      status,
+      output: this.#output,
+      serviceTier: this.#serviceTier,
+      ...extra,
+    })
   }
 
   #emit(type: string, fields: Record<string, unknown>): string {
@@ -113,8 +157,10 @@ export class ResponsesEncoder implements StreamEncoder {
 
   #delta(delta: ChatDelta, logprobs: readonly ChatTokenLogprob[] | null | undefined): string {
     let out = ''
-    if (typeof delta.content === 'string' && delta.content !== '') out += this.#text('output_text', delta.content, logprobs)
-    if (typeof delta.refusal === 'string' && delta.refusal !== '') out += this.#text('refusal', delta.refusal, undefined)
+    if (typeof delta.content === 'string' && delta.content !== '')
+      out += this.#text('output_text', delta.content, logprobs)
+    if (typeof delta.refusal === 'string' && delta.refusal !== '')
+      out += this.#text('refusal', delta.refusal, undefined)
     for (const call of delta.tool_calls ?? []) out += this.#toolCall(call)
     return out
   }
@@ -136,17 +182,31 @@ export class ResponsesEncoder implements StreamEncoder {
   }
 
   #openMessage(): string {
-    const item: OutputMessageItem = {type: 'message', id: this.#newId('msg'), role: 'assistant', status: 'in_progress', content: []}
+    const item: OutputMessageItem = {
+      type: 'message',
+      id: this.#newId('msg'),
+      role: 'assistant',
+      status: 'in_progress',
+      content: [],
+    }
     this.#message = {index: this.#output.push(item) - 1, item, part: undefined}
     return this.#emit('response.output_item.added', {output_index: this.#message.index, item})
   }
 
   #openPart(kind: OutputPart['type']): string {
     const message = this.#message!
-    const part: OutputPart = kind === 'refusal' ? {type: 'refusal', refusal: ''} : {type: 'output_text', text: '', annotations: [], logprobs: []}
+    const part: OutputPart =
+      kind === 'refusal'
+        ? {type: 'refusal', refusal: ''}
+        : {type: 'output_text', text: '', annotations: [], logprobs: []}
     message.part = part
     message.item.content.push(part)
-    return this.#emit('response.content_part.added', {item_id: message.item.id, output_index: message.index, content_index: message.item.content.length - 1, part})
+    return this.#emit('response.content_part.added', {
+      item_id: message.item.id,
+      output_index: message.index,
+      content_index: message.item.content.length - 1,
+      part,
+    })
   }
 
   #closePart(): string {
@@ -155,7 +215,10 @@ export class ResponsesEncoder implements StreamEncoder {
     if (!message || !part) return ''
     message.part = undefined
     const at = {item_id: message.item.id, output_index: message.index, content_index: message.item.content.length - 1}
-    const done = part.type === 'refusal' ? this.#emit('response.refusal.done', {...at, refusal: part.refusal}) : this.#emit('response.output_text.done', {...at, text: part.text, logprobs: part.logprobs})
+    const done =
+      part.type === 'refusal'
+        ? this.#emit('response.refusal.done', {...at, refusal: part.refusal})
+        : this.#emit('response.output_text.done', {...at, text: part.text, logprobs: part.logprobs})
     return done + this.#emit('response.content_part.done', {...at, part})
   }
 
@@ -179,18 +242,34 @@ export class ResponsesEncoder implements StreamEncoder {
     if (!call.item) return call.name === undefined ? '' : this.#openCall(call)
     if (call.item.type !== 'function_call' || fragment === '') return ''
     call.item.arguments = call.args
-    return this.#emit('response.function_call_arguments.delta', {item_id: call.item.id, output_index: call.index, delta: fragment})
+    return this.#emit('response.function_call_arguments.delta', {
+      item_id: call.item.id,
+      output_index: call.index,
+      delta: fragment,
+    })
   }
 
   #openCall(call: OpenCall, messageStatus: ItemStatus = 'completed'): string {
     let out = this.#closeMessage(messageStatus)
-    const item = callItem({callId: call.callId ?? this.#newId('call'), name: call.name ?? '', args: ''}, this.#plan, this.#newId, 'in_progress')
+    const item = callItem(
+      {callId: call.callId ?? this.#newId('call'), name: call.name ?? '', args: ''},
+      this.#plan,
+      this.#newId,
+      'in_progress',
+    )
     call.item = item
     call.index = this.#output.push(item) - 1
     out += this.#emit('response.output_item.added', {output_index: call.index, item})
     if (item.type !== 'function_call' || call.args === '') return out
     item.arguments = call.args
-    return out + this.#emit('response.function_call_arguments.delta', {item_id: item.id, output_index: call.index, delta: call.args})
+    return (
+      out +
+      this.#emit('response.function_call_arguments.delta', {
+        item_id: item.id,
+        output_index: call.index,
+        delta: call.args,
+      })
+    )
   }
 
   #closeCall(call: OpenCall, status: ItemStatus): string {
@@ -203,7 +282,9 @@ export class ResponsesEncoder implements StreamEncoder {
       out = this.#emit('response.function_call_arguments.done', {...at, name: item.name, arguments: item.arguments})
     } else {
       item.input = customInput(call.args)
-      out = (item.input === '' ? '' : this.#emit('response.custom_tool_call_input.delta', {...at, delta: item.input})) + this.#emit('response.custom_tool_call_input.done', {...at, input: item.input})
+      out =
+        (item.input === '' ? '' : this.#emit('response.custom_tool_call_input.delta', {...at, delta: item.input})) +
+        this.#emit('response.custom_tool_call_input.done', {...at, input: item.input})
     }
 
     return out + this.#emit('response.output_item.done', {output_index: call.index, item})
@@ -217,7 +298,8 @@ export class ResponsesEncoder implements StreamEncoder {
     let out = ''
     for (const call of this.#calls.values()) if (!call.item) out += this.#openCall(call, status)
     if (this.#output.length === 0) out += this.#openMessage() + this.#openPart('output_text')
-    for (const call of [...this.#calls.values()].sort((a, b) => a.index! - b.index!)) if (!call.closed) out += this.#closeCall(call, status)
+    for (const call of [...this.#calls.values()].sort((a, b) => a.index! - b.index!))
+      if (!call.closed) out += this.#closeCall(call, status)
     return out + this.#closeMessage(status)
   }
 }

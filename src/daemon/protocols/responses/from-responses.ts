@@ -42,8 +42,10 @@ export function finishReasonOf(response: Json, madeCalls: boolean): ChatFinishRe
 
 /** The upstream's own report of a failure, kept as it said it (a rate limit stays a 429). */
 export function upstreamFailure(error: unknown, fallback: string): UpstreamStreamError {
-  const message = isObject(error) && typeof error.message === 'string' && error.message !== '' ? error.message : fallback
-  const code = isObject(error) && typeof error.code === 'string' && error.code !== '' ? error.code : 'upstream_stream_error'
+  const message =
+    isObject(error) && typeof error.message === 'string' && error.message !== '' ? error.message : fallback
+  const code =
+    isObject(error) && typeof error.code === 'string' && error.code !== '' ? error.code : 'upstream_stream_error'
   return new UpstreamStreamError(message, code, code === 'rate_limit_exceeded' ? 429 : 502)
 }
 
@@ -51,8 +53,14 @@ export function upstreamFailure(error: unknown, fallback: string): UpstreamStrea
 export function toolCallOf(item: Json): ChatToolCall | undefined {
   const id = typeof item.call_id === 'string' ? item.call_id : ''
   const name = typeof item.name === 'string' ? item.name : ''
-  if (item.type === 'function_call') return {id, type: 'function', function: {name, arguments: typeof item.arguments === 'string' ? item.arguments : ''}}
-  if (item.type === 'custom_tool_call') return {id, type: 'function', function: {name, arguments: JSON.stringify({input: typeof item.input === 'string' ? item.input : ''})}}
+  if (item.type === 'function_call')
+    return {id, type: 'function', function: {name, arguments: typeof item.arguments === 'string' ? item.arguments : ''}}
+  if (item.type === 'custom_tool_call')
+    return {
+      id,
+      type: 'function',
+      function: {name, arguments: JSON.stringify({input: typeof item.input === 'string' ? item.input : ''})},
+    }
   return undefined
 }
 
@@ -77,9 +85,14 @@ function fold(output: readonly unknown[]): Folded {
 }
 
 /** A complete Response object → a chat completion. Reasoning summaries only with `reasoningContent`. */
-export function responseToChatCompletion(response: unknown, options: {id?: string; reasoningContent?: boolean} = {}): ChatCompletion {
-  if (!isObject(response) || !Array.isArray(response.output)) throw new UpstreamFormatError('The upstream sent something that is not a Responses API response object.')
-  if (response.status === 'failed') throw upstreamFailure(response.error, 'The upstream reported that the response failed.')
+export function responseToChatCompletion(
+  response: unknown,
+  options: {id?: string; reasoningContent?: boolean} = {},
+): ChatCompletion {
+  if (!isObject(response) || !Array.isArray(response.output))
+    throw new UpstreamFormatError('The upstream sent something that is not a Responses API response object.')
+  if (response.status === 'failed')
+    throw upstreamFailure(response.error, 'The upstream reported that the response failed.')
   const {text, refusal, reasoning, calls} = fold(response.output)
   const usage = responsesUsageToChat(response.usage)
   return {

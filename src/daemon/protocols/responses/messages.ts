@@ -14,7 +14,8 @@ const textOf = (parts: ReadonlyArray<InputPart | OutputPart>) =>
   parts.map((p) => (p.type === 'input_text' || p.type === 'output_text' ? p.text : '')).join('')
 
 function chatPart(part: InputPart | OutputPart): ChatContentPart {
-  if (part.type === 'input_image') return {type: 'image_url', image_url: {url: part.image_url ?? '', ...(part.detail && {detail: part.detail})}}
+  if (part.type === 'input_image')
+    return {type: 'image_url', image_url: {url: part.image_url ?? '', ...(part.detail && {detail: part.detail})}}
   return {type: 'text', text: part.type === 'input_text' || part.type === 'output_text' ? part.text : ''}
 }
 
@@ -51,10 +52,18 @@ export function itemsToMessages(items: readonly InputItem[]): ChatMessage[] {
         messages.push(messageToChat(item))
         break
       case 'function_call':
-        addToolCall(messages, {id: item.call_id, type: 'function', function: {name: item.name, arguments: item.arguments}})
+        addToolCall(messages, {
+          id: item.call_id,
+          type: 'function',
+          function: {name: item.name, arguments: item.arguments},
+        })
         break
       case 'custom_tool_call':
-        addToolCall(messages, {id: item.call_id, type: 'function', function: {name: item.name, arguments: JSON.stringify({input: item.input})}})
+        addToolCall(messages, {
+          id: item.call_id,
+          type: 'function',
+          function: {name: item.name, arguments: JSON.stringify({input: item.input})},
+        })
         break
       case 'function_call_output':
       case 'custom_tool_call_output':

@@ -48,8 +48,15 @@ export class ResponsesRelay implements Relay {
   }
 
   fail(error: WireError): string {
-    const response = {...this.created, status: 'failed', error: {code: error.code ?? 'server_error', message: error.message}}
-    return formatSseEvent('response.failed', JSON.stringify({type: 'response.failed', sequence_number: this.#sequence + 1, response}))
+    const response = {
+      ...this.created,
+      status: 'failed',
+      error: {code: error.code ?? 'server_error', message: error.message},
+    }
+    return formatSseEvent(
+      'response.failed',
+      JSON.stringify({type: 'response.failed', sequence_number: this.#sequence + 1, response}),
+    )
   }
 
   #read(type: string, data: string): void {

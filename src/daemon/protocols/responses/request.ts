@@ -3,7 +3,16 @@ import {InvalidRequestError} from '../errors.js'
 import {newId} from './ids.js'
 import {isObject, resolveInput} from './input.js'
 import {itemsToMessages} from './messages.js'
-import {checkAccepted, decodeMetadata, decodeReasoning, decodeText, optBoolean, optNumber, optString, refuseServerState} from './params.js'
+import {
+  checkAccepted,
+  decodeMetadata,
+  decodeReasoning,
+  decodeText,
+  optBoolean,
+  optNumber,
+  optString,
+  refuseServerState,
+} from './params.js'
 import {decodeToolChoice, decodeTools} from './tools.js'
 import type {IdMaker, InputItem, ResponseEcho, ResponsesHistory, ResponsesPlan} from './types.js'
 
@@ -17,15 +26,26 @@ import type {IdMaker, InputItem, ResponseEcho, ResponsesHistory, ResponsesPlan} 
  * fields that need server-side state (`background`, `conversation`, `prompt`) are refused.
  */
 
-function earlierTurns(body: Record<string, unknown>, history: ResponsesHistory | undefined): {id: string | null; items: InputItem[]} {
+function earlierTurns(
+  body: Record<string, unknown>,
+  history: ResponsesHistory | undefined,
+): {id: string | null; items: InputItem[]} {
   const id = optString(body, 'previous_response_id')
   if (id === undefined) return {id: null, items: []}
   const stored = history?.response(id)
-  if (!stored) throw new InvalidRequestError(`Previous response with id '${id}' not found.`, 'previous_response_id', 'previous_response_not_found')
+  if (!stored)
+    throw new InvalidRequestError(
+      `Previous response with id '${id}' not found.`,
+      'previous_response_id',
+      'previous_response_not_found',
+    )
   return {id, items: [...stored.input, ...stored.output]}
 }
 
-type SamplingEcho = Omit<ResponseEcho, 'instructions' | 'metadata' | 'parallel_tool_calls' | 'previous_response_id' | 'store' | 'tool_choice' | 'tools'>
+type SamplingEcho = Omit<
+  ResponseEcho,
+  'instructions' | 'metadata' | 'parallel_tool_calls' | 'previous_response_id' | 'store' | 'tool_choice' | 'tools'
+>
 
 /** The sampling and output parameters: chat fields and their echo. */
 function sampling(body: Record<string, unknown>): {chat: Record<string, unknown>; echo: SamplingEcho} {
@@ -36,10 +56,12 @@ function sampling(body: Record<string, unknown>): {chat: Record<string, unknown>
   const accepted = checkAccepted(body)
   const text = decodeText(body)
   const reasoning = decodeReasoning(body)
-  const strings = Object.fromEntries(['user', 'safety_identifier', 'prompt_cache_key', 'service_tier'].flatMap((name) => {
-    const value = optString(body, name)
-    return value === undefined ? [] : [[name, value]]
-  })) as Record<string, string>
+  const strings = Object.fromEntries(
+    ['user', 'safety_identifier', 'prompt_cache_key', 'service_tier'].flatMap((name) => {
+      const value = optString(body, name)
+      return value === undefined ? [] : [[name, value]]
+    }),
+  ) as Record<string, string>
   const wantLogprobs = topLogprobs !== undefined || accepted.include.includes('message.output_text.logprobs')
   const chat = {
     ...(temperature !== undefined && {temperature}),
@@ -69,11 +91,16 @@ function sampling(body: Record<string, unknown>): {chat: Record<string, unknown>
 }
 
 function modelOf(body: Record<string, unknown>): string {
-  if (typeof body.model !== 'string' || body.model === '') throw new InvalidRequestError('Missing required parameter: `model`.', 'model', 'missing_required_parameter')
+  if (typeof body.model !== 'string' || body.model === '')
+    throw new InvalidRequestError('Missing required parameter: `model`.', 'model', 'missing_required_parameter')
   return body.model
 }
 
-export function decodeResponsesRequest(body: unknown, history?: ResponsesHistory, options: {newId?: IdMaker} = {}): ResponsesPlan {
+export function decodeResponsesRequest(
+  body: unknown,
+  history?: ResponsesHistory,
+  options: {newId?: IdMaker} = {},
+): ResponsesPlan {
   if (!isObject(body)) throw new InvalidRequestError('The request body must be a JSON object.')
   refuseServerState(body)
   const model = modelOf(body)
@@ -86,8 +113,12 @@ export function decodeResponsesRequest(body: unknown, history?: ResponsesHistory
   const toolChoice = decodeToolChoice(body.tool_choice, tools)
   const earlier = earlierTurns(body, history)
   const input = [...earlier.items, ...resolveInput(body.input, history, options.newId ?? newId)]
-  const messages: ChatMessage[] = [...(instructions ? [{role: 'system', content: instructions}] : []), ...itemsToMessages(input)]
-  if (messages.length === 0) throw new InvalidRequestError('Missing required parameter: `input`.', 'input', 'missing_required_parameter')
+  const messages: ChatMessage[] = [
+    ...(instructions ? [{role: 'system', content: instructions}] : []),
+    ...itemsToMessages(input),
+  ]
+  if (messages.length === 0)
+    throw new InvalidRequestError('Missing required parameter: `input`.', 'input', 'missing_required_parameter')
   const params = sampling(body)
   const hasTools = tools.chat.length > 0
   const chat: ChatRequest = {

@@ -1,6 +1,19 @@
 import type {ChatCompletion, ChatFinishReason, ChatTokenLogprob, ChatUsage} from '../chat/types.js'
 import {newId} from './ids.js'
-import type {CustomToolCallItem, FunctionCallItem, IdMaker, ItemStatus, OutputItem, OutputPart, Response, ResponsesDeltaLogprob, ResponsesLogprob, ResponsesPlan, ResponseStatus, ResponsesUsage} from './types.js'
+import type {
+  CustomToolCallItem,
+  FunctionCallItem,
+  IdMaker,
+  ItemStatus,
+  OutputItem,
+  OutputPart,
+  Response,
+  ResponsesDeltaLogprob,
+  ResponsesLogprob,
+  ResponsesPlan,
+  ResponseStatus,
+  ResponsesUsage,
+} from './types.js'
 
 /**
  * Chat answers → Responses `Response` objects: the pieces the non-stream answer and the
@@ -25,7 +38,10 @@ export function usageToResponses(usage: ChatUsage | null | undefined): Responses
   const output = count(usage?.completion_tokens)
   return {
     input_tokens: input,
-    input_tokens_details: {cached_tokens: count(usage?.prompt_tokens_details?.cached_tokens), cache_write_tokens: count(usage?.prompt_tokens_details?.cache_write_tokens)},
+    input_tokens_details: {
+      cached_tokens: count(usage?.prompt_tokens_details?.cached_tokens),
+      cache_write_tokens: count(usage?.prompt_tokens_details?.cache_write_tokens),
+    },
     output_tokens: output,
     output_tokens_details: {reasoning_tokens: count(usage?.completion_tokens_details?.reasoning_tokens)},
     total_tokens: usage?.total_tokens ?? input + output,
@@ -75,7 +91,8 @@ export function buildResponse(plan: ResponsesPlan, fields: ResponseFields): Resp
 export function customInput(args: string): string {
   try {
     const parsed: unknown = JSON.parse(args)
-    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as {input?: unknown}).input === 'string') return (parsed as {input: string}).input
+    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as {input?: unknown}).input === 'string')
+      return (parsed as {input: string}).input
   } catch {
     // not JSON: the model wrote the input itself
   }
@@ -83,8 +100,20 @@ export function customInput(args: string): string {
   return args
 }
 
-export function callItem(call: {callId: string; name: string; args: string}, plan: ResponsesPlan, makeId: IdMaker, status: ItemStatus): FunctionCallItem | CustomToolCallItem {
-  if (plan.customTools.includes(call.name)) return {type: 'custom_tool_call', id: makeId('ctc'), call_id: call.callId, name: call.name, input: customInput(call.args)}
+export function callItem(
+  call: {callId: string; name: string; args: string},
+  plan: ResponsesPlan,
+  makeId: IdMaker,
+  status: ItemStatus,
+): FunctionCallItem | CustomToolCallItem {
+  if (plan.customTools.includes(call.name))
+    return {
+      type: 'custom_tool_call',
+      id: makeId('ctc'),
+      call_id: call.callId,
+      name: call.name,
+      input: customInput(call.args),
+    }
   return {type: 'function_call', id: makeId('fc'), call_id: call.callId, name: call.name, arguments: call.args, status}
 }
 
@@ -100,10 +129,18 @@ export function logprobsToResponses(content: readonly ChatTokenLogprob[] | null 
 
 /** Chat token logprobs → the text delta event's lighter shape. */
 export function deltaLogprobs(content: readonly ChatTokenLogprob[] | null | undefined): ResponsesDeltaLogprob[] {
-  return (content ?? []).map((t) => ({token: t.token, logprob: t.logprob, top_logprobs: (t.top_logprobs ?? []).map((a) => ({token: a.token, logprob: a.logprob}))}))
+  return (content ?? []).map((t) => ({
+    token: t.token,
+    logprob: t.logprob,
+    top_logprobs: (t.top_logprobs ?? []).map((a) => ({token: a.token, logprob: a.logprob})),
+  }))
 }
 
-export function chatCompletionToResponse(chat: ChatCompletion, plan: ResponsesPlan, options: ResponseOptions = {}): Response {
+export function chatCompletionToResponse(
+  chat: ChatCompletion,
+  plan: ResponsesPlan,
+  options: ResponseOptions = {},
+): Response {
   const makeId = options.newId ?? newId
   const choice = chat.choices.find((c) => c.index === 0) ?? chat.choices[0]
   const message = choice?.message
@@ -115,12 +152,21 @@ export function chatCompletionToResponse(chat: ChatCompletion, plan: ResponsesPl
   const output: OutputItem[] = []
   if (text !== '' || refusal !== '' || calls.length === 0) {
     const content: OutputPart[] = []
-    if (text !== '' || refusal === '') content.push({type: 'output_text', text, annotations: [], logprobs: logprobsToResponses(choice?.logprobs?.content)})
+    if (text !== '' || refusal === '')
+      content.push({
+        type: 'output_text',
+        text,
+        annotations: [],
+        logprobs: logprobsToResponses(choice?.logprobs?.content),
+      })
     if (refusal !== '') content.push({type: 'refusal', refusal})
     output.push({type: 'message', id: makeId('msg'), role: 'assistant', status, content})
   }
 
-  for (const call of calls) output.push(callItem({callId: call.id, name: call.function.name, args: call.function.arguments}, plan, makeId, status))
+  for (const call of calls)
+    output.push(
+      callItem({callId: call.id, name: call.function.name, args: call.function.arguments}, plan, makeId, status),
+    )
   return buildResponse(plan, {
     id: options.id ?? makeId('resp'),
     createdAt: options.createdAt ?? Math.floor(Date.now() / 1000),

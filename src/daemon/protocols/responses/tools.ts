@@ -15,26 +15,40 @@ import type {CustomTool, FunctionTool, ResponsesTool, ResponsesToolChoice} from 
 export type DecodedTools = {echo: ResponsesTool[]; chat: ChatTool[]; custom: string[]}
 
 function functionTool(tool: Record<string, unknown>, at: string): {echo: FunctionTool; chat: ChatTool} {
-  if (typeof tool.name !== 'string' || tool.name === '') throw new InvalidRequestError(`\`${at}.name\` must be a non-empty string.`, `${at}.name`)
-  if (tool.parameters !== undefined && tool.parameters !== null && !isObject(tool.parameters)) throw new InvalidRequestError(`\`${at}.parameters\` must be a JSON schema object.`, `${at}.parameters`)
+  if (typeof tool.name !== 'string' || tool.name === '')
+    throw new InvalidRequestError(`\`${at}.name\` must be a non-empty string.`, `${at}.name`)
+  if (tool.parameters !== undefined && tool.parameters !== null && !isObject(tool.parameters))
+    throw new InvalidRequestError(`\`${at}.parameters\` must be a JSON schema object.`, `${at}.parameters`)
   const description = typeof tool.description === 'string' ? tool.description : undefined
   const parameters = (tool.parameters as Record<string, unknown> | undefined) ?? null
   const strict = typeof tool.strict === 'boolean' ? tool.strict : null
   return {
     echo: {type: 'function', name: tool.name, ...(description !== undefined && {description}), parameters, strict},
-    chat: {type: 'function', function: {name: tool.name, ...(description !== undefined && {description}), ...(parameters && {parameters}), ...(strict !== null && {strict})}},
+    chat: {
+      type: 'function',
+      function: {
+        name: tool.name,
+        ...(description !== undefined && {description}),
+        ...(parameters && {parameters}),
+        ...(strict !== null && {strict}),
+      },
+    },
   }
 }
 
 /** A grammar-constrained custom tool: the chat model cannot be constrained, so it is told the grammar. */
-function customDescription(description: string | undefined, format: Record<string, unknown> | undefined): string | undefined {
+function customDescription(
+  description: string | undefined,
+  format: Record<string, unknown> | undefined,
+): string | undefined {
   if (format?.type !== 'grammar' || typeof format.definition !== 'string') return description
   const rule = `The input must follow this ${typeof format.syntax === 'string' ? format.syntax : ''} grammar:\n${format.definition}`
   return description ? `${description}\n\n${rule}` : rule
 }
 
 function customTool(tool: Record<string, unknown>, at: string): {echo: CustomTool; chat: ChatTool} {
-  if (typeof tool.name !== 'string' || tool.name === '') throw new InvalidRequestError(`\`${at}.name\` must be a non-empty string.`, `${at}.name`)
+  if (typeof tool.name !== 'string' || tool.name === '')
+    throw new InvalidRequestError(`\`${at}.name\` must be a non-empty string.`, `${at}.name`)
   const description = typeof tool.description === 'string' ? tool.description : undefined
   const format = isObject(tool.format) ? tool.format : undefined
   const told = customDescription(description, format)
@@ -45,7 +59,12 @@ function customTool(tool: Record<string, unknown>, at: string): {echo: CustomToo
       function: {
         name: tool.name,
         ...(told !== undefined && {description: told}),
-        parameters: {type: 'object', properties: {input: {type: 'string'}}, required: ['input'], additionalProperties: false},
+        parameters: {
+          type: 'object',
+          properties: {input: {type: 'string'}},
+          required: ['input'],
+          additionalProperties: false,
+        },
       },
     },
   }
@@ -61,7 +80,11 @@ export function decodeTools(value: unknown): DecodedTools {
     let mapped: {echo: ResponsesTool; chat: ChatTool}
     if (tool.type === 'function') mapped = functionTool(tool, at)
     else if (tool.type === 'custom') mapped = customTool(tool, at)
-    else throw new InvalidRequestError(`\`${at}.type\`: the built-in tool ${JSON.stringify(tool.type)} runs on OpenAI's servers and cannot be served through a chat upstream; only function and custom tools can.`, `${at}.type`)
+    else
+      throw new InvalidRequestError(
+        `\`${at}.type\`: the built-in tool ${JSON.stringify(tool.type)} runs on OpenAI's servers and cannot be served through a chat upstream; only function and custom tools can.`,
+        `${at}.type`,
+      )
     if (tool.type === 'custom') out.custom.push(mapped.echo.name)
     out.echo.push(mapped.echo)
     out.chat.push(mapped.chat)
@@ -75,7 +98,8 @@ function namedTool(value: unknown, tools: DecodedTools, at: string): {type: 'fun
     throw new InvalidRequestError(`\`${at}\` must name a function or custom tool: {type: "function", name}.`, at)
   }
 
-  if (!tools.echo.some((t) => t.name === value.name)) throw new InvalidRequestError(`\`${at}\` names the tool '${value.name}', which is not in \`tools\`.`, at)
+  if (!tools.echo.some((t) => t.name === value.name))
+    throw new InvalidRequestError(`\`${at}\` names the tool '${value.name}', which is not in \`tools\`.`, at)
   return {type: value.type, name: value.name}
 }
 
@@ -85,10 +109,18 @@ export function decodeToolChoice(value: unknown, tools: DecodedTools): {echo: Re
   if (value === 'none' || value === 'auto' || value === 'required') return {echo: value, chat: value}
   if (isObject(value) && value.type === 'allowed_tools') {
     const mode = value.mode
-    if (mode !== 'auto' && mode !== 'required') throw new InvalidRequestError('`tool_choice.mode` must be "auto" or "required".', 'tool_choice.mode')
-    if (!Array.isArray(value.tools)) throw new InvalidRequestError('`tool_choice.tools` must be a list of tools.', 'tool_choice.tools')
+    if (mode !== 'auto' && mode !== 'required')
+      throw new InvalidRequestError('`tool_choice.mode` must be "auto" or "required".', 'tool_choice.mode')
+    if (!Array.isArray(value.tools))
+      throw new InvalidRequestError('`tool_choice.tools` must be a list of tools.', 'tool_choice.tools')
     const allowed = value.tools.map((t, i) => namedTool(t, tools, `tool_choice.tools[${i}]`))
-    return {echo: {type: 'allowed_tools', mode, tools: allowed}, chat: {type: 'allowed_tools', allowed_tools: {mode, tools: allowed.map((t) => ({type: 'function', function: {name: t.name}}))}}}
+    return {
+      echo: {type: 'allowed_tools', mode, tools: allowed},
+      chat: {
+        type: 'allowed_tools',
+        allowed_tools: {mode, tools: allowed.map((t) => ({type: 'function', function: {name: t.name}}))},
+      },
+    }
   }
 
   if (isObject(value) && (value.type === 'function' || value.type === 'custom')) {
@@ -96,5 +128,8 @@ export function decodeToolChoice(value: unknown, tools: DecodedTools): {echo: Re
     return {echo: named, chat: {type: 'function', function: {name: named.name}}}
   }
 
-  throw new InvalidRequestError('`tool_choice` must be "none", "auto", "required", a function or custom tool, or allowed_tools; built-in tools cannot be served through a chat upstream.', 'tool_choice')
+  throw new InvalidRequestError(
+    '`tool_choice` must be "none", "auto", "required", a function or custom tool, or allowed_tools; built-in tools cannot be served through a chat upstream.',
+    'tool_choice',
+  )
 }

@@ -9,13 +9,33 @@ import type {ChatRequest} from '../chat/types.js'
 export type ItemStatus = 'in_progress' | 'completed' | 'incomplete'
 
 /** One token's log probability inside an `output_text` part (every field required there). */
-export type ResponsesLogprob = {token: string; logprob: number; bytes: number[]; top_logprobs: Array<{token: string; logprob: number; bytes: number[]}>}
+export type ResponsesLogprob = {
+  token: string
+  logprob: number
+  bytes: number[]
+  top_logprobs: Array<{token: string; logprob: number; bytes: number[]}>
+}
 /** The lighter shape the text delta and done events carry. */
-export type ResponsesDeltaLogprob = {token: string; logprob: number; top_logprobs: Array<{token: string; logprob: number}>}
+export type ResponsesDeltaLogprob = {
+  token: string
+  logprob: number
+  top_logprobs: Array<{token: string; logprob: number}>
+}
 
 export type InputTextPart = {type: 'input_text'; text: string}
-export type InputImagePart = {type: 'input_image'; image_url?: string | null; file_id?: string | null; detail?: string | null}
-export type InputFilePart = {type: 'input_file'; file_id?: string | null; filename?: string | null; file_data?: string | null; file_url?: string | null}
+export type InputImagePart = {
+  type: 'input_image'
+  image_url?: string | null
+  file_id?: string | null
+  detail?: string | null
+}
+export type InputFilePart = {
+  type: 'input_file'
+  file_id?: string | null
+  filename?: string | null
+  file_data?: string | null
+  file_url?: string | null
+}
 export type InputPart = InputTextPart | InputImagePart | InputFilePart
 export type OutputTextPart = {type: 'output_text'; text: string; annotations: unknown[]; logprobs: ResponsesLogprob[]}
 export type RefusalPart = {type: 'refusal'; refusal: string}
@@ -24,20 +44,68 @@ export type OutputPart = OutputTextPart | RefusalPart
 export type MessageRole = 'user' | 'assistant' | 'system' | 'developer'
 
 /** A message as the daemon keeps it: content always a list of parts. */
-export type MessageItem = {type: 'message'; id: string; role: MessageRole; status: ItemStatus; content: Array<InputPart | OutputPart>}
-export type OutputMessageItem = {type: 'message'; id: string; role: 'assistant'; status: ItemStatus; content: OutputPart[]}
-export type FunctionCallItem = {type: 'function_call'; id: string; call_id: string; name: string; arguments: string; status: ItemStatus}
-export type FunctionCallOutputItem = {type: 'function_call_output'; id: string; call_id: string; output: string | InputPart[]; status?: ItemStatus}
+export type MessageItem = {
+  type: 'message'
+  id: string
+  role: MessageRole
+  status: ItemStatus
+  content: Array<InputPart | OutputPart>
+}
+export type OutputMessageItem = {
+  type: 'message'
+  id: string
+  role: 'assistant'
+  status: ItemStatus
+  content: OutputPart[]
+}
+export type FunctionCallItem = {
+  type: 'function_call'
+  id: string
+  call_id: string
+  name: string
+  arguments: string
+  status: ItemStatus
+}
+export type FunctionCallOutputItem = {
+  type: 'function_call_output'
+  id: string
+  call_id: string
+  output: string | InputPart[]
+  status?: ItemStatus
+}
 /** A call of a free-form ("custom") tool: its input is plain text, not JSON arguments. */
 export type CustomToolCallItem = {type: 'custom_tool_call'; id: string; call_id: string; name: string; input: string}
-export type CustomToolCallOutputItem = {type: 'custom_tool_call_output'; id: string; call_id: string; output: string | InputPart[]}
+export type CustomToolCallOutputItem = {
+  type: 'custom_tool_call_output'
+  id: string
+  call_id: string
+  output: string | InputPart[]
+}
 /** Reasoning from an earlier turn (often only `encrypted_content`): kept as sent, never sent to a chat upstream. */
-export type ReasoningItem = {type: 'reasoning'; id: string; summary: Array<{type: 'summary_text'; text: string}>; encrypted_content?: string | null; content?: unknown}
+export type ReasoningItem = {
+  type: 'reasoning'
+  id: string
+  summary: Array<{type: 'summary_text'; text: string}>
+  encrypted_content?: string | null
+  content?: unknown
+}
 
-export type InputItem = MessageItem | FunctionCallItem | FunctionCallOutputItem | CustomToolCallItem | CustomToolCallOutputItem | ReasoningItem
+export type InputItem =
+  | MessageItem
+  | FunctionCallItem
+  | FunctionCallOutputItem
+  | CustomToolCallItem
+  | CustomToolCallOutputItem
+  | ReasoningItem
 export type OutputItem = OutputMessageItem | FunctionCallItem | CustomToolCallItem
 
-export type FunctionTool = {type: 'function'; name: string; description?: string; parameters: Record<string, unknown> | null; strict: boolean | null}
+export type FunctionTool = {
+  type: 'function'
+  name: string
+  description?: string
+  parameters: Record<string, unknown> | null
+  strict: boolean | null
+}
 export type CustomTool = {type: 'custom'; name: string; description?: string; format?: Record<string, unknown>}
 export type ResponsesTool = FunctionTool | CustomTool
 
