@@ -24,6 +24,7 @@ const {LedgerWriter} = await load('core/ledger.js')
 const {Metrics} = await load('daemon/metrics.js')
 const {SseParser} = await load('daemon/sse.js')
 const {SseRelay} = await load('daemon/protocols/chat/relay.js')
+const {ChatPassthrough} = await load('daemon/protocols/chat/byte-relay.js')
 
 const N = Number(process.env.N ?? 20_000)
 const KEY = `sk-gptconv-${'a'.repeat(40)}`
@@ -207,7 +208,15 @@ const stages = [
       ),
   ],
   [
-    'a 20-chunk stream: SSE parse and relay',
+    'a 20-chunk stream passed through (byte relay: the chat and legacy fast path)',
+    () => {
+      const relay = new ChatPassthrough(false)
+      for (const chunk of streamChunks) relay.bytes(chunk)
+      relay.bytesEnd()
+    },
+  ],
+  [
+    'a 20-chunk stream: SSE parse and relay (converted streams)',
     () => {
       const parser = new SseParser()
       const relay = new SseRelay(false)

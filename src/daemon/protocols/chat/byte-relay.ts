@@ -20,6 +20,7 @@ const NULL_USAGE = Buffer.from('"usage":null')
 const FINISH = Buffer.from('"finish_reason":"')
 /** Keep at most this much raw stream for usage estimates when the upstream reports no usage. */
 const KEEP_LIMIT = 1024 * 1024
+const EMPTY = Buffer.alloc(0)
 
 export class ByteRelay {
   usage: ChatUsage | undefined
@@ -37,7 +38,11 @@ export class ByteRelay {
     return this.sawDone || this.sawFinish
   }
 
-  /** The complete events of this chunk, as they go to the client (a remainder waits for the next chunk). */
+  /**
+   * The complete events of this chunk, as they go to the client (a remainder waits for the
+   * next chunk). Each search runs once over the whole chunk, not once per event: most
+   * events go on untouched, and only those with a `"usage":` key are cut out.
+   */
   push(chunk: Buffer): Buffer {
     const input = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk
     this.#pending = undefined
@@ -46,76 +51,69 @@ export class ByteRelay {
       return input
     }
 
-    // the pieces that go on: whole runs of events as they came, cut only around what is dropped
-    const out: Buffer[] = []
-    let start = 0
-    let kept = 0
-    for (let end = input.indexOf(BOUNDARY, start); end !== -1; end = input.indexOf(BOUNDARY, start)) {
-      const event = input.subarray(start, end + 2)
-      const changed = this.#event(event)
-      if (changed !== event) {
-        if (kept < start) out.push(input.subarray(kept, start))
-        if (changed) out.push(...(changed as Buffer[]))
-        kept = end + 2
-      }
-
-      start = end + 2
+    const last = input.lastIndexOf(BOUNDARY)
+    const whole = last === -1 ? 0 : last + 2 // the complete events are input[0, whole)
+    if (whole < input.length) this.#pending = whole === 0 ? input : Buffer.from(input.subarray(whole))
+    if (whole === 0) return EMPTY
+    if (!this.sawDone) this.sawDone = startsAnEvent(input, DONE, whole)
+    if (!this.sawFinish) {
+      const at = input.indexOf(FINISH)
+      this.sawFinish = at !== -1 && at < whole
     }
 
-    if (kept < start) out.push(input.subarray(kept, start))
-    if (start < input.length) this.#pending = start === 0 ? input : Buffer.from(input.subarray(start))
-    return out.length === 1 ? out[0] : Buffer.concat(out)
+    this.#keep(input, whole)
+    // the pieces that go on: whole runs of events as they came, cut only around what changes
+    let out: Buffer[] | undefined
+    let kept = 0
+    let at = input.indexOf(USAGE_KEY)
+    while (at !== -1 && at < whole) {
+      const before = input.lastIndexOf(BOUNDARY, at)
+      const start = before === -1 ? 0 : before + 2
+      const end = input.indexOf(BOUNDARY, at) + 2
+      const event = input.subarray(start, end)
+      const changed =
+        input[at + USAGE_KEY.length] === 0x7b
+          ? this.#usage(event)
+          : this.wantUsage
+            ? event
+            : withoutNullUsage(event, at - start)
+      if (changed !== event) {
+        out ??= []
+        if (kept < start) out.push(input.subarray(kept, start))
+        if (Array.isArray(changed)) out.push(...changed)
+        else if (changed) out.push(changed)
+        kept = end
+      }
+
+      at = input.indexOf(USAGE_KEY, end)
+    }
+
+    if (!out) return whole === input.length ? input : input.subarray(0, whole)
+    if (kept < whole) out.push(input.subarray(kept, whole))
+    return Buffer.concat(out)
   }
 
   /** What is left when the upstream ends: a last event without its blank line still counts. */
   end(): Buffer {
     const rest = this.#pending
     this.#pending = undefined
-    if (!rest || rest.every((b) => b === 0x0a || b === 0x20)) return Buffer.alloc(0)
-    const event = Buffer.concat([rest, BOUNDARY])
-    const changed = this.#event(event)
-    return changed === event ? event : changed ? Buffer.concat(changed as Buffer[]) : Buffer.alloc(0)
+    if (!rest || rest.every((b) => b === 0x0a || b === 0x20)) return EMPTY
+    return this.push(Buffer.concat([rest, BOUNDARY]))
   }
 
   /** The answer's text so far (usage estimates when the upstream reports none). */
   text(): string {
-    return this.#kept
-      ? keptText(
-          this.#kept.map((b) =>
-            b
-              .toString('utf8')
-              .replace(/^data: /, '')
-              .trim(),
-          ),
-        )
-      : ''
+    if (!this.#kept) return ''
+    const events = Buffer.concat(this.#kept).toString('utf8').split('\n\n')
+    return keptText(events.map((event) => event.replace(/^data: /, '').trim()))
   }
 
-  /** One event: itself when it goes on unchanged, else the pieces that go on instead (none: dropped). */
-  #event(event: Buffer): Buffer | Buffer[] | undefined {
-    if (!this.sawDone && event.subarray(0, DONE.length).equals(DONE)) {
-      this.sawDone = true
-      return event
-    }
-
-    let out: Buffer | Buffer[] | undefined = event
-    const usage = event.indexOf(USAGE_KEY)
-    if (usage !== -1) {
-      if (event[usage + USAGE_KEY.length] === 0x7b) {
-        const kept = this.#usage(event)
-        if (kept === undefined) return undefined
-        out = kept
-      } else if (!this.wantUsage) out = withoutNullUsage(event, usage)
-    }
-
-    if (!this.sawFinish && event.includes(FINISH)) this.sawFinish = true
-    if (this.#kept) {
-      this.#keptSize += event.length
-      if (this.#keptSize > KEEP_LIMIT) this.#kept = undefined
-      else this.#kept.push(event)
-    }
-
-    return out
+  /** Keeps the raw events for usage estimates, until the upstream reports usage or they grow past KEEP_LIMIT. */
+  #keep(input: Buffer, whole: number): void {
+    if (!this.#kept) return
+    this.#keptSize += whole
+    if (this.#keptSize > KEEP_LIMIT) this.#kept = undefined
+    else this.#kept.push(whole === input.length ? input : input.subarray(0, whole))
   }
 
   /** A chunk with a usage object: read it; what goes on (undefined: the usage-only chunk the client did not ask for). */
@@ -148,6 +146,15 @@ function withoutNullUsage(event: Buffer, at: number): Buffer | Buffer[] {
   if (event[at - 1] === 0x2c) return [event.subarray(0, at - 1), event.subarray(end)] // ,"usage":null
   if (event[end] === 0x2c) return [event.subarray(0, at), event.subarray(end + 1)] // "usage":null,
   return event
+}
+
+/** Whether `marker` begins one of the events in input[0, limit) (not merely appears inside one). */
+function startsAnEvent(input: Buffer, marker: Buffer, limit: number): boolean {
+  for (let at = input.indexOf(marker); at !== -1 && at < limit; at = input.indexOf(marker, at + 1)) {
+    if (at === 0 || (input[at - 1] === 0x0a && input[at - 2] === 0x0a)) return true
+  }
+
+  return false
 }
 
 /**
