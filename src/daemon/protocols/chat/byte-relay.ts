@@ -5,19 +5,18 @@ import type {ChatUsage} from './types.js'
 
 /**
  * The fast path of a chat (or legacy) stream to a client of the same wire: the upstream's
- * bytes go on as they came, cut at event boundaries (`\n\n`) with native Buffer searches,
- * never decoded but for the usage chunk. What gptconv must do to the stream is done on the
+ * bytes go on as they came, cut at event boundaries (`\n\n`), never decoded as UTF-8 but for
+ * the usage chunk. What gptconv must do to the stream is done on the
  * bytes: the usage chunk (gptconv always asks for it) is read, and dropped together with
  * the `"usage":null` fields of the other chunks when the client did not ask for usage.
  * An upstream that ends lines with `\r` is handed back (`fallback`) to the string relay.
  */
 
 const BOUNDARY = Buffer.from('\n\n')
-const CR = 0x0d
-const DONE = Buffer.from('data: [DONE]')
-const USAGE_KEY = Buffer.from('"usage":')
-const NULL_USAGE = Buffer.from('"usage":null')
-const FINISH = Buffer.from('"finish_reason":"')
+const DONE = 'data: [DONE]'
+const USAGE_KEY = '"usage":'
+const NULL_USAGE = '"usage":null'
+const FINISH = '"finish_reason":"'
 /** Keep at most this much raw stream for usage estimates when the upstream reports no usage. */
 const KEEP_LIMIT = 1024 * 1024
 const EMPTY = Buffer.alloc(0)
@@ -40,24 +39,29 @@ export class ByteRelay {
 
   /**
    * The complete events of this chunk, as they go to the client (a remainder waits for the
-   * next chunk). Each search runs once over the whole chunk, not once per event: most
-   * events go on untouched, and only those with a `"usage":` key are cut out.
+   * next chunk). The searches run on a latin1 view of the bytes (one byte, one character:
+   * positions are the same), once over the whole chunk, not once per event: most events go
+   * on untouched, and only those with a `"usage":` key are cut.
    */
   push(chunk: Buffer): Buffer {
     const input = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk
     this.#pending = undefined
-    if (input.includes(CR)) {
+    const view = input.toString('latin1')
+    if (view.includes('\r')) {
       this.fallback = true
       return input
     }
 
-    const last = input.lastIndexOf(BOUNDARY)
-    const whole = last === -1 ? 0 : last + 2 // the complete events are input[0, whole)
-    if (whole < input.length) this.#pending = whole === 0 ? input : Buffer.from(input.subarray(whole))
-    if (whole === 0) return EMPTY
-    if (!this.sawDone) this.sawDone = startsAnEvent(input, DONE, whole)
+    const whole = view.lastIndexOf('\n\n') + 2 // the complete events are input[0, whole); 1: none
+    if (whole < 2) {
+      this.#pending = input
+      return EMPTY
+    }
+
+    if (whole < input.length) this.#pending = Buffer.from(input.subarray(whole))
+    if (!this.sawDone) this.sawDone = startsAnEvent(view, DONE, whole)
     if (!this.sawFinish) {
-      const at = input.indexOf(FINISH)
+      const at = view.indexOf(FINISH)
       this.sawFinish = at !== -1 && at < whole
     }
 
@@ -65,27 +69,28 @@ export class ByteRelay {
     // the pieces that go on: whole runs of events as they came, cut only around what changes
     let out: Buffer[] | undefined
     let kept = 0
-    let at = input.indexOf(USAGE_KEY)
-    while (at !== -1 && at < whole) {
-      const before = input.lastIndexOf(BOUNDARY, at)
-      const start = before === -1 ? 0 : before + 2
-      const end = input.indexOf(BOUNDARY, at) + 2
-      const event = input.subarray(start, end)
-      const changed =
-        input[at + USAGE_KEY.length] === 0x7b
-          ? this.#usage(event)
-          : this.wantUsage
-            ? event
-            : withoutNullUsage(event, at - start)
-      if (changed !== event) {
-        out ??= []
-        if (kept < start) out.push(input.subarray(kept, start))
-        if (Array.isArray(changed)) out.push(...changed)
-        else if (changed) out.push(changed)
-        kept = end
+    for (let at = view.indexOf(USAGE_KEY); at !== -1 && at < whole;) {
+      const start = eventStart(view, at)
+      const end = view.indexOf('\n\n', at) + 2
+      if (view.charCodeAt(at + USAGE_KEY.length) === 0x7b) {
+        const event = input.subarray(start, end)
+        const changed = this.#usage(event)
+        if (changed !== event) {
+          out ??= []
+          out.push(input.subarray(kept, start))
+          if (changed) out.push(changed)
+          kept = end
+        }
+      } else if (!this.wantUsage) {
+        const cut = nullUsage(view, at)
+        if (cut) {
+          out ??= []
+          out.push(input.subarray(kept, cut[0]))
+          kept = cut[1]
+        }
       }
 
-      at = input.indexOf(USAGE_KEY, end)
+      at = view.indexOf(USAGE_KEY, end)
     }
 
     if (!out) return whole === input.length ? input : input.subarray(0, whole)
@@ -117,7 +122,7 @@ export class ByteRelay {
   }
 
   /** A chunk with a usage object: read it; what goes on (undefined: the usage-only chunk the client did not ask for). */
-  #usage(event: Buffer): Buffer | Buffer[] | undefined {
+  #usage(event: Buffer): Buffer | undefined {
     const text = event.toString('utf8')
     const data = text.slice(text.indexOf('data:') + 5).trim()
     let chunk: {usage?: ChatUsage; choices?: unknown[]}
@@ -135,23 +140,32 @@ export class ByteRelay {
     if (this.wantUsage) return event
     if (!chunk.choices || chunk.choices.length === 0) return undefined
     delete chunk.usage
-    return [Buffer.from(`data: ${JSON.stringify(chunk)}\n\n`)]
+    return Buffer.from(`data: ${JSON.stringify(chunk)}\n\n`)
   }
 }
 
-/** The event without its `"usage":null` field (what OpenAI sends in every chunk once usage is asked for), as pieces; `at` is where `"usage":` begins. */
-function withoutNullUsage(event: Buffer, at: number): Buffer | Buffer[] {
-  const end = at + NULL_USAGE.length
-  if (!event.subarray(at, end).equals(NULL_USAGE)) return event
-  if (event[at - 1] === 0x2c) return [event.subarray(0, at - 1), event.subarray(end)] // ,"usage":null
-  if (event[end] === 0x2c) return [event.subarray(0, at), event.subarray(end + 1)] // "usage":null,
-  return event
+/** Where the event holding position `at` begins. */
+function eventStart(view: string, at: number): number {
+  const before = view.lastIndexOf('\n\n', at)
+  return before === -1 ? 0 : before + 2
 }
 
-/** Whether `marker` begins one of the events in input[0, limit) (not merely appears inside one). */
-function startsAnEvent(input: Buffer, marker: Buffer, limit: number): boolean {
-  for (let at = input.indexOf(marker); at !== -1 && at < limit; at = input.indexOf(marker, at + 1)) {
-    if (at === 0 || (input[at - 1] === 0x0a && input[at - 2] === 0x0a)) return true
+/**
+ * The span to cut for a `"usage":null` field at `at` (what OpenAI sends in every chunk once
+ * usage is asked for), with its comma; undefined when the usage there is something else.
+ */
+function nullUsage(view: string, at: number): [number, number] | undefined {
+  if (!view.startsWith(NULL_USAGE, at)) return undefined
+  const end = at + NULL_USAGE.length
+  if (view.charCodeAt(at - 1) === 0x2c) return [at - 1, end] // ,"usage":null
+  if (view.charCodeAt(end) === 0x2c) return [at, end + 1] // "usage":null,
+  return undefined
+}
+
+/** Whether `marker` begins one of the events in view[0, limit) (not merely appears inside one). */
+function startsAnEvent(view: string, marker: string, limit: number): boolean {
+  for (let at = view.indexOf(marker); at !== -1 && at < limit; at = view.indexOf(marker, at + 1)) {
+    if (at === 0 || (view.charCodeAt(at - 1) === 0x0a && view.charCodeAt(at - 2) === 0x0a)) return true
   }
 
   return false
