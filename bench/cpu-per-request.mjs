@@ -2,15 +2,15 @@
 // (medians): a steadier signal than throughput on a shared machine. ONLY=json|stream N=requests R=rounds
 // CONN=connections CHUNKS=stream chunks; PROF=1 adds --cpu-prof (profiles in /tmp/prof and /tmp/profp).
 // bench/floor.mjs is the lower floor: a gateway that reads and parses both bodies, nothing else.
+// BASE=/path/to/checkout[,…] (built) adds each one's daemon as a path named after its directory.
 import autocannon from 'autocannon'
 import {execFile, fork, spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {setTimeout as sleep} from 'node:timers/promises'
-const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, ''),
-  BIN = ROOT + '/bin/run.js'
+const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
 const f = (s, a) => {
   const c = fork(ROOT + '/bench/' + s, a, {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -21,44 +21,53 @@ const f = (s, a) => {
 const {c: up, port: upPort} = await f('upstream.mjs', [])
 const {c: px, port: pxPort} = await f('proxy.mjs', [`http://127.0.0.1:${upPort}`])
 const {c: fl, port: flPort} = await f('floor.mjs', [`http://127.0.0.1:${upPort}`])
-const home = mkdtempSync(join(tmpdir(), 'cpu-'))
-const env = {...process.env, GPTCONV_HOME: home, GPTCONV_SECRET_STORE: 'file'}
-const cli = (args, input) =>
-  new Promise((res, rej) => {
-    const c = execFile(process.execPath, [BIN, ...args], {env}, (e, o) => (e ? rej(e) : res(o)))
-    c.stdin.end(input ?? '')
+/** A gptconv daemon of the checkout at `root` (this one, or BASE=another checkout to compare with), with four keys on the fake upstream. */
+async function gptconv(root) {
+  const home = mkdtempSync(join(tmpdir(), 'cpu-'))
+  const env = {...process.env, GPTCONV_HOME: home, GPTCONV_SECRET_STORE: 'file'}
+  const cli = (args, input) =>
+    new Promise((res, rej) => {
+      const c = execFile(process.execPath, [root + '/bin/run.js', ...args], {env}, (e, o) => (e ? rej(e) : res(o)))
+      c.stdin.end(input ?? '')
+    })
+  const models = 'gpt-4o-mini,gpt-3.5-turbo-instruct'
+  await cli([
+    'upstreams',
+    'add',
+    'bench',
+    '--protocol',
+    'openai',
+    '--base-url',
+    `http://127.0.0.1:${upPort}/v1`,
+    '--models',
+    models,
+  ])
+  for (let i = 1; i <= 4; i++)
+    await cli(
+      ['tokens', 'add', `k${i}`, '--kind', 'api-key', '--upstream', 'bench'],
+      `sk-bench-key-${i}-abcdefghijklmnopqrstuvwxyz`,
+    )
+  const profile = process.env.PROF && root === ROOT
+  const daemon = spawn(process.execPath, [root + '/bin/run.js', 'serve', '--port', '0'], {
+    env: {
+      ...env,
+      ...(profile && {GPTCONV_DAEMON_FLAGS: '--max-semi-space-size=8 --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof'}),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
   })
-await cli([
-  'upstreams',
-  'add',
-  'bench',
-  '--protocol',
-  'openai',
-  '--base-url',
-  `http://127.0.0.1:${upPort}/v1`,
-  '--models',
-  'gpt-4o-mini,gpt-3.5-turbo-instruct',
-])
-for (let i = 1; i <= 4; i++)
-  await cli(
-    ['tokens', 'add', `k${i}`, '--kind', 'api-key', '--upstream', 'bench'],
-    `sk-bench-key-${i}-abcdefghijklmnopqrstuvwxyz`,
-  )
-const d = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
-  env: {
-    ...env,
-    ...(process.env.PROF && {
-      GPTCONV_DAEMON_FLAGS: '--max-semi-space-size=8 --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof',
-    }),
-  },
-  stdio: ['ignore', 'ignore', 'inherit'],
-})
-let st
-for (let i = 0; i < 100 && !st; i++) {
-  await sleep(100)
-  st = await cli(['status', '--json']).then(JSON.parse, () => undefined)
+  let st
+  for (let i = 0; i < 100 && !st; i++) {
+    await sleep(100)
+    st = await cli(['status', '--json']).then(JSON.parse, () => undefined)
+  }
+  const {OPENAI_API_KEY: key} = JSON.parse(await cli(['env', '--json']))
+  return {daemon, origin: new URL(st.url).origin, pid: st.pid, key}
 }
-const {OPENAI_API_KEY: key} = JSON.parse(await cli(['env', '--json']))
+const d = await gptconv(ROOT)
+// other checkouts to compare with, measured in the same rounds: BASE=dir[,dir…]
+const bases = []
+for (const dir of (process.env.BASE ?? '').split(',').filter(Boolean))
+  bases.push({name: basename(dir.replace(/\/$/, '')), ...(await gptconv(dir.replace(/\/$/, '')))})
 const cpu = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
   return (Number(f[11]) + Number(f[12])) * 10
@@ -73,11 +82,13 @@ for (const stream of process.env.ONLY === 'stream' ? [true] : process.env.ONLY =
   })
   const paths = [
     ['proxy', `http://127.0.0.1:${pxPort}/v1/chat/completions`, px.pid, {}],
-    ['gptconv', new URL(st.url).origin + '/v1/chat/completions', st.pid, {authorization: `Bearer ${key}`}],
+    ['gptconv', d.origin + '/v1/chat/completions', d.pid, {authorization: `Bearer ${d.key}`}],
   ]
+  for (const b of bases)
+    paths.push([b.name, b.origin + '/v1/chat/completions', b.pid, {authorization: `Bearer ${b.key}`}])
   // the floor answers complete requests only
   if (!stream) paths.push(['floor', `http://127.0.0.1:${flPort}/v1/chat/completions`, fl.pid, {}])
-  const samples = {proxy: [], gptconv: [], floor: []}
+  const samples = Object.fromEntries(paths.map(([name]) => [name, []]))
   for (const [, url, , headers] of paths)
     await autocannon({
       url,
@@ -103,21 +114,19 @@ for (const stream of process.env.ONLY === 'stream' ? [true] : process.env.ONLY =
   const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(0)
   console.log(
     stream ? 'stream' : 'json  ',
-    'daemon cpu µs/req (median of',
-    R,
-    '):',
-    'proxy',
-    med(samples.proxy),
-    'gptconv',
-    med(samples.gptconv),
-    ...(stream ? [] : ['floor', med(samples.floor)]),
+    `daemon cpu µs/req (median of ${R}):`,
+    Object.entries(samples)
+      .map(([name, xs]) => `${name} ${med(xs)}`)
+      .join(' '),
     ...(process.env.ROUNDS
       ? Object.entries(samples).map(([k, v]) => ` ${k}: ${v.map((x) => x.toFixed(0)).join(',')}`)
       : []),
   )
 }
-d.kill('SIGTERM')
-await new Promise((r) => d.once('exit', r))
+for (const g of [d, ...bases]) {
+  g.daemon.kill('SIGTERM')
+  await new Promise((r) => g.daemon.once('exit', r))
+}
 up.kill()
 px.kill('SIGINT')
 fl.kill('SIGINT')
