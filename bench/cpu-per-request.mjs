@@ -3,6 +3,7 @@
 // CONN=connections CHUNKS=stream chunks; PROF=1 adds --cpu-prof (profiles in /tmp/prof and /tmp/profp).
 // bench/floor.mjs is the lower floor: a gateway that reads and parses both bodies, nothing else.
 // BASE=/path/to/checkout[,…] (built) adds each one's daemon as a path named after its directory.
+// DAEMON_STDOUT=1 shows the daemons' stdout (with GPTCONV_DAEMON_FLAGS='… --trace-gc', their GC trace).
 import autocannon from 'autocannon'
 import {execFile, fork, spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
@@ -53,7 +54,7 @@ async function gptconv(root) {
       ...env,
       ...(profile && {GPTCONV_DAEMON_FLAGS: '--max-semi-space-size=8 --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof'}),
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.DAEMON_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   })
   let st
   for (let i = 0; i < 100 && !st; i++) {
