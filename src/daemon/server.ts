@@ -242,23 +242,16 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const target = req.url ?? '/'
     const q = target.indexOf('?')
     const path = q === -1 ? target : target.slice(0, q)
-    const rc: RequestContext = {
+    const rc = new RequestState(
       req,
       res,
       path,
-      // parsed when a route reads it (few do)
-      get query() {
-        const query = new URLSearchParams(q === -1 ? '' : target.slice(q + 1))
-        Object.defineProperty(this, 'query', {value: query})
-        return query
-      },
-      params: {},
-      signal: controller.signal,
-      requestId: `req_${idPrefix}${(requests++).toString(16).padStart(8, '0')}`,
-      daemon: state,
+      q === -1 ? '' : target.slice(q + 1),
+      controller.signal,
+      `req_${idPrefix}${(requests++).toString(16).padStart(8, '0')}`,
+      state,
       log,
-      meta: {},
-    }
+    )
     let route = 'unmatched'
     let envelope: Envelope = 'openai'
     try {
@@ -411,6 +404,33 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
 function responseLimits(settings: Settings): {ttlMs: number; maxBytes: number} {
   return {ttlMs: settings.responses.ttlDays * 86_400_000, maxBytes: settings.responses.maxMegabytes * 1024 * 1024}
+}
+
+/**
+ * One request's context. A class, so that every request's context has the same shape (an
+ * object literal with a getter is built property by property); the query string is parsed
+ * when a route reads it (few do).
+ */
+class RequestState implements RequestContext {
+  params: Readonly<Record<string, string>> = {}
+  readonly meta: RequestContext['meta'] = {}
+  #query: URLSearchParams | undefined
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly path: string,
+    private readonly search: string,
+    readonly signal: AbortSignal,
+    readonly requestId: string,
+    readonly daemon: DaemonState,
+    readonly log: Logger,
+  ) {}
+
+  get query(): URLSearchParams {
+    this.#query ??= new URLSearchParams(this.search)
+    return this.#query
+  }
 }
 
 /**
