@@ -203,30 +203,27 @@ export class ResponseTarget {
   ) {}
 
   writer(upstreamHeaders: Record<string, string>): AttemptWriter {
-    let wrote = false
-    return {
-      get wrote() {
-        return wrote
-      },
-      write: (text, callback) => {
-        const {res} = this
-        if (text.length === 0) {
-          callback()
-          return
-        }
+    return new TargetWriter(this, upstreamHeaders)
+  }
 
-        if (res.destroyed) {
-          callback(new Error('client connection closed'))
-          return
-        }
-
-        if (!res.headersSent) res.writeHead(200, {...this.headers, ...upstreamHeaders, ...SSE_HEADERS})
-        wrote = true
-        this.#cork()
-        if (res.write(text)) callback()
-        else this.#wait(() => callback())
-      },
+  /** One attempt's write (TargetWriter). */
+  send(writer: TargetWriter, text: string | Buffer, callback: (error?: Error | null) => void): void {
+    const {res} = this
+    if (text.length === 0) {
+      callback()
+      return
     }
+
+    if (res.destroyed) {
+      callback(new Error('client connection closed'))
+      return
+    }
+
+    if (!res.headersSent) res.writeHead(200, {...this.headers, ...writer.upstreamHeaders, ...SSE_HEADERS})
+    writer.wrote = true
+    this.#cork()
+    if (res.write(text)) callback()
+    else this.#wait(() => callback())
   }
 
   #wait(wake: () => void): void {
@@ -251,6 +248,20 @@ export class ResponseTarget {
       this.#corked = false
       this.res.uncork()
     })
+  }
+}
+
+/** One upstream attempt's writer: `wrote` turns true with its first write that reaches the client. */
+class TargetWriter implements AttemptWriter {
+  wrote = false
+
+  constructor(
+    private readonly target: ResponseTarget,
+    readonly upstreamHeaders: Record<string, string>,
+  ) {}
+
+  write(text: string | Buffer, callback: (error?: Error | null) => void): void {
+    this.target.send(this, text, callback)
   }
 }
 
