@@ -69,7 +69,14 @@ describe('under load', soak, () => {
         `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec '${process.execPath}' '${join(ROOT, 'bin/run.js')}' serve --port 0`,
       ],
       {
-        env: {PATH: process.env.PATH, HOME: home.dir, GPTCONV_HOME: home.dir, GPTCONV_SECRET_STORE: 'file'},
+        env: {
+          PATH: process.env.PATH,
+          HOME: home.dir,
+          GPTCONV_HOME: home.dir,
+          GPTCONV_SECRET_STORE: 'file',
+          // the idle collection after a second, not 30 s: the soak measures memory once it ran
+          GPTCONV_IDLE_COLLECT_MS: '1000',
+        },
         stdio: 'ignore',
       },
     )
@@ -186,7 +193,7 @@ describe('under load', soak, () => {
       return {n, statuses}
     }
 
-    // the daemon collects garbage after a second idle: measure after that, before and after
+    // the daemon collects garbage after a second idle (GPTCONV_IDLE_COLLECT_MS): measure after that, before and after
     const settled = async () => {
       await sleep(2500)
       return admin()
