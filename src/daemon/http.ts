@@ -1,7 +1,7 @@
 import {STATUS_CODES, type IncomingMessage, type ServerResponse} from 'node:http'
 import type {Duplex} from 'node:stream'
 
-import {ApiError, toOpenAIError} from './errors.js'
+import {ApiError, badRequest, toOpenAIError} from './errors.js'
 import {MAX_DEPTH, scanJson} from './json-shape.js'
 
 const decoder = new TextDecoder('utf-8', {fatal: true})
@@ -170,6 +170,15 @@ export function answerClientError(err: Error & {code?: string}, socket: Duplex):
   socket.end(head + text)
   // a peer that never reads must not hold the socket open
   setTimeout(() => socket.destroy(), 1000).unref()
+}
+
+/** The `X-Session-Id` header, checked. */
+export function sessionHeader(req: IncomingMessage): string | undefined {
+  const value = req.headers['x-session-id']
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256 || /\p{Cc}/u.test(value))
+    throw badRequest('`X-Session-Id` must be 1 to 256 printable characters.', 'x-session-id')
+  return value
 }
 
 export const SSE_HEADERS = {

@@ -1,6 +1,6 @@
 import {badRequest} from '../errors.js'
 import {exchange, exchangeInSession, resolveModel} from '../exchange.js'
-import {isObject, readJson} from '../http.js'
+import {isObject, readJson, sessionHeader} from '../http.js'
 import {ChatEncoder} from '../protocols/chat/encoder.js'
 import {ChatPassthrough} from '../protocols/chat/byte-relay.js'
 import type {ChatRequest} from '../protocols/chat/types.js'
@@ -42,7 +42,7 @@ export async function chatCompletions(rc: RequestContext): Promise<void> {
     encoder: stream ? new ChatEncoder(wantUsage) : undefined,
     answer: ([chat]: unknown[]) => ({body: chat}),
   }
-  const sessionId = sessionHeader(rc)
+  const sessionId = sessionHeader(rc.req)
   if (sessionId === undefined) {
     await exchange(rc, spec)
     return
@@ -56,13 +56,4 @@ export async function chatCompletions(rc: RequestContext): Promise<void> {
         ? body.max_completion_tokens
         : undefined
   await exchangeInSession(rc, sessionId, spec, maxTokens)
-}
-
-/** The `X-Session-Id` header, checked. */
-export function sessionHeader(rc: RequestContext): string | undefined {
-  const value = rc.req.headers['x-session-id']
-  if (value === undefined) return undefined
-  if (typeof value !== 'string' || value.length === 0 || value.length > 256 || /\p{Cc}/u.test(value))
-    throw badRequest('`X-Session-Id` must be 1 to 256 printable characters.', 'x-session-id')
-  return value
 }

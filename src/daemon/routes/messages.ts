@@ -1,11 +1,10 @@
 import {countChatPrompt} from '../../core/tokenizer.js'
 import {exchange, exchangeInSession, resolveModel} from '../exchange.js'
-import {readJson, sendJson} from '../http.js'
+import {readJson, sendJson, sessionHeader} from '../http.js'
 import {decodeCountTokensRequest, decodeMessagesRequest} from '../protocols/anthropic/request.js'
 import {chatCompletionToMessage} from '../protocols/anthropic/response.js'
 import {MessagesEncoder} from '../protocols/anthropic/stream.js'
 import type {RequestContext} from '../router.js'
-import {sessionHeader} from './chat.js'
 
 /**
  * `POST /v1/messages`: Anthropic's Messages API (Claude Code, the Anthropic SDKs), on every
@@ -27,7 +26,7 @@ export async function createMessage(rc: RequestContext): Promise<void> {
     encoder,
     answer: ([chat]: Parameters<typeof chatCompletionToMessage>[0][]) => ({body: chatCompletionToMessage(chat, plan)}),
   }
-  const sessionId = sessionHeader(rc)
+  const sessionId = sessionHeader(rc.req)
   if (sessionId === undefined) {
     await exchange(rc, spec)
     return

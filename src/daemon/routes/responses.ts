@@ -1,6 +1,6 @@
 import {ApiError, badRequest} from '../errors.js'
 import {type ExchangeSpec, exchange, exchangeInSession, resolveModel} from '../exchange.js'
-import {isObject, readJson, sendJson} from '../http.js'
+import {isObject, readJson, sendJson, sessionHeader} from '../http.js'
 import {ResponsesEncoder} from '../protocols/responses/encoder.js'
 import {ResponsesRelay} from '../protocols/responses/relay.js'
 import {decodeResponsesRequest} from '../protocols/responses/request.js'
@@ -9,7 +9,6 @@ import type {InputItem, OutputItem, ResponsesHistory} from '../protocols/respons
 import {ResponseStore, type StoredResponse} from '../responses-store.js'
 import {adapterOf} from '../upstream/index.js'
 import type {RequestContext} from '../router.js'
-import {sessionHeader} from './chat.js'
 
 type Item = Record<string, unknown>
 
@@ -71,7 +70,7 @@ export async function createResponse(rc: RequestContext): Promise<void> {
     encoder,
     answer: ([chat]) => ({body: chatCompletionToResponse(chat, plan)}),
   }
-  const sessionId = sessionHeader(rc)
+  const sessionId = sessionHeader(rc.req)
   if (sessionId !== undefined) rc.res.setHeader('x-session-id', sessionId)
   const maxTokens = typeof body.max_output_tokens === 'number' ? body.max_output_tokens : undefined
   const result =
