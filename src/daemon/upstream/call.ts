@@ -1,4 +1,3 @@
-import {PassThrough, Writable} from 'node:stream'
 import type {Dispatcher} from 'undici'
 
 import {errorMessage} from '../../core/errors.js'
@@ -15,6 +14,8 @@ import {AnswerSink, type AnswerStage} from '../stream.js'
 import type {Endpoint, ErrorVerdict, Served, UpstreamAdapter, UpstreamCall} from './adapter.js'
 import {MAX_RESPONSE_BYTES, type UpstreamClient} from './client.js'
 import {adapterOf} from './index.js'
+import {type Receive, type Receiver, Collector, ERROR_BODY_LIMIT, Retryable, final, readBy} from './answers.js'
+import {UpstreamHttpError, type Verdict, forwardHeaders, fromVerdict, networkError, retryAfterMs} from './verdicts.js'
 
 export type CallSpec = {
   endpoint: Endpoint
@@ -62,128 +63,6 @@ export type StreamRun = {
   ) => AnswerStage
 }
 export type StreamResult = Served & {headers: Record<string, string>}
-
-const FORWARD = /^(x-request-id|openai-[\w-]+|x-ratelimit-[\w-]+|retry-after|retry-after-ms)$/
-
-/** The upstream response headers SDKs read (docs/protocols.md §3.2), and nothing else. */
-export function forwardHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const name in headers) {
-    const value = headers[name]
-    if (value !== undefined && FORWARD.test(name)) out[name] = Array.isArray(value) ? value.join(', ') : value
-  }
-
-  return out
-}
-
-/** Retry-After (seconds or HTTP date) or retry-after-ms, in ms. */
-export function retryAfterMs(headers: Dispatcher.ResponseData['headers'], now = Date.now()): number | undefined {
-  const ms = Number(headers['retry-after-ms'])
-  if (Number.isFinite(ms) && ms >= 0) return ms
-  const value = headers['retry-after']
-  if (typeof value !== 'string') return undefined
-  const seconds = Number(value)
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
-
-/** A 4xx from the upstream that is about the request, not the token: passed to the client as it is. */
-export class UpstreamHttpError extends ApiError {
-  constructor(status: number, text: string, headers: Record<string, string>, secrets: Iterable<string>) {
-    let type = status >= 500 ? 'server_error' : 'invalid_request_error'
-    let param: string | null = null
-    let code = `upstream_${status}`
-    const known = [...secrets]
-    try {
-      const error = (JSON.parse(text) as {error?: {type?: unknown; param?: unknown; code?: unknown}}).error
-      // every field the client sees is scrubbed, not only the message: an upstream may echo a key anywhere
-      if (typeof error?.type === 'string') type = redact(error.type, known)
-      if (typeof error?.param === 'string') param = redact(error.param, known)
-      if (typeof error?.code === 'string') code = redact(error.code, known)
-    } catch {
-      // not an OpenAI error body: keep the defaults
-    }
-
-    super(status, code, upstreamMessage(text, known) || `The upstream answered HTTP ${status}.`, {type, param, headers})
-  }
-}
-
-/** Thrown by a body reader when a response failed before anything reached the client: try another token. */
-class Retryable extends Error {
-  /** the upstream went quiet (idle timeout) rather than broke */
-  readonly timeout: boolean
-
-  constructor(message: string, cause?: unknown) {
-    super(message)
-    this.timeout = (cause as {code?: string} | undefined)?.code === 'UND_ERR_BODY_TIMEOUT'
-  }
-}
-
-/** Collects a body into memory, up to `limit` bytes (beyond it: an error, or with `truncate` the rest is thrown away). */
-class Collector extends Writable {
-  readonly #chunks: Buffer[] = []
-  #size = 0
-
-  constructor(
-    private readonly limit: number,
-    private readonly truncate = false,
-  ) {
-    super()
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#size += chunk.length
-    if (this.#size <= this.limit) this.#chunks.push(chunk)
-    else if (!this.truncate) {
-      callback(new Error(`the body is larger than ${this.limit} bytes`))
-      return
-    }
-
-    callback()
-  }
-
-  get bytes(): Buffer {
-    return this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks)
-  }
-}
-
-/** What receives a successful answer's body: the Writable undici writes it into, and what it makes of it once the body ended (or broke). */
-type Receiver<T> = {sink: Writable; settle(error: unknown): Promise<T>}
-type Receive<T> = (
-  status: number,
-  headers: Dispatcher.ResponseData['headers'],
-  served: Served,
-  call: UpstreamCall,
-  adapter: UpstreamAdapter,
-  decoder: StreamDecoder | undefined,
-) => Receiver<T>
-
-/** Error bodies are read up to this much (the message is what matters). */
-const ERROR_BODY_LIMIT = 64 * 1024
-
-/** An answer read by an adapter from the body as it arrives (it may stop reading early: the upstream is cut off then). */
-function readBy<T>(read: (body: AsyncIterable<Buffer>) => Promise<T>): Receiver<T> {
-  const sink = new PassThrough()
-  const reading = read(sink as AsyncIterable<Buffer>).then(
-    (value) => ({value}),
-    (error: unknown) => ({error}),
-  )
-  return {
-    sink,
-    async settle() {
-      const outcome = await reading
-      if ('error' in outcome)
-        throw final(outcome.error)
-          ? outcome.error
-          : new Retryable(
-              `the answer broke off or is not understood: ${describeNetworkError(outcome.error)}`,
-              outcome.error,
-            )
-      return outcome.value
-    },
-  }
-}
 
 /**
  * Sends one client request upstream through the pool: picks a token, tries, and on a
@@ -483,28 +362,6 @@ export class UpstreamCaller {
   }
 }
 
-function networkError(error: unknown, upstream: LiveUpstream): ApiError {
-  const code = (error as {code?: string}).code
-  const what = describeNetworkError(error)
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new ApiError(504, 'upstream_timeout', `Upstream ${upstream.name} did not answer in time (${what}).`, {
-      type: 'server_error',
-    })
-  }
-
-  return new ApiError(502, 'upstream_unreachable', `Cannot reach upstream ${upstream.name}: ${what}.`, {
-    type: 'server_error',
-  })
-}
-
-/** An error another token would meet as well (the upstream said so): no retry. */
-function final(error: unknown): boolean {
-  return (error as {retryable?: unknown} | null)?.retryable === false
-}
-
-/** What an error answer means: for the token (an outcome for the pool) and for the client; no outcome: it is about the request. */
-type Verdict = {outcome?: Outcome; error: ApiError}
-
 /** This attempt's call: native when the upstream takes the client's body as it is, else the pivot; undefined when it can take neither. */
 function callFor(spec: CallSpec, adapter: UpstreamAdapter, upstream: LiveUpstream): UpstreamCall | undefined {
   const {endpoint, model, stream, method, path} = spec
@@ -512,44 +369,4 @@ function callFor(spec: CallSpec, adapter: UpstreamAdapter, upstream: LiveUpstrea
     return {endpoint, model, stream, mode: 'native', body: spec.native, method, path}
   if (spec.pivot !== undefined) return {endpoint, model, stream, mode: 'pivot', body: spec.pivot}
   return undefined
-}
-
-/** An adapter's verdict as the pool's outcome and the client's error. */
-function fromVerdict(verdict: ErrorVerdict, upstream: LiveUpstream, secrets: Iterable<string>): Verdict {
-  switch (verdict.kind) {
-    case 'cooldown': {
-      const message = redact(verdict.message ?? verdict.reason, secrets)
-      const headers = {'retry-after': String(Math.max(1, Math.ceil(verdict.ms / 1000)))}
-      return {
-        outcome: {
-          type: 'rate-limited',
-          retryAfterMs: verdict.ms,
-          reason: redact(verdict.reason, secrets),
-          model: verdict.model,
-        },
-        error: new ApiError(429, 'rate_limit_exceeded', `Upstream ${upstream.name}: ${message}`, {
-          type: 'rate_limit_error',
-          headers,
-        }),
-      }
-    }
-
-    case 'disable': {
-      const reason = redact(verdict.reason, secrets)
-      return {
-        outcome: {type: 'refused', reason},
-        error: new ApiError(502, 'upstream_refused_token', `Upstream ${upstream.name} refused the token (${reason}).`, {
-          type: 'server_error',
-        }),
-      }
-    }
-
-    case 'client': {
-      return {
-        error: new ApiError(verdict.status, verdict.code, redact(verdict.message, secrets), {
-          type: verdict.status === 429 ? 'rate_limit_error' : 'invalid_request_error',
-        }),
-      }
-    }
-  }
 }
