@@ -16,7 +16,7 @@ import {passSignalsOn} from './signals.js'
  * V8 flags of the daemon process: a young generation of at most 8 MiB per semi-space (the
  * default 16 lets a burst of thousands of streams grow it to 48 MiB; smaller than 8 costs
  * more in scavenges than it saves: 2 MiB tripled GC time per request), and `gc()` for the
- * idle collection that returns memory after a burst (server.ts, IdleCollector).
+ * idle collection that returns memory after a burst (idle-collector.ts).
  * GPTCONV_DAEMON_FLAGS overrides them (for measuring; `npm run bench`).
  */
 export const DAEMON_NODE_FLAGS = (process.env.GPTCONV_DAEMON_FLAGS ?? '--max-semi-space-size=8 --expose-gc')

@@ -101,3 +101,30 @@ function matchParts(pattern: string[], parts: string[]): Record<string, string> 
 
   return params
 }
+
+/**
+ * One request's context. A class, so that every request's context has the same shape (an
+ * object literal with a getter is built property by property); the query string is parsed
+ * when a route reads it (few do).
+ */
+export class RequestState implements RequestContext {
+  params: Readonly<Record<string, string>> = {}
+  readonly meta: RequestContext['meta'] = {}
+  #query: URLSearchParams | undefined
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly path: string,
+    private readonly search: string,
+    readonly signal: AbortSignal,
+    readonly requestId: string,
+    readonly daemon: DaemonState,
+    readonly log: Logger,
+  ) {}
+
+  get query(): URLSearchParams {
+    this.#query ??= new URLSearchParams(this.search)
+    return this.#query
+  }
+}

@@ -25,17 +25,10 @@ import {refuseRemote, remoteWarning} from './exposure.js'
 import {CredentialPool} from './pool.js'
 import {type ExtraTokens, Registry, watchConfig} from './registry.js'
 import {TokenRefresher} from './refresher.js'
-import {type Envelope, type RequestContext, type Route, Router} from './router.js'
-import {billingSubscription, billingUsage} from './routes/billing.js'
-import {chatCompletions} from './routes/chat.js'
-import {completions} from './routes/completions.js'
-import {embeddings} from './routes/embeddings.js'
-import {imageGenerations} from './routes/images.js'
-import {forgetModels, getModel, listModels} from './routes/models.js'
-import {adminPool, adminRefresh, healthz, metrics} from './routes/ops.js'
-import {countMessageTokens, createMessage} from './routes/messages.js'
-import {createResponse, deleteResponse, getResponse, listInputItems} from './routes/responses.js'
-import {deleteSession, postSession} from './routes/session.js'
+import {type Envelope, type RequestContext, RequestState, Router} from './router.js'
+import {IdleCollector} from './idle-collector.js'
+import {routes} from './routes/index.js'
+import {forgetModels} from './routes/models.js'
 import {ResponseStore} from './responses-store.js'
 import {checkClientKey, checkHost, checkOrigin, corsHeaders, preflightHeaders} from './security.js'
 import {SessionStore} from './sessions.js'
@@ -71,74 +64,6 @@ export type RunningDaemon = {
   readonly state: DaemonState
   /** stop accepting, let open requests finish within pool.drainTimeoutMs, then end the rest with an error */
   close(): Promise<void>
-}
-
-function routes(prefix: string): Route[] {
-  const p = prefix === '/' ? '' : prefix.replace(/\/+$/, '')
-  return [
-    {name: 'healthz', method: 'GET', pattern: '/healthz', auth: false, handler: healthz},
-    {name: 'metrics', method: 'GET', pattern: '/metrics', auth: false, handler: metrics},
-    {name: 'admin.pool', method: 'GET', pattern: '/admin/pool', auth: true, handler: adminPool},
-    {name: 'admin.refresh', method: 'POST', pattern: '/admin/tokens/:label/refresh', auth: true, handler: adminRefresh},
-    {name: 'models', method: 'GET', pattern: `${p}/models`, auth: true, handler: listModels},
-    {name: 'model', method: 'GET', pattern: `${p}/models/*id`, auth: true, handler: getModel},
-    {name: 'chat', method: 'POST', pattern: `${p}/chat/completions`, auth: true, handler: chatCompletions},
-    {name: 'completions', method: 'POST', pattern: `${p}/completions`, auth: true, handler: completions},
-    {name: 'responses', method: 'POST', pattern: `${p}/responses`, auth: true, handler: createResponse},
-    {name: 'responses.get', method: 'GET', pattern: `${p}/responses/:id`, auth: true, handler: getResponse},
-    {name: 'responses.delete', method: 'DELETE', pattern: `${p}/responses/:id`, auth: true, handler: deleteResponse},
-    {
-      name: 'responses.input_items',
-      method: 'GET',
-      pattern: `${p}/responses/:id/input_items`,
-      auth: true,
-      handler: listInputItems,
-    },
-    {
-      name: 'messages',
-      method: 'POST',
-      pattern: `${p}/messages`,
-      auth: true,
-      handler: createMessage,
-      envelope: 'anthropic',
-    },
-    {
-      name: 'messages.count_tokens',
-      method: 'POST',
-      pattern: `${p}/messages/count_tokens`,
-      auth: true,
-      handler: countMessageTokens,
-      envelope: 'anthropic',
-    },
-    {name: 'embeddings', method: 'POST', pattern: `${p}/embeddings`, auth: true, handler: embeddings},
-    {name: 'images', method: 'POST', pattern: `${p}/images/generations`, auth: true, handler: imageGenerations},
-    {name: 'session', method: 'POST', pattern: '/session', auth: true, handler: postSession, envelope: 'session'},
-    {
-      name: 'session.delete',
-      method: 'DELETE',
-      pattern: '/session/:id',
-      auth: true,
-      handler: deleteSession,
-      envelope: 'session',
-    },
-    // chat UIs ask for these with and without the API prefix
-    ...[...new Set([p, ''])].flatMap((q): Route[] => [
-      {
-        name: 'billing.subscription',
-        method: 'GET',
-        pattern: `${q}/dashboard/billing/subscription`,
-        auth: true,
-        handler: billingSubscription,
-      },
-      {
-        name: 'billing.usage',
-        method: 'GET',
-        pattern: `${q}/dashboard/billing/usage`,
-        auth: true,
-        handler: billingUsage,
-      },
-    ]),
-  ]
 }
 
 function mergeExtra(a: ExtraTokens | undefined, b: ExtraTokens | undefined): ExtraTokens | undefined {
@@ -404,73 +329,4 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
 function responseLimits(settings: Settings): {ttlMs: number; maxBytes: number} {
   return {ttlMs: settings.responses.ttlDays * 86_400_000, maxBytes: settings.responses.maxMegabytes * 1024 * 1024}
-}
-
-/**
- * One request's context. A class, so that every request's context has the same shape (an
- * object literal with a getter is built property by property); the query string is parsed
- * when a route reads it (few do).
- */
-class RequestState implements RequestContext {
-  params: Readonly<Record<string, string>> = {}
-  readonly meta: RequestContext['meta'] = {}
-  #query: URLSearchParams | undefined
-
-  constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    readonly path: string,
-    private readonly search: string,
-    readonly signal: AbortSignal,
-    readonly requestId: string,
-    readonly daemon: DaemonState,
-    readonly log: Logger,
-  ) {}
-
-  get query(): URLSearchParams {
-    this.#query ??= new URLSearchParams(this.search)
-    return this.#query
-  }
-}
-
-/**
- * After a burst of traffic V8 keeps the heap it grew for it, long after the traffic is
- * gone. When the daemon started with --expose-gc (it does: see DAEMON_NODE_FLAGS) and
- * nothing has been in flight for IDLE_MS after serving requests, one full collection gives
- * that memory back (in the soak test: heap 100 → 41 MB, RSS −50 MB). Not sooner: the
- * collection has a price, paid by the next burst — V8 deoptimizes the code whose object
- * shapes died in it (`--trace-deopt`: 233 deoptimizations against 89), and a burst right
- * after one used 300–390 instead of about 200 µs of CPU per request. Traffic that pauses
- * for less than IDLE_MS never pays it. GPTCONV_IDLE_COLLECT_MS sets another wait (tests).
- */
-class IdleCollector {
-  static readonly IDLE_MS = Number(process.env.GPTCONV_IDLE_COLLECT_MS) || 30_000
-  #timer: NodeJS.Timeout | undefined
-  #lastIdle = 0
-  readonly #gc = (globalThis as {gc?: () => void}).gc
-
-  constructor(private readonly isIdle: () => boolean) {}
-
-  /** Called each time the daemon becomes idle: collects once it stayed idle for IDLE_MS. */
-  schedule(): void {
-    if (!this.#gc) return
-    this.#lastIdle = Date.now()
-    if (!this.#timer) this.#arm(IdleCollector.IDLE_MS)
-  }
-
-  stop(): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-  }
-
-  #arm(ms: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      if (!this.isIdle()) return // the next idle moment arms it again
-      const wait = this.#lastIdle + IdleCollector.IDLE_MS - Date.now()
-      if (wait > 0) this.#arm(wait)
-      else this.#gc!()
-    }, ms)
-    this.#timer.unref()
-  }
 }
