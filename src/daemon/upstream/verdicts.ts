@@ -3,6 +3,7 @@ import type {Dispatcher} from 'undici'
 import {redact} from '../../core/mask.js'
 import {describeNetworkError, upstreamMessage} from '../../core/upstream-check.js'
 import {ApiError} from '../errors.js'
+import {retryAfterValueMs} from '../protocols/retry-after.js'
 import type {Outcome} from '../pool.js'
 import type {LiveUpstream} from '../registry.js'
 import type {ErrorVerdict} from './adapter.js'
@@ -28,11 +29,7 @@ export function retryAfterMs(headers: Dispatcher.ResponseData['headers'], now = 
   const ms = Number(headers['retry-after-ms'])
   if (Number.isFinite(ms) && ms >= 0) return ms
   const value = headers['retry-after']
-  if (typeof value !== 'string') return undefined
-  const seconds = Number(value)
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+  return retryAfterValueMs(typeof value === 'string' ? value : undefined, now)
 }
 
 /** A 4xx from the upstream that is about the request, not the token: passed to the client as it is. */

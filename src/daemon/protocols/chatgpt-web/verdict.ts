@@ -1,3 +1,5 @@
+import {retryAfterValueMs} from '../retry-after.js'
+
 /**
  * What an HTTP error of the ChatGPT web backend (or a proxy in front of it) means for the
  * token that got it and for the client. Pure: status, headers and body in, a verdict out.
@@ -88,19 +90,10 @@ function isChallenge(headers: Headers, body: string): boolean {
   return /^\s*</.test(body) && /Just a moment|challenge-platform|cf-chl|cf-please-wait|Attention Required/i.test(body)
 }
 
-/** Retry-After as ms (seconds or an HTTP date), or undefined. */
-function retryAfterMs(headers: Headers, now: number): number | undefined {
-  const value = header(headers, 'retry-after')?.trim()
-  if (!value) return undefined
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000)
-  const at = Date.parse(value)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
-}
-
 function rateLimited(headers: Headers, detail: Detail, model: string | undefined, now: number): WebErrorVerdict {
   const ms =
     detail.clearsIn === undefined
-      ? (retryAfterMs(headers, now) ?? RATE_LIMIT_COOLDOWN_MS)
+      ? (retryAfterValueMs(header(headers, 'retry-after'), now) ?? RATE_LIMIT_COOLDOWN_MS)
       : Math.round(detail.clearsIn * 1000)
   const message = detail.message || 'The ChatGPT backend is rate limiting this account.'
   const perModel = detail.code === 'model_cap_exceeded' && model !== undefined
