@@ -1,6 +1,6 @@
 import {DONE_EVENT, type SseEvent, SseParser} from '../../sse.js'
 import type {Relay, WireError} from '../codec.js'
-import {SseRelay, chatStreamError, keptText} from './relay.js'
+import {KEEP_LIMIT, SseRelay, chatStreamError, keptText, takeUsage} from './relay.js'
 import type {ChatUsage} from './types.js'
 
 /**
@@ -17,8 +17,6 @@ const DONE = 'data: [DONE]'
 const USAGE_KEY = '"usage":'
 const NULL_USAGE = '"usage":null'
 const FINISH = '"finish_reason":"'
-/** Keep at most this much raw stream for usage estimates when the upstream reports no usage. */
-const KEEP_LIMIT = 1024 * 1024
 const EMPTY = Buffer.alloc(0)
 
 export class ByteRelay {
@@ -125,22 +123,14 @@ export class ByteRelay {
   #usage(event: Buffer): Buffer | undefined {
     const text = event.toString('utf8')
     const data = text.slice(text.indexOf('data:') + 5).trim()
-    let chunk: {usage?: ChatUsage; choices?: unknown[]}
-    try {
-      chunk = JSON.parse(data) as typeof chunk
-    } catch {
-      return event
-    }
-
-    if (typeof chunk.usage?.prompt_tokens === 'number') {
-      this.usage = chunk.usage
+    const taken = takeUsage(data, this.wantUsage)
+    if (taken.usage) {
+      this.usage = taken.usage
       this.#kept = undefined
     }
 
-    if (this.wantUsage) return event
-    if (!chunk.choices || chunk.choices.length === 0) return undefined
-    delete chunk.usage
-    return Buffer.from(`data: ${JSON.stringify(chunk)}\n\n`)
+    if (taken.data === data) return event
+    return taken.data === undefined ? undefined : Buffer.from(`data: ${taken.data}\n\n`)
   }
 }
 

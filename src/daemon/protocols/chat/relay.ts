@@ -3,7 +3,7 @@ import type {Relay, WireError} from '../codec.js'
 import type {ChatUsage} from './types.js'
 
 /** Keep at most this much raw stream text for usage estimates when the upstream reports no usage. */
-const KEEP_LIMIT = 1024 * 1024
+export const KEEP_LIMIT = 1024 * 1024
 
 /**
  * Passthrough of a chat (or legacy completions) stream to a client of the same wire: the
@@ -73,23 +73,34 @@ export class SseRelay implements Relay {
 
   /** The event's data to send on, or undefined to drop it. */
   #takeUsage(data: string): string | undefined {
-    let chunk: {usage?: ChatUsage; choices?: unknown[]}
-    try {
-      chunk = JSON.parse(data) as typeof chunk
-    } catch {
-      return data
-    }
-
-    if (typeof chunk.usage?.prompt_tokens === 'number') {
-      this.usage = chunk.usage
+    const taken = takeUsage(data, this.wantUsage)
+    if (taken.usage) {
+      this.usage = taken.usage
       this.kept = undefined
     }
 
-    if (this.wantUsage) return data
-    if (!chunk.choices || chunk.choices.length === 0) return undefined
-    delete chunk.usage
-    return JSON.stringify(chunk)
+    return taken.data
   }
+}
+
+/**
+ * A chunk with a usage object: the usage it reports, and its data as it goes on — the same
+ * string when unchanged, undefined to drop it (the usage-only chunk a client did not ask
+ * for), else the chunk without its usage.
+ */
+export function takeUsage(data: string, wantUsage: boolean): {usage?: ChatUsage; data: string | undefined} {
+  let chunk: {usage?: ChatUsage; choices?: unknown[]}
+  try {
+    chunk = JSON.parse(data) as typeof chunk
+  } catch {
+    return {data}
+  }
+
+  const usage = typeof chunk.usage?.prompt_tokens === 'number' ? chunk.usage : undefined
+  if (wantUsage) return {usage, data}
+  if (!chunk.choices || chunk.choices.length === 0) return {usage, data: undefined}
+  delete chunk.usage
+  return {usage, data: JSON.stringify(chunk)}
 }
 
 /** Text of all `delta.content` in chat chunks (of one choice index, or all). */
