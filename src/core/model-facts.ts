@@ -1,3 +1,5 @@
+import {own} from './own.js'
+
 /**
  * What is known of OpenAI's models, from gpt-tokenizer's model table: the context window,
  * the most output tokens a model may be asked for, whether it reasons. Loaded once (`load`);
@@ -20,14 +22,13 @@ export function loadModelFacts(): Promise<void> {
 
 /** Is this exact name in the model table? (No date-suffix matching: those names are not bounded.) */
 export function knownModel(model: string): boolean {
-  return table !== undefined && Object.hasOwn(table, model)
+  return own(table, model) !== undefined
 }
 
 /** The facts of a model (as named, or without a date suffix); empty before `loadModelFacts` or for unknown models. */
 export function modelFacts(model: string): ModelFacts {
   if (!table) return {}
-  const spec =
-    (Object.hasOwn(table, model) ? table[model] : undefined) ?? table[model.replace(/-\d{4}-\d{2}-\d{2}$/, '')]
+  const spec = own(table, model) ?? own(table, model.replace(/-\d{4}-\d{2}-\d{2}$/, ''))
   if (!spec) return {}
   return {
     ...(typeof spec.context_window === 'number' && {contextWindow: spec.context_window}),

@@ -4,6 +4,7 @@ import type {PriceOverride} from './config.js'
 import type {Context} from './context.js'
 import {NotFoundError, UsageError} from './errors.js'
 import type {UsageRecord} from './ledger.js'
+import {own} from './own.js'
 
 /**
  * What tokens cost. Prices come from the settings' `prices` overrides (a reseller's or a
@@ -49,9 +50,6 @@ function databaseMatch(model: string): {options: PriceOptions} | undefined {
   return options && {options}
 }
 
-const overrideOf = (overrides: PriceOverrides, model: string): PriceOverride | undefined =>
-  Object.hasOwn(overrides, model) ? overrides[model] : undefined
-
 const perMillion = (value: number | TieredPrices | undefined): number | undefined =>
   typeof value === 'object' ? value.base : value
 
@@ -78,7 +76,7 @@ const fromOverride = (o: PriceOverride): Price => ({
 
 /** The price of `model`'s tokens at `at` (default: now); undefined when no price is known. */
 export function priceOf(model: string, overrides: PriceOverrides = {}, at = new Date()): Price | undefined {
-  const override = overrideOf(overrides, model)
+  const override = own(overrides, model)
   if (override) return fromOverride(override)
   const match = databaseMatch(model)
   const found = match && calc({}, model, {...match.options, timestamp: at})
@@ -138,7 +136,7 @@ export class Pricer {
 
   #match(model: string): Match | undefined {
     if (!this.#matches.has(model)) {
-      const override = overrideOf(this.#overrides, model)
+      const override = own(this.#overrides, model)
       this.#matches.set(model, override ? {override} : (databaseMatch(model) ?? null))
     }
 

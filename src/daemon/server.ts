@@ -213,7 +213,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
       route = match.route.name
       envelope = match.route.envelope ?? 'openai'
-      Object.assign(rc, {params: match.params})
+      rc.params = match.params
       if (match.route.auth) checkClientKey(req, key)
       await match.route.handler(rc)
     } catch (error) {

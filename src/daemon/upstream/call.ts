@@ -315,8 +315,8 @@ export class UpstreamCaller {
     upstream: LiveUpstream,
     verdict: ErrorVerdict | undefined,
   ): Verdict | undefined {
-    const message = upstreamMessage(text, [...this.registry.secrets()]) || 'no message'
     if (verdict) return fromVerdict(verdict, upstream, this.registry.secrets())
+    const message = upstreamMessage(text, [...this.registry.secrets()]) || 'no message'
     if (status === 429) {
       const wait = retryAfterMs(upstreamHeaders)
       const headers: Record<string, string> =

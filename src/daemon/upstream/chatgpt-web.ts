@@ -5,7 +5,7 @@ import {WebDecoder} from '../protocols/chatgpt-web/decoder.js'
 import {chatRequestToConversation, webLimitation, webModelSlug} from '../protocols/chatgpt-web/request.js'
 import {webErrorVerdict} from '../protocols/chatgpt-web/verdict.js'
 import {SseParser} from '../sse.js'
-import type {UpstreamAdapter} from './adapter.js'
+import type {UpstreamAdapter, UpstreamCall} from './adapter.js'
 import {USER_AGENT} from './openai.js'
 
 /**
@@ -14,6 +14,11 @@ import {USER_AGENT} from './openai.js'
  * chat chunks (protocols/chatgpt-web); non-stream answers fold that stream, so there is one
  * conversion path. It serves chat-shaped requests only: no tools, images, `n` or logprobs.
  */
+/** The decoder of one answer: the backend's conversation stream → chat chunks. */
+async function webDecoder(call: UpstreamCall): Promise<WebDecoder> {
+  return new WebDecoder(call.body as ChatRequest, call.model, await encodingFor(call.model))
+}
+
 export const chatgptWebAdapter: UpstreamAdapter = {
   estimatesUsage: true,
   serves: (endpoint) =>
@@ -77,13 +82,11 @@ export const chatgptWebAdapter: UpstreamAdapter = {
     }
   },
 
-  async decoder(call) {
-    return new WebDecoder(call.body as ChatRequest, call.model, await encodingFor(call.model))
-  },
+  decoder: webDecoder,
 
   /** Non-stream: fold the converted stream; stops reading as soon as the answer ended. */
   async readAnswer(body, call) {
-    const decoder = new WebDecoder(call.body as ChatRequest, call.model, await encodingFor(call.model))
+    const decoder = await webDecoder(call)
     const parser = new SseParser()
     const chunks: ChatChunk[] = []
     for await (const data of body) {
