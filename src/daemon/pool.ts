@@ -306,8 +306,7 @@ export class CredentialPool {
 
   #free(token: PoolToken, now: number, model: string | undefined): boolean {
     const s = this.#stats.get(token.label)!
-    if (token.blocked || s.disabled || s.coolingUntil > now) return false
-    if (model !== undefined && (s.modelCooling.get(model) ?? 0) > now) return false
+    if (token.blocked || s.disabled || this.#restsUntil(token, model) > now) return false
     if (token.expiresAt !== undefined && token.expiresAt <= now) return false
     if ((this.#groupInFlight.get(groupOf(token)) ?? 0) >= token.concurrency) return false
     if (token.rpm !== undefined) {
