@@ -1,16 +1,14 @@
-import {Agent, request} from 'undici'
-import {own} from './own.js'
-
 import type {TokenEntry, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
 import {NotFoundError, UsageError, errorMessage} from './errors.js'
 import {readLedger} from './ledger.js'
 import {redact} from './mask.js'
+import {own} from './own.js'
 import {usePriceData} from './price-data.js'
 import {type PriceOverrides, costOf, setPriceHint} from './pricing.js'
 import type {PlanLimits} from './runtime-state.js'
 import {readSecret} from './tokens.js'
-import {describeNetworkError, upstreamMessage} from './upstream-check.js'
+import {describeNetworkError, httpGet, upstreamMessage} from './upstream-check.js'
 
 /**
  * `gptconv balance`: granted minus used over a window, per api-key, from the first source
@@ -89,26 +87,19 @@ export function billingPrefixes(baseUrl: string): string[] {
 
 class SourceError extends Error {}
 
-let agent: Agent | undefined
-
 async function getJson(url: string, secret: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  agent ??= new Agent({connectTimeout: Math.min(timeoutMs, 10_000)})
-  let status: number
-  let text: string
+  let answer: {status: number; text: string}
   try {
-    const res = await request(url, {
-      dispatcher: agent,
-      headers: {authorization: `Bearer ${secret}`, accept: 'application/json', 'user-agent': 'gptconv/0.1'},
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    status = res.statusCode
-    text = await res.body.text()
+    answer = await httpGet(
+      url,
+      {authorization: `Bearer ${secret}`, accept: 'application/json', 'user-agent': 'gptconv/0.1'},
+      timeoutMs,
+    )
   } catch (error) {
     throw new SourceError(`cannot reach ${new URL(url).host}: ${redact(describeNetworkError(error), [secret])}`)
   }
 
+  const {status, text} = answer
   const path = new URL(url).pathname
   if (status !== 200)
     throw new SourceError(`${path} answered ${status}: ${upstreamMessage(text, [secret]) || 'no message'}`)

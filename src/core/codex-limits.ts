@@ -1,9 +1,7 @@
-import {Agent, request} from 'undici'
-
 import {GptconvError} from './errors.js'
 import {redact} from './mask.js'
 import type {PlanLimits} from './runtime-state.js'
-import {describeNetworkError, upstreamMessage} from './upstream-check.js'
+import {describeNetworkError, httpGet, upstreamMessage} from './upstream-check.js'
 
 /**
  * A ChatGPT plan's usage windows (a 5-hour one and a weekly one, in percent used), as the
@@ -63,8 +61,6 @@ export function planLimitsFromUsage(doc: unknown, now = Date.now()): PlanLimits 
   }
 }
 
-let agent: Agent | undefined
-
 /** Ask the usage endpoint now. Throws a GptconvError (GPTCONV_USAGE_UNAVAILABLE) saying why not. */
 export async function fetchPlanLimits(
   baseUrl: string,
@@ -77,29 +73,20 @@ export async function fetchPlanLimits(
     new GptconvError('GPTCONV_USAGE_UNAVAILABLE', `The plan's usage could not be read from ${url}: ${why}.`, {
       status: 502,
     })
-  agent ??= new Agent({connectTimeout: Math.min(timeoutMs, 10_000)})
   const headers: Record<string, string> = {
     authorization: `Bearer ${accessToken}`,
     accept: 'application/json',
     'user-agent': 'gptconv/0.1',
   }
   if (chatgptAccountId) headers['chatgpt-account-id'] = chatgptAccountId
-  let status: number
-  let text: string
+  let answer: {status: number; text: string}
   try {
-    const res = await request(url, {
-      dispatcher: agent,
-      headers,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    status = res.statusCode
-    text = await res.body.text()
+    answer = await httpGet(url, headers, timeoutMs)
   } catch (error) {
     throw fail(redact(describeNetworkError(error), [accessToken]))
   }
 
+  const {status, text} = answer
   if (status !== 200) throw fail(`HTTP ${status}: ${upstreamMessage(text, [accessToken]) || 'no message'}`)
   try {
     return planLimitsFromUsage(JSON.parse(text))

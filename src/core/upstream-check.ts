@@ -8,6 +8,27 @@ export type CheckOutcome = {ok: boolean; status: CheckStatus; detail: string; mo
 
 let agent: Agent | undefined
 
+/**
+ * One GET of the CLI's checks and lookups (key checks, billing, plan usage), through one
+ * shared agent: the status and the body's text. A network failure or timeout throws undici's
+ * error (describeNetworkError says it in words).
+ */
+export async function httpGet(
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<{status: number; text: string}> {
+  agent ??= new Agent({connectTimeout: Math.min(timeoutMs, 10_000)})
+  const res = await request(url, {
+    dispatcher: agent,
+    headers,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    signal: AbortSignal.timeout(timeoutMs),
+  })
+  return {status: res.statusCode, text: await res.body.text()}
+}
+
 /** The `error.message` of an OpenAI-style error body, or a short excerpt of any other body. */
 export function upstreamMessage(body: string, secrets: string[]): string {
   // scrubbed before it is cut short: a cut through a secret would leave its first part unrecognised
@@ -40,17 +61,14 @@ export function upstreamMessage(body: string, secrets: string[]): string {
  * with the upstream, not a verdict on the key.
  */
 export async function checkApiKey(baseUrl: string, secret: string, timeoutMs = 15_000): Promise<CheckOutcome> {
-  agent ??= new Agent({connectTimeout: Math.min(timeoutMs, 10_000)})
   try {
-    const res = await request(`${baseUrl.replace(/\/+$/, '')}/models`, {
-      dispatcher: agent,
-      headers: {authorization: `Bearer ${secret}`, accept: 'application/json'},
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    const body = await res.body.text()
-    if (res.statusCode === 200) {
+    const res = await httpGet(
+      `${baseUrl.replace(/\/+$/, '')}/models`,
+      {authorization: `Bearer ${secret}`, accept: 'application/json'},
+      timeoutMs,
+    )
+    const body = res.text
+    if (res.status === 200) {
       let count: number | undefined
       try {
         const data = (JSON.parse(body) as {data?: unknown}).data
@@ -68,8 +86,8 @@ export async function checkApiKey(baseUrl: string, secret: string, timeoutMs = 1
       return {ok: true, status: 'valid', detail: `${count} model${count === 1 ? '' : 's'} available`, models: count}
     }
 
-    const detail = `HTTP ${res.statusCode}: ${upstreamMessage(body, [secret]) || 'no message'}`
-    if (res.statusCode === 401 || res.statusCode === 403) return {ok: false, status: 'invalid', detail}
+    const detail = `HTTP ${res.status}: ${upstreamMessage(body, [secret]) || 'no message'}`
+    if (res.status === 401 || res.status === 403) return {ok: false, status: 'invalid', detail}
     return {ok: false, status: 'error', detail}
   } catch (error) {
     return {ok: false, status: 'unreachable', detail: redact(describeNetworkError(error), [secret])}
@@ -89,19 +107,15 @@ export function describeNetworkError(error: unknown): string {
 
 /** A ChatGPT access token is valid when the web backend lists its models for it. */
 export async function checkWebAccessToken(baseUrl: string, token: string, timeoutMs = 15_000): Promise<CheckOutcome> {
-  agent ??= new Agent({connectTimeout: Math.min(timeoutMs, 10_000)})
   try {
-    const res = await request(`${baseUrl.replace(/\/+$/, '')}/backend-api/models`, {
-      dispatcher: agent,
-      headers: {authorization: `Bearer ${token}`, accept: 'application/json'},
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    const body = await res.body.text()
-    if (res.statusCode === 200) return {ok: true, status: 'valid', detail: 'the ChatGPT backend accepts it'}
-    const detail = `HTTP ${res.statusCode}: ${upstreamMessage(body, [token]) || 'no message'}`
-    return {ok: false, status: res.statusCode === 401 || res.statusCode === 403 ? 'invalid' : 'error', detail}
+    const res = await httpGet(
+      `${baseUrl.replace(/\/+$/, '')}/backend-api/models`,
+      {authorization: `Bearer ${token}`, accept: 'application/json'},
+      timeoutMs,
+    )
+    if (res.status === 200) return {ok: true, status: 'valid', detail: 'the ChatGPT backend accepts it'}
+    const detail = `HTTP ${res.status}: ${upstreamMessage(res.text, [token]) || 'no message'}`
+    return {ok: false, status: res.status === 401 || res.status === 403 ? 'invalid' : 'error', detail}
   } catch (error) {
     return {ok: false, status: 'unreachable', detail: redact(describeNetworkError(error), [token])}
   }
