@@ -5,8 +5,8 @@ import type {PlanLimits} from './runtime-state.js'
  * `x-codex-primary-*` / `x-codex-secondary-*` response headers (used percent, window length
  * in minutes, reset time in unix seconds — older backends send seconds until the reset
  * instead), the `codex.rate_limits` stream frame (`rate_limits.primary.used_percent`,
- * `window_minutes`, `reset_at`), and the `wham/usage` document (`rate_limit.primary_window`
- * with `limit_window_seconds` and `reset_at`). Each becomes the same PlanLimits.
+ * `window_minutes`, `reset_at`), and the `wham/usage` document (read by codex-limits.ts).
+ * Each becomes the same PlanLimits.
  */
 
 type Window = PlanLimits['windows'][number]
@@ -88,27 +88,4 @@ function fromWindows(
 export function limitsFromFrame(frame: unknown, now = Date.now()): PlanLimits | undefined {
   const f = frame as {plan_type?: unknown; rate_limits?: {primary?: FrameWindow; secondary?: FrameWindow}} | null
   return fromWindows(f?.rate_limits?.primary, f?.rate_limits?.secondary, f?.plan_type, now)
-}
-
-/** The `GET …/wham/usage` document. */
-export function limitsFromUsage(document: unknown, now = Date.now()): PlanLimits | undefined {
-  const d = document as {
-    plan_type?: unknown
-    rate_limit?: {primary_window?: FrameWindow; secondary_window?: FrameWindow}
-  } | null
-  return fromWindows(d?.rate_limit?.primary_window, d?.rate_limit?.secondary_window, d?.plan_type, now)
-}
-
-/** `5h: 42% used, resets 15:28; 7d: 84% used, resets Nov 28 09:00` (local time). */
-export function describeLimits(limits: PlanLimits, now = Date.now()): string {
-  return limits.windows
-    .map((w) => {
-      if (w.resetsAt === null) return `${w.window}: ${Math.round(w.usedPercent)}% used`
-      const at = new Date(w.resetsAt)
-      const sameDay = at.toDateString() === new Date(now).toDateString()
-      const time = at.toLocaleTimeString('en-GB', {hour: '2-digit', minute: '2-digit'})
-      const when = sameDay ? time : `${at.toLocaleDateString('en-GB', {month: 'short', day: 'numeric'})} ${time}`
-      return `${w.window}: ${Math.round(w.usedPercent)}% used, resets ${when}`
-    })
-    .join('; ')
 }

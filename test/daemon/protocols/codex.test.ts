@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {
-  describeLimits,
-  limitsFromFrame,
-  limitsFromHeaders,
-  limitsFromUsage,
-  windowName,
-} from '../../../src/core/plan-limits.js'
+import {describeLimits, planLimitsFromUsage} from '../../../src/core/codex-limits.js'
+import {limitsFromFrame, limitsFromHeaders, windowName} from '../../../src/core/plan-limits.js'
 import {LimitedDecoder, TextLimiter} from '../../../src/daemon/protocols/chat/limits.js'
 import type {ChatChunk} from '../../../src/daemon/protocols/chat/types.js'
 import type {StreamDecoder} from '../../../src/daemon/protocols/codec.js'
@@ -181,7 +176,7 @@ describe('plan limits', () => {
       )?.plan,
       'pro',
     )
-    const usage = limitsFromUsage(
+    const usage = planLimitsFromUsage(
       {
         plan_type: 'plus',
         rate_limit: {primary_window: {used_percent: 42, limit_window_seconds: 18_000, reset_at: 1_790_000_000}},
@@ -192,7 +187,7 @@ describe('plan limits', () => {
       {window: '5h', usedPercent: 42, resetsAt: new Date(1_790_000_000_000).toISOString()},
     ])
     assert.deepEqual([windowName(300), windowName(10_080), windowName(90)], ['5h', '7d', '90m'])
-    assert.match(describeLimits(usage!, now), /^5h: 42% used, resets \d\d:\d\d$/)
+    assert.match(describeLimits(usage.windows, now), /^5h: 42% used, resets \d\d:\d\d$/)
   })
 })
 
