@@ -1,7 +1,7 @@
 import type {TokenEntry, UpstreamConfig} from './config.js'
 import type {Context} from './context.js'
 import {NotFoundError, UsageError, errorMessage} from './errors.js'
-import {readLedger} from './ledger.js'
+import {type UsageRecord, readLedger} from './ledger.js'
 import {redact} from './mask.js'
 import {own} from './own.js'
 import {usePriceData} from './price-data.js'
@@ -180,16 +180,14 @@ const unique = (reasons: string[]) => [...new Set(reasons)].join('; ')
 type Answer = {granted: number; used: number; unpriced?: string[]}
 
 async function fromLedger(
-  ctx: Context,
   entry: TokenEntry,
   window: ReturnType<typeof billingWindow>,
   prices: PriceOverrides,
+  ledger: () => Promise<UsageRecord[]>,
 ): Promise<Answer> {
   if (entry.grantedUsd === undefined)
     throw new SourceError(`no --granted-usd for this token (gptconv tokens add ${entry.label} --granted-usd X --force)`)
-  const records = (await readLedger(ctx.paths.ledger, window.startMs, ctx.warn)).filter(
-    (r) => r.token === entry.label && Date.parse(r.ts) < window.endMs,
-  )
+  const records = (await ledger()).filter((r) => r.token === entry.label && Date.parse(r.ts) < window.endMs)
   const cost = costOf(records, prices)
   return {granted: entry.grantedUsd, used: cost.usd, ...(cost.unpriced.length > 0 && {unpriced: cost.unpriced})}
 }
@@ -211,15 +209,18 @@ const failureText = (refused: TokenBalance['refused']) =>
     .map((r) => `${r.sources}: ${r.reason}`)
     .join(' | ')
 
-export async function tokenBalance(
+/**
+ * One api-key's balance in the window: from the upstream's billing endpoints, else granted
+ * minus the ledger's cost. `ledger` reads the window's usage records (once for all tokens).
+ */
+async function tokenBalance(
   ctx: Context,
   entry: TokenEntry,
   upstream: UpstreamConfig,
-  days: number,
-  options: {timeoutMs?: number; prices?: PriceOverrides} = {},
+  window: ReturnType<typeof billingWindow>,
+  options: {timeoutMs: number; prices: PriceOverrides; ledger: () => Promise<UsageRecord[]>},
 ): Promise<TokenBalance> {
-  const {timeoutMs = 15_000, prices = {}} = options
-  const window = billingWindow(days)
+  const {timeoutMs, prices} = options
   const base = {label: entry.label, window: {start: window.start, end: window.end}}
   const refused: TokenBalance['refused'] = []
   const answer = (source: BalanceSource, r: Answer): TokenBalance => ({
@@ -259,7 +260,7 @@ export async function tokenBalance(
   }
 
   try {
-    return answer('ledger', await fromLedger(ctx, entry, window, prices))
+    return answer('ledger', await fromLedger(entry, window, prices, options.ledger))
   } catch (error) {
     if (!(error instanceof SourceError)) throw error
     refused.push({source: 'ledger', reason: error.message})
@@ -302,46 +303,38 @@ export async function balances(
           .filter((t) => t.kind === 'api-key' || plan(t))
           .sort((a, b) => a.label.localeCompare(b.label))
   await usePriceData(ctx)
+  const window = billingWindow(days)
+  const shown = {start: window.start, end: window.end}
+  const timeoutMs = settings.pool.connectTimeoutMs + 5000
+  // read once, by the first token that falls back to it: a damaged record is reported once
+  let ledger: Promise<UsageRecord[]> | undefined
+  const records = () => (ledger ??= readLedger(ctx.paths.ledger, window.startMs, ctx.warn))
   const tokens: TokenBalance[] = []
-  // every ledger estimate reads the ledger: a damaged record is reported once, not once per token
-  const warned = new Set<string>()
-  const once: Context = {
-    ...ctx,
-    warn(message) {
-      if (!warned.has(message)) ctx.warn(message)
-      warned.add(message)
-    },
-  }
   for (const entry of entries) {
     hooks.onStart?.(entry.label)
     const upstream = own(settings.upstreams, entry.upstream)
-    const result =
-      plan(entry) && upstream
-        ? await (
-            await import('./balance-codex.js')
-          ).codexBalance(once, entry, upstream, billingWindow(days), settings.pool.connectTimeoutMs + 5000)
-        : entry.kind !== 'api-key' || !upstream
-          ? {
-              label: entry.label,
-              source: null,
-              grantedUsd: null,
-              usedUsd: null,
-              balanceUsd: null,
-              window: billingWindow(days),
-              estimated: false,
-              error:
-                entry.kind === 'api-key'
-                  ? `its upstream "${entry.upstream}" is not configured`
-                  : `a ${entry.kind} has no billing balance; balances are for api-keys`,
-              refused: [],
-            }
-          : await tokenBalance(once, entry, upstream, days, {
-              timeoutMs: settings.pool.connectTimeoutMs + 5000,
-              prices: settings.prices,
-            })
-    const clean = {...result, window: {start: result.window.start, end: result.window.end}}
-    hooks.onDone?.(clean)
-    tokens.push(clean)
+    let result: TokenBalance
+    if (plan(entry) && upstream)
+      result = await (await import('./balance-codex.js')).codexBalance(ctx, entry, upstream, shown, timeoutMs)
+    else if (entry.kind === 'api-key' && upstream)
+      result = await tokenBalance(ctx, entry, upstream, window, {timeoutMs, prices: settings.prices, ledger: records})
+    else
+      result = {
+        label: entry.label,
+        source: null,
+        grantedUsd: null,
+        usedUsd: null,
+        balanceUsd: null,
+        window: shown,
+        estimated: false,
+        error:
+          entry.kind === 'api-key'
+            ? `its upstream "${entry.upstream}" is not configured`
+            : `a ${entry.kind} has no billing balance; balances are for api-keys`,
+        refused: [],
+      }
+    hooks.onDone?.(result)
+    tokens.push(result)
   }
 
   // plan tokens answer with usage windows, not amounts: they are not in the USD totals
