@@ -7,7 +7,7 @@ import {type Binding, type OriginBlock, bindingFor, originBlock, recordedBinding
 import type {Settings, TokenEntry, UpstreamConfig} from '../core/config.js'
 import type {Context} from '../core/context.js'
 import {errorMessage} from '../core/errors.js'
-import {readRuntimeState} from '../core/runtime-state.js'
+import type {TokenRuntime} from '../core/runtime-state.js'
 import {storeOfKind} from '../core/secrets/index.js'
 import {ApiError, badRequest} from './errors.js'
 import type {ChatRequest} from './protocols/chat/types.js'
@@ -57,9 +57,10 @@ export class Registry {
     this.settings = settings
   }
 
-  static async load(ctx: Context, extra?: ExtraTokens): Promise<Registry> {
+  /** The registry of the config as it is now; `persisted`: the runtime state's tokens, read by the caller. */
+  static async load(ctx: Context, persisted: Record<string, TokenRuntime>, extra?: ExtraTokens): Promise<Registry> {
     const registry = new Registry(ctx.config.read())
-    for (const [label, runtime] of Object.entries(readRuntimeState(ctx.paths.runtime).tokens)) {
+    for (const [label, runtime] of Object.entries(persisted)) {
       if (runtime.origin !== undefined)
         registry.#firstSeen.set(label, {
           origin: runtime.origin,

@@ -85,13 +85,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const key = (await clientKey(ctx, {create: true}))!
   const demo: DemoUpstream | undefined = options.demo ? await startDemoUpstream() : undefined
   const extra = mergeExtra(options.extra, demo?.extra)
-  const registry = await Registry.load(ctx, extra)
+  const persisted = readRuntimeState(ctx.paths.runtime).tokens
+  const registry = await Registry.load(ctx, persisted, extra)
   const settings = registry.settings
   // eslint-disable-next-line prefer-const -- the pool's callback refers to the writer, which needs the pool
   let writer: RuntimeStateWriter | undefined
   const pool = new CredentialPool({...settings.pool, onChange: () => writer?.schedule()})
   writer = new RuntimeStateWriter(ctx.paths.runtime, pool, log, 250, () => registry.firstSeen())
-  pool.update(registry.tokens, readRuntimeState(ctx.paths.runtime).tokens)
+  pool.update(registry.tokens, persisted)
   const reportBlocks = blockReporter(registry, log)
   reportBlocks()
   if (registry.firstSeen().size > 0) writer.schedule()
