@@ -1,10 +1,8 @@
 import {ApiError} from '../errors.js'
 import {sendJson} from '../http.js'
-import {WEB_MODELS} from '../protocols/chatgpt-web/request.js'
 import type {RequestContext} from '../router.js'
 import type {DaemonState} from '../state.js'
 import type {LiveUpstream} from '../registry.js'
-import {CODEX_DEFAULT_MODELS} from '../upstream/codex.js'
 import {adapterOf} from '../upstream/index.js'
 
 type Model = {id: string; object: 'model'; created: number; owned_by: string}
@@ -33,8 +31,7 @@ export async function modelList(rc: RequestContext): Promise<Model[]> {
       continue
     }
 
-    const listed =
-      upstream.models ?? (upstream.protocol === 'chatgpt-web' ? WEB_MODELS : await upstreamModels(rc, upstream))
+    const listed = upstream.models ?? adapterOf(upstream).fixedModels ?? (await upstreamModels(rc, upstream))
     for (const model of listed) {
       if (typeof model === 'string') add(model, upstream.name)
       else add(model.id, upstream.name, model)
@@ -79,14 +76,12 @@ async function upstreamModels(rc: RequestContext, upstream: LiveUpstream): Promi
     return models
   } catch (error) {
     rc.log.warn({upstream: upstream.name, err: (error as Error).message}, 'cannot list the models of an upstream')
-    return upstream.protocol === 'codex'
-      ? CODEX_DEFAULT_MODELS.map((id) => ({
-          id,
-          object: 'model' as const,
-          created: Math.floor(daemon.startedAt / 1000),
-          owned_by: upstream.name,
-        }))
-      : []
+    return (adapterOf(upstream).fallbackModels ?? []).map((id) => ({
+      id,
+      object: 'model' as const,
+      created: Math.floor(daemon.startedAt / 1000),
+      owned_by: upstream.name,
+    }))
   }
 }
 

@@ -95,4 +95,8 @@ export type UpstreamAdapter = {
   limits?(headers: Dispatcher.ResponseData['headers']): PlanLimits | undefined
   /** the model ids of its model list, when it is not OpenAI's `{data: [{id}]}` */
   models?(json: unknown): string[]
+  /** the models it serves, known without asking it (no model list to fetch) */
+  fixedModels?: readonly string[]
+  /** the models to list when asking it for its list failed */
+  fallbackModels?: readonly string[]
 }

@@ -2,7 +2,7 @@ import {encodingFor} from '../../core/tokenizer.js'
 import {chatChunksToCompletion} from '../protocols/chat/aggregate.js'
 import type {ChatChunk, ChatRequest} from '../protocols/chat/types.js'
 import {WebDecoder} from '../protocols/chatgpt-web/decoder.js'
-import {chatRequestToConversation, webLimitation, webModelSlug} from '../protocols/chatgpt-web/request.js'
+import {WEB_MODELS, chatRequestToConversation, webLimitation, webModelSlug} from '../protocols/chatgpt-web/request.js'
 import {webErrorVerdict} from '../protocols/chatgpt-web/verdict.js'
 import {SseParser} from '../sse.js'
 import type {UpstreamAdapter, UpstreamCall} from './adapter.js'
@@ -20,6 +20,7 @@ async function webDecoder(call: UpstreamCall): Promise<WebDecoder> {
 }
 
 export const chatgptWebAdapter: UpstreamAdapter = {
+  fixedModels: WEB_MODELS,
   estimatesUsage: true,
   serves: (endpoint) =>
     endpoint === 'chat' ||

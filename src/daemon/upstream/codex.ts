@@ -97,6 +97,7 @@ function refusal(status: number, text: string): ErrorVerdict | undefined {
 }
 
 export const codexAdapter: UpstreamAdapter = {
+  fallbackModels: CODEX_DEFAULT_MODELS,
   keepsResponses: false,
   serves: (endpoint) => endpoint !== 'embeddings' && endpoint !== 'images',
   native: (endpoint) => endpoint === 'responses' || endpoint === 'models',
