@@ -5,12 +5,12 @@
 // BASE=/path/to/checkout[,…] (built) adds each one's daemon as a path named after its directory.
 // DAEMON_STDOUT=1 shows the daemons' stdout (with GPTCONV_DAEMON_FLAGS='… --trace-gc', their GC trace).
 import autocannon from 'autocannon'
-import {execFile, fork, spawn} from 'node:child_process'
-import {mkdtempSync, readFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {basename, join} from 'node:path'
+import {fork} from 'node:child_process'
+import {readFileSync} from 'node:fs'
+import {basename} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {setTimeout as sleep} from 'node:timers/promises'
+
+import {startGptconv} from './gptconv.mjs'
 const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
 const f = (s, a) => {
   const c = fork(ROOT + '/bench/' + s, a, {
@@ -22,48 +22,15 @@ const f = (s, a) => {
 const {c: up, port: upPort} = await f('upstream.mjs', [])
 const {c: px, port: pxPort} = await f('proxy.mjs', [`http://127.0.0.1:${upPort}`])
 const {c: fl, port: flPort} = await f('floor.mjs', [`http://127.0.0.1:${upPort}`])
-/** A gptconv daemon of the checkout at `root` (this one, or BASE=another checkout to compare with), with four keys on the fake upstream. */
-async function gptconv(root) {
-  const home = mkdtempSync(join(tmpdir(), 'cpu-'))
-  const env = {...process.env, GPTCONV_HOME: home, GPTCONV_SECRET_STORE: 'file'}
-  const cli = (args, input) =>
-    new Promise((res, rej) => {
-      const c = execFile(process.execPath, [root + '/bin/run.js', ...args], {env}, (e, o) => (e ? rej(e) : res(o)))
-      c.stdin.end(input ?? '')
-    })
-  const models = 'gpt-4o-mini,gpt-3.5-turbo-instruct'
-  await cli([
-    'upstreams',
-    'add',
-    'bench',
-    '--protocol',
-    'openai',
-    '--base-url',
-    `http://127.0.0.1:${upPort}/v1`,
-    '--models',
-    models,
-  ])
-  for (let i = 1; i <= 4; i++)
-    await cli(
-      ['tokens', 'add', `k${i}`, '--kind', 'api-key', '--upstream', 'bench'],
-      `sk-bench-key-${i}-abcdefghijklmnopqrstuvwxyz`,
-    )
-  const profile = process.env.PROF && root === ROOT
-  const daemon = spawn(process.execPath, [root + '/bin/run.js', 'serve', '--port', '0'], {
-    env: {
-      ...env,
-      ...(profile && {GPTCONV_DAEMON_FLAGS: '--max-semi-space-size=8 --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof'}),
-    },
-    stdio: ['ignore', process.env.DAEMON_STDOUT ? 'inherit' : 'ignore', 'inherit'],
+/** A gptconv daemon of the checkout at `root` (this one, or BASE=another checkout to compare with). */
+const gptconv = (root) =>
+  startGptconv(root, upPort, {
+    daemonEnv:
+      process.env.PROF && root === ROOT
+        ? {GPTCONV_DAEMON_FLAGS: '--max-semi-space-size=8 --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof'}
+        : {},
+    stdout: Boolean(process.env.DAEMON_STDOUT),
   })
-  let st
-  for (let i = 0; i < 100 && !st; i++) {
-    await sleep(100)
-    st = await cli(['status', '--json']).then(JSON.parse, () => undefined)
-  }
-  const {OPENAI_API_KEY: key} = JSON.parse(await cli(['env', '--json']))
-  return {daemon, origin: new URL(st.url).origin, pid: st.pid, key}
-}
 const d = await gptconv(ROOT)
 // other checkouts to compare with, measured in the same rounds: BASE=dir[,dir…]
 const bases = []

@@ -3,14 +3,15 @@
 // all on loopback, measured in one run; prints a table, writes bench/results/latest.json,
 // and checks the targets of docs/reference.md §6 as ratios of figures taken side by side.
 import autocannon from 'autocannon'
-import {execFile, fork, spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {execFile, fork} from 'node:child_process'
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {request as httpRequest, Agent as HttpAgent} from 'node:http'
-import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
+
+import {startGptconv} from './gptconv.mjs'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const BIN = join(ROOT, 'bin/run.js')
@@ -25,48 +26,6 @@ function start(script, args) {
   const child = fork(join(ROOT, 'bench', script), args, {stdio: ['ignore', 'ignore', 'inherit', 'ipc']})
   children.push(child)
   return new Promise((resolve) => child.once('message', (m) => resolve({child, port: m.port})))
-}
-
-async function gptconv(upstreamPort) {
-  const home = mkdtempSync(join(tmpdir(), 'gptconv-bench-'))
-  const env = {...process.env, GPTCONV_HOME: home, GPTCONV_SECRET_STORE: 'file', NO_COLOR: '1'}
-  delete env.DBUS_SESSION_BUS_ADDRESS
-  const cli = (args, input) =>
-    new Promise((resolve, reject) => {
-      const child = execFile(process.execPath, [BIN, ...args], {env}, (error, stdout) =>
-        error ? reject(error) : resolve(stdout),
-      )
-      child.stdin.end(input ?? '')
-    })
-  await cli([
-    'upstreams',
-    'add',
-    'bench',
-    '--protocol',
-    'openai',
-    '--base-url',
-    `http://127.0.0.1:${upstreamPort}/v1`,
-    '--models',
-    'gpt-4o-mini,gpt-3.5-turbo-instruct',
-  ])
-  for (let i = 1; i <= 4; i++)
-    await cli(
-      ['tokens', 'add', `k${i}`, '--kind', 'api-key', '--upstream', 'bench'],
-      `sk-bench-key-${i}-abcdefghijklmnopqrstuvwxyz`,
-    )
-  const daemon = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {env, stdio: ['ignore', 'ignore', 'inherit']})
-  children.push(daemon)
-  let status
-  for (let i = 0; i < 200 && !status; i++) {
-    await sleep(50)
-    status = await cli(['status', '--json']).then(
-      (out) => JSON.parse(out),
-      () => undefined,
-    )
-  }
-
-  const {OPENAI_API_KEY: key} = JSON.parse(await cli(['env', '--json']))
-  return {home, env, pid: status.pid, origin: new URL(status.url).origin, key}
 }
 
 const chatBody = (extra = {}) =>
@@ -301,7 +260,8 @@ async function main() {
   const began = performance.now()
   const {port: up} = await start('upstream.mjs', [])
   const {port: px, child: proxy} = await start('proxy.mjs', [`http://127.0.0.1:${up}`])
-  const gw = await gptconv(up)
+  const gw = await startGptconv(ROOT, up)
+  children.push(gw.daemon)
   const auth = {authorization: `Bearer ${gw.key}`}
   const urls = {
     direct: `http://127.0.0.1:${up}/v1/chat/completions`,
