@@ -393,34 +393,23 @@ async function main() {
     ['path', 'req/s', 'p50 ms', 'p99 ms'],
     results.single.map((r) => [r.name, fmt(r.rps), fmt(r.p50, 3), fmt(r.p99, 3)]),
   )
-  table(
-    'Non-stream chat, 64 clients',
-    ['path', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'CPU µs/request', 'peak RSS MB', 'errors'],
-    results.many.map((r) => [
-      r.name,
-      fmt(r.rps),
-      vs(results.many, r, 'rps'),
-      fmt(r.p50),
-      fmt(r.p99),
-      fmt(r.cpuUs, 0),
-      fmt(r.peakRssMb),
-      r.errors,
-    ]),
-  )
-  table(
-    'Streams of 20 chunks, 64 clients',
-    ['path', 'streams/s', 'ratio', 'p50 ms', 'p99 ms', 'CPU µs/stream', 'peak RSS MB', 'errors'],
-    results.streams.map((r) => [
-      r.name,
-      fmt(r.rps),
-      vs(results.streams, r, 'rps'),
-      fmt(r.p50),
-      fmt(r.p99),
-      fmt(r.cpuUs, 0),
-      fmt(r.peakRssMb),
-      r.errors,
-    ]),
-  )
+  const load = (title, [rate, cpu], list) =>
+    table(
+      title,
+      ['path', rate, 'ratio', 'p50 ms', 'p99 ms', cpu, 'peak RSS MB', 'errors'],
+      list.map((r) => [
+        r.name,
+        fmt(r.rps),
+        vs(list, r, 'rps'),
+        fmt(r.p50),
+        fmt(r.p99),
+        fmt(r.cpuUs, 0),
+        fmt(r.peakRssMb),
+        r.errors,
+      ]),
+    )
+  load('Non-stream chat, 64 clients', ['req/s', 'CPU µs/request'], results.many)
+  load('Streams of 20 chunks, 64 clients', ['streams/s', 'CPU µs/stream'], results.streams)
   table(
     'Legacy /v1/completions (converted to chat) vs chat passthrough, 64 clients',
     ['path', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
