@@ -1,6 +1,6 @@
 // CPU time of the daemon process per request, gptconv against the minimal proxy, in alternating rounds
 // (medians): a steadier signal than throughput on a shared machine. ONLY=json|stream N=requests R=rounds
-// CONN=connections CHUNKS=stream chunks; PROF=1 adds --cpu-prof (profiles in /tmp/prof and /tmp/profp).
+// CONN=connections CHUNKS=stream chunks WARM=warm-up requests; PROF=1 adds --cpu-prof (profiles in /tmp/prof and /tmp/profp).
 // bench/floor.mjs is the lower floor: a gateway that reads and parses both bodies, nothing else.
 // BASE=/path/to/checkout[,…] (built) adds each one's daemon as a path named after its directory.
 // DAEMON_STDOUT=1 shows the daemons' stdout (with GPTCONV_DAEMON_FLAGS='… --trace-gc', their GC trace).
@@ -54,15 +54,14 @@ for (const stream of process.env.ONLY === 'stream' ? [true] : process.env.ONLY =
   ]
   for (const b of bases)
     paths.push([b.name, b.origin + '/v1/chat/completions', b.pid, {authorization: `Bearer ${b.key}`}])
-  // the floor answers complete requests only
-  if (!stream) paths.push(['floor', `http://127.0.0.1:${flPort}/v1/chat/completions`, fl.pid, {}])
+  paths.push(['floor', `http://127.0.0.1:${flPort}/v1/chat/completions`, fl.pid, {}])
   const samples = Object.fromEntries(paths.map(([name]) => [name, []]))
   for (const [, url, , headers] of paths)
     await autocannon({
       url,
       method: 'POST',
       connections: 16,
-      amount: 1000,
+      amount: Number(process.env.WARM ?? 1000),
       body,
       headers: {'content-type': 'application/json', ...headers},
     })
@@ -79,12 +78,18 @@ for (const stream of process.env.ONLY === 'stream' ? [true] : process.env.ONLY =
       })
       samples[name].push(((cpu(pid) - before) * 1000) / N)
     }
-  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(0)
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   console.log(
     stream ? 'stream' : 'json  ',
     `daemon cpu µs/req (median of ${R}):`,
     Object.entries(samples)
-      .map(([name, xs]) => `${name} ${med(xs)}`)
+      .map(([name, xs]) => `${name} ${med(xs).toFixed(0)}`)
+      .join(' '),
+    // each round's ratio to the proxy (measured next to each other, so a slower machine for a while cancels out)
+    '| median ratio to proxy:',
+    Object.entries(samples)
+      .filter(([name]) => name !== 'proxy')
+      .map(([name, xs]) => `${name} ${med(xs.map((x, i) => x / samples.proxy[i])).toFixed(2)}`)
       .join(' '),
     ...(process.env.ROUNDS
       ? Object.entries(samples).map(([k, v]) => ` ${k}: ${v.map((x) => x.toFixed(0)).join(',')}`)

@@ -119,15 +119,13 @@ async function complete(rc: RequestContext, spec: ExchangeSpec, parts: number): 
   })
 
   const first = results[0]
-  const headers = {'x-request-id': rc.requestId, ...first.headers}
+  const headers: Record<string, string> = {'x-request-id': rc.requestId, ...first.headers}
   if (parts === 1 && first.mode === 'native') {
     if (spec.write) spec.write({body: first.json, text: first.text}, headers)
     else {
-      res.writeHead(200, {
-        ...headers,
-        'content-type': 'application/json',
-        'content-length': String(Buffer.byteLength(first.text)),
-      })
+      headers['content-type'] = 'application/json'
+      headers['content-length'] = String(Buffer.byteLength(first.text))
+      res.writeHead(200, headers)
       res.end(first.text)
     }
 

@@ -190,8 +190,11 @@ export const SSE_HEADERS = {
 /** One upstream attempt's way to the client: `wrote` tells whether anything reached it. */
 export type AttemptWriter = {
   readonly wrote: boolean
-  /** write text (nothing for ''); `callback` runs when more may be written (backpressure) */
-  write(text: string | Buffer, callback: (error?: Error | null) => void): void
+  /**
+   * Write text (nothing for ''); false when the client cannot take more yet: `wake` runs
+   * once it drained (or closed). Throws once the client connection is closed.
+   */
+  write(text: string | Buffer, wake: () => void): boolean
 }
 
 /**
@@ -216,23 +219,16 @@ export class ResponseTarget {
   }
 
   /** One attempt's write (TargetWriter). */
-  send(writer: TargetWriter, text: string | Buffer, callback: (error?: Error | null) => void): void {
+  send(writer: TargetWriter, text: string | Buffer, wake: () => void): boolean {
     const {res} = this
-    if (text.length === 0) {
-      callback()
-      return
-    }
-
-    if (res.destroyed) {
-      callback(new Error('client connection closed'))
-      return
-    }
-
+    if (text.length === 0) return true
+    if (res.destroyed) throw new Error('client connection closed')
     if (!res.headersSent) res.writeHead(200, {...this.headers, ...writer.upstreamHeaders, ...SSE_HEADERS})
     writer.wrote = true
     this.#cork()
-    if (res.write(text)) callback()
-    else this.#wait(() => callback())
+    if (res.write(text)) return true
+    this.#wait(wake)
+    return false
   }
 
   #wait(wake: () => void): void {
@@ -269,8 +265,8 @@ class TargetWriter implements AttemptWriter {
     readonly upstreamHeaders: Record<string, string>,
   ) {}
 
-  write(text: string | Buffer, callback: (error?: Error | null) => void): void {
-    this.target.send(this, text, callback)
+  write(text: string | Buffer, wake: () => void): boolean {
+    return this.target.send(this, text, wake)
   }
 }
 

@@ -1,5 +1,3 @@
-import {Writable} from 'node:stream'
-
 import {GptconvError} from '../core/errors.js'
 import {describeNetworkError} from '../core/upstream-check.js'
 import {ApiError} from './errors.js'
@@ -7,6 +5,7 @@ import type {AttemptWriter} from './http.js'
 import type {Relay, StreamDecoder, StreamEncoder} from './protocols/codec.js'
 import type {ChatChunk, ChatUsage} from './protocols/chat/types.js'
 import {type SseEvent, SseParser} from './sse.js'
+import type {BodySink} from './upstream/client.js'
 
 /**
  * What one upstream attempt's stream goes through between the SSE parser and the client:
@@ -106,81 +105,58 @@ export class PivotStage implements AnswerStage {
 }
 
 /**
- * The one Writable of a streamed answer: upstream bytes in, parsed, passed through the
- * attempt's stage with plain calls, written to the client with backpressure. `answered`
- * turns true when the stage finished the answer early — the caller then cuts the upstream off.
+ * The sink of a streamed answer: each upstream read parsed, passed through the attempt's
+ * stage with plain calls, written to the client with backpressure. `done` turns true when
+ * the stage finished the answer early — the upstream is cut off then.
  */
-export class AnswerSink extends Writable {
-  answered = false
-  readonly #parser = new SseParser()
+export class AnswerSink implements BodySink {
+  done = false
+  #parser: SseParser | undefined
 
   constructor(
     private readonly stage: AnswerStage,
     private readonly writer: AttemptWriter,
-  ) {
-    super()
-  }
+  ) {}
 
   get wrote(): boolean {
     return this.writer.wrote
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.answered) {
-      callback()
-      return
-    }
-
+  data(chunk: Buffer, resume: () => void): boolean {
+    if (this.done) return true
     let text: string | Buffer
-    try {
-      if (this.stage.bytes) text = this.stage.bytes(chunk)
-      else {
-        text = this.stage.process(this.#parser.push(chunk))
-        if (this.stage.done) text += this.#end()
-      }
-    } catch (error) {
-      callback(error as Error)
-      return
+    if (this.stage.bytes) text = this.stage.bytes(chunk)
+    else {
+      text = this.stage.process((this.#parser ??= new SseParser()).push(chunk))
+      if (this.stage.done) text += this.#end()
     }
 
-    this.writer.write(text, callback)
-    if (this.answered) this.emit('answered')
+    return this.writer.write(text, resume)
   }
 
-  override _final(callback: (error?: Error | null) => void): void {
-    if (this.answered) {
-      callback()
-      return
-    }
-
+  end(): void {
+    if (this.done) return
     let text: string | Buffer
-    try {
-      if (this.stage.bytesEnd) {
-        const rest = this.stage.bytesEnd()
-        const trailer = this.#end()
-        text =
-          trailer === ''
-            ? rest
-            : typeof rest === 'string'
-              ? rest + trailer
-              : Buffer.concat([rest, Buffer.from(trailer)])
-      } else {
-        text = this.stage.process(this.#parser.end())
-        text += this.#end()
-      }
-    } catch (error) {
-      callback(error as Error)
-      return
+    if (this.stage.bytesEnd) {
+      const rest = this.stage.bytesEnd()
+      const trailer = this.#end()
+      text =
+        trailer === '' ? rest : typeof rest === 'string' ? rest + trailer : Buffer.concat([rest, Buffer.from(trailer)])
+    } else {
+      text = this.stage.process((this.#parser ??= new SseParser()).end())
+      text += this.#end()
     }
 
-    this.writer.write(text, callback)
+    this.writer.write(text, noop)
   }
 
   #end(): string {
-    this.answered = this.stage.done
+    this.done = this.stage.done
     return this.stage.finish()
   }
 }
+
+function noop(): void {}
 
 /** What a broken stream becomes on the wire. */
 export function streamFailure(error: unknown, upstream: string): GptconvError {

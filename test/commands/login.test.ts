@@ -132,7 +132,7 @@ describe('gptconv login', {timeout: 120_000}, () => {
     assert.equal(await run.exit, 0, run.stderr())
     assert.match(
       run.stdout(),
-      /^Signed in as carol@example\.com \(ChatGPT plus\)\. Stored as refresh-token "carol@example\.com" \(rt_…\w{4}\) on upstream plan; gptconv renews its access by itself\.\n$/,
+      /^Signed in as carol@example\.com \(ChatGPT plus\)\. Stored as refresh-token "carol@example\.com" \(rt_…[\w-]{4}\) on upstream plan; gptconv renews its access by itself\.\n$/,
     )
     const list = JSON.parse((await runCli(['tokens', 'list', '--json'], {home: home.dir})).stdout) as Array<{
       label: string

@@ -1,12 +1,12 @@
-import {PassThrough, Writable} from 'node:stream'
-import type {Dispatcher} from 'undici'
+import {PassThrough} from 'node:stream'
 
 import {describeNetworkError} from '../../core/upstream-check.js'
 import type {StreamDecoder} from '../protocols/codec.js'
 import type {Served, UpstreamAdapter, UpstreamCall} from './adapter.js'
+import type {BodySink, UpstreamHeaders} from './client.js'
 
-// How one attempt's answer body is received: into a Writable that undici writes it into,
-// and what becomes of it once the body ended or broke; what makes an attempt worth retrying.
+// How one attempt's answer body is received: into a sink that undici hands it to read by
+// read, and what becomes of it once the body ended or broke; what makes an attempt worth retrying.
 
 /** Thrown by a body reader when a response failed before anything reached the client: try another token. */
 export class Retryable extends Error {
@@ -20,38 +20,34 @@ export class Retryable extends Error {
 }
 
 /** Collects a body into memory, up to `limit` bytes (beyond it: an error, or with `truncate` the rest is thrown away). */
-export class Collector extends Writable {
+export class Collector implements BodySink {
   readonly #chunks: Buffer[] = []
   #size = 0
 
   constructor(
     private readonly limit: number,
     private readonly truncate = false,
-  ) {
-    super()
-  }
+  ) {}
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+  data(chunk: Buffer): boolean {
     this.#size += chunk.length
     if (this.#size <= this.limit) this.#chunks.push(chunk)
-    else if (!this.truncate) {
-      callback(new Error(`the body is larger than ${this.limit} bytes`))
-      return
-    }
-
-    callback()
+    else if (!this.truncate) throw new Error(`the body is larger than ${this.limit} bytes`)
+    return true
   }
+
+  end(): void {}
 
   get bytes(): Buffer {
     return this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks)
   }
 }
 
-/** What receives a successful answer's body: the Writable undici writes it into, and what it makes of it once the body ended (or broke). */
-export type Receiver<T> = {sink: Writable; settle(error: unknown): Promise<T>}
+/** What receives a successful answer's body: the sink undici hands it to, and what it makes of it once the body ended (or broke). */
+export type Receiver<T> = {sink: BodySink; settle(error: unknown): Promise<T>}
 export type Receive<T> = (
   status: number,
-  headers: Dispatcher.ResponseData['headers'],
+  headers: UpstreamHeaders,
   served: Served,
   call: UpstreamCall,
   adapter: UpstreamAdapter,
@@ -63,13 +59,13 @@ export const ERROR_BODY_LIMIT = 64 * 1024
 
 /** An answer read by an adapter from the body as it arrives (it may stop reading early: the upstream is cut off then). */
 export function readBy<T>(read: (body: AsyncIterable<Buffer>) => Promise<T>): Receiver<T> {
-  const sink = new PassThrough()
-  const reading = read(sink as AsyncIterable<Buffer>).then(
+  const body = new PassThrough()
+  const reading = read(body as AsyncIterable<Buffer>).then(
     (value) => ({value}),
     (error: unknown) => ({error}),
   )
   return {
-    sink,
+    sink: new Feed(body),
     async settle() {
       const outcome = await reading
       if ('error' in outcome)
@@ -81,6 +77,35 @@ export function readBy<T>(read: (body: AsyncIterable<Buffer>) => Promise<T>): Re
             )
       return outcome.value
     },
+  }
+}
+
+/** A body fed into a readable stream for an adapter to read; once the adapter stops reading (the stream closed), the sink is done. */
+class Feed implements BodySink {
+  #resume: (() => void) | undefined
+
+  constructor(private readonly body: PassThrough) {
+    const wake = () => this.#resume?.()
+    body.on('drain', wake)
+    body.on('close', wake)
+  }
+
+  get done(): boolean {
+    return this.body.destroyed
+  }
+
+  data(chunk: Buffer, resume: () => void): boolean {
+    if (this.body.destroyed) return true
+    this.#resume = resume
+    return this.body.write(chunk)
+  }
+
+  end(): void {
+    if (!this.body.destroyed) this.body.end()
+  }
+
+  fail(error: unknown): void {
+    this.body.destroy(error as Error)
   }
 }
 

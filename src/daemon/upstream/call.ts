@@ -1,5 +1,3 @@
-import type {Dispatcher} from 'undici'
-
 import {errorMessage} from '../../core/errors.js'
 import {redact} from '../../core/mask.js'
 import {describeNetworkError, upstreamMessage} from '../../core/upstream-check.js'
@@ -12,7 +10,7 @@ import type {ChatCompletion, ChatRequest} from '../protocols/chat/types.js'
 import type {LiveToken, LiveUpstream, Registry} from '../registry.js'
 import {AnswerSink, type AnswerStage} from '../stream.js'
 import type {Endpoint, ErrorVerdict, Served, UpstreamAdapter, UpstreamCall} from './adapter.js'
-import {MAX_RESPONSE_BYTES, type UpstreamClient} from './client.js'
+import {MAX_RESPONSE_BYTES, type UpstreamClient, type UpstreamHeaders} from './client.js'
 import {adapterOf} from './index.js'
 import {type Receive, type Receiver, Collector, ERROR_BODY_LIMIT, Retryable, final, readBy} from './answers.js'
 import {UpstreamHttpError, type Verdict, forwardHeaders, fromVerdict, networkError, retryAfterMs} from './verdicts.js'
@@ -83,18 +81,17 @@ export class UpstreamCaller {
   answer(spec: CallSpec): Promise<AnswerResult> {
     return this.#attempts<AnswerResult>(spec, (status, upstreamHeaders, served, call, adapter) => {
       const headers = forwardHeaders(upstreamHeaders)
-      const result = {
-        token: served.token,
-        upstream: served.upstream,
-        attempts: served.attempts,
-        estimatesUsage: served.estimatesUsage,
-        status,
-        headers,
-      }
+      const {token, upstream, attempts, estimatesUsage} = served
       if (call.mode === 'pivot' && adapter.readAnswer)
-        return readBy(async (body) => ({...result, mode: 'pivot', chat: await adapter.readAnswer!(body, call, served)}))
+        return readBy(async (body) => {
+          const chat = await adapter.readAnswer!(body, call, served)
+          return {token, upstream, attempts, estimatesUsage, status, headers, mode: 'pivot', chat}
+        })
       if (call.mode === 'native' && adapter.readNative)
-        return readBy(async (body) => ({...result, mode: 'native', ...(await adapter.readNative!(body, call, served))}))
+        return readBy(async (body) => {
+          const {text, json} = await adapter.readNative!(body, call, served)
+          return {token, upstream, attempts, estimatesUsage, status, headers, mode: 'native', text, json}
+        })
       // one JSON body: collected whole, parsed once
       const collector = new Collector(MAX_RESPONSE_BYTES)
       return {
@@ -104,7 +101,8 @@ export class UpstreamCaller {
           const text = collector.bytes.toString('utf8')
           if (call.mode === 'pivot') {
             try {
-              return {...result, mode: 'pivot', chat: adapter.parseAnswer!(text, call, served)}
+              const chat = adapter.parseAnswer!(text, call, served)
+              return {token, upstream, attempts, estimatesUsage, status, headers, mode: 'pivot', chat}
             } catch (error) {
               throw final(error) ? error : new Retryable(`the answer is not understood: ${errorMessage(error)}`, error)
             }
@@ -117,15 +115,15 @@ export class UpstreamCaller {
             throw new Retryable('the upstream answered 200 with a body that is not JSON')
           }
 
-          return {...result, mode: 'native', text, json}
+          return {token, upstream, attempts, estimatesUsage, status, headers, mode: 'native', text, json}
         },
       }
     })
   }
 
   /**
-   * Stream the answer into `run.target`: undici writes the upstream body straight into an
-   * AnswerSink that parses each upstream read and passes it through the attempt's stage
+   * Stream the answer into `run.target`: undici hands each upstream read to an AnswerSink
+   * that parses it and passes it through the attempt's stage
    * (a native relay, or the adapter's decoder and the client's encoder), with backpressure.
    * An attempt that fails before it wrote anything moves to another token; after that the
    * error is the caller's to send in-band. Resolves once the whole answer was written.
@@ -134,13 +132,12 @@ export class UpstreamCaller {
     return this.#attempts<StreamResult>(spec, (_status, upstreamHeaders, served, call, adapter, decoder) => {
       const headers = forwardHeaders(upstreamHeaders)
       const wrap = (relay: Relay) => adapter.wrapRelay?.(relay, call, served) ?? relay
+      // a converted answer may end before the upstream does (a stop sequence, max_tokens): the sink is done then, and the upstream cut off
       const sink = new AnswerSink(run.output(served, call.mode, decoder, wrap), run.target.writer(headers))
-      // a converted answer may end before the upstream does (a stop sequence, max_tokens): cut the upstream off then
-      sink.once('answered', () => sink.destroy())
       return {
         sink,
         async settle(error) {
-          if (sink.answered) return {...served, headers}
+          if (sink.done) return {...served, headers}
           if (error) {
             if (!sink.wrote && !final(error))
               throw new Retryable(`the stream broke off before any answer: ${describeNetworkError(error)}`, error)
@@ -209,12 +206,12 @@ export class UpstreamCaller {
       // ready before the request: undici asks for the body's Writable synchronously when the headers arrive
       const decoder = spec.stream && call.mode === 'pivot' ? await adapter.decoder(call, served) : undefined
       let status = 0
-      let upstreamHeaders: Dispatcher.ResponseData['headers'] = {}
+      let upstreamHeaders: UpstreamHeaders = {}
       let failed: Collector | undefined
       let receiver: Receiver<T> | undefined
       let broken: unknown
       try {
-        await this.client.stream({...request, signal: spec.signal}, settings, (code, headers) => {
+        await this.client.send({...request, signal: spec.signal}, settings, (code, headers) => {
           status = code
           upstreamHeaders = headers
           const limits = adapter.limits?.(headers)
@@ -279,7 +276,7 @@ export class UpstreamCaller {
         lease.release({type: 'ok'})
         return result
       } catch (error) {
-        receiver!.sink.destroy()
+        receiver!.sink.fail?.(error)
         if (spec.signal.aborted) {
           lease.release({type: 'aborted'})
           throw spec.signal.reason
@@ -310,7 +307,7 @@ export class UpstreamCaller {
   /** A verdict on the token for a 4xx/5xx, or undefined when the error is about the request itself. */
   #classify(
     status: number,
-    upstreamHeaders: Dispatcher.ResponseData['headers'],
+    upstreamHeaders: UpstreamHeaders,
     text: string,
     upstream: LiveUpstream,
     verdict: ErrorVerdict | undefined,

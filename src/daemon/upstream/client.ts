@@ -1,4 +1,3 @@
-import type {Writable} from 'node:stream'
 import {Agent, type Dispatcher} from 'undici'
 
 export const MAX_RESPONSE_BYTES = 128 * 1024 * 1024
@@ -12,6 +11,22 @@ export type UpstreamRequest = {
   body?: string
   signal: AbortSignal
 }
+
+/**
+ * What an answer's body goes into, read by read, as undici hands it over: plain calls, no
+ * stream objects. `data` returns false when it cannot take more yet, and calls `resume`
+ * once it can; `done` turns true when the answer is complete before the body ends (the
+ * upstream is cut off then); `end` sees the end of the body; `fail` that it broke off.
+ * Whatever `data` or `end` throw fails the call.
+ */
+export interface BodySink {
+  data(chunk: Buffer, resume: () => void): boolean
+  readonly done?: boolean
+  end(): void
+  fail?(error: unknown): void
+}
+
+export type UpstreamHeaders = Dispatcher.ResponseData['headers']
 
 /**
  * One undici Agent (keep-alive connection pools per origin) for every upstream request.
@@ -37,16 +52,13 @@ export class UpstreamClient {
   }
 
   /**
-   * Send a request; when its headers arrive, `receive` chooses the Writable its body is
-   * written into (undici's `stream()`: no intermediate readable stream, no pipeline — half
-   * the CPU of request() + pipeline() for a proxy). Resolves when the body was written
-   * whole; rejects on a connect or transport error, or when the Writable failed.
+   * Send a request; when its headers arrive, `receive` chooses the sink its body goes into.
+   * Resolves when the body ended (or the sink was done early); rejects on a connect or
+   * transport error, an abort of `req.signal`, or what the sink threw. undici's
+   * `dispatch()` with a handler of our own: no Writable, no promise or listener but the
+   * one signal listener per call.
    */
-  stream(
-    req: UpstreamRequest,
-    timeouts: Timeouts,
-    receive: (status: number, headers: Dispatcher.ResponseData['headers']) => Writable,
-  ): Promise<unknown> {
+  send(req: UpstreamRequest, timeouts: Timeouts, receive: (status: number, headers: UpstreamHeaders) => BodySink) {
     if (timeouts.connectTimeoutMs !== this.#connectTimeoutMs) {
       void this.#agent.close()
       this.#connectTimeoutMs = timeouts.connectTimeoutMs
@@ -54,19 +66,20 @@ export class UpstreamClient {
     }
 
     const {origin, path} = split(req.url)
-    return this.#agent.stream(
-      {
-        origin,
-        path,
-        method: req.method,
-        headers: req.headers,
-        body: req.body,
-        signal: req.signal,
-        headersTimeout: timeouts.firstByteTimeoutMs,
-        bodyTimeout: timeouts.idleTimeoutMs,
-      },
-      ({statusCode, headers}) => receive(statusCode, headers),
-    )
+    return new Promise<void>((resolve, reject) => {
+      this.#agent.dispatch(
+        {
+          origin,
+          path,
+          method: req.method,
+          headers: req.headers,
+          body: req.body,
+          headersTimeout: timeouts.firstByteTimeoutMs,
+          bodyTimeout: timeouts.idleTimeoutMs,
+        },
+        new Call(req.signal, receive, resolve, reject),
+      )
+    })
   }
 
   /** Connections to each upstream origin: connected, free, running, pending, queued. */
@@ -92,4 +105,90 @@ function split(url: string): {origin: string; path: string} {
   }
 
   return {origin, path: slash === -1 ? '/' : url.slice(slash)}
+}
+
+/** The end of a call whose sink was done before the body ended: not an error. */
+const STOPPED = new Error('the answer was complete before the upstream ended')
+
+/** One upstream call's dispatch handler: the body into its sink, with backpressure and the client's abort. */
+class Call implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | undefined
+  #sink: BodySink | undefined
+  #settled = false
+  readonly #resume = () => this.#controller?.resume()
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly receive: (status: number, headers: UpstreamHeaders) => BodySink,
+    private readonly resolve: () => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    if (signal.aborted) this.#fail(signal.reason)
+    else signal.addEventListener('abort', this)
+  }
+
+  /** the client's signal aborted */
+  handleEvent(): void {
+    if (this.#controller) this.#controller.abort(this.signal.reason as Error)
+    else this.#fail(this.signal.reason)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.#settled) controller.abort(this.signal.reason as Error)
+    else this.#controller = controller
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: UpstreamHeaders): void {
+    if (status < 200) return
+    try {
+      this.#sink = this.receive(status, headers)
+    } catch (error) {
+      controller.abort(error as Error)
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const sink = this.#sink!
+    try {
+      if (!sink.data(chunk, this.#resume)) controller.pause()
+    } catch (error) {
+      controller.abort(error as Error)
+      return
+    }
+
+    if (sink.done) {
+      this.#ok()
+      controller.abort(STOPPED)
+    }
+  }
+
+  onResponseEnd(): void {
+    try {
+      this.#sink?.end()
+    } catch (error) {
+      this.#fail(error)
+      return
+    }
+
+    this.#ok()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (error !== STOPPED) this.#fail(error)
+  }
+
+  #ok(): void {
+    if (this.#settled) return
+    this.#settled = true
+    this.signal.removeEventListener('abort', this)
+    this.resolve()
+  }
+
+  #fail(error: unknown): void {
+    if (this.#settled) return
+    this.#settled = true
+    this.signal.removeEventListener('abort', this)
+    this.#sink?.fail?.(error)
+    this.reject(error)
+  }
 }

@@ -7,6 +7,7 @@ import type {LiveUpstream} from '../registry.js'
 import {own} from '../../core/own.js'
 
 export const USER_AGENT = 'gptconv/0.1'
+const ASK_USAGE = '"stream_options":{"include_usage":true}'
 
 const PATHS: Record<Endpoint, string> = {
   chat: '/chat/completions',
@@ -94,9 +95,15 @@ export const openaiAdapter: UpstreamAdapter = {
       chatLike &&
       !(isObject(call.body.stream_options) && call.body.stream_options.include_usage === true)
     const setStream = call.mode === 'pivot' && call.body.stream !== call.stream
-    // the client's own bytes when nothing changes (no re-serializing a long conversation)
-    const raw = model === call.body.model && !askUsage && !setStream ? rawBodyOf(call.body) : undefined
-    if (raw !== undefined) return {url, method: 'POST', headers, body: raw}
+    // the client's own bytes when nothing changes (no re-serializing a long conversation); a stream
+    // without stream_options gets it as one more key at the end of the object (never empty: it has a model)
+    const raw = model === call.body.model && !setStream ? rawBodyOf(call.body) : undefined
+    if (raw !== undefined && !askUsage) return {url, method: 'POST', headers, body: raw}
+    if (raw !== undefined && call.body.stream_options === undefined) {
+      const close = raw.lastIndexOf('}')
+      return {url, method: 'POST', headers, body: `${raw.slice(0, close)},${ASK_USAGE}${raw.slice(close)}`}
+    }
+
     const body: Record<string, unknown> = {...call.body, model}
     const notes = call.mode === 'pivot' ? fitToModel(body, model) : []
     if (call.mode === 'pivot') body.stream = call.stream

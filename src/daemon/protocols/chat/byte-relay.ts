@@ -57,11 +57,9 @@ export class ByteRelay {
     }
 
     if (whole < input.length) this.#pending = Buffer.from(input.subarray(whole))
+    // both come last in a stream: searched from the end, they are found without a scan of the whole read
     if (!this.sawDone) this.sawDone = startsAnEvent(view, DONE, whole)
-    if (!this.sawFinish) {
-      const at = view.indexOf(FINISH)
-      this.sawFinish = at !== -1 && at < whole
-    }
+    if (!this.sawDone && !this.sawFinish) this.sawFinish = view.lastIndexOf(FINISH, whole - FINISH.length) !== -1
 
     this.#keep(input, whole)
     // the pieces that go on: whole runs of events as they came, cut only around what changes
@@ -152,9 +150,13 @@ function nullUsage(view: string, at: number): [number, number] | undefined {
   return undefined
 }
 
-/** Whether `marker` begins one of the events in view[0, limit) (not merely appears inside one). */
+/** Whether `marker` begins one of the events in view[0, limit) (not merely appears inside one); searched from the end. */
 function startsAnEvent(view: string, marker: string, limit: number): boolean {
-  for (let at = view.indexOf(marker); at !== -1 && at < limit; at = view.indexOf(marker, at + 1)) {
+  for (
+    let at = view.lastIndexOf(marker, limit - marker.length);
+    at !== -1;
+    at = at === 0 ? -1 : view.lastIndexOf(marker, at - 1)
+  ) {
     if (at === 0 || (view.charCodeAt(at - 1) === 0x0a && view.charCodeAt(at - 2) === 0x0a)) return true
   }
 
