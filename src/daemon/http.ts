@@ -201,7 +201,8 @@ export type AttemptWriter = {
  * Where a streamed answer goes: the client's response. Each upstream attempt writes
  * through a writer of its own; the first write of any attempt sends the status and
  * headers — from then on the answer has begun and cannot move to another token. Writes of
- * one tick leave in one syscall, without delay (corked until the next tick).
+ * one turn of the event loop leave in one syscall (corked until its check phase): the reads
+ * of one upstream poll, and the end of the response when the upstream ended in them.
  */
 export class ResponseTarget {
   #corked = false
@@ -249,7 +250,7 @@ export class ResponseTarget {
     if (this.#corked) return
     this.#corked = true
     this.res.cork()
-    process.nextTick(() => {
+    setImmediate(() => {
       this.#corked = false
       this.res.uncork()
     })

@@ -69,11 +69,13 @@ export function createLogger(options: {level: LogLevel; file?: string; pretty?: 
   const base = {level: options.level, base: null}
   if (options.pretty)
     return pino(base, {write: (line: string) => process.stdout.write(formatLogLine(line.trimEnd()) + '\n')})
-  // lines are gathered up to 4 KiB (a write per request costs a syscall) and flushed at least every 250 ms
-  // the log file is opened here: never through a link, mode 0600
+  // lines are gathered up to 4 KiB (a write per request costs a syscall) and flushed at least every 250 ms;
+  // to a file synchronously (a write to the page cache costs less than handing it to libuv's thread pool),
+  // to stdout not (a pipe read slowly must not stop the daemon); the log file is opened here: never through a
+  // link, mode 0600
   const destination = pino.destination({
     dest: options.file === undefined ? 1 : openAppend(options.file),
-    sync: false,
+    sync: options.file !== undefined,
     minLength: 4096,
   })
   setInterval(() => destination.flush(), 250).unref()

@@ -52,6 +52,7 @@ export async function billingUsage(rc: RequestContext): Promise<void> {
   const end = date(rc, 'end_date')
   if (end <= start) throw badRequest('`end_date` must be after `start_date`.', 'end_date')
   if (end - start > 100 * DAY) throw badRequest('Usage can be queried for at most 100 days at a time.', 'end_date')
+  rc.daemon.ledger.flush()
   const records = (await readLedger(rc.daemon.ctx.paths.ledger, start, (message) => rc.log.warn(message))).filter(
     (r) => Date.parse(r.ts) < end,
   )

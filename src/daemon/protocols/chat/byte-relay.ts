@@ -57,9 +57,12 @@ export class ByteRelay {
     }
 
     if (whole < input.length) this.#pending = Buffer.from(input.subarray(whole))
-    // both come last in a stream: searched from the end, they are found without a scan of the whole read
-    if (!this.sawDone) this.sawDone = startsAnEvent(view, DONE, whole)
-    if (!this.sawDone && !this.sawFinish) this.sawFinish = view.lastIndexOf(FINISH, whole - FINISH.length) !== -1
+    // [DONE] ends a stream: only the last event of a read can be it; a finish_reason is looked for until one is seen
+    if (!this.sawDone) this.sawDone = view.startsWith(DONE, lastEventStart(view, whole))
+    if (!this.sawDone && !this.sawFinish) {
+      const at = view.indexOf(FINISH)
+      this.sawFinish = at !== -1 && at < whole
+    }
 
     this.#keep(input, whole)
     // the pieces that go on: whole runs of events as they came, cut only around what changes
@@ -132,9 +135,16 @@ export class ByteRelay {
   }
 }
 
+/** Where the last of the complete events in view[0, whole) begins (blank lines before the end skipped). */
+function lastEventStart(view: string, whole: number): number {
+  let end = whole - 2
+  while (end > 0 && view.charCodeAt(end - 1) === 0x0a) end--
+  return eventStart(view, end - 2)
+}
+
 /** Where the event holding position `at` begins. */
 function eventStart(view: string, at: number): number {
-  const before = view.lastIndexOf('\n\n', at)
+  const before = at < 0 ? -1 : view.lastIndexOf('\n\n', at)
   return before === -1 ? 0 : before + 2
 }
 
@@ -148,19 +158,6 @@ function nullUsage(view: string, at: number): [number, number] | undefined {
   if (view.charCodeAt(at - 1) === 0x2c) return [at - 1, end] // ,"usage":null
   if (view.charCodeAt(end) === 0x2c) return [at, end + 1] // "usage":null,
   return undefined
-}
-
-/** Whether `marker` begins one of the events in view[0, limit) (not merely appears inside one); searched from the end. */
-function startsAnEvent(view: string, marker: string, limit: number): boolean {
-  for (
-    let at = view.lastIndexOf(marker, limit - marker.length);
-    at !== -1;
-    at = at === 0 ? -1 : view.lastIndexOf(marker, at - 1)
-  ) {
-    if (at === 0 || (view.charCodeAt(at - 1) === 0x0a && view.charCodeAt(at - 2) === 0x0a)) return true
-  }
-
-  return false
 }
 
 /**
