@@ -54,7 +54,9 @@ export class LedgerWriter {
     this.#pending = ''
     try {
       writeSync(this.#fd, text)
-    } catch {}
+    } catch {
+      // the records of this batch are lost
+    }
   }
 
   async close(): Promise<void> {
