@@ -50,10 +50,10 @@ export class LedgerWriter {
     clearTimeout(this.#timer)
     this.#timer = undefined
     if (this.#pending === '') return
-    const text = this.#pending
+    const bytes = Buffer.from(this.#pending)
     this.#pending = ''
     try {
-      writeSync(this.#fd, text)
+      for (let at = 0; at < bytes.length;) at += writeSync(this.#fd, bytes, at)
     } catch {
       // the records of this batch are lost
     }
