@@ -24,7 +24,13 @@ export class Metrics {
   readonly tokens: Counter<'upstream' | 'model' | 'type'>
   readonly attempts: Counter<'upstream' | 'outcome'>
 
-  readonly #children = new Map<string, {count: {inc(): void}; time: {observe(v: number): void}}>()
+  /** requests by route and status, and their durations' histogram child per route (this runs on every request) */
+  readonly #requestCounts = new Map<string, Tally>()
+  readonly #timers = new Map<string, {observe(v: number): void}>()
+  /** tokens by upstream, model label and type */
+  readonly #tokenCounts = new Map<string, Tally>()
+  /** attempts by upstream and outcome */
+  readonly #attemptCounts = new Map<string, Tally>()
   /** models named in the config (aliases, model maps, upstreams' and tokens' lists) */
   #configured = new Set<string>()
   /** models upstreams listed (GET /models) */
@@ -32,32 +38,28 @@ export class Metrics {
   /** the model label each model was given (bounded: at most MAX_MODEL_LABELS names, plus OTHER) */
   readonly #labels = new Map<string, string>()
 
-  /** Count a finished request (label children cached: this runs on every request). */
+  /** Count a finished request. */
   request(route: string, status: number, seconds: number): void {
-    const key = `${route}\u0000${status}`
-    let child = this.#children.get(key)
-    if (!child) {
-      child = {count: this.requests.labels(route, String(status)), time: this.duration.labels(route)}
-      this.#children.set(key, child)
+    tally(this.#requestCounts, `${route}\u0000${status}`, () => ({route, status: String(status)}), 1)
+    let timer = this.#timers.get(route)
+    if (!timer) {
+      timer = this.duration.labels(route)
+      this.#timers.set(route, timer)
     }
 
-    child.count.inc()
-    child.time.observe(seconds)
+    timer.observe(seconds)
   }
 
-  readonly #tokenChildren = new Map<string, {inc(value: number): void}>()
-
-  /** Count tokens used (label children cached: this runs on every request). */
+  /** Count tokens used. */
   countTokens(upstream: string, model: string, type: 'prompt' | 'completion', value: number): void {
+    if (value <= 0) return
     const label = this.modelLabel(model)
-    const key = `${upstream}\u0000${label}\u0000${type}`
-    let child = this.#tokenChildren.get(key)
-    if (!child) {
-      child = this.tokens.labels(upstream, label, type)
-      this.#tokenChildren.set(key, child)
-    }
+    tally(this.#tokenCounts, `${upstream}\u0000${label}\u0000${type}`, () => ({upstream, model: label, type}), value)
+  }
 
-    if (value > 0) child.inc(value)
+  /** Count an upstream attempt by its outcome (ok, failure, rate-limited, refused, aborted). */
+  countAttempt(upstream: string, outcome: string): void {
+    tally(this.#attemptCounts, `${upstream}\u0000${outcome}`, () => ({upstream, outcome}), 1)
   }
 
   /** The `model` label for a model: itself when known and under the cap, else OTHER. */
@@ -86,11 +88,19 @@ export class Metrics {
   constructor(pool: CredentialPool) {
     const registers = [this.registry]
     collectDefaultMetrics({register: this.registry, prefix: 'gptconv_'})
+    // the counters are tallied in plain maps and handed to prom-client when scraped: its inc() hashes
+    // and validates the labels and allocates on every call, and these run several times per request
+    const requestCounts = this.#requestCounts
+    const tokenCounts = this.#tokenCounts
+    const attemptCounts = this.#attemptCounts
     this.requests = new Counter({
       name: 'gptconv_requests_total',
       help: 'Requests answered, by route and HTTP status',
       labelNames: ['route', 'status'],
       registers,
+      collect() {
+        report(this, requestCounts)
+      },
     })
     this.duration = new Histogram({
       name: 'gptconv_request_duration_seconds',
@@ -104,12 +114,18 @@ export class Metrics {
       help: `Tokens used, by upstream, model (unknown models: "${OTHER}") and type (prompt or completion)`,
       labelNames: ['upstream', 'model', 'type'],
       registers,
+      collect() {
+        report(this, tokenCounts)
+      },
     })
     this.attempts = new Counter({
       name: 'gptconv_upstream_attempts_total',
-      help: 'Upstream attempts by upstream and outcome',
+      help: 'Upstream attempts by upstream and outcome (ok, failure, rate-limited, refused, aborted)',
       labelNames: ['upstream', 'outcome'],
       registers,
+      collect() {
+        report(this, attemptCounts)
+      },
     })
     new Gauge({
       name: 'gptconv_in_flight',
@@ -148,6 +164,20 @@ export class Metrics {
       },
     })
   }
+}
+
+type Tally = {labels: Record<string, string>; n: number}
+
+function tally(counts: Map<string, Tally>, key: string, labels: () => Record<string, string>, n: number): void {
+  const entry = counts.get(key)
+  if (entry) entry.n += n
+  else counts.set(key, {labels: labels(), n})
+}
+
+/** A counter's value set to the tallies (on each scrape). */
+function report<T extends string>(counter: Counter<T>, counts: Map<string, Tally>): void {
+  counter.reset()
+  for (const {labels, n} of counts.values()) counter.inc(labels as Partial<Record<T, string>>, n)
 }
 
 /** In-flight requests per upstream; tokens of one group (one ChatGPT account) share a count, counted once. */

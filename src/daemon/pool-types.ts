@@ -71,4 +71,6 @@ export type PoolOptions = {
   now?: () => number
   /** called when runtime state worth persisting changed */
   onChange?: () => void
+  /** called with every attempt's outcome (the metrics count them) */
+  onOutcome?: (token: PoolToken, outcome: Outcome) => void
 }

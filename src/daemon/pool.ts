@@ -56,7 +56,7 @@ export class CredentialPool {
   readonly #stats = new Map<string, Stats>()
   readonly #groupInFlight = new Map<string, number>()
   readonly #queue: Waiter[] = []
-  readonly #options: Required<Omit<PoolOptions, 'onChange'>> & Pick<PoolOptions, 'onChange'>
+  readonly #options: Required<Omit<PoolOptions, 'onChange' | 'onOutcome'>> & Pick<PoolOptions, 'onChange' | 'onOutcome'>
   #wakeTimer: NodeJS.Timeout | undefined
   #wakeAt = Infinity
 
@@ -357,6 +357,7 @@ export class CredentialPool {
         if (released) return
         released = true
         this.#groupInFlight.set(group, (this.#groupInFlight.get(group) ?? 1) - 1)
+        this.#options.onOutcome?.(token, outcome)
         this.#judge(token, outcome)
         this.#drain()
       },

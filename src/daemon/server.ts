@@ -17,7 +17,7 @@ import {requireUsableStores} from '../core/tokens.js'
 import {type DemoUpstream, startDemoUpstream} from './demo/index.js'
 import {ApiError, toOpenAIError} from './errors.js'
 import {answerClientError, sendJson} from './http.js'
-import type {Logger} from './logger.js'
+import {type Logger, logAccess} from './logger.js'
 import {Metrics, configuredModels} from './metrics.js'
 import {blockReporter} from './blocks.js'
 import {guardedServer} from './connections.js'
@@ -90,7 +90,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const settings = registry.settings
   // eslint-disable-next-line prefer-const -- the pool's callback refers to the writer, which needs the pool
   let writer: RuntimeStateWriter | undefined
-  const pool = new CredentialPool({...settings.pool, onChange: () => writer?.schedule()})
+  const pool = new CredentialPool({
+    ...settings.pool,
+    onChange: () => writer?.schedule(),
+    onOutcome: (token, outcome) => metricSet.countAttempt(token.upstream, outcome.type),
+  })
   writer = new RuntimeStateWriter(ctx.paths.runtime, pool, log, 250, () => registry.firstSeen())
   pool.update(registry.tokens, persisted)
   const reportBlocks = blockReporter(registry, log)
@@ -223,10 +227,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       const status = res.headersSent ? res.statusCode : 499
       metricSet.request(route, status, (performance.now() - started) / 1000)
       if (route !== 'healthz' && route !== 'metrics') {
-        log.info(
-          {id: rc.requestId, method: req.method, path, status, ms: Math.round(performance.now() - started), ...rc.meta},
-          'request',
-        )
+        const {token, model, attempts} = rc.meta
+        logAccess(log, {
+          id: rc.requestId,
+          method: req.method ?? 'GET',
+          path,
+          status,
+          ms: Math.round(performance.now() - started),
+          token,
+          model,
+          attempts,
+        })
       }
     }
   }

@@ -181,6 +181,9 @@ describe('the official SDK against gptconv (OpenAI passthrough)', () => {
     // per upstream: token labels (often e-mail addresses) stay out of the open endpoint
     assert.match(metrics, /gptconv_tokens_total\{upstream="fake",model="gpt-4o-mini",type="completion"\} \d+/)
     assert.match(metrics, /gptconv_in_flight\{upstream="fake"\} 0/)
+    // every upstream attempt is counted by upstream and outcome
+    const ok = /gptconv_upstream_attempts_total\{upstream="fake",outcome="ok"\} (\d+)/.exec(metrics)
+    assert.ok(ok && Number(ok[1]) >= 3, metrics)
     const health = (await (await fetch(`${gw.origin}/healthz`)).json()) as {status: string; tokens: number}
     assert.deepEqual([health.status, health.tokens], ['ok', 2])
   })
