@@ -197,11 +197,11 @@ async function streamed(rc: RequestContext, spec: ExchangeSpec, parts: number): 
   } catch (error) {
     if (clientGone(rc.signal) || !res.headersSent) throw error
     const failure = toWireError(error)
-    if (!res.destroyed) res.end(relay ? relay.fail(failure) : spec.encoder!.fail(failure))
+    target.end(relay ? relay.fail(failure) : spec.encoder!.fail(failure))
     return {ok: false, mode: relay ? 'native' : 'pivot', text, served}
   }
 
-  res.end(relay ? relay.end() : spec.encoder!.end(total))
+  target.end(relay ? relay.end() : spec.encoder!.end(total))
   return {ok: true, mode: relay ? 'native' : 'pivot', text, served}
 }
 

@@ -200,12 +200,17 @@ export type AttemptWriter = {
 /**
  * Where a streamed answer goes: the client's response. Each upstream attempt writes
  * through a writer of its own; the first write of any attempt sends the status and
- * headers — from then on the answer has begun and cannot move to another token. Writes of
- * one turn of the event loop leave in one syscall (corked until its check phase): the reads
- * of one upstream poll, and the end of the response when the upstream ended in them.
+ * headers — from then on the answer has begun and cannot move to another token. What is
+ * written in one turn of the event loop (the upstream reads of one poll, and the end when
+ * the upstream ended in them) leaves as one chunk in one syscall, in the turn's check
+ * phase: Node frames and queues every `write` of a chunked response on its own, and an
+ * upstream that sends each event in a segment of its own would cost that per event.
  */
 export class ResponseTarget {
-  #corked = false
+  /** what this turn wrote, not yet handed to the response */
+  #pending: Array<string | Buffer> = []
+  #pendingBytes = 0
+  #scheduled = false
   /** writers waiting for the response to drain: one `drain` and one `close` listener for all of them */
   #waiting: Array<() => void> = []
   #listening = false
@@ -226,36 +231,62 @@ export class ResponseTarget {
     if (res.destroyed) throw new Error('client connection closed')
     if (!res.headersSent) res.writeHead(200, {...this.headers, ...writer.upstreamHeaders, ...SSE_HEADERS})
     writer.wrote = true
-    this.#cork()
-    if (res.write(text)) return true
+    this.#pending.push(text)
+    this.#pendingBytes += text.length
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(this.#flush)
+    }
+
+    if (this.#pendingBytes < HIGH_WATER && !res.writableNeedDrain) return true
     this.#wait(wake)
     return false
+  }
+
+  /** The end of the answer: what is pending and `text` leave together, and the response ends. */
+  end(text: string | Buffer = ''): void {
+    if (text.length > 0) this.#pending.push(text)
+    const rest = this.#take()
+    if (!this.res.destroyed) this.res.end(rest)
+  }
+
+  readonly #flush = () => {
+    this.#scheduled = false
+    const text = this.#take()
+    if (text === '' || this.res.destroyed || this.res.writableEnded) return
+    // a client that keeps up: the writers that wait for room (a turn past HIGH_WATER) go on at once
+    if (this.res.write(text)) this.#wakeAll()
+  }
+
+  /** What is pending, as one string or buffer. */
+  #take(): string | Buffer {
+    const parts = this.#pending
+    if (parts.length === 0) return ''
+    this.#pending = []
+    this.#pendingBytes = 0
+    if (parts.length === 1) return parts[0]
+    if (parts.every((p) => typeof p === 'string')) return parts.join('')
+    return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)))
   }
 
   #wait(wake: () => void): void {
     this.#waiting.push(wake)
     if (this.#listening) return
     this.#listening = true
-    const wakeAll = () => {
-      const waiting = this.#waiting
-      this.#waiting = []
-      for (const w of waiting) w()
-    }
-
-    this.res.on('drain', wakeAll)
-    this.res.once('close', wakeAll)
+    this.res.on('drain', this.#wakeAll)
+    this.res.once('close', this.#wakeAll)
   }
 
-  #cork(): void {
-    if (this.#corked) return
-    this.#corked = true
-    this.res.cork()
-    setImmediate(() => {
-      this.#corked = false
-      this.res.uncork()
-    })
+  readonly #wakeAll = () => {
+    const waiting = this.#waiting
+    if (waiting.length === 0) return
+    this.#waiting = []
+    for (const w of waiting) w()
   }
 }
+
+/** A turn's writes beyond this many bytes wait for the client (backpressure), as a full socket does. */
+const HIGH_WATER = 64 * 1024
 
 /** One upstream attempt's writer: `wrote` turns true with its first write that reaches the client. */
 class TargetWriter implements AttemptWriter {

@@ -1,3 +1,5 @@
+import {fstatSync} from 'node:fs'
+
 import {pino} from 'pino'
 
 import type {LogLevel} from '../core/config.js'
@@ -59,6 +61,16 @@ function humanLine(entry: Record<string, unknown>): string {
   return [time, level, String(entry.msg ?? ''), ...extras].filter(Boolean).join(' ')
 }
 
+/** Whether a descriptor is a pipe or a socket (whose reader may be slow), not a file or a device. */
+function streamsTo(fd: number): boolean {
+  try {
+    const stat = fstatSync(fd)
+    return stat.isFIFO() || stat.isSocket()
+  } catch {
+    return true
+  }
+}
+
 /**
  * pino, JSON lines to a file (or stdout); on a terminal, the same lines formatted for
  * humans.
@@ -71,11 +83,12 @@ export function createLogger(options: {level: LogLevel; file?: string; pretty?: 
     return pino(base, {write: (line: string) => process.stdout.write(formatLogLine(line.trimEnd()) + '\n')})
   // lines are gathered up to 4 KiB (a write per request costs a syscall) and flushed at least every 250 ms;
   // to a file synchronously (a write to the page cache costs less than handing it to libuv's thread pool),
-  // to stdout not (a pipe read slowly must not stop the daemon); the log file is opened here: never through a
-  // link, mode 0600
+  // to a pipe or socket not (one read slowly must not stop the daemon); the log file is opened here: never
+  // through a link, mode 0600
+  const fd = options.file === undefined ? 1 : openAppend(options.file)
   const destination = pino.destination({
-    dest: options.file === undefined ? 1 : openAppend(options.file),
-    sync: options.file !== undefined,
+    dest: fd,
+    sync: !streamsTo(fd),
     minLength: 4096,
   })
   setInterval(() => destination.flush(), 250).unref()

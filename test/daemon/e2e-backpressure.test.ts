@@ -80,39 +80,70 @@ describe('ResponseTarget: one drain listener for every waiting writer', () => {
   class FullResponse extends EventEmitter {
     headersSent = false
     destroyed = false
-    writes = 0
+    writableEnded = false
+    writableNeedDrain = false
+    written: string[] = []
     writeHead() {
       this.headersSent = true
       return this
     }
 
-    write() {
-      this.writes++
+    write(text: string) {
+      this.written.push(text)
+      this.writableNeedDrain = true
       return false
     }
 
-    cork() {}
-    uncork() {}
+    end(text: string) {
+      this.written.push(text)
+      this.writableEnded = true
+    }
   }
+
+  const turn = () => new Promise((resolve) => setImmediate(resolve))
 
   it('16 writers waiting on one response add one listener each for drain and close, and all wake on drain', async () => {
     const res = new FullResponse()
     const target = new ResponseTarget(res as unknown as ServerResponse, {})
+    assert.equal(
+      target.writer({}).write('data: first\n\n', () => {}),
+      true,
+    )
+    await turn()
+    assert.deepEqual(res.written, ['data: first\n\n'], 'a turn’s writes leave at its end')
     const woken: number[] = []
-    for (let i = 0; i < 16; i++) target.writer({}).write(`data: ${i}\n\n`, () => woken.push(i))
-    assert.equal(res.writes, 16)
+    for (let i = 0; i < 16; i++)
+      assert.equal(
+        target.writer({}).write(`data: ${i}\n\n`, () => woken.push(i)),
+        false,
+      )
     assert.equal(res.listenerCount('drain'), 1)
     assert.equal(res.listenerCount('close'), 1)
+    await turn()
+    assert.equal(res.written.length, 2, 'the 16 writes left as one chunk')
+    assert.equal(res.written[1], Array.from({length: 16}, (_, i) => `data: ${i}\n\n`).join(''))
     assert.equal(woken.length, 0)
+    res.writableNeedDrain = false
     res.emit('drain')
     assert.deepEqual(
       woken,
       Array.from({length: 16}, (_, i) => i),
     )
+    res.writableNeedDrain = true
     target.writer({}).write('data: more\n\n', () => woken.push(99))
     assert.equal(res.listenerCount('drain'), 1, 'still one listener')
     res.destroyed = true
     res.emit('close')
     assert.equal(woken.at(-1), 99, 'a closed response wakes its waiters too')
+  })
+
+  it('the end leaves with what is pending, in order, as one chunk', () => {
+    const res = new FullResponse()
+    const target = new ResponseTarget(res as unknown as ServerResponse, {})
+    target.writer({}).write(Buffer.from('data: a\n\n'), () => {})
+    target.writer({}).write('data: b\n\n', () => {})
+    target.end('data: [DONE]\n\n')
+    assert.deepEqual(res.written.map(String), ['data: a\n\ndata: b\n\ndata: [DONE]\n\n'])
+    assert.equal(res.writableEnded, true)
   })
 })

@@ -13,10 +13,10 @@ import type {ChatUsage} from './types.js'
  */
 
 const BOUNDARY = Buffer.from('\n\n')
-const DONE = 'data: [DONE]'
-const USAGE_KEY = '"usage":'
-const NULL_USAGE = '"usage":null'
-const FINISH = '"finish_reason":"'
+const DONE = Buffer.from('data: [DONE]')
+const USAGE_KEY = Buffer.from('"usage":')
+const NULL_USAGE = Buffer.from('"usage":null')
+const FINISH = Buffer.from('"finish_reason":"')
 const EMPTY = Buffer.alloc(0)
 
 export class ByteRelay {
@@ -37,20 +37,19 @@ export class ByteRelay {
 
   /**
    * The complete events of this chunk, as they go to the client (a remainder waits for the
-   * next chunk). The searches run on a latin1 view of the bytes (one byte, one character:
-   * positions are the same), once over the whole chunk, not once per event: most events go
-   * on untouched, and only those with a `"usage":` key are cut.
+   * next chunk). The searches run on the bytes (no string of each read), once over the whole
+   * chunk, not once per event: most events go on untouched, and only those with a `"usage":`
+   * key are cut.
    */
   push(chunk: Buffer): Buffer {
     const input = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk
     this.#pending = undefined
-    const view = input.toString('latin1')
-    if (view.includes('\r')) {
+    if (input.includes(0x0d)) {
       this.fallback = true
       return input
     }
 
-    const whole = view.lastIndexOf('\n\n') + 2 // the complete events are input[0, whole); 1: none
+    const whole = input.lastIndexOf(BOUNDARY) + 2 // the complete events are input[0, whole); 1: none
     if (whole < 2) {
       this.#pending = input
       return EMPTY
@@ -58,9 +57,9 @@ export class ByteRelay {
 
     if (whole < input.length) this.#pending = Buffer.from(input.subarray(whole))
     // [DONE] ends a stream: only the last event of a read can be it; a finish_reason is looked for until one is seen
-    if (!this.sawDone) this.sawDone = view.startsWith(DONE, lastEventStart(view, whole))
+    if (!this.sawDone) this.sawDone = bytesAt(input, DONE, lastEventStart(input, whole))
     if (!this.sawDone && !this.sawFinish) {
-      const at = view.indexOf(FINISH)
+      const at = input.indexOf(FINISH)
       this.sawFinish = at !== -1 && at < whole
     }
 
@@ -68,10 +67,10 @@ export class ByteRelay {
     // the pieces that go on: whole runs of events as they came, cut only around what changes
     let out: Buffer[] | undefined
     let kept = 0
-    for (let at = view.indexOf(USAGE_KEY); at !== -1 && at < whole;) {
-      const start = eventStart(view, at)
-      const end = view.indexOf('\n\n', at) + 2
-      if (view.charCodeAt(at + USAGE_KEY.length) === 0x7b) {
+    for (let at = input.indexOf(USAGE_KEY); at !== -1 && at < whole;) {
+      const start = eventStart(input, at)
+      const end = input.indexOf(BOUNDARY, at) + 2
+      if (input[at + USAGE_KEY.length] === 0x7b) {
         const event = input.subarray(start, end)
         const changed = this.#usage(event)
         if (changed !== event) {
@@ -81,7 +80,7 @@ export class ByteRelay {
           kept = end
         }
       } else if (!this.wantUsage) {
-        const cut = nullUsage(view, at)
+        const cut = nullUsage(input, at)
         if (cut) {
           out ??= []
           out.push(input.subarray(kept, cut[0]))
@@ -89,7 +88,7 @@ export class ByteRelay {
         }
       }
 
-      at = view.indexOf(USAGE_KEY, end)
+      at = input.indexOf(USAGE_KEY, end)
     }
 
     if (!out) return whole === input.length ? input : input.subarray(0, whole)
@@ -135,28 +134,35 @@ export class ByteRelay {
   }
 }
 
-/** Where the last of the complete events in view[0, whole) begins (blank lines before the end skipped). */
-function lastEventStart(view: string, whole: number): number {
+/** Where the last of the complete events in bytes[0, whole) begins (blank lines before the end skipped). */
+function lastEventStart(bytes: Buffer, whole: number): number {
   let end = whole - 2
-  while (end > 0 && view.charCodeAt(end - 1) === 0x0a) end--
-  return eventStart(view, end - 2)
+  while (end > 0 && bytes[end - 1] === 0x0a) end--
+  return eventStart(bytes, end - 2)
 }
 
 /** Where the event holding position `at` begins. */
-function eventStart(view: string, at: number): number {
-  const before = at < 0 ? -1 : view.lastIndexOf('\n\n', at)
+function eventStart(bytes: Buffer, at: number): number {
+  const before = at < 0 ? -1 : bytes.lastIndexOf(BOUNDARY, at)
   return before === -1 ? 0 : before + 2
+}
+
+/** Whether `bytes` holds `marker` at `at`. */
+function bytesAt(bytes: Buffer, marker: Buffer, at: number): boolean {
+  if (at < 0 || at + marker.length > bytes.length) return false
+  for (let i = 0; i < marker.length; i++) if (bytes[at + i] !== marker[i]) return false
+  return true
 }
 
 /**
  * The span to cut for a `"usage":null` field at `at` (what OpenAI sends in every chunk once
  * usage is asked for), with its comma; undefined when the usage there is something else.
  */
-function nullUsage(view: string, at: number): [number, number] | undefined {
-  if (!view.startsWith(NULL_USAGE, at)) return undefined
+function nullUsage(bytes: Buffer, at: number): [number, number] | undefined {
+  if (!bytesAt(bytes, NULL_USAGE, at)) return undefined
   const end = at + NULL_USAGE.length
-  if (view.charCodeAt(at - 1) === 0x2c) return [at - 1, end] // ,"usage":null
-  if (view.charCodeAt(end) === 0x2c) return [at, end + 1] // "usage":null,
+  if (bytes[at - 1] === 0x2c) return [at - 1, end] // ,"usage":null
+  if (bytes[end] === 0x2c) return [at, end + 1] // "usage":null,
   return undefined
 }
 
