@@ -27,12 +27,21 @@ export function knownModel(model: string): boolean {
 
 /** The facts of a model (as named, or without a date suffix); empty before `loadModelFacts` or for unknown models. */
 export function modelFacts(model: string): ModelFacts {
-  if (!table) return {}
+  if (!table) return NONE
+  let facts = known.get(model)
+  if (facts) return facts
   const spec = own(table, model) ?? own(table, model.replace(/-\d{4}-\d{2}-\d{2}$/, ''))
-  if (!spec) return {}
-  return {
-    ...(typeof spec.context_window === 'number' && {contextWindow: spec.context_window}),
-    ...(typeof spec.max_output_tokens === 'number' && {maxOutput: spec.max_output_tokens}),
-    ...(typeof spec.reasoning_tokens === 'boolean' && {reasoning: spec.reasoning_tokens}),
-  }
+  facts = spec
+    ? Object.freeze({
+        ...(typeof spec.context_window === 'number' && {contextWindow: spec.context_window}),
+        ...(typeof spec.max_output_tokens === 'number' && {maxOutput: spec.max_output_tokens}),
+        ...(typeof spec.reasoning_tokens === 'boolean' && {reasoning: spec.reasoning_tokens}),
+      })
+    : NONE
+  // looked up on every converted request: the answers are kept, for a bounded number of names (clients choose them)
+  if (known.size < 1000) known.set(model, facts)
+  return facts
 }
+
+const NONE: ModelFacts = Object.freeze({})
+const known = new Map<string, ModelFacts>()

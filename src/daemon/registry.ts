@@ -248,7 +248,7 @@ export class Registry {
   /** 404 unless some token could serve the model at all; 400 when only upstreams that refuse what the request needs could. */
   requireModel(endpoint: Endpoint, model: string, forms: Forms = {native: true}): void {
     const filter = this.filterFor(endpoint, model, forms)
-    if (this.tokens.some((t) => filter(t))) return
+    for (const token of this.#tokens.values()) if (filter(token)) return
     if (forms.pivot) {
       const pivot = forms.pivot
       const refusal = this.tokens

@@ -43,12 +43,25 @@ type Compiled = Route & {parts: string[]}
  */
 export class Router {
   readonly #routes: Compiled[]
+  /** routes without params by method and path, for the common request (the rest goes through the table) */
+  readonly #fixed = new Map<string, Route>()
 
   constructor(routes: Route[]) {
     this.#routes = routes.map((r) => ({...r, parts: split(r.pattern)}))
+    for (const route of this.#routes) {
+      const path = `/${route.parts.join('/')}`
+      // only where the table gives the same answer (no route before it takes the path)
+      if (!/[:*]/.test(route.pattern) && this.#table(route.method, path).route === route)
+        this.#fixed.set(`${route.method} ${path}`, route)
+    }
   }
 
   match(method: string, path: string): {route: Route; params: Record<string, string>} {
+    const route = this.#fixed.get(`${method} ${path}`)
+    return route ? {route, params: {}} : this.#table(method, path)
+  }
+
+  #table(method: string, path: string): {route: Route; params: Record<string, string>} {
     const parts = split(path)
     const allowed: string[] = []
     for (const route of this.#routes) {
@@ -77,11 +90,11 @@ function split(path: string): string[] {
 function matchParts(pattern: string[], parts: string[]): Record<string, string> | undefined {
   const rest = pattern.at(-1)?.startsWith('*')
   if (rest ? parts.length < pattern.length : pattern.length !== parts.length) return undefined
-  const params: Record<string, string> = {}
+  let params: Record<string, string> | undefined
   for (let i = 0; i < pattern.length; i++) {
     if (pattern[i].startsWith('*')) {
       try {
-        params[pattern[i].slice(1)] = parts
+        ;(params ??= {})[pattern[i].slice(1)] = parts
           .slice(i)
           .map((p) => decodeURIComponent(p))
           .join('/')
@@ -90,7 +103,7 @@ function matchParts(pattern: string[], parts: string[]): Record<string, string> 
       }
     } else if (pattern[i].startsWith(':')) {
       try {
-        params[pattern[i].slice(1)] = decodeURIComponent(parts[i])
+        ;(params ??= {})[pattern[i].slice(1)] = decodeURIComponent(parts[i])
       } catch {
         return undefined
       }
@@ -99,7 +112,7 @@ function matchParts(pattern: string[], parts: string[]): Record<string, string> 
     }
   }
 
-  return params
+  return params ?? {}
 }
 
 /**

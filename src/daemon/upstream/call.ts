@@ -211,7 +211,7 @@ export class UpstreamCaller {
       let receiver: Receiver<T> | undefined
       let broken: unknown
       try {
-        await this.client.send({...request, signal: spec.signal}, settings, (code, headers) => {
+        await this.client.send(request, spec.signal, settings, (code, headers) => {
           status = code
           upstreamHeaders = headers
           const limits = adapter.limits?.(headers)

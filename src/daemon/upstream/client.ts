@@ -9,7 +9,6 @@ export type UpstreamRequest = {
   method: 'GET' | 'POST' | 'DELETE'
   headers: Record<string, string>
   body?: string
-  signal: AbortSignal
 }
 
 /**
@@ -54,11 +53,16 @@ export class UpstreamClient {
   /**
    * Send a request; when its headers arrive, `receive` chooses the sink its body goes into.
    * Resolves when the body ended (or the sink was done early); rejects on a connect or
-   * transport error, an abort of `req.signal`, or what the sink threw. undici's
+   * transport error, an abort of `signal`, or what the sink threw. undici's
    * `dispatch()` with a handler of our own: no Writable, no promise or listener but the
    * one signal listener per call.
    */
-  send(req: UpstreamRequest, timeouts: Timeouts, receive: (status: number, headers: UpstreamHeaders) => BodySink) {
+  send(
+    req: UpstreamRequest,
+    signal: AbortSignal,
+    timeouts: Timeouts,
+    receive: (status: number, headers: UpstreamHeaders) => BodySink,
+  ) {
     if (timeouts.connectTimeoutMs !== this.#connectTimeoutMs) {
       void this.#agent.close()
       this.#connectTimeoutMs = timeouts.connectTimeoutMs
@@ -77,7 +81,7 @@ export class UpstreamClient {
           headersTimeout: timeouts.firstByteTimeoutMs,
           bodyTimeout: timeouts.idleTimeoutMs,
         },
-        new Call(req.signal, receive, resolve, reject),
+        new Call(signal, receive, resolve, reject),
       )
     })
   }

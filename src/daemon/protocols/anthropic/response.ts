@@ -1,4 +1,4 @@
-import {randomBytes} from 'node:crypto'
+import {randomId} from '../../../core/random-id.js'
 
 import type {ChatCompletion, ChatFinishReason, ChatUsage} from '../chat/types.js'
 import type {ContentBlock, Message, MessagesEcho, StopReason, Usage} from './types.js'
@@ -10,12 +10,12 @@ import type {ContentBlock, Message, MessagesEcho, StopReason, Usage} from './typ
  */
 
 export function newMessageId(): string {
-  return `msg_${randomBytes(18).toString('base64url')}`
+  return `msg_${randomId(18, 'base64url')}`
 }
 
 /** Anthropic tool-use ids match `^[a-zA-Z0-9_-]+$` and clients send them back: other characters (some servers answer `functions.Bash:0`) become `_`; a missing id gets a fresh one. */
 export function toolUseId(id: string | undefined): string {
-  if (!id) return `toolu_${randomBytes(12).toString('base64url')}`
+  if (!id) return `toolu_${randomId(12, 'base64url')}`
   return id.replaceAll(/[^a-zA-Z0-9_-]/g, '_')
 }
 

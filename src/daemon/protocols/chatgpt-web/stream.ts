@@ -1,4 +1,4 @@
-import {randomBytes} from 'node:crypto'
+import {randomId} from '../../../core/random-id.js'
 
 import type {ChatChunk, ChatDelta, ChatFinishReason} from '../chat/types.js'
 import {WebInBandError, WebNoAnswerError} from './errors.js'
@@ -59,7 +59,7 @@ export type WebStreamState = {
 
 export function newWebStreamState(model: string, options: WebStreamOptions = {}): WebStreamState {
   return {
-    id: `chatcmpl-${randomBytes(15).toString('base64url')}`,
+    id: `chatcmpl-${randomId(15, 'base64url')}`,
     created: Math.floor(Date.now() / 1000),
     model,
     reasoning: options.reasoning === true,

@@ -1,4 +1,4 @@
-import {randomBytes} from 'node:crypto'
+import {randomId} from '../../../core/random-id.js'
 
 import type {ChatChunk, ChatCompletion, ChatFinishReason, ChatTokenLogprob, ChatUsage} from '../chat/types.js'
 import type {
@@ -19,7 +19,7 @@ import type {
  */
 
 export function newCompletionId(): string {
-  return `cmpl-${randomBytes(15).toString('base64url')}`
+  return `cmpl-${randomId(15, 'base64url')}`
 }
 
 /** Legacy has no tool calls: anything that ended the answer normally is `stop`. */

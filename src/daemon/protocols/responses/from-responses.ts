@@ -1,4 +1,4 @@
-import {randomBytes} from 'node:crypto'
+import {randomId} from '../../../core/random-id.js'
 
 import type {ChatCompletion, ChatFinishReason, ChatToolCall, ChatUsage} from '../chat/types.js'
 import {UpstreamFormatError, UpstreamStreamError} from '../errors.js'
@@ -13,7 +13,7 @@ type Json = Record<string, unknown>
 
 const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0)
 
-export const newChatId = () => `chatcmpl-${randomBytes(15).toString('base64url')}`
+export const newChatId = () => `chatcmpl-${randomId(15, 'base64url')}`
 
 export function responsesUsageToChat(usage: unknown): ChatUsage | undefined {
   if (!isObject(usage)) return undefined
