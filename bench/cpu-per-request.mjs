@@ -30,7 +30,10 @@ const gptconv = (root) =>
   startGptconv(root, upPort, {
     daemonEnv:
       process.env.PROF && root === ROOT
-        ? {GPTCONV_DAEMON_FLAGS: '--max-semi-space-size=8 --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof'}
+        ? {
+            GPTCONV_DAEMON_FLAGS:
+              '--max-semi-space-size=4 --no-parallel-scavenge --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof',
+          }
         : {},
     stdout: Boolean(process.env.DAEMON_STDOUT),
   })

@@ -13,13 +13,20 @@ import type {DaemonLaunch} from '../daemon/main.js'
 import {passSignalsOn} from './signals.js'
 
 /**
- * V8 flags of the daemon process: a young generation of at most 8 MiB per semi-space (the
- * default 16 lets a burst of thousands of streams grow it to 48 MiB; smaller than 8 costs
- * more in scavenges than it saves: 2 MiB tripled GC time per request), and `gc()` for the
- * idle collection that returns memory after a burst (idle-collector.ts).
- * GPTCONV_DAEMON_FLAGS overrides them (for measuring; `npm run bench`).
+ * V8 flags of the daemon process, chosen with `npm run bench` on 2 shared cores:
+ * - a young generation of at most 4 MiB per semi-space: what survives a scavenge is what
+ *   costs, and that is the requests in flight, so smaller semi-spaces cost little more CPU
+ *   and keep the heap (and RSS under a burst of streams) ~15 MB smaller than 8 MiB;
+ * - scavenges on the main thread only (`--no-parallel-scavenge`): waking helper threads for
+ *   each small scavenge cost more CPU than it saved where the daemon shares a few cores with
+ *   its clients (2 cores: ~10–20% of the daemon's CPU per request). Old-generation marking
+ *   stays concurrent (turning it off too grew the heap by 40 MB);
+ * - `gc()` for the idle collection that returns memory after a burst (idle-collector.ts).
+ * GPTCONV_DAEMON_FLAGS overrides them (for measuring).
  */
-export const DAEMON_NODE_FLAGS = (process.env.GPTCONV_DAEMON_FLAGS ?? '--max-semi-space-size=8 --expose-gc')
+export const DAEMON_NODE_FLAGS = (
+  process.env.GPTCONV_DAEMON_FLAGS ?? '--max-semi-space-size=4 --no-parallel-scavenge --expose-gc'
+)
   .split(' ')
   .filter(Boolean)
 

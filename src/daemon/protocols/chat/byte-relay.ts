@@ -49,7 +49,8 @@ export class ByteRelay {
       return input
     }
 
-    const whole = input.lastIndexOf(BOUNDARY) + 2 // the complete events are input[0, whole); 1: none
+    // the complete events are input[0, whole) (1: none); a read usually ends where an event does
+    const whole = endsEvent(input, input.length) ? input.length : input.lastIndexOf(BOUNDARY) + 2
     if (whole < 2) {
       this.#pending = input
       return EMPTY
@@ -57,7 +58,7 @@ export class ByteRelay {
 
     if (whole < input.length) this.#pending = Buffer.from(input.subarray(whole))
     // [DONE] ends a stream: only the last event of a read can be it; a finish_reason is looked for until one is seen
-    if (!this.sawDone) this.sawDone = bytesAt(input, DONE, lastEventStart(input, whole))
+    if (!this.sawDone) this.sawDone = endsWithDone(input, whole)
     if (!this.sawDone && !this.sawFinish) {
       const at = input.indexOf(FINISH)
       this.sawFinish = at !== -1 && at < whole
@@ -134,11 +135,23 @@ export class ByteRelay {
   }
 }
 
-/** Where the last of the complete events in bytes[0, whole) begins (blank lines before the end skipped). */
-function lastEventStart(bytes: Buffer, whole: number): number {
+/** Whether bytes[0, end) ends with a blank line (`\n\n`). */
+function endsEvent(bytes: Buffer, end: number): boolean {
+  return end >= 2 && bytes[end - 1] === 0x0a && bytes[end - 2] === 0x0a
+}
+
+/** Whether the last of the complete events in bytes[0, whole) is `data: [DONE]`. */
+function endsWithDone(bytes: Buffer, whole: number): boolean {
   let end = whole - 2
+  if (bytes[end - 1] !== 0x0a) {
+    // the common case, without a search: [DONE] right after the event before it, or not the last event
+    const start = end - DONE.length
+    return start >= 0 && (start === 0 || endsEvent(bytes, start)) && bytesAt(bytes, DONE, start)
+  }
+
+  // blank lines before the end
   while (end > 0 && bytes[end - 1] === 0x0a) end--
-  return eventStart(bytes, end - 2)
+  return bytesAt(bytes, DONE, eventStart(bytes, end - 2))
 }
 
 /** Where the event holding position `at` begins. */
