@@ -25,6 +25,7 @@ const {Metrics} = await load('daemon/metrics.js')
 const {SseParser} = await load('daemon/sse.js')
 const {SseRelay} = await load('daemon/protocols/chat/relay.js')
 const {ChatPassthrough} = await load('daemon/protocols/chat/byte-relay.js')
+const {logAccess} = await load('daemon/logger.js')
 
 const N = Number(process.env.N ?? 20_000)
 const KEY = `sk-gptconv-${'a'.repeat(40)}`
@@ -193,19 +194,16 @@ const stages = [
   [
     'log line',
     () =>
-      log.info(
-        {
-          id: 'req_0123456789abcdef01234567',
-          method: 'POST',
-          path: '/v1/chat/completions',
-          status: 200,
-          ms: 3,
-          token: 'k1',
-          model: 'gpt-4o-mini',
-          attempts: 1,
-        },
-        'request',
-      ),
+      logAccess(log, {
+        id: 'req_0123456789abcdef01234567',
+        method: 'POST',
+        path: '/v1/chat/completions',
+        status: 200,
+        ms: 3,
+        token: 'k1',
+        model: 'gpt-4o-mini',
+        attempts: 1,
+      }),
   ],
   [
     'a 20-chunk stream passed through (byte relay: the chat and legacy fast path)',

@@ -69,9 +69,11 @@ export class ByteRelay {
     let out: Buffer[] | undefined
     let kept = 0
     for (let at = input.indexOf(USAGE_KEY); at !== -1 && at < whole;) {
-      const start = eventStart(input, at)
-      const end = input.indexOf(BOUNDARY, at) + 2
-      if (input[at + USAGE_KEY.length] === 0x7b) {
+      // the next search starts past this key, or past its event when that was cut
+      let next = at + USAGE_KEY.length
+      if (input[next] === 0x7b) {
+        const start = eventStart(input, at)
+        const end = (next = input.indexOf(BOUNDARY, at) + 2)
         const event = input.subarray(start, end)
         const changed = this.#usage(event)
         if (changed !== event) {
@@ -89,7 +91,7 @@ export class ByteRelay {
         }
       }
 
-      at = input.indexOf(USAGE_KEY, end)
+      at = input.indexOf(USAGE_KEY, next)
     }
 
     if (!out) return whole === input.length ? input : input.subarray(0, whole)
