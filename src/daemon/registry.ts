@@ -225,12 +225,13 @@ export class Registry {
    * is, or — when there is a pivot request — converts it and does not refuse what it asks.
    */
   filterFor(endpoint: Endpoint, model: string, forms: Forms = {native: true}): (token: PoolToken) => boolean {
-    // what each kind of upstream refuses, worked out once per request
-    const refusals = new Map<UpstreamAdapter, boolean>()
+    // what each kind of upstream refuses, worked out once per request (and only for requests that need a conversion)
+    let refusals: Map<UpstreamAdapter, boolean> | undefined
     const takes = (adapter: UpstreamAdapter, upstream: LiveUpstream): boolean => {
       if (!adapter.serves(endpoint, upstream)) return false
       if (forms.native && adapter.native(endpoint, upstream)) return true
       if (forms.pivot === undefined) return false
+      refusals ??= new Map()
       let refused = refusals.get(adapter)
       if (refused === undefined) refusals.set(adapter, (refused = adapter.refuses?.(forms.pivot) !== undefined))
       return !refused
