@@ -17,6 +17,8 @@ const stream = [
   chunk({content: 'Héllo 😀'}),
   usageFirst,
   chunk({content: ' data: [DONE] "usage":{ in text'}),
+  // keys that end like the ones the relay looks for are not them
+  chunk({content: '.'}, {my_usage: null, unfinish_reason: 'x'}),
   finish,
   usage,
   'data: [DONE]\n\n',
@@ -69,6 +71,13 @@ describe('chat passthrough on bytes', () => {
   it('a text that merely mentions [DONE] is no end; a stream without its [DONE] gets one at the end', () => {
     const {relay} = viaBytes([chunk({content: 'data: [DONE]'}), finish].join(''), [], false)
     assert.equal(relay.end(), 'data: [DONE]\n\n')
+  })
+
+  it('is finished by a finish_reason or [DONE], not by a key that merely ends like finish_reason', () => {
+    const lookalike = chunk({content: 'x'}, {unfinish_reason: 'stop'})
+    assert.equal(viaBytes(lookalike, [], false).relay.finished, false)
+    assert.equal(viaBytes(lookalike + finish, [], false).relay.finished, true)
+    assert.equal(viaBytes(lookalike + 'data: [DONE]\n\n', [], false).relay.finished, true)
   })
 
   it('a stream with CR line ends falls back to the text relay with the same result', () => {

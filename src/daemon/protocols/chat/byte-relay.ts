@@ -16,7 +16,9 @@ const BOUNDARY = Buffer.from('\n\n')
 const DONE = Buffer.from('data: [DONE]')
 const USAGE_KEY = Buffer.from('"usage":')
 const NULL_USAGE = Buffer.from('"usage":null')
-const FINISH = Buffer.from('"finish_reason":"')
+/** the keys searched for, without their opening quote (see findKey) */
+const USAGE_NAME = Buffer.from('usage":')
+const FINISH_NAME = Buffer.from('finish_reason":"')
 const EMPTY = Buffer.alloc(0)
 
 export class ByteRelay {
@@ -60,7 +62,7 @@ export class ByteRelay {
     // [DONE] ends a stream: only the last event of a read can be it; a finish_reason is looked for until one is seen
     if (!this.sawDone) this.sawDone = endsWithDone(input, whole)
     if (!this.sawDone && !this.sawFinish) {
-      const at = input.indexOf(FINISH)
+      const at = findKey(input, FINISH_NAME, 0)
       this.sawFinish = at !== -1 && at < whole
     }
 
@@ -68,7 +70,7 @@ export class ByteRelay {
     // the pieces that go on: whole runs of events as they came, cut only around what changes
     let out: Buffer[] | undefined
     let kept = 0
-    for (let at = input.indexOf(USAGE_KEY); at !== -1 && at < whole;) {
+    for (let at = findKey(input, USAGE_NAME, 0); at !== -1 && at < whole;) {
       // the next search starts past this key, or past its event when that was cut
       let next = at + USAGE_KEY.length
       if (input[next] === 0x7b) {
@@ -91,7 +93,7 @@ export class ByteRelay {
         }
       }
 
-      at = input.indexOf(USAGE_KEY, next)
+      at = findKey(input, USAGE_NAME, next)
     }
 
     if (!out) return whole === input.length ? input : input.subarray(0, whole)
@@ -135,6 +137,17 @@ export class ByteRelay {
     if (taken.data === data) return event
     return taken.data === undefined ? undefined : Buffer.from(`data: ${taken.data}\n\n`)
   }
+}
+
+/**
+ * Where the JSON key `"<name>` begins in `bytes` at `from` or after, or -1. The search is for
+ * the name, and the quote before it is checked then: a quote is the commonest byte in JSON,
+ * and a search for a pattern that starts with one stops at every string (5× slower).
+ */
+function findKey(bytes: Buffer, name: Buffer, from: number): number {
+  for (let at = bytes.indexOf(name, from + 1); at !== -1; at = bytes.indexOf(name, at + 1))
+    if (bytes[at - 1] === 0x22) return at - 1
+  return -1
 }
 
 /** Whether bytes[0, end) ends with a blank line (`\n\n`). */
