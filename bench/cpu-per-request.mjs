@@ -32,7 +32,7 @@ const gptconv = (root) =>
       process.env.PROF && root === ROOT
         ? {
             GPTCONV_DAEMON_FLAGS:
-              '--max-semi-space-size=4 --no-parallel-scavenge --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof',
+              '--max-semi-space-size=4 --no-parallel-scavenge --heap-growing-percent=100 --expose-gc --cpu-prof --cpu-prof-dir=/tmp/prof',
           }
         : {},
     stdout: Boolean(process.env.DAEMON_STDOUT),
