@@ -40,7 +40,9 @@ export class Metrics {
 
   /** Count a finished request. */
   request(route: string, status: number, seconds: number): void {
-    tally(this.#requestCounts, `${route}\u0000${status}`, () => ({route, status: String(status)}), 1)
+    const key = `${route}\u0000${status}`
+    if (!bump(this.#requestCounts, key, 1))
+      this.#requestCounts.set(key, {labels: {route, status: String(status)}, n: 1})
     let timer = this.#timers.get(route)
     if (!timer) {
       timer = this.duration.labels(route)
@@ -54,12 +56,15 @@ export class Metrics {
   countTokens(upstream: string, model: string, type: 'prompt' | 'completion', value: number): void {
     if (value <= 0) return
     const label = this.modelLabel(model)
-    tally(this.#tokenCounts, `${upstream}\u0000${label}\u0000${type}`, () => ({upstream, model: label, type}), value)
+    const key = `${upstream}\u0000${label}\u0000${type}`
+    if (!bump(this.#tokenCounts, key, value))
+      this.#tokenCounts.set(key, {labels: {upstream, model: label, type}, n: value})
   }
 
   /** Count an upstream attempt by its outcome (ok, failure, rate-limited, refused, aborted). */
   countAttempt(upstream: string, outcome: string): void {
-    tally(this.#attemptCounts, `${upstream}\u0000${outcome}`, () => ({upstream, outcome}), 1)
+    const key = `${upstream}\u0000${outcome}`
+    if (!bump(this.#attemptCounts, key, 1)) this.#attemptCounts.set(key, {labels: {upstream, outcome}, n: 1})
   }
 
   /** The `model` label for a model: itself when known and under the cap, else OTHER. */
@@ -168,10 +173,11 @@ export class Metrics {
 
 type Tally = {labels: Record<string, string>; n: number}
 
-function tally(counts: Map<string, Tally>, key: string, labels: () => Record<string, string>, n: number): void {
+/** Add `n` to the tally of `key`; false when there is none yet (the caller makes it, with its labels: no labels object per call). */
+function bump(counts: Map<string, Tally>, key: string, n: number): boolean {
   const entry = counts.get(key)
   if (entry) entry.n += n
-  else counts.set(key, {labels: labels(), n})
+  return entry !== undefined
 }
 
 /** A counter's value set to the tallies (on each scrape). */
