@@ -74,3 +74,35 @@ export type PoolOptions = {
   /** called with every attempt's outcome (the metrics count them) */
   onOutcome?: (token: PoolToken, outcome: Outcome) => void
 }
+
+/** What the pool knows of one token besides its configuration. */
+export type Stats = {
+  addedAt: string
+  lastUsedAt: number
+  /** a 429 or a usage limit: the token is not used until then */
+  coolingUntil: number
+  /** what the upstream said when it put the token on hold */
+  coolingReason?: string
+  /** caps of single models (a ChatGPT account's message cap is per model): model → until */
+  modelCooling: Map<string, number>
+  /** a ChatGPT plan's usage windows, as last reported */
+  limits?: PlanLimits
+  /** repeated failures (5xx, timeouts, broken streams): until then the token is tried after the others, never waited for */
+  failingUntil: number
+  disabled?: {reason: string; at: string}
+  consecutiveFailures: number
+  failures: number
+  requests: number
+  recent: number[]
+}
+
+/** A request waiting in the pool's queue for a free token. */
+export type Waiter = {
+  filter: (token: PoolToken) => boolean
+  model: string | undefined
+  exclude: ReadonlySet<string>
+  resolve: (lease: Lease) => void
+  reject: (error: Error) => void
+  timer: NodeJS.Timeout
+  cleanup: () => void
+}

@@ -1,40 +1,9 @@
 import type {PlanLimits, TokenRuntime} from '../core/runtime-state.js'
 import {ApiError} from './errors.js'
-import type {Lease, Outcome, PoolOptions, PoolToken, TokenSnapshot} from './pool-types.js'
+import type {Lease, Outcome, PoolOptions, PoolToken, Stats, TokenSnapshot, Waiter} from './pool-types.js'
+import {MINUTE, tokenRuntime, tokenSnapshot, unusableReason} from './pool-views.js'
 
 export type {Lease, Outcome, PoolOptions, PoolToken, TokenSnapshot} from './pool-types.js'
-
-type Stats = {
-  addedAt: string
-  lastUsedAt: number
-  /** a 429 or a usage limit: the token is not used until then */
-  coolingUntil: number
-  /** what the upstream said when it put the token on hold */
-  coolingReason?: string
-  /** caps of single models (a ChatGPT account's message cap is per model): model → until */
-  modelCooling: Map<string, number>
-  /** a ChatGPT plan's usage windows, as last reported */
-  limits?: PlanLimits
-  /** repeated failures (5xx, timeouts, broken streams): until then the token is tried after the others, never waited for */
-  failingUntil: number
-  disabled?: {reason: string; at: string}
-  consecutiveFailures: number
-  failures: number
-  requests: number
-  recent: number[]
-}
-
-type Waiter = {
-  filter: (token: PoolToken) => boolean
-  model: string | undefined
-  exclude: ReadonlySet<string>
-  resolve: (lease: Lease) => void
-  reject: (error: Error) => void
-  timer: NodeJS.Timeout
-  cleanup: () => void
-}
-
-const MINUTE = 60_000
 
 export class PoolExhaustedError extends ApiError {
   constructor(retryAfterS: number, why: string) {
@@ -178,61 +147,16 @@ export class CredentialPool {
 
   snapshot(): TokenSnapshot[] {
     const now = this.#options.now()
-    return this.#tokens.map((token) => {
-      const s = this.#stats.get(token.label)!
-      const cooling = s.coolingUntil > now
-      const expired = token.expiresAt !== undefined && token.expiresAt <= now
-      return {
-        label: token.label,
-        kind: token.kind,
-        upstream: token.upstream,
-        state: token.blocked
-          ? 'blocked'
-          : s.disabled
-            ? 'disabled'
-            : expired
-              ? 'expired'
-              : cooling
-                ? 'cooling-down'
-                : 'ok',
-        inFlight: this.#groupInFlight.get(groupOf(token)) ?? 0,
-        concurrency: Number.isFinite(token.concurrency) ? token.concurrency : null,
-        rpm: token.rpm ?? null,
-        requestsLastMinute: s.recent.filter((t) => t > now - MINUTE).length,
-        coolingUntil: cooling ? new Date(s.coolingUntil).toISOString() : null,
-        coolingReason: cooling ? (s.coolingReason ?? null) : null,
-        modelsCooling: Object.fromEntries(
-          [...s.modelCooling]
-            .filter(([, until]) => until > now)
-            .map(([model, until]) => [model, new Date(until).toISOString()]),
-        ),
-        failingUntil: s.failingUntil > now ? new Date(s.failingUntil).toISOString() : null,
-        limits: s.limits ?? null,
-        disabled: s.disabled ?? null,
-        blocked: token.blocked ?? null,
-        failures: s.failures,
-        consecutiveFailures: s.consecutiveFailures,
-        requests: s.requests,
-        lastUsedAt: s.lastUsedAt ? new Date(s.lastUsedAt).toISOString() : null,
-      }
-    })
+    return this.#tokens.map((token) =>
+      tokenSnapshot(token, this.#stats.get(token.label)!, this.#groupInFlight.get(groupOf(token)) ?? 0, now),
+    )
   }
 
   /** What the daemon persists to state.json. */
   runtime(): Record<string, TokenRuntime> {
     const now = this.#options.now()
     const out: Record<string, TokenRuntime> = {}
-    for (const [label, s] of this.#stats) {
-      out[label] = {
-        addedAt: s.addedAt,
-        ...(s.disabled && {disabled: s.disabled}),
-        ...(s.coolingUntil > now && {coolingUntil: new Date(s.coolingUntil).toISOString()}),
-        ...(s.coolingUntil > now && s.coolingReason && {coolingReason: s.coolingReason}),
-        ...(s.lastUsedAt && {lastUsedAt: new Date(s.lastUsedAt).toISOString()}),
-        ...(s.limits && {limits: s.limits}),
-      }
-    }
-
+    for (const [label, s] of this.#stats) out[label] = tokenRuntime(s, now)
     return out
   }
 
@@ -286,16 +210,8 @@ export class CredentialPool {
   }
 
   #unavailable(filter: (token: PoolToken) => boolean): ApiError {
-    const candidates = this.#tokens.filter(filter)
     const now = this.#options.now()
-    const why = candidates.map((t) => {
-      const s = this.#stats.get(t.label)!
-      if (t.blocked) return `${t.label}: ${t.blocked}`
-      if (s.disabled) return `${t.label}: disabled (${s.disabled.reason})`
-      if (t.kind === 'refresh-token')
-        return `${t.label}: no valid access token yet (its renewal is pending or failing; see \`gptconv logs\`)`
-      return `${t.label}: expired at ${new Date(t.expiresAt ?? now).toISOString()}`
-    })
+    const why = this.#tokens.filter(filter).map((t) => unusableReason(t, this.#stats.get(t.label)!, now))
     return new ApiError(
       503,
       'no_available_tokens',
