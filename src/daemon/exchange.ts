@@ -1,6 +1,7 @@
 import {setMaxListeners} from 'node:events'
 
 import {countChatPrompt, countText} from '../core/tokenizer.js'
+import type {Cancellation} from './cancellation.js'
 import {badRequest, toWireError} from './errors.js'
 import {ResponseTarget} from './http.js'
 import type {Relay, StreamEncoder} from './protocols/codec.js'
@@ -75,7 +76,7 @@ export async function exchange(rc: RequestContext, spec: ExchangeSpec): Promise<
   return spec.stream ? streamed(rc, spec, parts) : complete(rc, spec, parts)
 }
 
-function callSpec(spec: ExchangeSpec, part: number, signal: AbortSignal, stream: boolean): CallSpec {
+function callSpec(spec: ExchangeSpec, part: number, signal: Cancellation, stream: boolean): CallSpec {
   return {
     endpoint: spec.endpoint,
     model: spec.model,
@@ -253,7 +254,7 @@ async function fanOut<R>(n: number, fn: (part: number) => Promise<R>): Promise<R
 }
 
 /** A controller that aborts with `signal`, shared by the FAN_OUT upstream calls of one request (each listens to it). */
-function linkedController(signal: AbortSignal): AbortController {
+function linkedController(signal: Cancellation): AbortController {
   const controller = new AbortController()
   setMaxListeners(FAN_OUT + 4, controller.signal)
   if (signal.aborted) controller.abort(signal.reason)

@@ -1,4 +1,5 @@
 import type {PlanLimits, TokenRuntime} from '../core/runtime-state.js'
+import type {Cancellation} from './cancellation.js'
 import {ApiError} from './errors.js'
 import type {Lease, Outcome, PoolOptions, PoolToken, Stats, TokenSnapshot, Waiter} from './pool-types.js'
 import {MINUTE, tokenRuntime, tokenSnapshot, unusableReason} from './pool-views.js'
@@ -81,7 +82,7 @@ export class CredentialPool {
    */
   acquire(
     filter: (token: PoolToken) => boolean,
-    options: {signal?: AbortSignal; exclude?: ReadonlySet<string>; deadline?: number; model?: string} = {},
+    options: {signal?: Cancellation; exclude?: ReadonlySet<string>; deadline?: number; model?: string} = {},
   ): Promise<Lease> {
     const exclude = options.exclude ?? new Set<string>()
     const {model} = options

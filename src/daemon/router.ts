@@ -1,5 +1,6 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
+import type {Cancellation} from './cancellation.js'
 import type {Logger} from './logger.js'
 import {ApiError} from './errors.js'
 import type {DaemonState} from './state.js'
@@ -12,7 +13,7 @@ export type RequestContext = {
   readonly query: URLSearchParams
   readonly params: Readonly<Record<string, string>>
   /** aborted when the client goes away before the response is finished */
-  readonly signal: AbortSignal
+  readonly signal: Cancellation
   readonly requestId: string
   readonly daemon: DaemonState
   readonly log: Logger
@@ -130,7 +131,7 @@ export class RequestState implements RequestContext {
     readonly res: ServerResponse,
     readonly path: string,
     private readonly search: string,
-    readonly signal: AbortSignal,
+    readonly signal: Cancellation,
     readonly requestId: string,
     readonly daemon: DaemonState,
     readonly log: Logger,

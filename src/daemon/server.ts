@@ -14,6 +14,7 @@ import {isLoopback, listenAddress} from '../core/net.js'
 import {ensureStateDir, refuseSymlinks} from '../core/paths.js'
 import {readRuntimeState} from '../core/runtime-state.js'
 import {requireUsableStores} from '../core/tokens.js'
+import {RequestAbort} from './cancellation.js'
 import {type DemoUpstream, startDemoUpstream} from './demo/index.js'
 import {ApiError, toOpenAIError} from './errors.js'
 import {answerClientError, sendJson} from './http.js'
@@ -148,7 +149,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   // request ids: a random prefix per daemon and a counter (no crypto call per request)
   const idPrefix = randomBytes(8).toString('hex')
   let requests = 0
-  const active = new Set<AbortController>()
+  const active = new Set<RequestAbort>()
   let closing = false
 
   const {server, guard, maxConnections} = guardedServer(settings.server, log, (req, res) => void handle(req, res))
@@ -158,15 +159,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now()
-    const controller = new AbortController()
-    active.add(controller)
+    const abort = new RequestAbort()
+    active.add(abort)
     guard.busy(req.socket)
     res.on('close', () => {
       guard.idle(req.socket)
-      active.delete(controller)
+      active.delete(abort)
       if (active.size === 0) idle.schedule()
       if (!res.writableFinished)
-        controller.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
+        abort.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
       if (closing) server.closeIdleConnections()
     })
     const target = req.url ?? '/'
@@ -177,7 +178,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       res,
       path,
       q === -1 ? '' : target.slice(q + 1),
-      controller.signal,
+      abort,
       `req_${idPrefix}${(requests++).toString(16).padStart(8, '0')}`,
       state,
       log,
@@ -320,8 +321,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         const deadline = Date.now() + registry.settings.pool.drainTimeoutMs
         while (active.size > 0 && Date.now() < deadline) await sleep(25)
         // what is still open is told so: an in-band error event ends each stream (a second at most)
-        for (const controller of active)
-          controller.abort(new ApiError(503, 'shutting_down', 'gptconv is shutting down.'))
+        for (const request of active)
+          request.abort(new ApiError(503, 'shutting_down', 'gptconv is shutting down.'))
         const cut = Date.now() + 1000
         while (active.size > 0 && Date.now() < cut) await sleep(10)
         server.closeAllConnections()

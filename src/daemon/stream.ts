@@ -1,5 +1,6 @@
 import {GptconvError} from '../core/errors.js'
 import {describeNetworkError} from '../core/upstream-check.js'
+import type {Cancellation} from './cancellation.js'
 import {ApiError} from './errors.js'
 import type {AttemptWriter} from './http.js'
 import type {Relay, StreamDecoder, StreamEncoder} from './protocols/codec.js'
@@ -178,6 +179,6 @@ export function streamFailure(error: unknown, upstream: string): GptconvError {
 }
 
 /** The client hung up, so nothing more can be sent. (A shutdown aborts requests too, and its error is still sent.) */
-export function clientGone(signal: AbortSignal): boolean {
+export function clientGone(signal: Cancellation): boolean {
   return signal.aborted && (signal.reason as {code?: string} | undefined)?.code === 'client_closed'
 }

@@ -1,6 +1,7 @@
 import {errorMessage} from '../../core/errors.js'
 import {redact} from '../../core/mask.js'
 import {describeNetworkError, upstreamMessage} from '../../core/upstream-check.js'
+import type {Cancellation} from '../cancellation.js'
 import {ApiError} from '../errors.js'
 import type {ResponseTarget} from '../http.js'
 import type {Logger} from '../logger.js'
@@ -25,7 +26,7 @@ export type CallSpec = {
   pivot?: ChatRequest
   stream: boolean
   /** aborted when the client goes away */
-  signal: AbortSignal
+  signal: Cancellation
   /** only this upstream's tokens (listing its models) */
   upstream?: string
   /** only this token (ids an upstream issued belong to the token that made them) */

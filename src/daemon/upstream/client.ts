@@ -1,5 +1,7 @@
 import {Agent, type Dispatcher} from 'undici'
 
+import type {Cancellation} from '../cancellation.js'
+
 export const MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 
 export type Timeouts = {connectTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number}
@@ -59,7 +61,7 @@ export class UpstreamClient {
    */
   send(
     req: UpstreamRequest,
-    signal: AbortSignal,
+    signal: Cancellation,
     timeouts: Timeouts,
     receive: (status: number, headers: UpstreamHeaders) => BodySink,
   ) {
@@ -122,7 +124,7 @@ class Call implements Dispatcher.DispatchHandler {
   readonly #resume = () => this.#controller?.resume()
 
   constructor(
-    private readonly signal: AbortSignal,
+    private readonly signal: Cancellation,
     private readonly receive: (status: number, headers: UpstreamHeaders) => BodySink,
     private readonly resolve: () => void,
     private readonly reject: (error: unknown) => void,
