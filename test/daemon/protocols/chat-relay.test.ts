@@ -90,4 +90,18 @@ describe('chat passthrough on bytes', () => {
     assert.equal(relay.text(), 'ab')
     assert.equal(viaBytes(stream, [], false).relay.text(), '')
   })
+
+  it('keeps every piece of a long answer, cut anywhere, as the text relay does', () => {
+    // ~40 KB of events: the kept bytes outgrow their buffer many times; multi-byte characters cut between reads
+    const pieces = Array.from({length: 400}, (_, i) => `${i}: Grüße 😀 `)
+    const long = [...pieces.map((content) => chunk({content})), finish].join('')
+    fc.assert(
+      fc.property(fc.array(fc.nat(), {maxLength: 40}), (cuts) => {
+        const {relay} = viaBytes(long, cuts, false)
+        assert.equal(relay.text(), pieces.join(''))
+        assert.equal(relay.text(), viaText(long, false).relay.text())
+      }),
+      {numRuns: 50},
+    )
+  })
 })
