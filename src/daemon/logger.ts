@@ -106,7 +106,9 @@ const FLUSH_MS = 250
 class LineBatch {
   #pending = ''
 
-  constructor(private readonly destination: pino.DestinationStream & {flush(cb?: () => void): void; flushSync(): void}) {}
+  constructor(
+    private readonly destination: pino.DestinationStream & {flush(cb?: () => void): void; flushSync(): void},
+  ) {}
 
   write(line: string): void {
     this.#pending += line

@@ -166,8 +166,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       guard.idle(req.socket)
       active.delete(abort)
       if (active.size === 0) idle.schedule()
-      if (!res.writableFinished)
-        abort.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
+      if (!res.writableFinished) abort.abort(new ApiError(499, 'client_closed', 'The client closed the connection.'))
       if (closing) server.closeIdleConnections()
     })
     const target = req.url ?? '/'
@@ -321,8 +320,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         const deadline = Date.now() + registry.settings.pool.drainTimeoutMs
         while (active.size > 0 && Date.now() < deadline) await sleep(25)
         // what is still open is told so: an in-band error event ends each stream (a second at most)
-        for (const request of active)
-          request.abort(new ApiError(503, 'shutting_down', 'gptconv is shutting down.'))
+        for (const request of active) request.abort(new ApiError(503, 'shutting_down', 'gptconv is shutting down.'))
         const cut = Date.now() + 1000
         while (active.size > 0 && Date.now() < cut) await sleep(10)
         server.closeAllConnections()

@@ -65,14 +65,18 @@ describe('the log file', () => {
     const log = createLogger({level: 'info', file})
     log.info('first')
     assert.equal(readFileSync(file, 'utf8'), '') // gathered, not yet written
-    for (let i = 0; i < 60; i++) logAccess(log, {id: `req_${i}`, method: 'POST', path: '/v1/chat/completions', status: 200, ms: i})
+    for (let i = 0; i < 60; i++)
+      logAccess(log, {id: `req_${i}`, method: 'POST', path: '/v1/chat/completions', status: 200, ms: i})
     const written = readFileSync(file, 'utf8')
     assert.ok(written.length >= 4096, `${written.length} bytes written`)
     assert.match(written, /^\{"level":30,"time":\d+,"msg":"first"\}\n/)
     await new Promise<void>((resolve, reject) => log.flush((error) => (error ? reject(error) : resolve())))
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n')
     assert.equal(lines.length, 61)
-    assert.deepEqual(lines.map((l) => (JSON.parse(l) as {id?: string}).id).slice(1), Array.from({length: 60}, (_, i) => `req_${i}`))
+    assert.deepEqual(
+      lines.map((l) => (JSON.parse(l) as {id?: string}).id).slice(1),
+      Array.from({length: 60}, (_, i) => `req_${i}`),
+    )
   })
 
   it('writes what is gathered when the process exits', () => {
@@ -81,7 +85,10 @@ describe('the log file', () => {
       const log = createLogger({level: 'info', file: ${JSON.stringify(file)}})
       log.info('before exit'); log.warn('the last words')`
     execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {timeout: 30_000})
-    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as {msg: string}).msg)
+    const lines = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as {msg: string}).msg)
     assert.deepEqual(lines, ['before exit', 'the last words'])
   })
 })

@@ -13,7 +13,10 @@ describe('a request’s cancellation', () => {
     abort.abort('again')
     assert.deepEqual(calls, ['fn gone', 'object true'])
     assert.equal(abort.reason, 'gone')
-    assert.throws(() => abort.throwIfAborted(), (error) => error === 'gone')
+    assert.throws(
+      () => abort.throwIfAborted(),
+      (error) => error === 'gone',
+    )
   })
 
   it('forgets a removed listener, and one added after the abort is never called (as with an AbortSignal)', () => {
