@@ -65,10 +65,24 @@ export type DaemonState = {
   ): void
 }
 
+let isoMs = 0
+let iso = ''
+
+/** The time as an ISO string, made once per millisecond (under load several requests end in the same one). */
+function isoNow(): string {
+  const now = Date.now()
+  if (now !== isoMs) {
+    isoMs = now
+    iso = new Date(now).toISOString()
+  }
+
+  return iso
+}
+
 export function ledgerRecorder(ledger: LedgerWriter, metrics: Metrics): DaemonState['recordUsage'] {
   return (served, {endpoint, model, usage, status, startedMs}) => {
     const record: UsageRecord = {
-      ts: new Date().toISOString(),
+      ts: isoNow(),
       token: served.token.label,
       upstream: served.upstream.name,
       // the name the upstream bills under
