@@ -104,9 +104,10 @@ export const openaiAdapter: UpstreamAdapter = {
       return {url, method: 'POST', headers, body: `${raw.slice(0, close)},${ASK_USAGE}${raw.slice(close)}`}
     }
 
-    const body: Record<string, unknown> = {...call.body, model}
+    // made in one literal: a key added to a spread copy afterwards cost a map transition per request
+    const body: Record<string, unknown> =
+      call.mode === 'pivot' ? {...call.body, model, stream: call.stream} : {...call.body, model}
     const notes = call.mode === 'pivot' ? fitToModel(body, model) : []
-    if (call.mode === 'pivot') body.stream = call.stream
     if (askUsage)
       body.stream_options = {
         ...(isObject(call.body.stream_options) ? call.body.stream_options : {}),
