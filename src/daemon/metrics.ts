@@ -25,12 +25,12 @@ export class Metrics {
   readonly attempts: Counter<'upstream' | 'outcome'>
 
   /** requests by route and status, and their durations' histogram child per route (this runs on every request) */
-  readonly #requestCounts = new Map<string, Tally>()
+  readonly #requestCounts = new Tallies()
   readonly #timers = new Map<string, {observe(v: number): void}>()
   /** tokens by upstream, model label and type */
-  readonly #tokenCounts = new Map<string, Tally>()
+  readonly #tokenCounts = new Tallies()
   /** attempts by upstream and outcome */
-  readonly #attemptCounts = new Map<string, Tally>()
+  readonly #attemptCounts = new Tallies()
   /** models named in the config (aliases, model maps, upstreams' and tokens' lists) */
   #configured = new Set<string>()
   /** models upstreams listed (GET /models) */
@@ -40,9 +40,8 @@ export class Metrics {
 
   /** Count a finished request. */
   request(route: string, status: number, seconds: number): void {
-    const key = `${route}\u0000${status}`
-    if (!bump(this.#requestCounts, key, 1))
-      this.#requestCounts.set(key, {labels: {route, status: String(status)}, n: 1})
+    if (!this.#requestCounts.add(1, route, status))
+      this.#requestCounts.set({route, status: String(status)}, 1, route, status)
     let timer = this.#timers.get(route)
     if (!timer) {
       timer = this.duration.labels(route)
@@ -56,15 +55,14 @@ export class Metrics {
   countTokens(upstream: string, model: string, type: 'prompt' | 'completion', value: number): void {
     if (value <= 0) return
     const label = this.modelLabel(model)
-    const key = `${upstream}\u0000${label}\u0000${type}`
-    if (!bump(this.#tokenCounts, key, value))
-      this.#tokenCounts.set(key, {labels: {upstream, model: label, type}, n: value})
+    if (!this.#tokenCounts.add(value, upstream, label, type))
+      this.#tokenCounts.set({upstream, model: label, type}, value, upstream, label, type)
   }
 
   /** Count an upstream attempt by its outcome (ok, failure, rate-limited, refused, aborted). */
   countAttempt(upstream: string, outcome: string): void {
-    const key = `${upstream}\u0000${outcome}`
-    if (!bump(this.#attemptCounts, key, 1)) this.#attemptCounts.set(key, {labels: {upstream, outcome}, n: 1})
+    if (!this.#attemptCounts.add(1, upstream, outcome))
+      this.#attemptCounts.set({upstream, outcome}, 1, upstream, outcome)
   }
 
   /** The `model` label for a model: itself when known and under the cap, else OTHER. */
@@ -172,18 +170,45 @@ export class Metrics {
 }
 
 type Tally = {labels: Record<string, string>; n: number}
+type Key = string | number
+type Level = Tally | Map<Key, Tally>
 
-/** Add `n` to the tally of `key`; false when there is none yet (the caller makes it, with its labels: no labels object per call). */
-function bump(counts: Map<string, Tally>, key: string, n: number): boolean {
-  const entry = counts.get(key)
-  if (entry) entry.n += n
-  return entry !== undefined
+/**
+ * Counts by two or three label values, in maps nested one level per label: the values are
+ * a few strings and numbers that come back on every request, so a count makes no key
+ * string (joining them cost a string and its hash per count, three times per request).
+ */
+class Tallies {
+  readonly all: Tally[] = []
+  readonly #root = new Map<Key, Map<Key, Level>>()
+
+  /** Add `n` to the tally of these values; false when there is none yet (the caller makes it with `set`: no labels object per count). */
+  add(n: number, a: Key, b: Key, c?: Key): boolean {
+    const level = this.#root.get(a)?.get(b)
+    const tally = c === undefined ? (level as Tally | undefined) : (level as Map<Key, Tally> | undefined)?.get(c)
+    if (tally) tally.n += n
+    return tally !== undefined
+  }
+
+  set(labels: Record<string, string>, n: number, a: Key, b: Key, c?: Key): void {
+    const tally = {labels, n}
+    let second = this.#root.get(a)
+    if (!second) this.#root.set(a, (second = new Map()))
+    if (c === undefined) second.set(b, tally)
+    else {
+      let third = second.get(b) as Map<Key, Tally> | undefined
+      if (!third) second.set(b, (third = new Map()))
+      third.set(c, tally)
+    }
+
+    this.all.push(tally)
+  }
 }
 
 /** A counter's value set to the tallies (on each scrape). */
-function report<T extends string>(counter: Counter<T>, counts: Map<string, Tally>): void {
+function report<T extends string>(counter: Counter<T>, counts: Tallies): void {
   counter.reset()
-  for (const {labels, n} of counts.values()) counter.inc(labels as Partial<Record<T, string>>, n)
+  for (const {labels, n} of counts.all) counter.inc(labels as Partial<Record<T, string>>, n)
 }
 
 /** In-flight requests per upstream; tokens of one group (one ChatGPT account) share a count, counted once. */

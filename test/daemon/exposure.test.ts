@@ -92,3 +92,49 @@ describe('metrics labels are bounded', () => {
     assert.ok(labels.has(OTHER))
   })
 })
+
+describe('metrics counts', () => {
+  it('adds each count to the series of its own labels, values that share a prefix kept apart', async () => {
+    const metrics = new Metrics(new CredentialPool({queueTimeoutMs: 1000, queueLimit: 10, cooldownMs: 1000}))
+    metrics.configure(['gpt-4o-mini', 'gpt-4o'])
+    for (const [route, status] of [
+      ['chat', 200],
+      ['chat', 200],
+      ['chat', 429],
+      ['chats', 200],
+      ['completions', 200],
+    ] as const)
+      metrics.request(route, status, 0.01)
+    metrics.countTokens('a', 'gpt-4o-mini', 'prompt', 5)
+    metrics.countTokens('a', 'gpt-4o-mini', 'prompt', 7)
+    metrics.countTokens('a', 'gpt-4o-mini', 'completion', 3)
+    metrics.countTokens('a', 'gpt-4o', 'prompt', 1)
+    metrics.countTokens('ab', 'gpt-4o-mini', 'prompt', 2)
+    metrics.countTokens('a', 'gpt-4o', 'completion', 0) // nothing: no series
+    metrics.countAttempt('a', 'ok')
+    metrics.countAttempt('a', 'ok')
+    metrics.countAttempt('a', 'rate-limited')
+    const text = await metrics.registry.metrics()
+    const series = (name: string) =>
+      text
+        .split('\n')
+        .filter((line) => line.startsWith(`${name}{`))
+        .sort()
+    assert.deepEqual(series('gptconv_requests_total'), [
+      'gptconv_requests_total{route="chat",status="200"} 2',
+      'gptconv_requests_total{route="chat",status="429"} 1',
+      'gptconv_requests_total{route="chats",status="200"} 1',
+      'gptconv_requests_total{route="completions",status="200"} 1',
+    ])
+    assert.deepEqual(series('gptconv_tokens_total'), [
+      'gptconv_tokens_total{upstream="a",model="gpt-4o",type="prompt"} 1',
+      'gptconv_tokens_total{upstream="a",model="gpt-4o-mini",type="completion"} 3',
+      'gptconv_tokens_total{upstream="a",model="gpt-4o-mini",type="prompt"} 12',
+      'gptconv_tokens_total{upstream="ab",model="gpt-4o-mini",type="prompt"} 2',
+    ])
+    assert.deepEqual(series('gptconv_upstream_attempts_total'), [
+      'gptconv_upstream_attempts_total{upstream="a",outcome="ok"} 2',
+      'gptconv_upstream_attempts_total{upstream="a",outcome="rate-limited"} 1',
+    ])
+  })
+})
