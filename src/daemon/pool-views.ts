@@ -2,7 +2,8 @@ import type {TokenRuntime} from '../core/runtime-state.js'
 import type {PoolToken, Stats, TokenSnapshot} from './pool-types.js'
 
 // Read-only views of the pool's state: what `tokens list`, `/admin/pool` and the metrics
-// show, what state.json keeps, and why a token cannot serve. The pool decides; these describe.
+// show, what state.json keeps (and the state restored from it), and why a token cannot
+// serve. The pool decides; these describe.
 
 export const MINUTE = 60_000
 
@@ -46,6 +47,24 @@ export function tokenRuntime(s: Stats, now: number): TokenRuntime {
     ...(s.coolingUntil > now && s.coolingReason && {coolingReason: s.coolingReason}),
     ...(s.lastUsedAt && {lastUsedAt: new Date(s.lastUsedAt).toISOString()}),
     ...(s.limits && {limits: s.limits}),
+  }
+}
+
+/** A token's state as the pool starts it: fresh, but for what state.json kept of it (`saved`: its record, when the token is the same one). */
+export function restoredStats(token: PoolToken, saved: TokenRuntime | undefined, now: number): Stats {
+  return {
+    addedAt: token.addedAt,
+    lastUsedAt: saved?.lastUsedAt ? Date.parse(saved.lastUsedAt) : 0,
+    coolingUntil: saved?.coolingUntil && Date.parse(saved.coolingUntil) > now ? Date.parse(saved.coolingUntil) : 0,
+    ...(saved?.coolingReason && {coolingReason: saved.coolingReason}),
+    ...(saved?.limits && {limits: saved.limits}),
+    modelCooling: new Map(),
+    failingUntil: 0,
+    disabled: saved?.disabled,
+    consecutiveFailures: 0,
+    failures: 0,
+    requests: 0,
+    recent: [],
   }
 }
 

@@ -2,7 +2,7 @@ import type {PlanLimits, TokenRuntime} from '../core/runtime-state.js'
 import type {Cancellation} from './cancellation.js'
 import {ApiError} from './errors.js'
 import type {Lease, Outcome, PoolOptions, PoolToken, Stats, TokenSnapshot, Waiter} from './pool-types.js'
-import {MINUTE, tokenRuntime, tokenSnapshot, unusableReason} from './pool-views.js'
+import {MINUTE, restoredStats, tokenRuntime, tokenSnapshot, unusableReason} from './pool-views.js'
 
 export type {Lease, Outcome, PoolOptions, PoolToken, TokenSnapshot} from './pool-types.js'
 
@@ -55,20 +55,7 @@ export class CredentialPool {
       const current = this.#stats.get(token.label)
       if (current?.addedAt === token.addedAt) continue
       const saved = persisted[token.label]?.addedAt === token.addedAt ? persisted[token.label] : undefined
-      this.#stats.set(token.label, {
-        addedAt: token.addedAt,
-        lastUsedAt: saved?.lastUsedAt ? Date.parse(saved.lastUsedAt) : 0,
-        coolingUntil: saved?.coolingUntil && Date.parse(saved.coolingUntil) > now ? Date.parse(saved.coolingUntil) : 0,
-        ...(saved?.coolingReason && {coolingReason: saved.coolingReason}),
-        ...(saved?.limits && {limits: saved.limits}),
-        modelCooling: new Map(),
-        failingUntil: 0,
-        disabled: saved?.disabled,
-        consecutiveFailures: 0,
-        failures: 0,
-        requests: 0,
-        recent: [],
-      })
+      this.#stats.set(token.label, restoredStats(token, saved, now))
     }
 
     for (const label of this.#stats.keys()) if (!tokens.some((t) => t.label === label)) this.#stats.delete(label)
